@@ -1,0 +1,76 @@
+#include "core/fileutil.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "core/types.h"
+
+namespace imx {
+
+namespace fs = std::filesystem;
+
+fs::path temporary_sibling(const fs::path& target) {
+    static std::atomic<uint64_t> counter{0};
+    // Leading '.' and a '.tmp' suffix: readers listing the store never mistake it for a chunk.
+    std::string name = "." + target.filename().string() + "." + std::to_string(::getpid()) + "." +
+                       std::to_string(counter++) + ".tmp";
+    return target.parent_path() / name;
+}
+
+void commit_temporary(const fs::path& tmp, const fs::path& target) {
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw Error(target.string() + ": cannot rename temporary file into place: " + std::strerror(err),
+                    Error::Kind::storage);
+    }
+}
+
+void write_file_atomic(const fs::path& target, std::string_view data) {
+    std::error_code ec;
+    if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+    fs::path tmp = temporary_sibling(target);
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw Error(target.string() + ": cannot create file: " + std::strerror(errno), Error::Kind::storage);
+    size_t off = 0;
+    while (off < data.size()) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw Error(target.string() + ": write failed: " + std::strerror(err), Error::Kind::storage);
+        }
+        off += size_t(n);
+    }
+    if (::close(fd) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw Error(target.string() + ": write failed: " + std::strerror(err), Error::Kind::storage);
+    }
+    commit_temporary(tmp, target);
+}
+
+std::string read_file(const fs::path& file, uint64_t max_bytes) {
+    std::error_code ec;
+    auto size = fs::file_size(file, ec);
+    if (ec) throw input_error(file.string(), "cannot read file: " + ec.message());
+    if (size > max_bytes)
+        throw input_error(file.string(), "file is " + std::to_string(size) + " bytes, more than the " +
+                                             std::to_string(max_bytes) + " bytes allowed here");
+    std::ifstream in(file, std::ios::binary);
+    if (!in) throw input_error(file.string(), "cannot open file");
+    std::string s(size, '\0');
+    in.read(s.data(), std::streamsize(size));
+    s.resize(size_t(in.gcount()));
+    return s;
+}
+
+}  // namespace imx

@@ -1,0 +1,20 @@
+// Small file helpers used everywhere: atomic writes, whole-file reads bounded by the real size.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace imx {
+
+// A unique temporary name next to `target` (same folder, so rename() is atomic).
+std::filesystem::path temporary_sibling(const std::filesystem::path& target);
+// fsync()s nothing (speed), renames `tmp` to `target`; removes tmp and throws on failure.
+void commit_temporary(const std::filesystem::path& tmp, const std::filesystem::path& target);
+// Writes `data` to `target` atomically (temporary name, then rename). Creates parent folders.
+void write_file_atomic(const std::filesystem::path& target, std::string_view data);
+// Reads a whole file; refuses files larger than `max_bytes` with an Error naming the file.
+std::string read_file(const std::filesystem::path& file, uint64_t max_bytes = 1ull << 30);
+
+}  // namespace imx

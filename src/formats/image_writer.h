@@ -1,0 +1,26 @@
+// Writing single planes as ordinary image files: `imextract get -o FILE`, the demo plate and
+// test fixtures.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "core/types.h"
+
+namespace imx {
+
+enum class TiffCompression { none, lzw, deflate, packbits, zstd };
+
+// Writes `plane` as a single-page, single-sample TIFF (minisblack). `description` goes into
+// ImageDescription when not empty. Atomic: written to a temporary name, then renamed.
+void write_tiff(const std::filesystem::path& file, const Plane& plane,
+                TiffCompression compression = TiffCompression::none,
+                const std::string& description = {});
+
+// Writes an 8- or 16-bit gray PNG (other pixel types are refused with an Error).
+void write_png(const std::filesystem::path& file, const Plane& plane);
+
+// Picks the writer by extension (.tif/.tiff or .png); throws Error on other extensions.
+void write_image(const std::filesystem::path& file, const Plane& plane);
+
+}  // namespace imx

@@ -1,0 +1,122 @@
+// Format readers. Two small interfaces, each with a registry (modelled on OpenImageIO's ImageInput):
+//
+//  * LayoutReader understands how a microscope lays out an acquisition on disk (which files, which
+//    metadata) and maps every plane to plate / well / site / channel / tpoint / zplane, plus where
+//    its pixels live (file, series, page, sample). One per vendor layout.
+//  * PixelDecoder decodes one plane of pixels from one file kind (TIFF, PNG, later CZI, ND2, ...).
+//    Layouts point at files; decoders read them. An OME-TIFF layout and a CellVoyager layout both
+//    use the TIFF decoder.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+namespace imx {
+
+namespace fs = std::filesystem;
+
+struct ChannelInfo {
+    std::string name;                       // unique within the acquisition
+    std::optional<double> excitation_nm;
+    std::optional<double> emission_nm;
+};
+
+// Where one plane of one site lives, and what it is. Indices are 0-based.
+struct PlaneRecord {
+    std::string plate;      // plate name (ImageSet::plates)
+    int row = 0, col = 0;   // well position, 0-based
+    int site = 0;           // field index within the well, 0-based
+    int channel = 0;        // index into ImageSet::channels
+    int tpoint = 0;
+    int zplane = 0;
+    std::string file;       // path relative to the source folder, '/' separated
+    uint32_t series = 0;    // image/series inside a container (OME-TIFF Image index)
+    uint32_t page = 0;      // IFD / page index inside the file
+    uint32_t sample = 0;    // sample index for interleaved RGB/multi-sample files, else 0
+    // Stage position of the site (micrometres), when the metadata gives it.
+    std::optional<double> stage_x, stage_y, stage_z;
+};
+
+struct PlateInfo {
+    std::string name;
+    int rows = 0, cols = 0;  // plate format (8x12 for 96 wells); 0 when unknown
+};
+
+// Everything a layout reader found in a source folder.
+struct ImageSet {
+    std::string format;                     // the reader's name
+    std::vector<PlateInfo> plates;
+    std::vector<ChannelInfo> channels;
+    std::vector<PlaneRecord> planes;
+    // Pixel geometry. width/height/dtype may be left 0/unset by the layout reader; the
+    // configuration step then opens the first plane's file to fill them in.
+    uint32_t width = 0, height = 0;
+    std::optional<DType> dtype;
+    int bits_per_sample = 0;                 // significant bits (12 for a 12-bit camera), 0 = unknown
+    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;  // micrometres
+    std::optional<double> time_interval_s;
+    std::vector<std::string> warnings;      // e.g. skipped ERR records; shown by create and status
+};
+
+struct LayoutOptions {
+    std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
+};
+
+class LayoutReader {
+public:
+    virtual ~LayoutReader() = default;
+    virtual std::string name() const = 0;          // "cellvoyager", "ome-tiff", "files"
+    virtual std::string description() const = 0;   // one line for `imextract formats`
+    // Confidence 0..100 that this reader understands the folder; 0 = not mine. Must be cheap
+    // (look at file names and at most a few headers).
+    virtual int detect(const fs::path& source) const = 0;
+    // Reads the metadata. Throws Error (Kind::input) with the file and the reason when it cannot.
+    virtual ImageSet configure(const fs::path& source, const LayoutOptions& options) const = 0;
+};
+
+// Geometry of one page of an image file.
+struct PageInfo {
+    uint32_t width = 0, height = 0;
+    uint32_t samples = 1;   // samples per pixel (3 for RGB)
+    DType dtype = DType::u16;
+    int bits_per_sample = 0;
+};
+
+class PixelDecoder {
+public:
+    virtual ~PixelDecoder() = default;
+    virtual std::string name() const = 0;  // "tiff", "png"
+    // True when the file looks like ours (extension or the first bytes).
+    virtual bool accepts(const fs::path& file, const unsigned char* head, size_t head_len) const = 0;
+    virtual uint32_t page_count(const fs::path& file) const = 0;
+    virtual PageInfo page_info(const fs::path& file, uint32_t page) const = 0;
+    // Decodes sample `sample` of page `page` into `out` (allocated by the decoder).
+    virtual void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const = 0;
+};
+
+// ---- registries -------------------------------------------------------------------------------
+
+const std::vector<std::unique_ptr<LayoutReader>>& layout_readers();
+const LayoutReader* find_layout_reader(const std::string& name);
+// Picks the reader with the highest detect() score; throws Error naming the folder when none fits.
+const LayoutReader& detect_layout(const fs::path& source);
+
+const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders();
+// Picks a decoder for the file by its first bytes and extension; throws Error naming the file.
+const PixelDecoder& decoder_for(const fs::path& file);
+
+// Convenience: decode one plane of a file with whichever decoder accepts it.
+void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out);
+
+// Resolves `relative` (from metadata) inside `source`; throws when it escapes the folder
+// ("../", absolute paths, symlinks leading out).
+fs::path resolve_inside(const fs::path& source, const std::string& relative);
+
+}  // namespace imx
