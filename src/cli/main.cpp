@@ -1,1 +1,357 @@
-int main() { return 0; }
+// imextract command line: `imextract [-v] EXPERIMENT PHASE [options]`, after TissueMAPS' imextract,
+// plus `imextract demo DIR` and `imextract formats`.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "core/log.h"
+#include "demo/demo_plate.h"
+#include "formats/image_writer.h"
+#include "formats/reader.h"
+#include "workflow/engine.h"
+#include "workflow/workflow.h"
+
+using namespace imx;
+
+namespace {
+
+std::string fmt_size(double v) {
+    return v ? fmt::format("{:.4g}", v) : std::string("?");
+}
+
+void print_summary(const CatalogSummary& s) {
+    fmt::print("format        {}\n", s.format);
+    fmt::print("source        {}\n", s.source);
+    fmt::print("store         {}\n", s.store);
+    fmt::print("compression   {}{}\n", s.compression, s.mip ? "  (maximum-intensity projections)" : "");
+    fmt::print("plates        {}\n", s.plates);
+    fmt::print("wells         {}\n", s.wells);
+    fmt::print("sites         {}\n", s.sites);
+    std::string names;
+    for (auto& n : s.channel_names) names += (names.empty() ? "" : ", ") + n;
+    fmt::print("channels      {} ({})\n", s.channels, names);
+    fmt::print("tpoints       {}\n", s.tpoints);
+    fmt::print("zplanes       {}\n", s.zplanes);
+    fmt::print("plane         {}x{} {}", s.width, s.height, s.dtype);
+    if (s.pixel_size_x) fmt::print(", pixel {} x {} um", fmt_size(*s.pixel_size_x), fmt_size(s.pixel_size_y.value_or(0)));
+    if (s.pixel_size_z) fmt::print(", z step {} um", fmt_size(*s.pixel_size_z));
+    fmt::print("\n");
+    fmt::print("source planes {} in {} file(s), {:.1f} MB{}{}\n", s.planes, s.files, s.source_bytes / 1e6,
+               s.files_missing ? fmt::format(", {} missing", s.files_missing) : "",
+               s.files_deleted ? fmt::format(", {} deleted after verification", s.files_deleted) : "");
+    fmt::print("stored planes {} ({} verified)\n", s.outputs, s.outputs_verified);
+    for (auto& w : s.warnings) fmt::print("warning       {}\n", w);
+}
+
+void print_jobs(const Workspace& ws) {
+    int n = ws.run_job_count();
+    if (n == 0) {
+        fmt::print("jobs          none (run init)\n");
+        return;
+    }
+    int done = 0, failed = 0, running = 0, pending = 0;
+    std::vector<std::pair<int, JobState>> bad;
+    for (int j = 1; j <= n; ++j) {
+        auto s = ws.read_state(Phase::run, j);
+        std::string st = s ? s->state : "pending";
+        if (st == "done") ++done;
+        else if (st == "failed") {
+            ++failed;
+            bad.emplace_back(j, *s);
+        } else if (st == "running") ++running;
+        else ++pending;
+    }
+    fmt::print("run jobs      {}: {} done, {} failed, {} running, {} not run\n", n, done, failed, running, pending);
+    for (auto& [j, s] : bad) fmt::print("  job {} failed: {}\n", j, s.error);
+    auto c = ws.read_state(Phase::collect, 0);
+    fmt::print("collect       {}{}\n", c ? c->state : "not run", c && !c->error.empty() ? " (" + c->error + ")" : "");
+}
+
+int do_status(const Workspace& ws) {
+    ws.require();
+    Catalog cat(ws.catalog_file(), true);
+    print_summary(cat.summary());
+    print_jobs(ws);
+    return exit_ok;
+}
+
+int do_info(const Workspace& ws, const std::string& phase_s, int job) {
+    ws.require();
+    Phase phase = parse_phase(phase_s);
+    if (phase == Phase::run && job < 1) {
+        // Without -j: one line per run job.
+        int n = ws.run_job_count();
+        auto counts = ws.job_plane_counts();
+        for (int j = 1; j <= n; ++j) {
+            auto s = ws.read_state(Phase::run, j);
+            fmt::print("run job {:>5}  {:>8}  {:>6} planes  {}\n", j, s ? s->state : "pending",
+                       size_t(j) <= counts.size() ? counts[size_t(j - 1)] : 0, s ? s->error : "");
+        }
+        return exit_ok;
+    }
+    fs::path f = ws.job_file(phase, job);
+    std::error_code ec;
+    if (!fs::is_regular_file(f, ec))
+        throw Error("no " + phase_name(phase) + " job" + (phase == Phase::run ? " " + std::to_string(job) : "") +
+                        " (run init first, or check -j)", Error::Kind::usage);
+    auto j = nlohmann::json::parse(std::ifstream(f));
+    if (phase == Phase::run) {
+        auto& outs = j["outputs"];
+        fmt::print("run job {}: {} plane(s) to store, source {}, store {}\n", job, outs.size(),
+                   j["source"].get<std::string>(), j["store"].get<std::string>());
+        std::string last;
+        for (auto& o : outs) {
+            std::string site = fmt::format("{} {} site {}", o["plate"].get<std::string>(),
+                                           well_name(o["row"].get<int>(), o["col"].get<int>()), o["site"].get<int>());
+            if (site != last) fmt::print("  {}\n", site);
+            last = site;
+            if (log::verbosity() > 0)
+                for (auto& in : o["inputs"])
+                    fmt::print("    c{} t{} z{} <- {} page {}\n", o["c"].get<int>(), o["t"].get<int>(), o["z"].get<int>(),
+                               in[0].get<std::string>(), in[2].get<int>());
+        }
+    } else {
+        fmt::print("{}\n", j.dump(1));
+    }
+    auto s = ws.read_state(phase, job);
+    if (s) fmt::print("state: {}\n", s->to_json().dump(1));
+    return exit_ok;
+}
+
+int do_log(const Workspace& ws, const std::string& phase_s, int job) {
+    ws.require();
+    Phase phase = parse_phase(phase_s);
+    if (phase == Phase::run && job < 1) throw Error("give the run job with -j N", Error::Kind::usage);
+    bool any = false;
+    for (auto f : {ws.log_file(phase, job), ws.engine_output_file(phase, job)}) {
+        std::ifstream in(f);
+        if (!in) continue;
+        std::string line;
+        bool header = false;
+        while (std::getline(in, line)) {
+            if (!header && f.filename() == "engine.out") fmt::print("--- worker output ({})\n", f.string());
+            header = true;
+            fmt::print("{}\n", line);
+            any = true;
+        }
+    }
+    if (!any) fmt::print("no log for the {} job{}\n", phase_name(phase), phase == Phase::run ? " " + std::to_string(job) : "");
+    return exit_ok;
+}
+
+int run_demo(const fs::path& dir, bool run_workflow) {
+    fs::path source = dir / "microscope";
+    fs::path experiment = dir / "experiment";
+    Workspace ws(experiment);
+    if (ws.exists())
+        throw Error(experiment.string() + ": a demo experiment exists already; choose a new folder", Error::Kind::usage);
+    DemoPlateSpec spec;
+    log::info("writing a synthetic CellVoyager plate to {}", source.string());
+    auto demo = write_demo_plate(source, spec);
+    log::info("{} planes, {:.1f} MB of 16-bit TIFFs with MeasurementData.mlf and MeasurementDetail.mrf", demo.planes,
+              demo.bytes / 1e6);
+    if (!run_workflow) return exit_ok;
+    CreateOptions copt;
+    copt.source = source;
+    auto summary = create_experiment(ws, copt);
+    print_summary(summary);
+    init_jobs(ws, InitOptions{});
+    SubmitOptions sopt;
+    sopt.verbose = log::verbosity() > 0;
+    auto r = submit(ws, sopt, false);
+    if (r.exit_code != exit_ok) return r.exit_code;
+    Catalog cat(ws.catalog_file(), true);
+    auto plates = cat.plates();
+    std::string plate = (fs::path(cat.config().store) / plates.at(0).store_path).string();
+    fmt::print("\nThe plate is at {}\n", plate);
+    fmt::print("Open it with any OME-Zarr reader, for example:\n");
+    fmt::print("  napari --plugin napari-ome-zarr {}\n", plate);
+    fmt::print("  /usr/bin/python3 -c \"import zarr; p = zarr.open('{}', 'r'); print(p.attrs['plate']['wells']); "
+               "print(p['B/02/0/0'].shape)\"\n", plate);
+    fmt::print("or get one plane as TIFF:\n");
+    fmt::print("  imextract {} get --well B02 --site 0 --channel 0 --zplane 1 -o B02_s0_c0_z1.tif\n", experiment.string());
+    return exit_ok;
+}
+
+int list_formats() {
+    fmt::print("Layouts (create --format NAME, or auto):\n");
+    for (auto& r : layout_readers()) fmt::print("  {:<12} {}\n", r->name(), r->description());
+    fmt::print("Image files decoded:\n");
+    for (auto& d : pixel_decoders()) fmt::print("  {}\n", d->name());
+    return exit_ok;
+}
+
+// The first argument that is not an option decides between the top-level commands and
+// EXPERIMENT PHASE.
+std::string first_word(int argc, char** argv) {
+    for (int i = 1; i < argc; ++i)
+        if (argv[i][0] != '-') return argv[i];
+    return {};
+}
+
+int real_main(int argc, char** argv) {
+    std::string word = first_word(argc, argv);
+    if (word == "demo" || word == "formats") {
+        CLI::App app{"imextract: microscope files into OME-Zarr HCS plates"};
+        int verbose = 0;
+        app.add_flag("-v,--verbose", verbose, "more output");
+        auto* demo = app.add_subcommand("demo", "write a synthetic CellVoyager plate into DIR and extract it");
+        std::string dir;
+        bool no_run = false;
+        demo->add_option("DIR", dir, "folder for the demo (created)")->required();
+        demo->add_flag("--no-run", no_run, "only write the synthetic microscope files");
+        app.add_subcommand("formats", "list the supported formats");
+        app.require_subcommand(1);
+        try {
+            app.parse(argc, argv);
+        } catch (const CLI::ParseError& e) {
+            return app.exit(e) == 0 ? 0 : exit_usage;
+        }
+        log::set_verbosity(verbose);
+        if (demo->parsed()) return run_demo(dir, !no_run);
+        return list_formats();
+    }
+
+    CLI::App app{"imextract: turns microscope files into one compressed, chunked OME-Zarr HCS plate.\n"
+                 "Usage: imextract [-v] EXPERIMENT PHASE [options]   (also: imextract demo DIR, imextract formats)"};
+    app.set_version_flag("--version", std::string("imextract ") + IMX_VERSION);
+    int verbose = 0;
+    std::string experiment;
+    app.add_flag("-v,--verbose", verbose, "more output (repeat for more)");
+    app.add_option("experiment", experiment, "the experiment folder (workspace)")->required();
+    app.require_subcommand(1);
+
+    CreateOptions copt;
+    std::string source;
+    auto* create = app.add_subcommand("create", "read the microscope metadata and configure the experiment");
+    create->add_option("--source", source, "the folder the microscope wrote")->required();
+    create->add_option("--format", copt.format, "auto (default), or a layout from `imextract formats`");
+    create->add_option("--pattern", copt.pattern, "files mode: regex with named groups well, site, channel, z, t");
+    create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
+    create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
+    create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");
+
+    InitOptions iopt;
+    auto* init = app.add_subcommand("init", "remove previous output and create the run jobs");
+    init->add_option("-b,--batch-size", iopt.batch_size, "sites per run job (default 100)");
+    init->add_flag("--delete", iopt.delete_sources, "let collect delete source files once all their planes are verified");
+
+    RunOptions ropt;
+    int job = 0;
+    auto* run = app.add_subcommand("run", "run one run job (what the engines start)");
+    run->add_option("-j,--job", job, "run job id (1-based)")->required();
+    run->add_flag("--assume-clean-state", ropt.assume_clean_state, "keep the job's previous result file");
+    run->add_option("--threads", ropt.threads, "threads (default: one per core)");
+
+    SubmitOptions sopt;
+    auto add_submit_options = [&](CLI::App* sub) {
+        sub->add_option("--engine", sopt.engine, "local (default)");
+        sub->add_option("--interval", sopt.interval, "seconds between progress lines (default 2)");
+        sub->add_option("--depth", sopt.depth, "progress detail: 0 summary, 1 finished jobs (default), 2 running jobs");
+        sub->add_option("--cores", sopt.cores, "local: jobs at once (default: one per core)");
+        sub->add_option("--threads", sopt.threads, "threads per job (default: cores / jobs at once)");
+        sub->add_option("--duration", sopt.duration, "per-job wall time HH:MM:SS (cluster engines)");
+        sub->add_option("--memory", sopt.memory_mb, "per-job memory in MB (cluster engines)");
+    };
+    auto* submit_cmd = app.add_subcommand("submit", "run every run job, then collect");
+    add_submit_options(submit_cmd);
+    auto* resubmit = app.add_subcommand("resubmit", "run the run jobs that failed or did not finish, then collect");
+    add_submit_options(resubmit);
+
+    CollectOptions colopt;
+    auto* collect_cmd = app.add_subcommand("collect", "verify every stored plane; delete sources if init --delete");
+    collect_cmd->add_flag("--dry-run", colopt.dry_run, "show what would be deleted, delete nothing");
+    auto* cleanup_cmd = app.add_subcommand("cleanup", "remove job files and leftovers of interrupted writes");
+    std::string phase = "run";
+    auto* info = app.add_subcommand("info", "show a job's description and state");
+    info->add_option("-p,--phase", phase, "run | collect");
+    info->add_option("-j,--job", job, "run job id");
+    auto* logc = app.add_subcommand("log", "show a job's log");
+    logc->add_option("-p,--phase", phase, "init | run | collect");
+    logc->add_option("-j,--job", job, "run job id");
+    auto* status = app.add_subcommand("status", "what was configured and how the jobs went");
+
+    PlaneQuery q;
+    std::string out;
+    auto* get = app.add_subcommand("get", "write one stored plane to a TIFF or PNG file");
+    get->add_option("--plate", q.plate, "plate name (when there are several)");
+    get->add_option("--well", q.well, "well, like B03")->required();
+    get->add_option("--site", q.site, "site index (0-based)");
+    get->add_option("--channel", q.channel, "channel index (0-based) or name")->required();
+    get->add_option("--tpoint", q.tpoint, "time-point index (0-based)");
+    get->add_option("--zplane", q.zplane, "z-plane index (0-based)");
+    get->add_option("-o,--output", out, "output file (.tif, .tiff or .png)")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : exit_usage;
+    }
+    log::set_verbosity(verbose);
+    sopt.verbose = verbose > 0;
+    Workspace ws(experiment);
+
+    if (create->parsed()) {
+        copt.source = source;
+        print_summary(create_experiment(ws, copt));
+        return exit_ok;
+    }
+    if (init->parsed()) {
+        init_jobs(ws, iopt);
+        return exit_ok;
+    }
+    if (run->parsed()) {
+        ws.require();
+        try {
+            return run_job(ws, job, ropt);
+        } catch (const Error& e) {
+            if (e.kind() != Error::Kind::usage) {
+                // Record the failure where the coordinator looks for it.
+                JobState s = ws.read_state(Phase::run, job).value_or(JobState{});
+                s.state = "failed";
+                s.error = e.what();
+                s.exit_code = exit_code_for(e);
+                s.finished = now_seconds();
+                ws.write_state(Phase::run, job, s);
+            }
+            throw;
+        }
+    }
+    if (submit_cmd->parsed() || resubmit->parsed()) return submit(ws, sopt, resubmit->parsed()).exit_code;
+    if (collect_cmd->parsed()) {
+        auto r = collect(ws, colopt);
+        return r.verified == r.outputs ? exit_ok : exit_verification;
+    }
+    if (cleanup_cmd->parsed()) {
+        auto r = cleanup(ws);
+        log::info("cleanup: removed {} job file(s) and {} temporary file(s)", r.job_files, r.temporaries);
+        return exit_ok;
+    }
+    if (info->parsed()) return do_info(ws, phase, job);
+    if (logc->parsed()) return do_log(ws, phase, job);
+    if (status->parsed()) return do_status(ws);
+    if (get->parsed()) {
+        ExperimentReader reader(experiment);
+        Plane p = reader.get(q);
+        write_image(out, p);
+        log::info("wrote {} ({}x{} {})", out, p.width, p.height, dtype_name(p.dtype));
+        return exit_ok;
+    }
+    return exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return real_main(argc, argv);
+    } catch (const Error& e) {
+        log::error("{}", e.what());
+        return exit_code_for(e);
+    } catch (const std::exception& e) {
+        log::error("{}", e.what());
+        return exit_failure;
+    }
+}

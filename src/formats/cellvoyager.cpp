@@ -1,5 +1,293 @@
-// PLACEHOLDER: replaced by the real implementation.
+// Yokogawa CellVoyager (CV7000, CV8000, CQ1, CQ3000): MeasurementData.mlf lists every image with
+// its well, field, time, z and channel; MeasurementDetail.mrf gives the plate format and, per
+// channel, pixel size and image size. Both are XML in the BTS schema namespace.
+#include <pugixml.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/fileutil.h"
 #include "formats/builtin.h"
+
 namespace imx {
-std::unique_ptr<LayoutReader> make_cellvoyager_layout() { throw Error("make_cellvoyager_layout: not implemented yet"); }
+
+namespace {
+
+constexpr uint64_t kMaxMetadataBytes = 2ull << 30;
+
+// Attribute by local name, whatever the namespace prefix ("bts:Row" or "Row").
+const char* attr(const pugi::xml_node& n, const char* local) {
+    for (auto a = n.first_attribute(); a; a = a.next_attribute()) {
+        const char* name = a.name();
+        const char* colon = std::strrchr(name, ':');
+        if (std::strcmp(colon ? colon + 1 : name, local) == 0) return a.value();
+    }
+    return nullptr;
+}
+
+bool local_name_is(const pugi::xml_node& n, const char* local) {
+    const char* name = n.name();
+    const char* colon = std::strrchr(name, ':');
+    return std::strcmp(colon ? colon + 1 : name, local) == 0;
+}
+
+pugi::xml_document parse_xml(const fs::path& file, std::string& buffer) {
+    buffer = read_file(file, kMaxMetadataBytes);
+    pugi::xml_document doc;
+    // parse_default without DOCTYPE expansion: pugixml never expands entities it does not know.
+    auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
+    if (!r)
+        throw input_error(file.string(), std::string("malformed XML: ") + r.description() + " at byte " +
+                                             std::to_string(r.offset));
+    return doc;
+}
+
+class RecordReader {
+public:
+    RecordReader(const fs::path& file, size_t index, const pugi::xml_node& n) : file_(file), index_(index), n_(n) {}
+
+    long integer(const char* key, long lo, long hi, std::optional<long> fallback = std::nullopt) const {
+        const char* v = attr(n_, key);
+        if (!v) {
+            if (fallback) return *fallback;
+            throw bad(key, "is missing");
+        }
+        long out = 0;
+        auto end = v + std::strlen(v);
+        auto [p, ec] = std::from_chars(v, end, out);
+        if (ec != std::errc() || p != end) throw bad(key, std::string("is not a whole number ('") + v + "')");
+        if (out < lo || out > hi)
+            throw bad(key, "value " + std::to_string(out) + " is outside " + std::to_string(lo) + ".." + std::to_string(hi));
+        return out;
+    }
+    std::optional<double> real(const char* key) const {
+        const char* v = attr(n_, key);
+        if (!v || !*v) return std::nullopt;
+        char* end = nullptr;
+        double d = std::strtod(v, &end);
+        if (*end != '\0' || !std::isfinite(d)) throw bad(key, std::string("is not a number ('") + v + "')");
+        return d;
+    }
+
+private:
+    Error bad(const char* key, const std::string& what) const {
+        return input_error(file_.string(), "record " + std::to_string(index_ + 1) + ": attribute " + key + " " + what);
+    }
+    const fs::path& file_;
+    size_t index_;
+    const pugi::xml_node& n_;
+};
+
+// Smallest standard plate that holds every well.
+void standard_format(int max_row, int max_col, int& rows, int& cols) {
+    const int formats[][2] = {{2, 3}, {4, 6}, {8, 12}, {16, 24}, {32, 48}};
+    for (auto& f : formats)
+        if (max_row < f[0] && max_col < f[1]) {
+            rows = f[0];
+            cols = f[1];
+            return;
+        }
+    rows = max_row + 1;
+    cols = max_col + 1;
+}
+
+fs::path find_one(const fs::path& dir, const char* standard, const char* ext) {
+    std::error_code ec;
+    if (fs::is_regular_file(dir / standard, ec)) return dir / standard;
+    fs::path found;
+    int n = 0;
+    for (auto& e : fs::directory_iterator(dir, ec)) {
+        if (e.path().extension() == ext && e.is_regular_file(ec)) {
+            found = e.path();
+            ++n;
+        }
+    }
+    return n == 1 ? found : fs::path();
+}
+
+class CellVoyagerLayout final : public LayoutReader {
+public:
+    std::string name() const override { return "cellvoyager"; }
+    std::string description() const override {
+        return "Yokogawa CellVoyager CV7000/CV8000/CQ1/CQ3000: MeasurementData.mlf + MeasurementDetail.mrf, TIFF or PNG";
+    }
+
+    int detect(const fs::path& source) const override {
+        if (!find_one(source, "MeasurementData.mlf", ".mlf").empty()) return 90;
+        return 0;
+    }
+
+    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+        ImageSet set;
+        set.format = name();
+        fs::path mlf = find_one(source, "MeasurementData.mlf", ".mlf");
+        if (mlf.empty())
+            throw input_error(source.string(), "no MeasurementData.mlf (or exactly one .mlf file) in the folder");
+        fs::path mrf = find_one(source, "MeasurementDetail.mrf", ".mrf");
+
+        std::string plate_name = source.filename().string();
+        int plate_rows = 0, plate_cols = 0;
+        std::map<long, std::pair<std::optional<double>, std::optional<double>>> pixel_size;  // Ch -> (x, y)
+        std::string mrf_buffer;
+        if (!mrf.empty()) {
+            auto doc = parse_xml(mrf, mrf_buffer);
+            auto root = doc.document_element();
+            if (!local_name_is(root, "MeasurementDetail"))
+                throw input_error(mrf.string(), "not a MeasurementDetail file (root element is '" +
+                                                    std::string(root.name()) + "')");
+            RecordReader rr(mrf, 0, root);
+            plate_rows = int(rr.integer("RowCount", 0, 1000, 0));
+            plate_cols = int(rr.integer("ColumnCount", 0, 1000, 0));
+            if (const char* t = attr(root, "Title"); t && *t) plate_name = t;
+            size_t idx = 0;
+            for (auto n : root.children()) {
+                RecordReader r(mrf, idx++, n);
+                if (local_name_is(n, "MeasurementSamplePlate")) {
+                    if (const char* nm = attr(n, "Name"); nm && *nm) plate_name = nm;
+                } else if (local_name_is(n, "MeasurementChannel")) {
+                    long ch = r.integer("Ch", 0, 10000);
+                    pixel_size[ch] = {r.real("HorizontalPixelDimension"), r.real("VerticalPixelDimension")};
+                    long w = r.integer("HorizontalPixels", 0, 1 << 20, 0), h = r.integer("VerticalPixels", 0, 1 << 20, 0);
+                    if (w && h && !set.width) {
+                        set.width = uint32_t(w);
+                        set.height = uint32_t(h);
+                    }
+                    long bits = r.integer("InputBitDepth", 0, 64, 0);
+                    if (bits && !set.bits_per_sample) set.bits_per_sample = int(bits);
+                }
+            }
+        } else {
+            set.warnings.push_back("no MeasurementDetail.mrf: plate format and pixel size unknown");
+        }
+
+        std::string mlf_buffer;
+        auto doc = parse_xml(mlf, mlf_buffer);
+        auto root = doc.document_element();
+        if (!local_name_is(root, "MeasurementData"))
+            throw input_error(mlf.string(), "not a MeasurementData file (root element is '" + std::string(root.name()) + "')");
+
+        struct Raw {
+            int row, col, site, z;
+            std::pair<long, long> channel;  // (ActionIndex, Ch)
+            std::pair<long, long> time;     // (TimelineIndex, TimePoint)
+            std::string file;
+            std::optional<double> x, y, zpos;
+        };
+        std::vector<Raw> raws;
+        size_t index = 0, errors = 0, others = 0;
+        for (auto n : root.children()) {
+            if (!local_name_is(n, "MeasurementRecord")) continue;
+            RecordReader r(mlf, index, n);
+            const char* type = attr(n, "Type");
+            std::string t = type ? type : "";
+            if (t != "IMG") {
+                if (t == "ERR") {
+                    if (errors < 10)
+                        set.warnings.push_back("skipped ERR record " + std::to_string(index + 1) + " (well " +
+                                               well_name(int(r.integer("Row", 1, 1000, 1)) - 1,
+                                                         int(r.integer("Column", 1, 1000, 1)) - 1) +
+                                               ", field " + std::to_string(r.integer("FieldIndex", 0, 100000, 0)) +
+                                               "): " + n.child_value());
+                    ++errors;
+                } else {
+                    ++others;
+                }
+                ++index;
+                continue;
+            }
+            Raw raw;
+            raw.row = int(r.integer("Row", 1, 1000)) - 1;
+            raw.col = int(r.integer("Column", 1, 1000)) - 1;
+            raw.site = int(r.integer("FieldIndex", 1, 100000)) - 1;
+            raw.z = int(r.integer("ZIndex", 1, 100000, 1)) - 1;
+            raw.channel = {r.integer("ActionIndex", 0, 100000, 1), r.integer("Ch", 0, 100000)};
+            raw.time = {r.integer("TimelineIndex", 0, 100000, 1), r.integer("TimePoint", 0, 1000000, 1)};
+            raw.file = n.child_value();
+            // Trim whitespace around the file name.
+            auto b = raw.file.find_first_not_of(" \t\r\n"), e = raw.file.find_last_not_of(" \t\r\n");
+            raw.file = b == std::string::npos ? "" : raw.file.substr(b, e - b + 1);
+            if (raw.file.empty()) throw input_error(mlf.string(), "record " + std::to_string(index + 1) + " names no image file");
+            resolve_inside(source, raw.file);  // refuses '../' and absolute names now
+            raw.x = r.real("X");
+            raw.y = r.real("Y");
+            raw.zpos = r.real("Z");
+            raws.push_back(std::move(raw));
+            ++index;
+        }
+        if (errors > 10) set.warnings.push_back("... and " + std::to_string(errors - 10) + " more ERR records skipped");
+        if (others) set.warnings.push_back("skipped " + std::to_string(others) + " records that are not images");
+        if (raws.empty()) throw input_error(mlf.string(), "no IMG records");
+
+        std::set<std::pair<long, long>> channels, times;
+        int max_row = 0, max_col = 0;
+        for (auto& r : raws) {
+            channels.insert(r.channel);
+            times.insert(r.time);
+            max_row = std::max(max_row, r.row);
+            max_col = std::max(max_col, r.col);
+        }
+        std::vector<std::pair<long, long>> channel_list(channels.begin(), channels.end());
+        std::vector<std::pair<long, long>> time_list(times.begin(), times.end());
+        for (auto& [action, ch] : channel_list) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "A%02ld_C%02ld", action, ch);
+            set.channels.push_back({buf, std::nullopt, std::nullopt});
+        }
+        if (plate_rows <= max_row || plate_cols <= max_col) standard_format(max_row, max_col, plate_rows, plate_cols);
+        set.plates.push_back({plate_name, plate_rows, plate_cols});
+        // Pixel size of the first channel that has one (all channels share the camera binning in
+        // practice; a plate stores one scale).
+        for (auto& [ch, xy] : pixel_size)
+            if (xy.first) {
+                set.pixel_size_x = xy.first;
+                set.pixel_size_y = xy.second ? xy.second : xy.first;
+                break;
+            }
+
+        std::set<std::tuple<int, int, int, size_t, size_t, int>> seen;
+        std::map<std::tuple<int, int, int, size_t, size_t>, std::vector<std::pair<int, double>>> zpos;
+        set.planes.reserve(raws.size());
+        for (auto& r : raws) {
+            size_t c = size_t(std::lower_bound(channel_list.begin(), channel_list.end(), r.channel) - channel_list.begin());
+            size_t t = size_t(std::lower_bound(time_list.begin(), time_list.end(), r.time) - time_list.begin());
+            if (!seen.insert({r.row, r.col, r.site, c, t, r.z}).second)
+                throw input_error(mlf.string(), "two records for well " + well_name(r.row, r.col) + " field " +
+                                                    std::to_string(r.site + 1) + " channel " + set.channels[c].name +
+                                                    " time " + std::to_string(t) + " z " + std::to_string(r.z + 1) +
+                                                    " (second: " + r.file + ")");
+            PlaneRecord p;
+            p.plate = plate_name;
+            p.row = r.row;
+            p.col = r.col;
+            p.site = r.site;
+            p.channel = int(c);
+            p.tpoint = int(t);
+            p.zplane = r.z;
+            p.file = r.file;
+            p.stage_x = r.x;
+            p.stage_y = r.y;
+            p.stage_z = r.zpos;
+            if (r.zpos) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
+            set.planes.push_back(std::move(p));
+        }
+        // z step from the first stack with more than one plane.
+        for (auto& [_, v] : zpos) {
+            if (v.size() < 2) continue;
+            std::sort(v.begin(), v.end());
+            double step = std::abs(v[1].second - v[0].second) / std::max(1, v[1].first - v[0].first);
+            if (step > 0) set.pixel_size_z = std::round(step * 1000) / 1000;
+            break;
+        }
+        return set;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<LayoutReader> make_cellvoyager_layout() { return std::make_unique<CellVoyagerLayout>(); }
+
 }  // namespace imx

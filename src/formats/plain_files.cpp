@@ -1,5 +1,278 @@
-// PLACEHOLDER: replaced by the real implementation.
+// Folders of TIFF/PNG files with no vendor metadata: a filename regex with named groups says which
+// well, site, channel, z-plane and time-point each file holds. Multi-page TIFFs are expanded: an
+// ImageJ description (channels=, slices=, frames=) says how pages map to c/z/t; otherwise the
+// pages of a file are its z-planes.
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <regex>
+#include <set>
+
 #include "formats/builtin.h"
+#include "formats/tiff_decoder.h"
+
 namespace imx {
-std::unique_ptr<LayoutReader> make_plain_files_layout() { throw Error("make_plain_files_layout: not implemented yet"); }
+
+namespace {
+
+const char* kGroups[] = {"well", "row", "col", "site", "channel", "z", "t", "plate"};
+
+bool is_image(const fs::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return ext == ".tif" || ext == ".tiff" || ext == ".png";
+}
+
+bool is_tiff(const fs::path& p) {
+    std::string ext = p.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return ext == ".tif" || ext == ".tiff";
+}
+
+// std::regex (ECMAScript) has no named groups: rewrite (?P<name>...) and (?<name>...) into plain
+// groups and remember which group number each name got.
+std::string translate_named_groups(const std::string& pattern, std::map<std::string, size_t>& groups) {
+    std::string out;
+    size_t group = 0;
+    for (size_t i = 0; i < pattern.size(); ++i) {
+        char c = pattern[i];
+        if (c == '\\' && i + 1 < pattern.size()) {
+            out += c;
+            out += pattern[++i];
+            continue;
+        }
+        if (c == '[') {  // a character class: copy to its end, parentheses inside do not count
+            size_t j = i + 1;
+            if (j < pattern.size() && pattern[j] == '^') ++j;
+            if (j < pattern.size() && pattern[j] == ']') ++j;
+            while (j < pattern.size() && pattern[j] != ']') j += (pattern[j] == '\\') ? 2 : 1;
+            out += pattern.substr(i, j - i + 1);
+            i = j;
+            continue;
+        }
+        if (c == '(') {
+            if (pattern.compare(i, 4, "(?P<") == 0 || (pattern.compare(i, 3, "(?<") == 0 && i + 3 < pattern.size() &&
+                                                       pattern[i + 3] != '=' && pattern[i + 3] != '!')) {
+                size_t start = pattern.find('<', i) + 1, end = pattern.find('>', start);
+                if (end == std::string::npos) throw Error("--pattern: unterminated group name", Error::Kind::usage);
+                std::string name = pattern.substr(start, end - start);
+                if (std::find(std::begin(kGroups), std::end(kGroups), name) == std::end(kGroups))
+                    throw Error("--pattern: unknown group name '" + name +
+                                    "' (use well, row, col, site, channel, z, t, plate)",
+                                Error::Kind::usage);
+                groups[name] = ++group;
+                out += '(';
+                i = end;
+                continue;
+            }
+            if (pattern.compare(i, 2, "(?") != 0) ++group;  // plain capturing group
+        }
+        out += c;
+    }
+    return out;
+}
+
+// Natural order: "2" before "10", then text.
+bool natural_less(const std::string& a, const std::string& b) {
+    bool an = !a.empty() && std::all_of(a.begin(), a.end(), ::isdigit);
+    bool bn = !b.empty() && std::all_of(b.begin(), b.end(), ::isdigit);
+    if (an && bn) return a.size() != b.size() ? a.size() < b.size() : a < b;
+    if (an != bn) return an;
+    return a < b;
+}
+
+struct Dense {
+    std::set<std::string, decltype(&natural_less)> values{&natural_less};
+    int index(const std::string& v) const { return int(std::distance(values.begin(), values.find(v))); }
+};
+
+// ImageJ hyperstack geometry from the ImageDescription ("ImageJ=1.53\nimages=6\nchannels=3\n...").
+struct HyperStack {
+    int channels = 1, slices = 1, frames = 1;
+};
+bool imagej_geometry(const std::string& desc, HyperStack& h) {
+    if (desc.rfind("ImageJ=", 0) != 0) return false;
+    auto value = [&](const char* key) {
+        std::string k = std::string("\n") + key + "=";
+        size_t p = desc.find(k);
+        if (p == std::string::npos) return 1;
+        long v = std::strtol(desc.c_str() + p + k.size(), nullptr, 10);
+        return v > 0 && v < 1000000 ? int(v) : 1;
+    };
+    h.channels = value("channels");
+    h.slices = value("slices");
+    h.frames = value("frames");
+    return true;
+}
+
+class PlainFilesLayout final : public LayoutReader {
+public:
+    std::string name() const override { return "files"; }
+    std::string description() const override {
+        return "a folder of TIFF/PNG files, mapped by --pattern (named groups well, row, col, site, channel, z, t)";
+    }
+
+    int detect(const fs::path& source) const override {
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec))
+            if (it->is_regular_file(ec) && is_image(it->path())) return 1;
+        return 0;
+    }
+
+    ImageSet configure(const fs::path& source, const LayoutOptions& opt) const override {
+        ImageSet set;
+        set.format = name();
+        std::vector<std::string> files;
+        std::error_code ec;
+        for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec)) {
+            std::string fname = it->path().filename().string();
+            if (!fname.empty() && fname[0] == '.') {
+                if (it->is_directory(ec)) it.disable_recursion_pending();
+                continue;
+            }
+            if (it->is_regular_file(ec) && is_image(it->path()))
+                files.push_back(fs::relative(it->path(), source, ec).generic_string());
+        }
+        std::sort(files.begin(), files.end());
+        if (files.empty()) throw input_error(source.string(), "no TIFF or PNG files in the folder");
+
+        std::string pattern = opt.pattern;
+        bool user_pattern = !pattern.empty();
+        if (!user_pattern)
+            pattern = R"((?:.*_)?(?P<well>[A-Za-z]{1,2}\d{1,3})_s(?P<site>\d+)_w(?P<channel>\d+)[^/]*\.(?:tif|tiff|png))";
+        std::map<std::string, size_t> groups;
+        std::regex re;
+        try {
+            re = std::regex(translate_named_groups(pattern, groups), std::regex::ECMAScript | std::regex::icase);
+        } catch (const std::regex_error& e) {
+            throw Error("--pattern '" + pattern + "' is not a valid regular expression: " + e.what(), Error::Kind::usage);
+        }
+
+        struct Match {
+            std::string file, plate, well, row, col, site, channel, z, t;
+        };
+        std::vector<Match> matches;
+        for (auto& f : files) {
+            std::smatch m;
+            if (!std::regex_match(f, m, re)) continue;
+            auto g = [&](const char* n) { return groups.count(n) ? m[groups[n]].str() : std::string(); };
+            matches.push_back({f, g("plate"), g("well"), g("row"), g("col"), g("site"), g("channel"), g("z"), g("t")});
+        }
+        if (matches.empty()) {
+            if (user_pattern)
+                throw input_error(source.string(), "no file name matches --pattern '" + pattern + "'");
+            // No pattern and no standard names: every file is one site of well A01.
+            for (size_t i = 0; i < files.size(); ++i) matches.push_back({files[i], "", "", "", "", std::to_string(i), "", "", ""});
+        } else if (matches.size() < files.size()) {
+            set.warnings.push_back(std::to_string(files.size() - matches.size()) +
+                                   " image file(s) do not match the pattern and were ignored");
+        }
+
+        Dense plates, sites, channels, zs, ts;
+        for (auto& m : matches) {
+            plates.values.insert(m.plate);
+            sites.values.insert(m.site);
+            channels.values.insert(m.channel);
+            zs.values.insert(m.z);
+            ts.values.insert(m.t);
+        }
+        const std::string folder_name = source.filename().string();
+        auto plate_name = [&](const std::string& p) { return p.empty() ? folder_name : p; };
+        for (auto& p : plates.values) set.plates.push_back({plate_name(p), 0, 0});
+
+        std::map<std::string, std::pair<int, int>> plate_extent;
+        std::vector<std::string> channel_names;
+        auto channel_index = [&](const std::string& name) {
+            auto it = std::find(channel_names.begin(), channel_names.end(), name);
+            if (it != channel_names.end()) return int(it - channel_names.begin());
+            channel_names.push_back(name);
+            return int(channel_names.size() - 1);
+        };
+        for (auto& m : matches) {
+            int row = 0, col = 0;
+            if (!m.well.empty()) {
+                if (!parse_well_name(m.well, row, col))
+                    throw input_error((source / m.file).string(), "'" + m.well + "' is not a well name");
+            } else if (!m.row.empty() || !m.col.empty()) {
+                if (!m.row.empty()) {
+                    std::string up = m.row;
+                    for (auto& ch : up) ch = char(std::toupper(static_cast<unsigned char>(ch)));
+                    row = std::isdigit(static_cast<unsigned char>(up[0])) ? std::stoi(up) - 1 : row_index(up);
+                }
+                if (!m.col.empty()) col = std::stoi(m.col) - 1;
+                if (row < 0 || col < 0) throw input_error((source / m.file).string(), "row/column out of range");
+            }
+            // Pages: several per file for multi-page TIFFs.
+            HyperStack h;
+            uint32_t pages = 1;
+            fs::path full = source / m.file;
+            if (is_tiff(full)) {
+                pages = tiff_page_count(full);
+                if (pages > 1 && !imagej_geometry(tiff_image_description(full, 0), h)) h.slices = int(pages);
+                if (uint64_t(h.channels) * h.slices * h.frames > pages) {
+                    set.warnings.push_back(m.file + ": ImageJ description promises more planes than the file's " +
+                                           std::to_string(pages) + " pages; using one plane per page as z");
+                    h = {1, int(pages), 1};
+                }
+            }
+            std::string pname = plate_name(m.plate);
+            auto& ext = plate_extent[pname];
+            ext.first = std::max(ext.first, row + 1);
+            ext.second = std::max(ext.second, col + 1);
+            for (int t = 0; t < h.frames; ++t)
+                for (int z = 0; z < h.slices; ++z)
+                    for (int c = 0; c < h.channels; ++c) {
+                        PlaneRecord p;
+                        p.plate = pname;
+                        p.row = row;
+                        p.col = col;
+                        p.site = sites.index(m.site);
+                        std::string cname = m.channel.empty() ? (h.channels > 1 ? "C" + std::to_string(c) : "C0")
+                                                              : (h.channels > 1 ? m.channel + "_C" + std::to_string(c) : m.channel);
+                        p.channel = channel_index(cname);
+                        p.zplane = zs.index(m.z) * h.slices + z;
+                        p.tpoint = ts.index(m.t) * h.frames + t;
+                        p.file = m.file;
+                        p.page = uint32_t((t * h.slices + z) * h.channels + c);  // ImageJ order: c fastest, then z, t
+                        set.planes.push_back(std::move(p));
+                    }
+        }
+        // Channel order: natural order of their names, planes re-pointed accordingly.
+        std::vector<std::string> sorted = channel_names;
+        std::sort(sorted.begin(), sorted.end(), natural_less);
+        std::vector<int> remap(channel_names.size());
+        for (size_t i = 0; i < channel_names.size(); ++i)
+            remap[i] = int(std::find(sorted.begin(), sorted.end(), channel_names[i]) - sorted.begin());
+        for (auto& p : set.planes) p.channel = remap[size_t(p.channel)];
+        for (auto& n : sorted) set.channels.push_back({n, std::nullopt, std::nullopt});
+        for (auto& p : set.plates) {
+            auto [r, c] = plate_extent[p.name];
+            const int formats[][2] = {{2, 3}, {4, 6}, {8, 12}, {16, 24}, {32, 48}};
+            p.rows = r;
+            p.cols = c;
+            for (auto& f : formats)
+                if (r <= f[0] && c <= f[1]) {
+                    p.rows = f[0];
+                    p.cols = f[1];
+                    break;
+                }
+        }
+        // Two files for one plane: name both.
+        std::map<std::tuple<std::string, int, int, int, int, int, int>, std::string> seen;
+        for (auto& p : set.planes) {
+            auto [it, fresh] = seen.emplace(std::make_tuple(p.plate, p.row, p.col, p.site, p.channel, p.tpoint, p.zplane), p.file);
+            if (!fresh && it->second != p.file)
+                throw input_error(source.string(), "'" + it->second + "' and '" + p.file +
+                                                       "' map to the same plane; add groups to --pattern to tell them apart");
+        }
+        return set;
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<LayoutReader> make_plain_files_layout() { return std::make_unique<PlainFilesLayout>(); }
+
 }  // namespace imx

@@ -1,5 +1,234 @@
-// PLACEHOLDER: replaced by the real implementation.
+// PNG pixel decoder on top of libpng 1.6: gray, gray+alpha, RGB(A) and palette images, 1..16 bits.
+// Output: 8-bit (1/2/4-bit gray and palettes expanded) or 16-bit little-endian; alpha is dropped;
+// colour images expose R, G, B as samples 0, 1, 2.
+//
+// libpng reports errors by longjmp. The functions that call libpng after setjmp() hold no C++
+// objects with destructors, so the jump never skips one; the C++ side allocates and throws.
+#include <png.h>
+
+#include <algorithm>
+#include <cctype>
+#include <csetjmp>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+
 #include "formats/builtin.h"
+
 namespace imx {
-std::unique_ptr<PixelDecoder> make_png_decoder() { throw Error("make_png_decoder: not implemented yet"); }
+
+namespace {
+
+constexpr uint64_t kMaxPlaneBytes = 4ull << 30;
+// Deflate cannot expand data more than about 1032:1; a larger claim means a hostile file.
+constexpr uint64_t kMaxExpansion = 1040;
+constexpr uint32_t kMaxSide = 1u << 20;
+
+// Everything libpng touches. Only ever handled by pointer inside the setjmp functions; its
+// destructor releases libpng and the file, also when PngFile's constructor throws.
+struct PngState {
+    PngState() = default;
+    PngState(const PngState&) = delete;
+    PngState& operator=(const PngState&) = delete;
+    ~PngState() {
+        if (png) png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+        if (fp) std::fclose(fp);
+    }
+
+    FILE* fp = nullptr;
+    png_structp png = nullptr;
+    png_infop info = nullptr;
+    char message[512] = {};
+    // Header, after our transformations.
+    png_uint_32 width = 0, height = 0;
+    int bit_depth = 0;       // in the file
+    int color_type = 0;      // in the file
+    int interlace = 0;
+    int out_depth = 0;       // 8 or 16
+    int file_channels = 0;   // per pixel in the file
+    int channels = 0;        // per pixel after transformations
+    size_t row_bytes = 0;    // after transformations
+    int significant_bits = 0;
+};
+
+void on_png_error(png_structp png, png_const_charp msg) {
+    auto* st = static_cast<PngState*>(png_get_error_ptr(png));
+    if (st && st->message[0] == '\0') std::snprintf(st->message, sizeof st->message, "%s", msg ? msg : "error");
+    png_longjmp(png, 1);
+}
+
+void on_png_warning(png_structp, png_const_charp) {}  // ancillary-chunk trivia: stay quiet
+
+// Reads the header and sets up the transformations. Returns false when libpng failed.
+bool png_read_header(PngState* st) {
+    if (setjmp(png_jmpbuf(st->png))) return false;
+    png_init_io(st->png, st->fp);
+    png_set_user_limits(st->png, kMaxSide, kMaxSide);
+    png_set_chunk_malloc_max(st->png, 64u << 20);  // metadata chunks (iCCP, text): 64 MiB at most
+    png_read_info(st->png, st->info);
+    int interlace = 0, compression = 0, filter = 0;
+    png_get_IHDR(st->png, st->info, &st->width, &st->height, &st->bit_depth, &st->color_type, &interlace,
+                 &compression, &filter);
+    st->interlace = interlace;
+    st->file_channels = png_get_channels(st->png, st->info);
+    png_color_8p sbit = nullptr;
+    if (png_get_sBIT(st->png, st->info, &sbit) && sbit)
+        st->significant_bits = (st->color_type & PNG_COLOR_MASK_COLOR) ? sbit->red : sbit->gray;
+    if (st->color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(st->png);
+    if (st->color_type == PNG_COLOR_TYPE_GRAY && st->bit_depth < 8) png_set_expand_gray_1_2_4_to_8(st->png);
+    if (st->color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(st->png);
+    if (st->bit_depth == 16) png_set_swap(st->png);  // PNG is big endian, planes little endian
+    if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(st->png);
+    png_read_update_info(st->png, st->info);
+    st->out_depth = png_get_bit_depth(st->png, st->info);
+    st->channels = png_get_channels(st->png, st->info);
+    st->row_bytes = png_get_rowbytes(st->png, st->info);
+    return true;
+}
+
+// Copies sample `sample` of `count` interleaved pixels of `bytes` bytes each.
+void pick_sample(const unsigned char* src, unsigned char* dst, size_t count, int channels, unsigned sample,
+                 size_t bytes) {
+    src += sample * bytes;
+    const size_t step = size_t(channels) * bytes;
+    for (size_t i = 0; i < count; ++i, src += step, dst += bytes) std::memcpy(dst, src, bytes);
+}
+
+// Reads all rows. With one channel rows go straight into `plane`; otherwise they go through
+// `scratch` (one row, or the whole image when interlaced, since Adam7 passes revisit every row)
+// and sample `sample` is picked out. Returns false when libpng failed.
+bool png_read_pixels(PngState* st, unsigned char* plane, unsigned char* scratch, png_bytep* rows, unsigned sample,
+                     size_t bytes) {
+    if (setjmp(png_jmpbuf(st->png))) return false;
+    const bool direct = st->channels == 1;
+    const size_t plane_row = size_t(st->width) * bytes;
+    if (st->interlace != PNG_INTERLACE_NONE) {
+        unsigned char* base = direct ? plane : scratch;
+        for (png_uint_32 y = 0; y < st->height; ++y) rows[y] = base + size_t(y) * st->row_bytes;
+        png_read_image(st->png, rows);
+        if (!direct)
+            for (png_uint_32 y = 0; y < st->height; ++y)
+                pick_sample(rows[y], plane + size_t(y) * plane_row, st->width, st->channels, sample, bytes);
+    } else {
+        for (png_uint_32 y = 0; y < st->height; ++y) {
+            unsigned char* dst = plane + size_t(y) * plane_row;
+            png_read_row(st->png, direct ? dst : scratch, nullptr);
+            if (!direct) pick_sample(scratch, dst, st->width, st->channels, sample, bytes);
+        }
+    }
+    png_read_end(st->png, nullptr);  // checks the end of the compressed stream (truncation)
+    return true;
+}
+
+// Owns a PngState: opens the file, creates the libpng structures, releases everything.
+class PngFile {
+public:
+    explicit PngFile(const fs::path& file) : path_(file.string()) {
+        std::error_code ec;
+        file_size_ = fs::file_size(file, ec);
+        if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
+        st_.fp = std::fopen(path_.c_str(), "rb");
+        if (!st_.fp) throw input_error(path_, "cannot open file (missing or unreadable)");
+        unsigned char sig[8] = {};
+        if (std::fread(sig, 1, 8, st_.fp) != 8 || png_sig_cmp(sig, 0, 8) != 0)
+            throw input_error(path_, "not a PNG file (bad signature)");
+        st_.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st_, on_png_error, on_png_warning);
+        if (st_.png) st_.info = png_create_info_struct(st_.png);
+        if (!st_.png || !st_.info) throw Error("libpng: out of memory");
+        png_set_sig_bytes(st_.png, 8);
+        if (!png_read_header(&st_)) fail("cannot read PNG header");
+        if (st_.out_depth != 8 && st_.out_depth != 16)
+            fail("unsupported PNG bit depth " + std::to_string(st_.out_depth));
+        if (st_.channels < 1 || st_.channels > 4) fail("unsupported PNG channel layout");
+    }
+    PngFile(const PngFile&) = delete;
+    PngFile& operator=(const PngFile&) = delete;
+
+    [[noreturn]] void fail(const std::string& what) const {
+        std::string reason = what;
+        if (st_.message[0]) reason += " (libpng: " + std::string(st_.message) + ")";
+        throw input_error(path_, reason);
+    }
+
+    PageInfo info() const {
+        PageInfo p;
+        p.width = st_.width;
+        p.height = st_.height;
+        // An alpha channel left over (palette or gray with tRNS) is not a sample we expose.
+        p.samples = st_.channels >= 3 ? 3 : 1;
+        p.dtype = st_.out_depth == 16 ? DType::u16 : DType::u8;
+        p.bits_per_sample = st_.significant_bits > 0 ? st_.significant_bits : std::max(st_.bit_depth, 8);
+        return p;
+    }
+
+    void read(uint32_t sample, Plane& out) {
+        const PageInfo p = info();
+        if (sample >= p.samples)
+            throw input_error(path_, "sample " + std::to_string(sample) + " does not exist (the image has " +
+                                         std::to_string(p.samples) + (p.samples == 1 ? " sample)" : " samples)"));
+        // Bound the allocation by what the compressed data can really expand to.
+        const size_t bytes = dtype_size(p.dtype);
+        const uint64_t plane_bytes = uint64_t(p.width) * p.height * bytes;  // < 2^42: no overflow
+        const uint64_t raw_bytes =
+            uint64_t(p.height) * ((uint64_t(p.width) * st_.file_channels * st_.bit_depth + 7) / 8 + 1);
+        if (plane_bytes > kMaxPlaneBytes || raw_bytes / kMaxExpansion > file_size_)
+            throw input_error(path_, "image claims " + std::to_string(p.width) + " x " + std::to_string(p.height) +
+                                         " pixels, more than a " + std::to_string(file_size_) +
+                                         "-byte PNG can hold; the file is corrupt or hostile");
+        out.allocate(p.dtype, p.width, p.height);
+        auto* plane = reinterpret_cast<unsigned char*>(out.data.data());
+        std::vector<unsigned char> scratch;
+        std::vector<png_bytep> rows;
+        const bool interlaced = st_.interlace != PNG_INTERLACE_NONE;
+        if (st_.channels != 1) scratch.resize(st_.row_bytes * (interlaced ? p.height : 1));
+        if (interlaced) rows.resize(p.height);
+        if (!png_read_pixels(&st_, plane, scratch.data(), rows.data(), sample, bytes))
+            fail("cannot decode PNG pixels (truncated or corrupt file)");
+    }
+
+private:
+    std::string path_;
+    uint64_t file_size_ = 0;
+    PngState st_;
+};
+
+class PngDecoder final : public PixelDecoder {
+public:
+    std::string name() const override { return "png"; }
+
+    bool accepts(const fs::path& file, const unsigned char* head, size_t head_len) const override {
+        if (head && head_len >= 8) return png_sig_cmp(head, 0, 8) == 0;
+        std::string ext = file.extension().string();
+        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+        return ext == ".png";
+    }
+
+    uint32_t page_count(const fs::path& file) const override {
+        PngFile f(file);  // validates the header
+        return 1;
+    }
+
+    PageInfo page_info(const fs::path& file, uint32_t page) const override {
+        check_page(file, page);
+        PngFile f(file);
+        return f.info();
+    }
+
+    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+        check_page(file, page);
+        PngFile f(file);
+        f.read(sample, out);
+    }
+
+private:
+    static void check_page(const fs::path& file, uint32_t page) {
+        if (page != 0)
+            throw input_error(file.string(), "page " + std::to_string(page) + " does not exist (a PNG file has 1 page)");
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<PixelDecoder> make_png_decoder() { return std::make_unique<PngDecoder>(); }
+
 }  // namespace imx

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds imextract: `scripts/build.sh` (optimised, in build/) or `scripts/build.sh asan`
+# (AddressSanitizer + UndefinedBehaviorSanitizer, in build-asan/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind="${1:-release}"
+case "$kind" in
+  release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DIMX_SANITIZE=ON) ;;
+  *) echo "usage: scripts/build.sh [release|asan]" >&2; exit 2 ;;
+esac
+cmake -S . -B "$dir" -G Ninja "${flags[@]}" > /dev/null
+ninja -C "$dir"

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine: installs the packages, builds the
+# optimised and the sanitizer (ASan+UBSan) builds, and runs every test in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+for kind in release asan; do
+  echo "=== $kind build"
+  scripts/build.sh "$kind"
+  dir=build; [ "$kind" = asan ] && dir=build-asan
+  echo "=== $kind tests"
+  ctest --test-dir "$dir" --output-on-failure -j2 || status=1
+done
+echo "=== install check"
+prefix=$(mktemp -d)
+cmake --install build --prefix "$prefix" > /dev/null
+test -x "$prefix/bin/imextract" && test -f "$prefix/lib/libimextract.a" && test -f "$prefix/include/imextract/workflow/workflow.h" \
+  && "$prefix/bin/imextract" --version && echo "install check passed" || { echo "install check failed"; status=1; }
+rm -rf "$prefix"
+exit $status

@@ -1,0 +1,216 @@
+#include "catalog/catalog.h"
+
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+namespace imx {
+
+namespace {
+
+const char* kSchema = R"SQL(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE plates(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, store_path TEXT NOT NULL,
+                    rows INTEGER NOT NULL, cols INTEGER NOT NULL);
+CREATE TABLE wells(id INTEGER PRIMARY KEY, plate_id INTEGER NOT NULL REFERENCES plates(id),
+                   row INTEGER NOT NULL, col INTEGER NOT NULL, UNIQUE(plate_id, row, col));
+CREATE TABLE sites(id INTEGER PRIMARY KEY, well_id INTEGER NOT NULL REFERENCES wells(id),
+                   idx INTEGER NOT NULL, stage_x REAL, stage_y REAL, UNIQUE(well_id, idx));
+CREATE TABLE channels(idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, excitation_nm REAL, emission_nm REAL);
+CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
+                   mtime_ns INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'present');
+-- Stored planes: one per (site, channel, tpoint, zplane) of the plate, z collapsed to 0 with --mip.
+CREATE TABLE outputs(id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
+                     channel INTEGER NOT NULL, tpoint INTEGER NOT NULL, zplane INTEGER NOT NULL,
+                     checksum TEXT, min REAL, max REAL, p999 REAL, stored_bytes INTEGER,
+                     job INTEGER, verified INTEGER NOT NULL DEFAULT 0,
+                     UNIQUE(site_id, channel, tpoint, zplane));
+-- Source planes: where each microscope plane lives and which stored plane it feeds.
+CREATE TABLE planes(id INTEGER PRIMARY KEY, output_id INTEGER NOT NULL REFERENCES outputs(id),
+                    zplane INTEGER NOT NULL, file_id INTEGER NOT NULL REFERENCES files(id),
+                    series INTEGER NOT NULL, page INTEGER NOT NULL, sample INTEGER NOT NULL, stage_z REAL);
+CREATE INDEX planes_output ON planes(output_id);
+CREATE INDEX planes_file ON planes(file_id);
+CREATE TABLE warnings(id INTEGER PRIMARY KEY, text TEXT NOT NULL);
+)SQL";
+
+}  // namespace
+
+std::string safe_plate_key(const std::string& name) {
+    std::string s;
+    for (unsigned char c : name) s += (std::isalnum(c) || c == '-' || c == '_' || c == '.') ? char(c) : '_';
+    if (s.empty() || s == "." || s == "..") s = "plate";
+    return s;
+}
+
+void Catalog::create(const std::filesystem::path& file, const ImageSet& set, const ExperimentConfig& config,
+                     const std::vector<SourceFile>& files) {
+    sql::Database db(file, false);
+    db.exec(kSchema);
+    sql::Transaction tx(db);
+    auto put_meta = db.prepare("INSERT INTO meta(key, value) VALUES(?, ?)");
+    auto meta = [&](const std::string& k, const std::string& v) { put_meta.bind(1, k).bind(2, v).run(); };
+    auto num = [](const std::optional<double>& v) { return v ? nlohmann::json(*v).dump() : std::string(); };
+    meta("schema_version", std::to_string(schema_version));
+    meta("format", set.format);
+    meta("source", config.source);
+    meta("pattern", config.pattern);
+    meta("store", config.store);
+    meta("mip", config.mip ? "1" : "0");
+    meta("compression", config.codec.name() + ":" + std::to_string(config.codec.level));
+    meta("width", std::to_string(set.width));
+    meta("height", std::to_string(set.height));
+    meta("dtype", dtype_name(set.dtype.value_or(DType::u16)));
+    meta("bits_per_sample", std::to_string(set.bits_per_sample));
+    meta("pixel_size_x", num(set.pixel_size_x));
+    meta("pixel_size_y", num(set.pixel_size_y));
+    meta("pixel_size_z", num(set.pixel_size_z));
+    meta("time_interval_s", num(set.time_interval_s));
+
+    auto ins_plate = db.prepare("INSERT INTO plates(name, store_path, rows, cols) VALUES(?,?,?,?)");
+    std::map<std::string, int64_t> plate_ids;
+    std::set<std::string> used_keys;
+    for (auto& p : set.plates) {
+        std::string key = safe_plate_key(p.name);
+        while (!used_keys.insert(key).second) key += "_";
+        ins_plate.bind(1, p.name).bind(2, key + ".zarr").bind(3, p.rows).bind(4, p.cols).run();
+        plate_ids[p.name] = db.last_insert_id();
+    }
+    auto ins_ch = db.prepare("INSERT INTO channels(idx, name, excitation_nm, emission_nm) VALUES(?,?,?,?)");
+    for (size_t i = 0; i < set.channels.size(); ++i)
+        ins_ch.bind(1, int64_t(i)).bind(2, set.channels[i].name).bind(3, set.channels[i].excitation_nm)
+            .bind(4, set.channels[i].emission_nm).run();
+    auto ins_file = db.prepare("INSERT INTO files(path, size, mtime_ns, state) VALUES(?,?,?,?)");
+    std::map<std::string, int64_t> file_ids;
+    for (auto& f : files) {
+        ins_file.bind(1, f.path).bind(2, f.size).bind(3, f.mtime_ns).bind(4, f.size < 0 ? "missing" : "present").run();
+        file_ids[f.path] = db.last_insert_id();
+    }
+    auto ins_well = db.prepare("INSERT INTO wells(plate_id, row, col) VALUES(?,?,?)");
+    auto ins_site = db.prepare("INSERT INTO sites(well_id, idx, stage_x, stage_y) VALUES(?,?,?,?)");
+    auto ins_out = db.prepare("INSERT INTO outputs(site_id, channel, tpoint, zplane) VALUES(?,?,?,?)");
+    auto ins_plane = db.prepare(
+        "INSERT INTO planes(output_id, zplane, file_id, series, page, sample, stage_z) VALUES(?,?,?,?,?,?,?)");
+    std::map<std::tuple<int64_t, int, int>, int64_t> well_ids;
+    std::map<std::tuple<int64_t, int>, int64_t> site_ids;
+    std::map<std::tuple<int64_t, int, int, int>, int64_t> output_ids;
+    for (auto& pl : set.planes) {
+        auto pid_it = plate_ids.find(pl.plate);
+        if (pid_it == plate_ids.end())
+            throw Error("internal: plane refers to unknown plate '" + pl.plate + "'");
+        auto wkey = std::make_tuple(pid_it->second, pl.row, pl.col);
+        auto wit = well_ids.find(wkey);
+        if (wit == well_ids.end()) {
+            ins_well.bind(1, pid_it->second).bind(2, pl.row).bind(3, pl.col).run();
+            wit = well_ids.emplace(wkey, db.last_insert_id()).first;
+        }
+        auto skey = std::make_tuple(wit->second, pl.site);
+        auto sit = site_ids.find(skey);
+        if (sit == site_ids.end()) {
+            ins_site.bind(1, wit->second).bind(2, pl.site).bind(3, pl.stage_x).bind(4, pl.stage_y).run();
+            sit = site_ids.emplace(skey, db.last_insert_id()).first;
+        }
+        int out_z = config.mip ? 0 : pl.zplane;
+        auto okey = std::make_tuple(sit->second, pl.channel, pl.tpoint, out_z);
+        auto oit = output_ids.find(okey);
+        if (oit == output_ids.end()) {
+            ins_out.bind(1, sit->second).bind(2, pl.channel).bind(3, pl.tpoint).bind(4, out_z).run();
+            oit = output_ids.emplace(okey, db.last_insert_id()).first;
+        }
+        auto fit = file_ids.find(pl.file);
+        if (fit == file_ids.end()) throw Error("internal: plane refers to uncatalogued file '" + pl.file + "'");
+        ins_plane.bind(1, oit->second).bind(2, pl.zplane).bind(3, fit->second).bind(4, int64_t(pl.series))
+            .bind(5, int64_t(pl.page)).bind(6, int64_t(pl.sample)).bind(7, pl.stage_z).run();
+    }
+    auto ins_warn = db.prepare("INSERT INTO warnings(text) VALUES(?)");
+    for (auto& w : set.warnings) ins_warn.bind(1, w).run();
+    tx.commit();
+}
+
+Catalog::Catalog(const std::filesystem::path& file, bool read_only) : db_(file, read_only) {
+    std::string v = meta("schema_version");
+    if (v != std::to_string(schema_version))
+        throw Error(file.string() + ": catalog schema version '" + v + "' is not the one this imextract reads (" +
+                        std::to_string(schema_version) + ")", Error::Kind::storage);
+}
+
+std::string Catalog::meta(const std::string& key, const std::string& fallback) {
+    auto st = db_.prepare("SELECT value FROM meta WHERE key = ?");
+    st.bind(1, key);
+    return st.step() ? st.text(0) : fallback;
+}
+
+void Catalog::set_meta(const std::string& key, const std::string& value) {
+    db_.prepare("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(1, key).bind(2, value).run();
+}
+
+ExperimentConfig Catalog::config() {
+    ExperimentConfig c;
+    c.source = meta("source");
+    c.format = meta("format");
+    c.pattern = meta("pattern");
+    c.store = meta("store");
+    c.mip = meta("mip") == "1";
+    c.codec = parse_codec(meta("compression", "none"));
+    return c;
+}
+
+std::vector<CatalogPlate> Catalog::plates() {
+    std::vector<CatalogPlate> v;
+    auto st = db_.prepare("SELECT id, name, store_path, rows, cols FROM plates ORDER BY id");
+    while (st.step()) v.push_back({st.int64(0), st.text(1), st.text(2), st.integer(3), st.integer(4)});
+    return v;
+}
+
+std::vector<ChannelInfo> Catalog::channels() {
+    std::vector<ChannelInfo> v;
+    auto st = db_.prepare("SELECT name, excitation_nm, emission_nm FROM channels ORDER BY idx");
+    while (st.step()) v.push_back({st.text(0), st.opt_real(1), st.opt_real(2)});
+    return v;
+}
+
+CatalogSummary Catalog::summary() {
+    CatalogSummary s;
+    s.format = meta("format");
+    s.source = meta("source");
+    s.store = meta("store");
+    s.compression = meta("compression");
+    s.mip = meta("mip") == "1";
+    s.width = uint32_t(std::stoul(meta("width", "0")));
+    s.height = uint32_t(std::stoul(meta("height", "0")));
+    s.dtype = meta("dtype");
+    auto num = [&](const char* k) -> std::optional<double> {
+        std::string v = meta(k);
+        if (v.empty()) return std::nullopt;
+        return std::stod(v);
+    };
+    s.pixel_size_x = num("pixel_size_x");
+    s.pixel_size_y = num("pixel_size_y");
+    s.pixel_size_z = num("pixel_size_z");
+    auto count = [&](const std::string& q) {
+        auto st = db_.prepare(q);
+        return st.step() ? st.int64(0) : 0;
+    };
+    s.plates = int(count("SELECT COUNT(*) FROM plates"));
+    s.wells = int(count("SELECT COUNT(*) FROM wells"));
+    s.sites = int(count("SELECT COUNT(*) FROM sites"));
+    s.channels = int(count("SELECT COUNT(*) FROM channels"));
+    s.tpoints = int(count("SELECT COALESCE(MAX(tpoint) + 1, 0) FROM outputs"));
+    s.zplanes = int(count("SELECT COALESCE(MAX(zplane) + 1, 0) FROM planes"));
+    s.planes = count("SELECT COUNT(*) FROM planes");
+    s.outputs = count("SELECT COUNT(*) FROM outputs");
+    s.outputs_verified = count("SELECT COUNT(*) FROM outputs WHERE verified = 1");
+    s.files = count("SELECT COUNT(*) FROM files");
+    s.files_missing = count("SELECT COUNT(*) FROM files WHERE state = 'missing'");
+    s.files_deleted = count("SELECT COUNT(*) FROM files WHERE state = 'deleted'");
+    s.source_bytes = count("SELECT COALESCE(SUM(size), 0) FROM files WHERE size > 0");
+    for (auto& c : channels()) s.channel_names.push_back(c.name);
+    auto st = db_.prepare("SELECT text FROM warnings ORDER BY id");
+    while (st.step()) s.warnings.push_back(st.text(0));
+    return s;
+}
+
+}  // namespace imx

@@ -1,0 +1,78 @@
+// The experiment catalog: one SQLite file in the workspace that records what `create` configured
+// (plates, wells, sites, channels, source files and where every plane lives) and what collect
+// verified (a checksum per stored plane). Run jobs never write it: they write result files that
+// the coordinator folds in, so jobs on cluster nodes need no database access.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/sqlite.h"
+#include "formats/reader.h"
+#include "zarr/codec.h"
+
+namespace imx {
+
+struct ExperimentConfig {
+    std::string source;     // absolute path of the microscope folder
+    std::string format;     // layout reader name
+    std::string pattern;    // plain-files regex
+    std::string store;      // store URL (a path for the filesystem store)
+    bool mip = false;       // store maximum-intensity projections instead of z-stacks
+    CodecSpec codec;
+};
+
+struct SourceFile {
+    std::string path;       // relative to the source folder
+    int64_t size = -1;      // -1: missing when the catalog was made
+    int64_t mtime_ns = 0;
+};
+
+struct CatalogPlate {
+    int64_t id = 0;
+    std::string name;
+    std::string store_path;  // "<name>.zarr"
+    int rows = 0, cols = 0;
+};
+
+struct CatalogSummary {
+    std::string format, source, store, compression;
+    bool mip = false;
+    int plates = 0, wells = 0, sites = 0, channels = 0, tpoints = 0, zplanes = 0;
+    int64_t planes = 0, outputs = 0, outputs_verified = 0, files = 0, files_missing = 0, files_deleted = 0;
+    int64_t source_bytes = 0;
+    uint32_t width = 0, height = 0;
+    std::string dtype;
+    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;
+    std::vector<std::string> channel_names;
+    std::vector<std::string> warnings;
+};
+
+class Catalog {
+public:
+    static constexpr int schema_version = 1;
+
+    // Writes a new catalog file (replacing none: the caller checks the workspace is new).
+    static void create(const std::filesystem::path& file, const ImageSet& set, const ExperimentConfig& config,
+                       const std::vector<SourceFile>& files);
+
+    Catalog(const std::filesystem::path& file, bool read_only = false);
+
+    std::string meta(const std::string& key, const std::string& fallback = {});
+    void set_meta(const std::string& key, const std::string& value);
+    ExperimentConfig config();
+    std::vector<CatalogPlate> plates();
+    std::vector<ChannelInfo> channels();
+    CatalogSummary summary();
+    sql::Database& db() { return db_; }
+
+private:
+    sql::Database db_;
+};
+
+// A plate's name made safe as a store key: letters, digits, '-', '_', '.', others become '_'.
+std::string safe_plate_key(const std::string& name);
+
+}  // namespace imx

@@ -1,0 +1,40 @@
+// Key-value storage under the array format (TensorStore's kvstore/driver split): the zarr/NGFF
+// writer speaks only in keys ("plate.zarr/B/03/0/0/0/1/2/0/0") and byte strings, so the same writer
+// works on a local filesystem and, later, on S3-compatible object storage.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace imx {
+
+class Store {
+public:
+    virtual ~Store() = default;
+    // Where the store is, as the user wrote it ("/data/plates", "s3://bucket/prefix").
+    virtual std::string url() const = 0;
+    // Writes a whole value atomically: readers see the old value, or the new one, never a part.
+    virtual void put(const std::string& key, std::string_view value) = 0;
+    virtual std::optional<std::string> get(const std::string& key) const = 0;
+    virtual std::optional<uint64_t> size(const std::string& key) const = 0;
+    bool exists(const std::string& key) const { return size(key).has_value(); }
+    virtual void remove(const std::string& key) = 0;
+    // Removes every key that starts with `prefix` (a folder-like prefix ending in '/', or a key).
+    virtual uint64_t remove_prefix(const std::string& prefix) = 0;
+    // Every key under `prefix`, sorted.
+    virtual std::vector<std::string> list(const std::string& prefix) const = 0;
+    // Removes leftovers of interrupted writes (temporary objects); returns how many.
+    virtual uint64_t remove_temporaries() { return 0; }
+};
+
+// Opens a store from a URL or a path. Plain paths and file:// URLs give the filesystem store.
+std::unique_ptr<Store> open_store(const std::string& url);
+
+// Throws Error when a key could escape the store root ("..", absolute, empty parts).
+void check_key(const std::string& key);
+
+}  // namespace imx

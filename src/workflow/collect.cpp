@@ -1,0 +1,248 @@
+// `collect` (TissueMAPS' collect_job_output): folds the run jobs' results into the catalog,
+// verifies every stored plane by reading it back, writes contrast windows, and, when init was
+// given --delete, deletes the source files whose planes are all verified.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "core/checksum.h"
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "storage/store.h"
+#include "workflow/workflow.h"
+
+namespace imx {
+
+using nlohmann::json;
+
+namespace {
+
+struct StoredPlane {
+    int64_t id;
+    std::string plate;
+    int row, col, site, c, t, z;
+    std::string checksum;
+    bool ok = false;
+    std::string problem;
+};
+
+void fold_results(const Workspace& ws, Catalog& cat) {
+    int jobs = ws.run_job_count();
+    sql::Transaction tx(cat.db());
+    auto upd = cat.db().prepare(
+        "UPDATE outputs SET checksum = ?, min = ?, max = ?, p999 = ?, stored_bytes = ?, job = ?, verified = 0 "
+        "WHERE id = ?");
+    for (int j = 1; j <= jobs; ++j) {
+        std::error_code ec;
+        fs::path f = ws.result_file(Phase::run, j);
+        if (!fs::is_regular_file(f, ec)) continue;
+        json r = json::parse(read_file(f, 1ull << 32), nullptr, false);
+        if (r.is_discarded()) {
+            log::warn("{}: unreadable result file; its planes count as missing", f.string());
+            continue;
+        }
+        for (auto& o : r.value("outputs", json::array()))
+            upd.bind(1, o.at("checksum").get<std::string>()).bind(2, o.at("min").get<double>())
+                .bind(3, o.at("max").get<double>()).bind(4, o.at("p999").get<double>())
+                .bind(5, o.at("bytes").get<int64_t>()).bind(6, int64_t(j)).bind(7, o.at("id").get<int64_t>()).run();
+    }
+    tx.commit();
+}
+
+}  // namespace
+
+CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
+    ws.require();
+    std::optional<ExperimentLock> lock;
+    if (!opt.already_locked) lock.emplace(ws, "collect");
+    json job = json::parse(read_file(ws.job_file(Phase::collect, 0), 1 << 20), nullptr, false);
+    if (job.is_discarded()) throw Error(ws.root().string() + ": no collect job; run init first", Error::Kind::usage);
+    log::set_file(ws.log_file(Phase::collect, 0));
+    JobState state;
+    state.state = "running";
+    state.pid = ::getpid();
+    state.host = hostname();
+    state.started = now_seconds();
+    ws.write_state(Phase::collect, 0, state);
+
+    Catalog cat(ws.catalog_file());
+    ExperimentConfig config = cat.config();
+    auto store = open_store(config.store);
+    fold_results(ws, cat);
+
+    std::map<std::string, std::unique_ptr<NgffPlate>> plates;
+    for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
+
+    std::vector<StoredPlane> stored;
+    {
+        auto st = cat.db().prepare(
+            "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, '') "
+            "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+            "JOIN plates p ON w.plate_id = p.id ORDER BY o.id");
+        while (st.step())
+            stored.push_back({st.int64(0), st.text(1), st.integer(2), st.integer(3), st.integer(4), st.integer(5),
+                              st.integer(6), st.integer(7), st.text(8), false, {}});
+    }
+    // Verify by reading every chunk back and hashing its pixels: what delete relies on.
+    std::atomic<size_t> next{0};
+    auto verify = [&] {
+        for (size_t i = next++; i < stored.size(); i = next++) {
+            StoredPlane& s = stored[i];
+            if (s.checksum.empty()) {
+                s.problem = "not stored (its run job failed or did not run)";
+                continue;
+            }
+            try {
+                Plane p = plates.at(s.plate)->read_plane(s.row, s.col, s.site, s.t, s.c, s.z);
+                std::string sum = pixel_checksum(p.data.data(), p.byte_size());
+                if (sum == s.checksum) s.ok = true;
+                else s.problem = "stored pixels do not match the checksum recorded when extracting (" + sum + " != " + s.checksum + ")";
+            } catch (const std::exception& e) {
+                s.problem = e.what();
+            }
+        }
+    };
+    int threads = opt.threads > 0 ? opt.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back(verify);
+    for (auto& t : pool) t.join();
+
+    CollectResult res;
+    res.outputs = int64_t(stored.size());
+    {
+        sql::Transaction tx(cat.db());
+        auto upd = cat.db().prepare("UPDATE outputs SET verified = ? WHERE id = ?");
+        for (auto& s : stored) {
+            upd.bind(1, s.ok ? 1 : 0).bind(2, s.id).run();
+            if (s.ok) {
+                ++res.verified;
+                continue;
+            }
+            if (s.checksum.empty()) ++res.missing;
+            else ++res.mismatched;
+            if (res.problems.size() < 20)
+                res.problems.push_back(s.plate + " " + well_name(s.row, s.col) + " site " + std::to_string(s.site) +
+                                       " channel " + std::to_string(s.c) + " tpoint " + std::to_string(s.t) +
+                                       " zplane " + std::to_string(s.z) + ": " + s.problem);
+        }
+        tx.commit();
+    }
+    for (auto& p : res.problems) log::error("{}", p);
+
+    // Contrast windows from the recorded statistics: darkest pixel to the brightest 99.9th
+    // percentile of any plane of the channel.
+    for (auto& [path, plate] : plates) {
+        PlateLayout L = plate->layout();
+        auto st = cat.db().prepare("SELECT channel, MIN(min), MAX(p999) FROM outputs WHERE checksum IS NOT NULL "
+                                   "GROUP BY channel");
+        while (st.step()) {
+            int c = st.integer(0);
+            if (c >= 0 && size_t(c) < L.channels.size()) {
+                L.channels[size_t(c)].window_start = st.real(1);
+                L.channels[size_t(c)].window_end = std::max(st.real(2), st.real(1) + 1);
+            }
+        }
+        NgffPlate(*store, L).write_rendering();
+    }
+
+    bool delete_sources = job.value("delete", false);
+    if (delete_sources) {
+        if (res.verified != res.outputs)
+            log::warn("{} plane(s) are not verified: source files holding them are kept", res.outputs - res.verified);
+        // A file may go only when every plane it holds is stored and verified.
+        auto st = cat.db().prepare(
+            "SELECT f.id, f.path, f.size FROM files f WHERE f.state = 'present' AND NOT EXISTS ("
+            " SELECT 1 FROM planes pl JOIN outputs o ON pl.output_id = o.id WHERE pl.file_id = f.id AND o.verified = 0)"
+            " ORDER BY f.path");
+        std::vector<std::tuple<int64_t, std::string, int64_t>> doomed;
+        while (st.step()) doomed.emplace_back(st.int64(0), st.text(1), st.int64(2));
+        auto kept = cat.db().prepare("SELECT COUNT(*) FROM files WHERE state = 'present'");
+        res.files_kept = kept.step() ? kept.int64(0) - int64_t(doomed.size()) : 0;
+        fs::path source = config.source;
+        auto mark = cat.db().prepare("UPDATE files SET state = 'deleted' WHERE id = ?");
+        for (auto& [id, rel, size] : doomed) {
+            fs::path full;
+            try {
+                full = resolve_inside(source, rel);
+            } catch (const Error& e) {
+                log::warn("not deleting: {}", e.what());
+                ++res.files_kept;
+                continue;
+            }
+            struct stat lst {};
+            if (::lstat(full.c_str(), &lst) != 0) {
+                log::warn("{}: already gone", full.string());
+                mark.bind(1, id).run();
+                continue;
+            }
+            if (!S_ISREG(lst.st_mode)) {
+                log::warn("{}: not a regular file (symlink?); not deleting it", full.string());
+                ++res.files_kept;
+                continue;
+            }
+            if (opt.dry_run) {
+                log::info("would delete {} ({} bytes)", full.string(), int64_t(lst.st_size));
+                ++res.files_deleted;
+                res.bytes_freed += lst.st_size;
+                continue;
+            }
+            if (::unlink(full.c_str()) != 0) {
+                log::warn("{}: cannot delete: {}", full.string(), std::strerror(errno));
+                ++res.files_kept;
+                continue;
+            }
+            mark.bind(1, id).run();
+            ++res.files_deleted;
+            res.bytes_freed += lst.st_size;
+        }
+        log::info("{} {} source file(s), {:.1f} MB{}; kept {}", opt.dry_run ? "would delete" : "deleted",
+                  res.files_deleted, res.bytes_freed / 1e6, opt.dry_run ? " (dry run)" : " freed", res.files_kept);
+    }
+
+    state.finished = now_seconds();
+    state.planes_total = res.outputs;
+    state.planes_done = res.verified;
+    state.planes_failed = res.outputs - res.verified;
+    bool ok = res.verified == res.outputs;
+    state.state = ok ? "done" : "failed";
+    state.exit_code = ok ? exit_ok : exit_verification;
+    if (!ok) state.error = std::to_string(res.missing) + " plane(s) missing, " + std::to_string(res.mismatched) + " mismatched";
+    ws.write_state(Phase::collect, 0, state);
+    log::info("collect: {} of {} plane(s) verified{}", res.verified, res.outputs,
+              ok ? "" : "; run `resubmit` to store the missing ones");
+    log::set_file({});
+    return res;
+}
+
+CleanupResult cleanup(const Workspace& ws) {
+    ws.require();
+    ExperimentLock lock(ws, "cleanup");
+    auto collected = ws.read_state(Phase::collect, 0);
+    if (!collected || collected->state != "done")
+        throw Error(ws.root().string() + ": collect has not completed; cleanup would remove what resubmit needs",
+                    Error::Kind::usage);
+    CleanupResult r;
+    Catalog cat(ws.catalog_file(), true);
+    auto store = open_store(cat.config().store);
+    r.temporaries = store->remove_temporaries();
+    std::error_code ec;
+    fs::path run_dir = ws.jobs_dir() / "run";
+    if (fs::is_directory(run_dir, ec)) {
+        // Job descriptions and results of a finished run; logs and states stay for `log`/`status`.
+        for (auto it = fs::recursive_directory_iterator(run_dir, ec); !ec && it != fs::recursive_directory_iterator();
+             it.increment(ec)) {
+            std::string n = it->path().filename().string();
+            if (n == "job.json" || n == "result.json") {
+                fs::remove(it->path(), ec);
+                ++r.job_files;
+            }
+        }
+    }
+    return r;
+}
+
+}  // namespace imx

@@ -1,0 +1,149 @@
+// `create`: metadata configuration. Reads the vendor metadata with the layout reader, checks it
+// against the files, and writes the catalog.
+#include <sys/stat.h>
+
+#include <map>
+#include <set>
+
+#include "core/log.h"
+#include "formats/reader.h"
+#include "storage/store.h"
+#include "workflow/workflow.h"
+
+namespace imx {
+
+namespace {
+
+void validate(const ImageSet& set, const fs::path& source) {
+    if (set.planes.empty())
+        throw input_error(source.string(), "the " + set.format + " metadata lists no image planes");
+    if (set.channels.empty()) throw input_error(source.string(), "the metadata defines no channels");
+    std::set<std::string> plates;
+    for (auto& p : set.plates) plates.insert(p.name);
+    std::set<std::tuple<std::string, int, int, int, int, int, int>> seen;
+    for (auto& pl : set.planes) {
+        if (!plates.count(pl.plate))
+            throw input_error(source.string(), "plane of file '" + pl.file + "' names unknown plate '" + pl.plate + "'");
+        if (pl.channel < 0 || size_t(pl.channel) >= set.channels.size() || pl.row < 0 || pl.col < 0 ||
+            pl.site < 0 || pl.tpoint < 0 || pl.zplane < 0)
+            throw input_error(source.string(), "plane of file '" + pl.file + "' has an invalid position");
+        if (!seen.insert({pl.plate, pl.row, pl.col, pl.site, pl.channel, pl.tpoint, pl.zplane}).second)
+            throw input_error(source.string(), "two planes map to well " + well_name(pl.row, pl.col) + " site " +
+                                                   std::to_string(pl.site) + " channel " + std::to_string(pl.channel) +
+                                                   " tpoint " + std::to_string(pl.tpoint) + " zplane " +
+                                                   std::to_string(pl.zplane) + " (second: '" + pl.file + "')");
+    }
+}
+
+}  // namespace
+
+CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) {
+    if (ws.exists())
+        throw Error(ws.root().string() + ": an experiment already exists here; choose a new folder (or delete "
+                                         "this one) to configure again",
+                    Error::Kind::usage);
+    std::error_code ec;
+    fs::path source = fs::canonical(opt.source, ec);
+    if (ec || !fs::is_directory(source))
+        throw input_error(opt.source.string(), "source folder does not exist or is not a folder");
+
+    const LayoutReader* reader = nullptr;
+    if (opt.format.empty() || opt.format == "auto") {
+        reader = &detect_layout(source);
+        log::info("{}: detected format '{}'", source.string(), reader->name());
+    } else {
+        reader = find_layout_reader(opt.format);
+        if (!reader) {
+            std::string names;
+            for (auto& r : layout_readers()) names += " " + r->name();
+            throw Error("unknown format '" + opt.format + "' (known: auto" + names + ")", Error::Kind::usage);
+        }
+    }
+    LayoutOptions lopt;
+    lopt.pattern = opt.pattern;
+    ImageSet set = reader->configure(source, lopt);
+    if (set.format.empty()) set.format = reader->name();
+    validate(set, source);
+
+    // Every file the planes name, with size and mtime: collect's delete check and resubmit's
+    // "did the file change" rely on them.
+    std::map<std::string, SourceFile> files;
+    for (auto& pl : set.planes) files.emplace(pl.file, SourceFile{pl.file, -1, 0});
+    int64_t missing = 0;
+    std::string first_present;
+    uint32_t first_page = 0, first_sample = 0;
+    for (auto& [path, f] : files) {
+        fs::path full = resolve_inside(source, path);
+        struct stat st {};
+        if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            f.size = st.st_size;
+            f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+        } else {
+            if (missing < 5) log::warn("{}: listed in the metadata but missing", full.string());
+            ++missing;
+        }
+    }
+    if (missing) set.warnings.push_back(std::to_string(missing) + " image file(s) listed in the metadata are missing; "
+                                                                  "the jobs that need them will fail");
+    for (auto& pl : set.planes)
+        if (files[pl.file].size >= 0) {
+            first_present = pl.file;
+            first_page = pl.page;
+            first_sample = pl.sample;
+            break;
+        }
+    if (first_present.empty())
+        throw input_error(source.string(), "none of the " + std::to_string(files.size()) +
+                                               " image files named in the metadata exists");
+
+    // The first image decides the plane geometry when the metadata does not give it, and checks it
+    // when it does: a plate stores one plane size and one pixel type.
+    fs::path probe = resolve_inside(source, first_present);
+    PageInfo info = decoder_for(probe).page_info(probe, first_page);
+    (void)first_sample;
+    if (set.width && (set.width != info.width || set.height != info.height))
+        set.warnings.push_back("metadata says planes are " + std::to_string(set.width) + "x" +
+                               std::to_string(set.height) + " but " + first_present + " is " +
+                               std::to_string(info.width) + "x" + std::to_string(info.height) + "; using the file's size");
+    if (set.dtype && *set.dtype != info.dtype)
+        set.warnings.push_back("metadata pixel type " + dtype_name(*set.dtype) + " differs from " + first_present +
+                               " (" + dtype_name(info.dtype) + "); using the file's");
+    set.width = info.width;
+    set.height = info.height;
+    set.dtype = info.dtype;
+    if (!set.bits_per_sample) set.bits_per_sample = info.bits_per_sample;
+
+    ExperimentConfig config;
+    config.source = source.string();
+    config.format = set.format;
+    config.pattern = opt.pattern;
+    config.store = opt.store.empty() ? ws.root().string() : opt.store;
+    if (config.store.rfind("s3://", 0) != 0 && config.store.rfind("file://", 0) != 0)
+        config.store = fs::absolute(config.store).lexically_normal().string();
+    open_store(config.store);  // refuses unsupported stores now rather than in every job
+    config.mip = opt.mip;
+    config.codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
+
+    std::vector<SourceFile> file_list;
+    file_list.reserve(files.size());
+    for (auto& [_, f] : files) file_list.push_back(f);
+
+    fs::create_directories(ws.root());
+    // Build the catalog under a temporary name: an interrupted create leaves no half catalog.
+    fs::path tmp = ws.root() / ".catalog.sqlite.creating";
+    fs::remove(tmp, ec);
+    fs::remove(tmp.string() + "-wal", ec);
+    fs::remove(tmp.string() + "-shm", ec);
+    {
+        Catalog::create(tmp, set, config, file_list);
+        sql::Database db(tmp, false);
+        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+        db.exec("PRAGMA journal_mode=DELETE");
+    }
+    fs::rename(tmp, ws.catalog_file());
+    for (auto& w : set.warnings) log::warn("{}", w);
+    Catalog cat(ws.catalog_file(), true);
+    return cat.summary();
+}
+
+}  // namespace imx

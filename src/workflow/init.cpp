@@ -1,0 +1,167 @@
+// `init`: removes the output of a previous run, writes the plate's NGFF metadata, and splits the
+// sites into run jobs (TissueMAPS' create_run_batches), each described by one JSON file.
+#include <map>
+
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "storage/store.h"
+#include "workflow/workflow.h"
+#include "zarr/ngff.h"
+
+namespace imx {
+
+using nlohmann::json;
+
+namespace {
+
+const char* kPalette[] = {"0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF"};
+
+std::optional<double> meta_number(Catalog& cat, const char* key) {
+    std::string v = cat.meta(key);
+    if (v.empty()) return std::nullopt;
+    return std::stod(v);
+}
+
+}  // namespace
+
+// Builds the NGFF layout of one catalogued plate.
+PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
+    PlateLayout L;
+    L.name = plate.name;
+    L.path = plate.store_path;
+    L.rows = plate.rows;
+    L.cols = plate.cols;
+    auto st = cat.db().prepare(
+        "SELECT w.row, w.col, MAX(s.idx) + 1 FROM wells w JOIN sites s ON s.well_id = w.id "
+        "WHERE w.plate_id = ? GROUP BY w.id ORDER BY w.row, w.col");
+    st.bind(1, plate.id);
+    while (st.step()) {
+        WellLayout w{st.integer(0), st.integer(1), st.integer(2)};
+        L.rows = std::max(L.rows, w.row + 1);  // metadata that under-states the plate format
+        L.cols = std::max(L.cols, w.col + 1);
+        L.wells.push_back(w);
+    }
+    auto channels = cat.channels();
+    for (size_t i = 0; i < channels.size(); ++i)
+        L.channels.push_back({channels[i].name, channels.size() == 1 ? "FFFFFF" : kPalette[i % 7], 0, 0});
+    auto dims = cat.db().prepare(
+        "SELECT COALESCE(MAX(o.tpoint) + 1, 1), COALESCE(MAX(o.zplane) + 1, 1) FROM outputs o "
+        "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id WHERE w.plate_id = ?");
+    dims.bind(1, plate.id);
+    if (dims.step()) {
+        L.tpoints = dims.integer(0);
+        L.zplanes = dims.integer(1);
+    }
+    L.width = uint32_t(std::stoul(cat.meta("width", "0")));
+    L.height = uint32_t(std::stoul(cat.meta("height", "0")));
+    L.dtype = dtype_from_name(cat.meta("dtype", "uint16"));
+    L.pixel_size_x = meta_number(cat, "pixel_size_x");
+    L.pixel_size_y = meta_number(cat, "pixel_size_y");
+    L.pixel_size_z = meta_number(cat, "pixel_size_z");
+    L.time_interval_s = meta_number(cat, "time_interval_s");
+    L.codec = cat.config().codec;
+    return L;
+}
+
+InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
+    ws.require();
+    if (opt.batch_size < 1) throw Error("--batch-size must be at least 1", Error::Kind::usage);
+    ExperimentLock lock(ws, "init");
+    log::set_file(ws.log_file(Phase::init, 0));
+    Catalog cat(ws.catalog_file());
+    ExperimentConfig config = cat.config();
+    auto store = open_store(config.store);
+    InitResult result;
+
+    // delete_previous_job_output: job files, then the stored planes of every plate.
+    std::error_code ec;
+    fs::remove_all(ws.jobs_dir() / "run", ec);
+    fs::remove_all(ws.job_dir(Phase::collect), ec);
+    fs::remove(ws.batches_file(), ec);
+    auto plates = cat.plates();
+    for (auto& p : plates) result.removed_keys += store->remove_prefix(p.store_path);
+    cat.db().exec("UPDATE outputs SET checksum = NULL, min = NULL, max = NULL, p999 = NULL, stored_bytes = NULL, "
+                  "job = NULL, verified = 0");
+    if (result.removed_keys) log::info("removed {} files of a previous run from {}", result.removed_keys, store->url());
+
+    std::map<int64_t, json> layouts;  // plate id -> layout json
+    for (auto& p : plates) {
+        PlateLayout L = plate_layout(cat, p);
+        NgffPlate(*store, L).write_metadata();
+        layouts[p.id] = L.to_json();
+        log::info("plate '{}': {} wells, {} channels, {} tpoints, {} zplanes, {}x{} {} -> {}/{}", L.name,
+                  L.wells.size(), L.channels.size(), L.tpoints, L.zplanes, L.width, L.height, dtype_name(L.dtype),
+                  store->url(), L.path);
+    }
+
+    // Sites in plate order, batch_size sites per job; each job lists its stored planes and, for
+    // each, the source planes (several with --mip).
+    auto st = cat.db().prepare(
+        "SELECT w.plate_id, p.store_path, s.id, w.row, w.col, s.idx, o.id, o.channel, o.tpoint, o.zplane, "
+        "       f.path, pl.series, pl.page, pl.sample "
+        "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+        "JOIN plates p ON w.plate_id = p.id JOIN planes pl ON pl.output_id = o.id JOIN files f ON pl.file_id = f.id "
+        "ORDER BY w.plate_id, w.row, w.col, s.idx, o.tpoint, o.channel, o.zplane, pl.zplane");
+    json job_outputs = json::array();
+    std::map<int64_t, bool> job_plates;
+    int sites_in_job = 0;
+    int64_t current_site = -1, current_output = -1;
+    std::vector<int64_t> job_planes;
+    auto flush = [&] {
+        if (job_outputs.empty()) return;
+        ++result.run_jobs;
+        job_planes.push_back(int64_t(job_outputs.size()));
+        json plates_j = json::object();
+        for (auto& [pid, _] : job_plates) plates_j[layouts[pid]["path"].get<std::string>()] = layouts[pid];
+        json job = {{"phase", "run"},
+                    {"id", result.run_jobs},
+                    {"source", config.source},
+                    {"store", config.store},
+                    {"mip", config.mip},
+                    {"plates", plates_j},
+                    {"outputs", std::move(job_outputs)}};
+        write_file_atomic(ws.job_file(Phase::run, result.run_jobs), job.dump());
+        job_outputs = json::array();
+        job_plates.clear();
+        sites_in_job = 0;
+    };
+    while (st.step()) {
+        int64_t site_id = st.int64(2);
+        if (site_id != current_site) {
+            if (sites_in_job == opt.batch_size) flush();
+            current_site = site_id;
+            ++sites_in_job;
+        }
+        int64_t output_id = st.int64(6);
+        if (output_id != current_output) {
+            current_output = output_id;
+            ++result.outputs;
+            job_plates[st.int64(0)] = true;
+            job_outputs.push_back({{"id", output_id},
+                                   {"plate", st.text(1)},
+                                   {"row", st.integer(3)},
+                                   {"col", st.integer(4)},
+                                   {"site", st.integer(5)},
+                                   {"c", st.integer(7)},
+                                   {"t", st.integer(8)},
+                                   {"z", st.integer(9)},
+                                   {"inputs", json::array()}});
+        }
+        job_outputs.back()["inputs"].push_back({st.text(10), st.int64(11), st.int64(12), st.int64(13)});
+    }
+    flush();
+
+    write_file_atomic(ws.job_file(Phase::collect, 0), json{{"phase", "collect"}, {"delete", opt.delete_sources}}.dump(1));
+    write_file_atomic(ws.batches_file(), json{{"run_jobs", result.run_jobs},
+                                              {"batch_size", opt.batch_size},
+                                              {"delete", opt.delete_sources},
+                                              {"outputs", result.outputs},
+                                              {"job_planes", job_planes},
+                                              {"created", now_seconds()}}.dump(1));
+    log::info("init: {} run job(s) of up to {} site(s), {} plane(s) to store{}", result.run_jobs, opt.batch_size,
+              result.outputs, opt.delete_sources ? "; collect will delete verified source files" : "");
+    log::set_file({});
+    return result;
+}
+
+}  // namespace imx

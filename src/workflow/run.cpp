@@ -1,0 +1,198 @@
+// `run -j N`: extracts the planes of one job (TissueMAPS' run_job). Reads only its job file and
+// the source files, writes chunks to the store, and its state, result and log into its own job
+// folder: no catalog access, so jobs run on cluster nodes without a database.
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/checksum.h"
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "formats/reader.h"
+#include "storage/store.h"
+#include "workflow/pixel_ops.h"
+#include "workflow/workflow.h"
+
+namespace imx {
+
+using nlohmann::json;
+
+namespace {
+
+struct Input {
+    std::string file;
+    uint32_t series = 0, page = 0, sample = 0;
+};
+struct Output {
+    int64_t id = 0;
+    const NgffPlate* plate = nullptr;
+    int row = 0, col = 0, site = 0, t = 0, c = 0, z = 0;
+    std::vector<Input> inputs;
+};
+struct Outcome {
+    bool ok = false;
+    std::string checksum, error;
+    PlaneStats stats;
+    size_t stored = 0;
+    uint64_t read = 0;
+};
+
+int default_threads() {
+    unsigned n = std::thread::hardware_concurrency();
+    return n ? int(n) : 2;
+}
+
+}  // namespace
+
+int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
+    fs::path job_file = ws.job_file(Phase::run, job_id);
+    std::error_code ec;
+    if (!fs::is_regular_file(job_file, ec)) {
+        int n = ws.run_job_count();
+        throw Error(n ? "run job " + std::to_string(job_id) + " does not exist (init wrote jobs 1.." +
+                            std::to_string(n) + ")"
+                      : ws.root().string() + ": no run jobs; run init first",
+                    Error::Kind::usage);
+    }
+    if (!opt.assume_clean_state) fs::remove(ws.result_file(Phase::run, job_id), ec);
+    log::set_file(ws.log_file(Phase::run, job_id));
+    json job = json::parse(read_file(job_file, 1ull << 32), nullptr, false);
+    if (job.is_discarded()) throw Error(job_file.string() + ": corrupt job description; run init again");
+
+    JobState state;
+    state.state = "running";
+    state.pid = ::getpid();
+    state.host = hostname();
+    state.started = now_seconds();
+
+    auto store = open_store(job.at("store").get<std::string>());
+    const fs::path source = job.at("source").get<std::string>();
+    const bool mip = job.value("mip", false);
+    std::map<std::string, std::unique_ptr<NgffPlate>> plates;
+    for (auto& [path, layout] : job.at("plates").items())
+        plates[path] = std::make_unique<NgffPlate>(*store, PlateLayout::from_json(layout));
+    std::vector<Output> outputs;
+    for (auto& o : job.at("outputs")) {
+        Output out{o.at("id").get<int64_t>(), plates.at(o.at("plate").get<std::string>()).get(),
+                   o.at("row").get<int>(), o.at("col").get<int>(), o.at("site").get<int>(), o.at("t").get<int>(),
+                   o.at("c").get<int>(), o.at("z").get<int>(), {}};
+        for (auto& in : o.at("inputs"))
+            out.inputs.push_back({in[0].get<std::string>(), in[1].get<uint32_t>(), in[2].get<uint32_t>(),
+                                  in[3].get<uint32_t>()});
+        outputs.push_back(std::move(out));
+    }
+    state.planes_total = int64_t(outputs.size());
+    ws.write_state(Phase::run, job_id, state);
+    int threads = opt.threads > 0 ? opt.threads : default_threads();
+    threads = std::max(1, std::min<int>(threads, int(outputs.size())));
+    log::info("run job {}: {} plane(s) to store{}, {} thread(s), store {}", job_id, outputs.size(),
+              mip ? " (maximum-intensity projections)" : "", threads, store->url());
+
+    std::vector<Outcome> outcomes(outputs.size());
+    std::atomic<size_t> next{0};
+    std::atomic<int64_t> done{0}, failed{0}, bytes_in{0}, bytes_out{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    int running = threads;
+
+    auto worker = [&] {
+        Plane plane, acc;
+        for (size_t i = next++; i < outputs.size(); i = next++) {
+            const Output& o = outputs[i];
+            Outcome& r = outcomes[i];
+            try {
+                const PlateLayout& L = o.plate->layout();
+                for (size_t k = 0; k < o.inputs.size(); ++k) {
+                    const Input& in = o.inputs[k];
+                    fs::path file = resolve_inside(source, in.file);
+                    Plane& target = (k == 0) ? acc : plane;
+                    read_plane(file, in.page, in.sample, target);
+                    if (target.width != L.width || target.height != L.height || target.dtype != L.dtype)
+                        throw input_error(file.string(), "plane is " + std::to_string(target.width) + "x" +
+                                                             std::to_string(target.height) + " " + dtype_name(target.dtype) +
+                                                             ", but the plate holds " + std::to_string(L.width) + "x" +
+                                                             std::to_string(L.height) + " " + dtype_name(L.dtype));
+                    r.read += target.byte_size();
+                    if (k > 0) max_project_into(acc, plane);
+                }
+                r.stats = plane_stats(acc);
+                r.checksum = pixel_checksum(acc.data.data(), acc.byte_size());
+                r.stored = o.plate->write_plane(o.row, o.col, o.site, o.t, o.c, o.z, acc);
+                r.ok = true;
+                bytes_in += int64_t(r.read);
+                bytes_out += int64_t(r.stored);
+            } catch (const std::exception& e) {
+                r.error = e.what();
+                ++failed;
+                log::error("{} {} site {} channel {} tpoint {} zplane {}: {}", o.plate->layout().name,
+                           well_name(o.row, o.col), o.site, o.c, o.t, o.z, e.what());
+            }
+            ++done;
+        }
+        std::lock_guard lock(mu);
+        --running;
+        cv.notify_all();
+    };
+    std::vector<std::thread> pool;
+    for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
+    {
+        // Progress for the engine's monitor: a small state file, rewritten a few times a second.
+        std::unique_lock lock(mu);
+        while (running > 0) {
+            cv.wait_for(lock, std::chrono::milliseconds(500));
+            state.planes_done = done;
+            state.planes_failed = failed;
+            state.bytes_in = bytes_in;
+            state.bytes_out = bytes_out;
+            lock.unlock();
+            ws.write_state(Phase::run, job_id, state);
+            lock.lock();
+        }
+    }
+    for (auto& t : pool) t.join();
+
+    json results = json::array(), errors = json::array();
+    for (size_t i = 0; i < outputs.size(); ++i) {
+        const Outcome& r = outcomes[i];
+        if (r.ok)
+            results.push_back({{"id", outputs[i].id},
+                               {"checksum", r.checksum},
+                               {"min", r.stats.min},
+                               {"max", r.stats.max},
+                               {"p999", r.stats.p999},
+                               {"bytes", r.stored}});
+        else
+            errors.push_back({{"id", outputs[i].id}, {"error", r.error}});
+    }
+    state.finished = now_seconds();
+    state.planes_done = done;
+    state.planes_failed = failed;
+    state.bytes_in = bytes_in;
+    state.bytes_out = bytes_out;
+    write_file_atomic(ws.result_file(Phase::run, job_id),
+                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}}.dump());
+    double secs = std::max(1e-6, state.finished - state.started);
+    if (failed == 0) {
+        state.state = "done";
+        state.exit_code = exit_ok;
+        log::info("run job {} done: {} plane(s), {:.1f} MB read, {:.1f} MB stored ({:.2f}x smaller), {:.1f} s, "
+                  "{:.0f} planes/s, {:.1f} MB/s",
+                  job_id, int64_t(done), bytes_in / 1e6, bytes_out / 1e6,
+                  bytes_out ? double(bytes_in) / double(bytes_out) : 0.0, secs, double(done) / secs, bytes_in / 1e6 / secs);
+    } else {
+        state.state = "failed";
+        state.exit_code = exit_jobs_failed;
+        state.error = std::to_string(int64_t(failed)) + " of " + std::to_string(outputs.size()) +
+                      " plane(s) failed; first: " + errors[0]["error"].get<std::string>();
+        log::error("run job {} failed: {}", job_id, state.error);
+    }
+    ws.write_state(Phase::run, job_id, state);
+    log::set_file({});
+    return state.exit_code;
+}
+
+}  // namespace imx

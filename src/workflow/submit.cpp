@@ -1,0 +1,159 @@
+// submit / resubmit and the progress monitor.
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "workflow/engine.h"
+#include "workflow/workflow.h"
+
+namespace imx {
+
+namespace {
+
+std::string format_duration(double s) {
+    if (s < 0 || s > 1e7) return "--:--";
+    int t = int(s + 0.5);
+    return t >= 3600 ? fmt::format("{}:{:02d}:{:02d}", t / 3600, t / 60 % 60, t % 60)
+                     : fmt::format("{}:{:02d}", t / 60, t % 60);
+}
+
+}  // namespace
+
+Monitor::Monitor(const Workspace& ws, std::vector<int> jobs, const SubmitOptions& opt)
+    : ws_(ws), jobs_(std::move(jobs)), opt_(opt), tty_(::isatty(2)), start_(now_seconds()) {
+    // init recorded how many planes each job stores, so the bar is right from the start.
+    auto counts = ws.job_plane_counts();
+    for (int j : jobs_)
+        if (j >= 1 && size_t(j) <= counts.size()) total_planes_ += counts[size_t(j - 1)];
+    if (tty_) log::set_status_line_active(true);
+}
+
+Monitor::~Monitor() {
+    if (tty_) log::set_status_line_active(false);
+}
+
+void Monitor::job_finished(int job, const JobState& s) {
+    ++finished_;
+    if (s.state != "done") ++failed_;
+    if (s.state != "done")
+        log::error("run job {} failed: {}", job, s.error);
+    else if (opt_.depth >= 1)
+        log::info("run job {} done: {} plane(s) in {:.1f} s", job, s.planes_done, s.finished - s.started);
+    update(true);
+}
+
+void Monitor::update(bool force_line) {
+    double now = now_seconds();
+    if (!force_line && now - last_draw_ < (tty_ ? 0.25 : opt_.interval)) return;
+    last_draw_ = now;
+    int64_t done = 0, bytes = 0;
+    int running = 0;
+    for (int j : jobs_) {
+        auto s = ws_.read_state(Phase::run, j);
+        if (!s) continue;
+        done += s->planes_done;
+        bytes += s->bytes_in;
+        if (s->state == "running") {
+            ++running;
+            if (opt_.depth >= 2 && !tty_)
+                log::info("  run job {}: {}/{} planes", j, s->planes_done, s->planes_total);
+        }
+    }
+    double el = std::max(1e-3, now - start_);
+    double rate = double(done) / el, mbs = double(bytes) / 1e6 / el;
+    size_t njobs = jobs_.size();
+    double frac = total_planes_ ? std::min(1.0, double(done) / double(total_planes_))
+                                : (njobs ? double(finished_) / double(njobs) : 1.0);
+    double eta = frac > 0.001 ? el * (1 - frac) / frac : -1;
+    if (tty_) {
+        int width = 30, fill = int(frac * width + 0.5);
+        std::string bar(size_t(fill), '#');
+        bar.resize(size_t(width), '.');
+        fmt::print(stderr, "\r\033[K[{}] {:3.0f}%  {} planes  jobs {}/{} done, {} running{}  {:.0f} planes/s  {:.1f} MB/s  ETA {}",
+                   bar, frac * 100, done, finished_, njobs, running,
+                   failed_ ? fmt::format(", {} failed", failed_) : "", rate, mbs, format_duration(eta));
+        std::fflush(stderr);
+    } else if (force_line ? opt_.depth >= 2 : now - last_line_ >= opt_.interval) {
+        last_line_ = now;
+        log::info("progress: jobs {}/{} done ({} failed, {} running), {} planes stored, {:.0f} planes/s, {:.1f} MB/s",
+                  finished_, njobs, failed_, running, done, rate, mbs);
+    }
+}
+
+void Monitor::finish() {
+    if (tty_) {
+        fmt::print(stderr, "\r\033[K");
+        std::fflush(stderr);
+    }
+}
+
+SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unfinished) {
+    ws.require();
+    ExperimentLock lock(ws, only_unfinished ? "resubmit" : "submit");
+    int n = ws.run_job_count();
+    if (n == 0) throw Error(ws.root().string() + ": no run jobs; run init first", Error::Kind::usage);
+    std::vector<int> jobs;
+    for (int j = 1; j <= n; ++j) {
+        if (only_unfinished) {
+            auto s = ws.read_state(Phase::run, j);
+            if (s && s->state == "done") continue;
+        }
+        jobs.push_back(j);
+    }
+    SubmitResult r;
+    r.jobs = int(jobs.size());
+    auto engine = make_engine(opt.engine);
+    double t0 = now_seconds();
+    if (!jobs.empty()) {
+        Monitor monitor(ws, jobs, opt);
+        r.interrupted = !engine->run(ws, jobs, opt, monitor);
+        monitor.finish();
+    } else {
+        log::info("every run job is already done");
+    }
+    int64_t planes = 0, bytes = 0;
+    for (int j : jobs) {
+        auto s = ws.read_state(Phase::run, j);
+        if (!s || s->state != "done") ++r.failed;
+        if (s) {
+            planes += s->planes_done - s->planes_failed;
+            bytes += s->bytes_in;
+        }
+    }
+    double el = std::max(1e-3, now_seconds() - t0);
+    if (!jobs.empty())
+        log::info("run phase: {} job(s), {} failed; {} plane(s), {:.1f} MB in {:.1f} s ({:.0f} planes/s, {:.1f} MB/s)",
+                  jobs.size(), r.failed, planes, bytes / 1e6, el, planes / el, bytes / 1e6 / el);
+    if (r.interrupted) {
+        log::error("interrupted; `imextract {} resubmit` finishes the remaining jobs", ws.root().string());
+        r.exit_code = 130;
+        return r;
+    }
+    if (r.failed) {
+        log::error("{} run job(s) failed; see `imextract {} status` and `log -p run -j N`; fix the input and "
+                   "`resubmit`", r.failed, ws.root().string());
+        r.exit_code = exit_jobs_failed;
+        return r;
+    }
+    CollectOptions copt;
+    copt.already_locked = true;
+    CollectResult c = collect(ws, copt);
+    r.collected = true;
+    r.exit_code = c.verified == c.outputs ? exit_ok : exit_verification;
+    return r;
+}
+
+}  // namespace imx
+
+namespace imx {
+int exit_code_for(const Error& e) {
+    switch (e.kind()) {
+        case Error::Kind::usage: return exit_usage;
+        case Error::Kind::input: return exit_input;
+        case Error::Kind::storage: return exit_storage;
+        case Error::Kind::verification: return exit_verification;
+        default: return exit_failure;
+    }
+}
+}  // namespace imx

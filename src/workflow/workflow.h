@@ -1,0 +1,100 @@
+// The workflow steps, after TissueMAPS' step API: create (metadata configuration), init
+// (create_run_batches), run (run_job), collect (collect_job_output) and cleanup
+// (delete_previous_job_output). The CLI is a thin layer over these functions.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "core/types.h"
+#include "workflow/workspace.h"
+#include "zarr/ngff.h"
+
+namespace imx {
+
+struct CreateOptions {
+    fs::path source;
+    std::string format = "auto";
+    std::string pattern;
+    std::string store;          // empty: the experiment folder
+    bool mip = false;
+    std::string compression;    // empty: default_codec()
+};
+// Reads the vendor metadata and writes the catalog. Returns the summary for printing.
+CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& options);
+
+struct InitOptions {
+    int batch_size = 100;       // sites per run job
+    bool delete_sources = false;
+};
+struct InitResult {
+    int run_jobs = 0;
+    int64_t outputs = 0;
+    uint64_t removed_keys = 0;  // output of a previous run that was deleted
+};
+InitResult init_jobs(const Workspace& ws, const InitOptions& options);
+// The NGFF layout of one catalogued plate (what init writes and collect re-renders).
+PlateLayout plate_layout(Catalog& catalog, const CatalogPlate& plate);
+
+struct RunOptions {
+    int threads = 0;            // 0: one per core
+    bool assume_clean_state = false;
+};
+// Runs one run job; returns the process exit code (0 = every plane stored).
+int run_job(const Workspace& ws, int job_id, const RunOptions& options);
+
+struct CollectOptions {
+    bool dry_run = false;       // report what would be deleted, delete nothing
+    int threads = 0;
+    bool already_locked = false;  // called by submit, which holds the experiment lock
+};
+struct CollectResult {
+    int64_t outputs = 0, verified = 0, missing = 0, mismatched = 0;
+    int64_t files_deleted = 0, bytes_freed = 0, files_kept = 0;
+    std::vector<std::string> problems;  // one line per missing or mismatched plane (capped)
+};
+CollectResult collect(const Workspace& ws, const CollectOptions& options);
+
+struct CleanupResult {
+    uint64_t job_files = 0, temporaries = 0;
+};
+CleanupResult cleanup(const Workspace& ws);
+
+// Retrieval: one stored plane by its position (the seed's ChannelImageFile.get).
+struct PlaneQuery {
+    std::string plate;          // empty: the only plate
+    std::string well;           // "B03"
+    int site = 0;
+    std::string channel;        // an index ("0") or a channel name
+    int tpoint = 0;
+    int zplane = 0;
+};
+class ExperimentReader {
+public:
+    explicit ExperimentReader(const fs::path& experiment);
+    ~ExperimentReader();
+    Plane get(const PlaneQuery& q);
+    std::vector<std::string> channel_names() const { return channels_; }
+
+private:
+    struct Impl;
+    Impl* impl_;
+    std::vector<std::string> channels_;
+};
+
+// Exit codes of the command line (documented in README.md).
+enum ExitCode : int {
+    exit_ok = 0,
+    exit_failure = 1,       // unexpected error
+    exit_usage = 2,         // wrong arguments, not an experiment, experiment busy
+    exit_input = 3,         // microscope files or metadata unreadable or invalid
+    exit_jobs_failed = 4,   // one or more jobs failed; see status / log
+    exit_verification = 5,  // collect or verify found missing or mismatched planes
+    exit_storage = 6,       // the store or the workspace could not be written or read
+};
+int exit_code_for(const Error& e);
+
+}  // namespace imx

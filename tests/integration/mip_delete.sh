@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# --mip stores one projected plane per site/channel/tpoint; init --delete lets collect remove the
+# source TIFFs, and only after every plane is verified. Sources are untouched without --delete.
+source "$(dirname "$0")/lib/common.bash"
+need_oracle
+expect_exit 0 "$IMX" demo --no-run "$WORK/d"
+M="$WORK/d/microscope"
+cp -a "$M" "$WORK/copy"
+# Without --delete nothing is touched.
+expect_exit 0 "$IMX" "$WORK/e1" create --source "$WORK/copy" --compression zstd
+expect_exit 0 "$IMX" "$WORK/e1" init
+expect_exit 0 "$IMX" "$WORK/e1" submit
+diff -r "$M" "$WORK/copy" > /dev/null || fail "sources changed without --delete"
+
+expect_exit 0 "$IMX" "$WORK/e2" create --source "$M" --mip --compression blosc-lz4
+expect_output "zplanes +3"
+expect_exit 0 "$IMX" "$WORK/e2" init --delete -b 3
+for j in 1 2 3 4; do expect_exit 0 "$IMX" "$WORK/e2" run -j $j; done
+# A dry run shows what would go and deletes nothing.
+expect_exit 0 "$IMX" "$WORK/e2" collect --dry-run
+expect_output "would delete 72 source file"
+[ "$(ls "$M"/*.tif | wc -l)" = 72 ] || fail "dry run deleted files"
+expect_exit 0 "$IMX" "$WORK/e2" collect
+$PY "$ORACLE/check_cellvoyager_plate.py" "$WORK/copy" "$WORK/e2"/*.zarr --mip
+expect_exit 0 "$IMX" "$WORK/e2" status
+expect_output "stored planes 24 \(24 verified\)"
+expect_output "72 deleted after verification"
+[ "$(ls "$M"/*.tif 2>/dev/null | wc -l)" = 0 ] || fail "source TIFFs left after --delete"
+[ -f "$M/MeasurementData.mlf" ] || fail "metadata file deleted"
+expect_exit 0 "$IMX" "$WORK/e2" log -p collect
+expect_output "deleted 72 source file"
+expect_output "MB freed"
+# Planes still come back through get after the sources are gone.
+expect_exit 0 "$IMX" "$WORK/e2" get --well C04 --site 1 --channel 1 -o "$WORK/mip.tif"
+$PY - "$WORK/copy" "$WORK/mip.tif" <<'PYEOF'
+import glob, sys, numpy as np, tifffile
+files = sorted(glob.glob(sys.argv[1] + "/*_C04_T0001F002L01A01Z0?C02.tif"))
+assert len(files) == 3, files
+want = np.max([tifffile.imread(f) for f in files], axis=0)
+assert np.array_equal(tifffile.imread(sys.argv[2]), want), "MIP differs"
+print("get after delete: MIP equals max over z of the sources")
+PYEOF
+echo "PASS mip_delete"

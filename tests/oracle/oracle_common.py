@@ -1,0 +1,49 @@
+"""Shared helpers of the independent oracles: they read sources with tifffile / Pillow and our
+plates with zarr-python, never with imextract's own code. Run with /usr/bin/python3."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+
+def fail(msg):
+    print("ORACLE FAIL: " + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def read_source(path, page=0, sample=0):
+    """One plane of a source image, decoded by tifffile (TIFF) or Pillow (PNG)."""
+    low = path.lower()
+    if low.endswith(".png"):
+        from PIL import Image
+        with Image.open(path) as im:
+            arr = np.array(im)
+        if arr.ndim == 3:
+            arr = arr[..., sample]
+        return arr
+    import tifffile
+    try:
+        with tifffile.TiffFile(path) as tf:
+            arr = tf.pages[page].asarray()
+    except Exception:
+        # tifffile may lack a codec (LZW without imagecodecs): let libtiff's tiffcp unpack it.
+        if not shutil.which("tiffcp"):
+            raise
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "plain.tif")
+            subprocess.run(["tiffcp", "-c", "none", path, out], check=True)
+            with tifffile.TiffFile(out) as tf:
+                arr = tf.pages[page].asarray()
+    if arr.ndim == 3:
+        # contiguous RGB (y, x, s) or planar-separate (s, y, x)
+        arr = arr[..., sample] if arr.shape[-1] <= 4 else arr[sample]
+    return arr
+
+
+def open_plate(path):
+    import zarr
+    store = zarr.storage.DirectoryStore(path, dimension_separator="/")
+    return zarr.open_group(store, mode="r")

@@ -1,0 +1,234 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "catalog/catalog.h"
+#include "core/checksum.h"
+#include "storage/store.h"
+#include "workflow/pixel_ops.h"
+#include "zarr/codec.h"
+#include "zarr/ngff.h"
+
+using namespace imx;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path fresh_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("imx_unit_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
+Plane ramp_plane(uint32_t w, uint32_t h, uint16_t offset) {
+    Plane p;
+    p.allocate(DType::u16, w, h);
+    auto* v = p.as<uint16_t>();
+    for (size_t i = 0; i < p.pixel_count(); ++i) v[i] = uint16_t(offset + (i * 7) % 5000);
+    return p;
+}
+
+}  // namespace
+
+TEST(FilesystemStore, PutGetListRemove) {
+    fs::path root = fresh_dir("store");
+    auto store = open_store(root.string());
+    store->put("a/b/c", "hello");
+    store->put("a/d", "x");
+    EXPECT_EQ(store->get("a/b/c").value(), "hello");
+    EXPECT_EQ(store->size("a/d").value(), 1u);
+    EXPECT_FALSE(store->get("a/missing").has_value());
+    EXPECT_EQ(store->list("a"), (std::vector<std::string>{"a/b/c", "a/d"}));
+    store->put("a/b/c", "replaced");
+    EXPECT_EQ(store->get("a/b/c").value(), "replaced");
+    store->remove("a/d");
+    EXPECT_FALSE(store->exists("a/d"));
+    EXPECT_GE(store->remove_prefix("a/"), 1u);
+    EXPECT_TRUE(store->list("").empty());
+    fs::remove_all(root);
+}
+
+TEST(FilesystemStore, RefusesKeysThatEscape) {
+    fs::path root = fresh_dir("store_escape");
+    auto store = open_store(root.string());
+    EXPECT_THROW(store->put("../outside", "x"), Error);
+    EXPECT_THROW(store->put("a/../../b", "x"), Error);
+    EXPECT_THROW(store->put("/abs", "x"), Error);
+    EXPECT_THROW(store->get("a//b"), Error);
+    EXPECT_FALSE(fs::exists(root.parent_path() / "outside"));
+    fs::remove_all(root);
+}
+
+TEST(FilesystemStore, ListSkipsAndCleanupRemovesTemporaries) {
+    fs::path root = fresh_dir("store_tmp");
+    auto store = open_store(root.string());
+    store->put("k/chunk", "data");
+    { std::ofstream(root / "k" / ".chunk.123.0.tmp") << "half"; }
+    EXPECT_EQ(store->list("k"), std::vector<std::string>{"k/chunk"});
+    EXPECT_EQ(store->remove_temporaries(), 1u);
+    EXPECT_FALSE(fs::exists(root / "k" / ".chunk.123.0.tmp"));
+    fs::remove_all(root);
+}
+
+class CodecRoundTrip : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CodecRoundTrip, EncodesAndDecodesExactly) {
+    CodecSpec c = parse_codec(GetParam());
+    Plane p = ramp_plane(300, 200, 100);
+    std::string enc;
+    encode_chunk(c, p.data.data(), p.byte_size(), 2, enc);
+    if (c.kind != CodecSpec::Kind::none) {
+        EXPECT_LT(enc.size(), p.byte_size());
+    }
+    std::vector<std::byte> out(p.byte_size());
+    decode_chunk(c, enc, out.data(), out.size());
+    EXPECT_EQ(0, std::memcmp(out.data(), p.data.data(), out.size()));
+    // A flipped byte or a cut chunk must be caught, never crash.
+    std::string cut = enc.substr(0, enc.size() / 2);
+    EXPECT_THROW(decode_chunk(c, cut, out.data(), out.size()), Error);
+    EXPECT_EQ(codec_from_compressor_json(compressor_json(c)).kind, c.kind);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecRoundTrip,
+                         ::testing::Values("none", "blosc-lz4", "blosc-zstd", "zstd", "zstd:9", "blosc-lz4:1"));
+
+TEST(Codec, RejectsUnknownNamesAndLevels) {
+    EXPECT_THROW(parse_codec("gzip"), Error);
+    EXPECT_THROW(parse_codec("zstd:99"), Error);
+    EXPECT_THROW(parse_codec("blosc-lz4:x"), Error);
+}
+
+TEST(NgffPlate, WritesHcsMetadataAndPlanes) {
+    fs::path root = fresh_dir("ngff");
+    auto store = open_store(root.string());
+    PlateLayout L;
+    L.name = "plate one";
+    L.path = "plate_one.zarr";
+    L.rows = 8;
+    L.cols = 12;
+    L.wells = {{1, 2, 2}, {0, 0, 1}};
+    L.channels = {{"DAPI", "0000FF", 0, 0}, {"GFP", "00FF00", 0, 0}};
+    L.zplanes = 3;
+    L.width = 64;
+    L.height = 48;
+    L.pixel_size_x = L.pixel_size_y = 0.65;
+    L.pixel_size_z = 2.0;
+    L.codec = parse_codec("blosc-zstd");
+    NgffPlate plate(*store, L);
+    plate.write_metadata();
+    Plane p = ramp_plane(64, 48, 7);
+    plate.write_plane(1, 2, 1, 0, 1, 2, p);
+    EXPECT_TRUE(store->exists("plate_one.zarr/B/03/1/0/0/1/2/0/0"));
+    Plane back = plate.read_plane(1, 2, 1, 0, 1, 2);
+    EXPECT_EQ(pixel_checksum(back.data.data(), back.byte_size()), pixel_checksum(p.data.data(), p.byte_size()));
+    EXPECT_THROW(plate.read_plane(1, 2, 0, 0, 0, 0), Error);  // never written
+
+    auto attrs = nlohmann::json::parse(store->get("plate_one.zarr/.zattrs").value());
+    auto& wells = attrs["plate"]["wells"];
+    ASSERT_EQ(wells.size(), 2u);
+    EXPECT_EQ(wells[0]["path"], "A/01");  // sorted by row, column
+    EXPECT_EQ(wells[1]["path"], "B/03");
+    EXPECT_EQ(wells[1]["rowIndex"], 1);
+    EXPECT_EQ(wells[1]["columnIndex"], 2);
+    EXPECT_EQ(attrs["plate"]["rows"].size(), 8u);
+    EXPECT_EQ(attrs["plate"]["columns"][2]["name"], "03");
+    EXPECT_EQ(attrs["plate"]["field_count"], 2);
+    auto well = nlohmann::json::parse(store->get("plate_one.zarr/B/03/.zattrs").value());
+    EXPECT_EQ(well["well"]["images"].size(), 2u);
+    auto img = nlohmann::json::parse(store->get("plate_one.zarr/B/03/1/.zattrs").value());
+    auto& ms = img["multiscales"][0];
+    EXPECT_EQ(ms["axes"].size(), 5u);
+    EXPECT_EQ(ms["axes"][4]["unit"], "micrometer");
+    auto scale = ms["datasets"][0]["coordinateTransformations"][0]["scale"];
+    EXPECT_DOUBLE_EQ(scale[2].get<double>(), 2.0);
+    EXPECT_DOUBLE_EQ(scale[4].get<double>(), 0.65);
+    EXPECT_EQ(img["omero"]["channels"][1]["label"], "GFP");
+    auto arr = nlohmann::json::parse(store->get("plate_one.zarr/B/03/1/0/.zarray").value());
+    EXPECT_EQ(arr["shape"], nlohmann::json({1, 2, 3, 48, 64}));
+    EXPECT_EQ(arr["chunks"], nlohmann::json({1, 1, 1, 48, 64}));
+    EXPECT_EQ(arr["dimension_separator"], "/");
+    EXPECT_EQ(arr["compressor"]["cname"], "zstd");
+    EXPECT_EQ(NgffPlate::read_layout(*store, "plate_one.zarr").wells.size(), 2u);
+
+    // A plane of another size is refused, not stored.
+    Plane wrong = ramp_plane(10, 10, 0);
+    EXPECT_THROW(plate.write_plane(0, 0, 0, 0, 0, 0, wrong), Error);
+    fs::remove_all(root);
+}
+
+TEST(PixelOps, MaxProjectionAndStatistics) {
+    Plane a = ramp_plane(100, 10, 0), b = ramp_plane(100, 10, 0);
+    auto* bv = b.as<uint16_t>();
+    bv[5] = 60000;
+    max_project_into(a, b);
+    EXPECT_EQ(a.as<uint16_t>()[5], 60000);
+    EXPECT_EQ(a.as<uint16_t>()[6], b.as<uint16_t>()[6]);
+    PlaneStats s = plane_stats(a);
+    EXPECT_EQ(s.max, 60000);
+    EXPECT_EQ(s.min, 0);
+    EXPECT_LT(s.p999, 60000);  // one hot pixel in 1000 does not set the window
+    EXPECT_GE(s.p999, 4900);
+    Plane other = ramp_plane(10, 10, 0);
+    EXPECT_THROW(max_project_into(a, other), Error);
+}
+
+TEST(Catalog, CreateRecordsPlatesSitesAndMipOutputs) {
+    fs::path dir = fresh_dir("catalog");
+    ImageSet set;
+    set.format = "test";
+    set.plates = {{"P1", 8, 12}};
+    set.channels = {{"c0", {}, {}}, {"c1", 488.0, 520.0}};
+    set.width = 10;
+    set.height = 10;
+    set.dtype = DType::u16;
+    std::vector<SourceFile> files;
+    for (int site = 0; site < 2; ++site)
+        for (int c = 0; c < 2; ++c)
+            for (int z = 0; z < 3; ++z) {
+                std::string f = "f_" + std::to_string(site) + std::to_string(c) + std::to_string(z) + ".tif";
+                PlaneRecord r;
+                r.plate = "P1";
+                r.row = 1;
+                r.col = 2;
+                r.site = site;
+                r.channel = c;
+                r.zplane = z;
+                r.file = f;
+                r.stage_x = 1.5 * site;
+                set.planes.push_back(r);
+                files.push_back({f, 100, 1});
+            }
+    ExperimentConfig cfg;
+    cfg.source = "/src";
+    cfg.store = "/store";
+    cfg.mip = true;
+    cfg.codec = parse_codec("zstd");
+    Catalog::create(dir / "c.sqlite", set, cfg, files);
+    Catalog cat(dir / "c.sqlite", true);
+    auto s = cat.summary();
+    EXPECT_EQ(s.plates, 1);
+    EXPECT_EQ(s.wells, 1);
+    EXPECT_EQ(s.sites, 2);
+    EXPECT_EQ(s.channels, 2);
+    EXPECT_EQ(s.zplanes, 3);
+    EXPECT_EQ(s.planes, 12);
+    EXPECT_EQ(s.outputs, 4);  // z collapsed by --mip
+    EXPECT_TRUE(s.mip);
+    EXPECT_EQ(cat.config().codec.kind, CodecSpec::Kind::zstd);
+    EXPECT_EQ(cat.plates().at(0).store_path, "P1.zarr");
+    EXPECT_EQ(cat.channels().at(1).emission_nm.value(), 520.0);
+    fs::remove_all(dir);
+}
+
+TEST(Catalog, PlateKeysAreSafe) {
+    EXPECT_EQ(safe_plate_key("my plate/../x"), "my_plate_.._x");
+    EXPECT_EQ(safe_plate_key(".."), "plate");
+    EXPECT_EQ(safe_plate_key(""), "plate");
+}
