@@ -42,6 +42,8 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
         throw Error(ws.root().string() + ": an experiment already exists here; choose a new folder (or delete "
                                          "this one) to configure again",
                     Error::Kind::usage);
+    // Option errors first: a typo in --compression must not wait for a slow metadata read.
+    CodecSpec codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
     std::error_code ec;
     fs::path source = fs::canonical(opt.source, ec);
     if (ec || !fs::is_directory(source))
@@ -122,7 +124,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
         config.store = fs::absolute(config.store).lexically_normal().string();
     open_store(config.store);  // refuses unsupported stores now rather than in every job
     config.mip = opt.mip;
-    config.codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
+    config.codec = codec;
 
     std::vector<SourceFile> file_list;
     file_list.reserve(files.size());

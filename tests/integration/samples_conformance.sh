@@ -56,4 +56,19 @@ if [ -d "$P" ]; then
     EXPECT=2 extract png16 "$P" --format files --pattern '(?P<site>\d+)_\d+_N_(?P<channel>[GR])\.png'
     created png16 "channels +2"
 fi
+# ImageJ TIFFs: the ImageJ description maps pages to channels (hyperstack) or z-planes.
+I="$SAMPLES/imagej-tiff/BioImageAnalysisNotebooks"
+if [ -d "$I" ]; then
+    EXPECT=41 extract ij_z "$I"
+    created ij_z "format +files"
+    created ij_z "zplanes +41"
+fi
+I="$SAMPLES/imagej-tiff/BioImageAnalysisNotebooks_BBBC022"
+if [ -d "$I" ]; then
+    EXPECT=3 extract ij_hyper "$I" --format files --pattern 'IXMtest_(?P<well>[A-P]\d\d)_s(?P<site>\d+)\.tif'
+    created ij_hyper "channels +3"
+    expect_exit 0 "$IMX" "$WORK/ij_hyper" get --well A02 --channel 2 -o "$WORK/ij.tif"
+    $PY -c "import tifffile,numpy,sys; a=tifffile.imread(sys.argv[1]); b=tifffile.imread(sys.argv[2]); assert numpy.array_equal(a[2], b)" \
+        "$I/IXMtest_A02_s9.tif" "$WORK/ij.tif"
+fi
 echo "PASS samples_conformance: $n sample sets"

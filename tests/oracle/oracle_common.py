@@ -19,8 +19,15 @@ def read_source(path, page=0, sample=0):
     low = path.lower()
     if low.endswith(".png"):
         from PIL import Image
+        with open(path, "rb") as f:
+            bit_depth = f.read(25)[24]  # IHDR bit depth
         with Image.open(path) as im:
             arr = np.array(im)
+        # Pillow widens 16-bit gray to int32 ("I"); the PNG itself holds uint16.
+        if bit_depth == 16 and arr.dtype != np.uint16:
+            if arr.min() < 0 or arr.max() > 65535:
+                fail(f"{path}: Pillow returned values outside 16 bits")
+            arr = arr.astype(np.uint16)
         if arr.ndim == 3:
             arr = arr[..., sample]
         return arr
