@@ -145,7 +145,9 @@ DemoPlateResult write_demo_plate(const fs::path& folder, const DemoPlateSpec& sp
     // little over time).
     auto cells_for = [&](int row, int col, int site, int t) {
         Rng rng{spec.seed ^ (uint64_t(row) << 40) ^ (uint64_t(col) << 32) ^ (uint64_t(site) << 16)};
-        int n = 20 + int(rng.next() % 41);
+        // 20-60 cells in a 640x540 field, as many per area in other sizes.
+        double area = double(spec.width) * spec.height / (640.0 * 540.0);
+        int n = std::max(2, int((20 + int(rng.next() % 41)) * area));
         std::vector<Cell> cells;
         for (int i = 0; i < n; ++i) {
             Cell c;

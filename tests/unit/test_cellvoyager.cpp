@@ -1,0 +1,199 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <unistd.h>
+
+#include "formats/reader.h"
+
+using namespace imx;
+namespace fs = std::filesystem;
+
+namespace {
+
+const LayoutReader& cv() { return *find_layout_reader("cellvoyager"); }
+
+struct Counts {
+    size_t planes = 0, wells = 0, sites = 0, channels = 0, zplanes = 0, tpoints = 0;
+};
+Counts count(const ImageSet& s) {
+    std::set<std::pair<int, int>> wells;
+    std::set<std::tuple<int, int, int>> sites;
+    std::set<int> z, t;
+    for (auto& p : s.planes) {
+        wells.insert({p.row, p.col});
+        sites.insert({p.row, p.col, p.site});
+        z.insert(p.zplane);
+        t.insert(p.tpoint);
+    }
+    return {s.planes.size(), wells.size(), sites.size(), s.channels.size(), z.size(), t.size()};
+}
+
+fs::path samples() { return fs::path(IMX_SAMPLES_DIR) / "yokogawa"; }
+
+fs::path fresh_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("imx_cv_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
+const char* kHead =
+    "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<bts:MeasurementData bts:Version=\"1.0\" "
+    "xmlns:bts=\"http://www.yokogawa.co.jp/BTS/BTSSchema/1.0\">\n";
+std::string record(int row, int col, int field, int z, int ch, const std::string& file, const char* type = "IMG") {
+    return std::string("<bts:MeasurementRecord bts:Type=\"") + type + "\" bts:Column=\"" + std::to_string(col) +
+           "\" bts:Row=\"" + std::to_string(row) + "\" bts:TimePoint=\"1\" bts:FieldIndex=\"" + std::to_string(field) +
+           "\" bts:ZIndex=\"" + std::to_string(z) + "\" bts:TimelineIndex=\"1\" bts:ActionIndex=\"1\" bts:X=\"1.5\" "
+           "bts:Y=\"2.5\" bts:Z=\"" + std::to_string(z * 3) + "\" bts:Ch=\"" + std::to_string(ch) + "\">" + file +
+           "</bts:MeasurementRecord>\n";
+}
+void write(const fs::path& f, const std::string& s) { std::ofstream(f, std::ios::binary) << s; }
+
+}  // namespace
+
+// Expected counts come from an independent parse of each mlf with Python's ElementTree (IMG
+// records; distinct (Row, Column), (Row, Column, FieldIndex), (ActionIndex, Ch), ZIndex,
+// (TimelineIndex, TimePoint)), run once when these tests were written.
+TEST(CellVoyager, SamplePngPlate) {
+    fs::path d = samples() / "fractal-tasks-core_png";
+    if (!fs::exists(d)) GTEST_SKIP() << "samples not found at " << d;
+    EXPECT_EQ(cv().detect(d), 90);
+    ImageSet s = cv().configure(d, {});
+    Counts c = count(s);
+    EXPECT_EQ(c.planes, 4u);
+    EXPECT_EQ(c.wells, 1u);
+    EXPECT_EQ(c.sites, 2u);
+    EXPECT_EQ(c.channels, 1u);
+    EXPECT_EQ(c.zplanes, 2u);
+    EXPECT_EQ(c.tpoints, 1u);  // TimePoint="2" only: re-indexed densely to 0
+    EXPECT_EQ(s.planes[0].row, 1);
+    EXPECT_EQ(s.planes[0].col, 2);  // B03
+    EXPECT_EQ(s.channels[0].name, "A01_C01");
+    EXPECT_EQ(s.plates.at(0).name, "20200812-CardiomyocyteDifferentiation14-Cycle1");
+    EXPECT_EQ(s.plates[0].rows, 8);
+    EXPECT_EQ(s.plates[0].cols, 12);
+    EXPECT_DOUBLE_EQ(s.pixel_size_x.value(), 0.1625);
+    EXPECT_DOUBLE_EQ(s.pixel_size_z.value(), 1.0);
+    EXPECT_EQ(s.width, 2560u);
+    EXPECT_EQ(s.height, 2160u);
+    EXPECT_DOUBLE_EQ(s.planes[0].stage_x.value(), -1448.3);
+}
+
+TEST(CellVoyager, SampleMetadataSets) {
+    struct Want {
+        const char* dir;
+        Counts c;
+        size_t err_warnings;
+    };
+    const Want wants[] = {
+        {"cellvoyager-types_metadata", {1984, 4, 64, 4, 31, 4}, 0},
+        {"cellvoyager-types_metadata/CV7000-example", {1984, 4, 64, 4, 31, 4}, 0},
+        {"cellvoyager-types_metadata/CV7000_z_processed", {135, 5, 45, 3, 1, 1}, 0},
+        {"cellvoyager-types_metadata/CV8000_AF_Error", {1860, 4, 60, 4, 31, 4}, 4},
+        {"fractal-uzh-converters_CQ3K_metadata", {2, 2, 2, 1, 1, 1}, 0},
+    };
+    int checked = 0;
+    for (auto& w : wants) {
+        fs::path d = samples() / w.dir;
+        if (!fs::exists(d)) continue;
+        ImageSet s = cv().configure(d, {});
+        Counts c = count(s);
+        EXPECT_EQ(c.planes, w.c.planes) << w.dir;
+        EXPECT_EQ(c.wells, w.c.wells) << w.dir;
+        EXPECT_EQ(c.sites, w.c.sites) << w.dir;
+        EXPECT_EQ(c.channels, w.c.channels) << w.dir;
+        EXPECT_EQ(c.zplanes, w.c.zplanes) << w.dir;
+        EXPECT_EQ(c.tpoints, w.c.tpoints) << w.dir;
+        size_t errs = 0;
+        for (auto& m : s.warnings) errs += m.find("ERR record") != std::string::npos;
+        EXPECT_EQ(errs, w.err_warnings) << w.dir;
+        ++checked;
+    }
+    if (!checked) GTEST_SKIP() << "samples not found";
+}
+
+TEST(CellVoyager, Sample1536WellPlate) {
+    fs::path d = samples() / "fractal-tasks-core_syn_1536";
+    if (!fs::exists(d)) GTEST_SKIP() << "samples not found";
+    ImageSet s = cv().configure(d, {});
+    ASSERT_EQ(s.planes.size(), 2u);
+    EXPECT_EQ(s.plates[0].rows, 32);
+    EXPECT_EQ(s.plates[0].cols, 48);
+    EXPECT_EQ(well_name(s.planes[0].row, s.planes[0].col), "E09");
+}
+
+TEST(CellVoyager, MetadataVariantsFromOtherFileNames) {
+    fs::path src = samples() / "fractal-tasks-core_metadata_files";
+    if (!fs::exists(src)) GTEST_SKIP() << "samples not found";
+    struct V {
+        const char *mlf, *mrf;
+        Counts c;
+    };
+    const V vs[] = {{"MeasurementData_2x2_well.mlf", "MeasurementDetail_2x2_well.mrf", {120, 1, 4, 3, 10, 1}},
+                    {"MeasurementData_SingleWell2Sites_MultiZ_another_well_name_in_plate_name.mlf", "MeasurementDetail.mrf",
+                     {16, 3, 8, 1, 2, 1}}};
+    for (auto& v : vs) {
+        fs::path d = fresh_dir("variant");
+        fs::copy_file(src / v.mlf, d / "MeasurementData.mlf");
+        fs::copy_file(src / v.mrf, d / "MeasurementDetail.mrf");
+        Counts c = count(cv().configure(d, {}));
+        EXPECT_EQ(c.planes, v.c.planes) << v.mlf;
+        EXPECT_EQ(c.wells, v.c.wells) << v.mlf;
+        EXPECT_EQ(c.sites, v.c.sites) << v.mlf;
+        EXPECT_EQ(c.channels, v.c.channels) << v.mlf;
+        EXPECT_EQ(c.zplanes, v.c.zplanes) << v.mlf;
+        fs::remove_all(d);
+    }
+}
+
+TEST(CellVoyager, ChannelsAreActionAndChAndTwoLetterRows) {
+    fs::path d = fresh_dir("synthetic");
+    write(d / "MeasurementData.mlf", std::string(kHead) + record(30, 40, 1, 1, 2, "a.tif") + record(30, 40, 1, 1, 1, "b.tif") +
+                                         record(1, 1, 2, 2, 1, "c.tif") +
+                                         record(1, 1, 1, 1, 1, "AF", "ERR") + "</bts:MeasurementData>\n");
+    ImageSet s = cv().configure(d, {});  // no mrf: the plate format comes from the wells
+    ASSERT_EQ(s.planes.size(), 3u);
+    EXPECT_EQ(s.channels.size(), 2u);
+    EXPECT_EQ(s.channels[1].name, "A01_C02");
+    EXPECT_EQ(well_name(s.planes[0].row, s.planes[0].col), "AD40");
+    EXPECT_EQ(s.planes[0].channel, 1);
+    EXPECT_EQ(s.plates[0].rows, 32);
+    EXPECT_EQ(s.plates[0].cols, 48);
+    EXPECT_DOUBLE_EQ(s.planes[0].stage_y.value(), 2.5);
+    bool err_warned = false, mrf_warned = false;
+    for (auto& w : s.warnings) {
+        err_warned |= w.find("ERR record") != std::string::npos;
+        mrf_warned |= w.find("MeasurementDetail.mrf") != std::string::npos;
+    }
+    EXPECT_TRUE(err_warned);
+    EXPECT_TRUE(mrf_warned);
+    fs::remove_all(d);
+}
+
+TEST(CellVoyager, RefusesHostileAndBrokenMetadata) {
+    fs::path d = fresh_dir("hostile");
+    auto expect_error = [&](const std::string& mlf, const std::string& needle) {
+        write(d / "MeasurementData.mlf", mlf);
+        try {
+            cv().configure(d, {});
+            ADD_FAILURE() << "accepted: " << needle;
+        } catch (const Error& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+            EXPECT_EQ(e.kind(), Error::Kind::input);
+        }
+    };
+    expect_error(std::string(kHead) + record(1, 1, 1, 1, 1, "../outside.tif") + "</bts:MeasurementData>", "leaves the source folder");
+    expect_error(std::string(kHead) + record(1, 1, 1, 1, 1, "/etc/passwd") + "</bts:MeasurementData>", "absolute");
+    expect_error(std::string(kHead) + "<bts:MeasurementRecord bts:Type=\"IMG\"", "malformed XML");
+    expect_error(std::string(kHead) + record(1, 1, 1, 1, 1, "a.tif") + record(1, 1, 1, 1, 1, "b.tif") +
+                     "</bts:MeasurementData>", "two records");
+    std::string bad = record(1, 1, 1, 1, 1, "a.tif");
+    bad.replace(bad.find("bts:Row=\"1\""), 11, "bts:Row=\"x\"");
+    expect_error(std::string(kHead) + bad + "</bts:MeasurementData>", "attribute Row");
+    expect_error(std::string(kHead) + record(1, 1, 0, 1, 1, "a.tif") + "</bts:MeasurementData>", "FieldIndex");
+    expect_error(std::string(kHead) + "</bts:MeasurementData>", "no IMG records");
+    expect_error(std::string(kHead) + "<bts:x/>", "malformed XML");
+    fs::remove_all(d);
+}

@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+#include <tiffio.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "formats/image_writer.h"
+#include "formats/reader.h"
+
+using namespace imx;
+namespace fs = std::filesystem;
+
+namespace {
+
+const LayoutReader& files() { return *find_layout_reader("files"); }
+
+fs::path fresh_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("imx_pf_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
+Plane small(uint16_t v) {
+    Plane p;
+    p.allocate(DType::u16, 8, 6);
+    for (size_t i = 0; i < p.pixel_count(); ++i) p.as<uint16_t>()[i] = uint16_t(v + i);
+    return p;
+}
+
+// A multi-page TIFF with an optional ImageDescription on page 0.
+void write_pages(const fs::path& f, int pages, const std::string& description) {
+    TIFF* t = TIFFOpen(f.c_str(), "w");
+    ASSERT_NE(t, nullptr);
+    for (int p = 0; p < pages; ++p) {
+        Plane pl = small(uint16_t(p * 100));
+        TIFFSetField(t, TIFFTAG_IMAGEWIDTH, pl.width);
+        TIFFSetField(t, TIFFTAG_IMAGELENGTH, pl.height);
+        TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 16);
+        TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 1);
+        TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, pl.height);
+        if (p == 0 && !description.empty()) TIFFSetField(t, TIFFTAG_IMAGEDESCRIPTION, description.c_str());
+        TIFFWriteEncodedStrip(t, 0, pl.data.data(), tmsize_t(pl.byte_size()));
+        TIFFWriteDirectory(t);
+    }
+    TIFFClose(t);
+}
+
+}  // namespace
+
+TEST(PlainFiles, NamedGroupsMapWellsSitesChannels) {
+    fs::path d = fresh_dir("groups");
+    for (const char* w : {"B03", "C10"})
+        for (int s : {1, 2, 10})
+            for (int c : {1, 2}) write_tiff(d / (std::string("plate_") + w + "_s" + std::to_string(s) + "_w" + std::to_string(c) + ".tif"), small(1));
+    write_tiff(d / "notes_unrelated.tif", small(1));
+    ImageSet set = files().configure(d, {R"(plate_(?P<well>[A-P]\d\d)_s(?P<site>\d+)_w(?P<channel>\d)\.tif)"});
+    EXPECT_EQ(set.planes.size(), 12u);
+    ASSERT_EQ(set.channels.size(), 2u);
+    EXPECT_EQ(set.channels[0].name, "1");
+    int max_site = 0;
+    bool c10 = false;
+    for (auto& p : set.planes) {
+        max_site = std::max(max_site, p.site);
+        if (p.row == 2 && p.col == 9) c10 = true;
+        if (p.file == "plate_B03_s10_w2.tif") {
+            EXPECT_EQ(p.site, 2);  // 1, 2, 10 sorted numerically -> 0, 1, 2
+            EXPECT_EQ(p.channel, 1);
+        }
+    }
+    EXPECT_EQ(max_site, 2);
+    EXPECT_TRUE(c10);
+    ASSERT_EQ(set.warnings.size(), 1u);  // the unrelated file
+    EXPECT_NE(set.warnings[0].find("do not match"), std::string::npos);
+    // Without a pattern the default recognises the same MetaXpress-like names.
+    EXPECT_EQ(files().configure(d, {}).planes.size(), 12u);
+    fs::remove_all(d);
+}
+
+TEST(PlainFiles, RowColumnGroupsAndNonCapturingGroups) {
+    fs::path d = fresh_dir("rowcol");
+    write_tiff(d / "r03c12_(x)_z1.tif", small(1));
+    write_tiff(d / "r03c12_(x)_z2.tif", small(2));
+    ImageSet set = files().configure(d, {R"(r(?P<row>\d+)c(?P<col>\d+)_(?:\(x\))_z(?P<z>\d)\.tif)"});
+    ASSERT_EQ(set.planes.size(), 2u);
+    EXPECT_EQ(well_name(set.planes[0].row, set.planes[0].col), "C12");
+    EXPECT_EQ(set.planes[1].zplane, 1);
+    fs::remove_all(d);
+}
+
+TEST(PlainFiles, MultiPageTiffsBecomeZOrImageJChannels) {
+    fs::path d = fresh_dir("pages");
+    write_pages(d / "stack.tif", 5, "");
+    ImageSet z = files().configure(d, {});
+    ASSERT_EQ(z.planes.size(), 5u);
+    EXPECT_EQ(z.planes[4].zplane, 4);
+    EXPECT_EQ(z.planes[4].page, 4u);
+    fs::remove(d / "stack.tif");
+    write_pages(d / "hyper.tif", 6, "ImageJ=1.53t\nimages=6\nchannels=3\nslices=2\nhyperstack=true\n");
+    ImageSet h = files().configure(d, {});
+    ASSERT_EQ(h.planes.size(), 6u);
+    EXPECT_EQ(h.channels.size(), 3u);
+    for (auto& p : h.planes) EXPECT_EQ(p.page, uint32_t(p.zplane * 3 + p.channel));  // ImageJ: c fastest
+    fs::remove_all(d);
+}
+
+TEST(PlainFiles, ClearErrors) {
+    fs::path d = fresh_dir("errors");
+    write_tiff(d / "a_1.tif", small(1));
+    write_tiff(d / "b_1.tif", small(1));
+    EXPECT_THROW(files().configure(d, {R"(nomatch_(?P<site>\d)\.tif)"}), Error);
+    try {
+        files().configure(d, {R"(._(?P<site>\d)\.tif)"});
+        ADD_FAILURE() << "two files for one plane accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("same plane"), std::string::npos) << e.what();
+    }
+    try {
+        files().configure(d, {R"((?P<bogus>.)_1\.tif)"});
+        ADD_FAILURE() << "unknown group accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::usage);
+    }
+    EXPECT_THROW(files().configure(d, {"(unclosed"}), Error);
+    fs::path empty = fresh_dir("empty");
+    EXPECT_EQ(files().detect(empty), 0);
+    EXPECT_THROW(files().configure(empty, {}), Error);
+    fs::remove_all(d);
+    fs::remove_all(empty);
+}
