@@ -141,13 +141,12 @@ int do_log(const Workspace& ws, const std::string& phase_s, int job) {
     return exit_ok;
 }
 
-int run_demo(const fs::path& dir, bool run_workflow) {
+int run_demo(const fs::path& dir, bool run_workflow, const DemoPlateSpec& spec) {
     fs::path source = dir / "microscope";
     fs::path experiment = dir / "experiment";
     Workspace ws(experiment);
     if (ws.exists())
         throw Error(experiment.string() + ": a demo experiment exists already; choose a new folder", Error::Kind::usage);
-    DemoPlateSpec spec;
     log::info("writing a synthetic CellVoyager plate to {}", source.string());
     auto demo = write_demo_plate(source, spec);
     log::info("{} planes, {:.1f} MB of 16-bit TIFFs with MeasurementData.mlf and MeasurementDetail.mrf", demo.planes,
@@ -202,6 +201,15 @@ int real_main(int argc, char** argv) {
         bool no_run = false;
         demo->add_option("DIR", dir, "folder for the demo (created)")->required();
         demo->add_flag("--no-run", no_run, "only write the synthetic microscope files");
+        DemoPlateSpec spec;
+        demo->add_option("--rows", spec.rows, "well rows from B (default 2)");
+        demo->add_option("--cols", spec.cols, "well columns from 02 (default 3)");
+        demo->add_option("--sites", spec.sites, "sites per well (default 2)");
+        demo->add_option("--channels", spec.channels, "channels (default 2)");
+        demo->add_option("--zplanes", spec.zplanes, "z-planes (default 3)");
+        demo->add_option("--tpoints", spec.tpoints, "time-points (default 1)");
+        demo->add_option("--width", spec.width, "plane width (default 640)");
+        demo->add_option("--height", spec.height, "plane height (default 540)");
         app.add_subcommand("formats", "list the supported formats");
         app.require_subcommand(1);
         try {
@@ -210,7 +218,7 @@ int real_main(int argc, char** argv) {
             return app.exit(e) == 0 ? 0 : exit_usage;
         }
         log::set_verbosity(verbose);
-        if (demo->parsed()) return run_demo(dir, !no_run);
+        if (demo->parsed()) return run_demo(dir, !no_run, spec);
         return list_formats();
     }
 
