@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <cstring>
+#include <memory>
 
 #include "core/types.h"
 
@@ -101,8 +102,9 @@ void encode_chunk(const CodecSpec& c, const void* data, size_t n, size_t typesiz
         }
         case CodecSpec::Kind::zstd: {
             out.resize(ZSTD_compressBound(n));
-            thread_local ZSTD_CCtx* cctx = ZSTD_createCCtx();  // reused per thread: allocation is costly
-            size_t r = ZSTD_compressCCtx(cctx, out.data(), out.size(), data, n, c.level);
+            // One context per thread, reused: creating one per chunk costs more than small chunks.
+            thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
+            size_t r = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(), data, n, c.level);
             if (ZSTD_isError(r)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(r));
             out.resize(r);
             return;
