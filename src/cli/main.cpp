@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include "core/log.h"
 #include "demo/demo_plate.h"
@@ -71,9 +72,11 @@ void print_jobs(const Workspace& ws) {
 
 int do_status(const Workspace& ws) {
     ws.require();
+    reconcile_engine_states(ws);
     Catalog cat(ws.catalog_file(), true);
     print_summary(cat.summary());
     print_jobs(ws);
+    print_engine_status(ws);
     return exit_ok;
 }
 
@@ -125,13 +128,26 @@ int do_log(const Workspace& ws, const std::string& phase_s, int job) {
     Phase phase = parse_phase(phase_s);
     if (phase == Phase::run && job < 1) throw Error("give the run job with -j N", Error::Kind::usage);
     bool any = false;
-    for (auto f : {ws.log_file(phase, job), ws.engine_output_file(phase, job)}) {
+    std::vector<fs::path> files = {ws.log_file(phase, job), ws.engine_output_file(phase, job)};
+    // The scheduler's own output files (slurm-ARRAY_TASK.out), newest last.
+    std::error_code ec;
+    fs::path dir = phase == Phase::run ? ws.jobs_dir() / "run" : ws.job_dir(phase);
+    std::vector<fs::path> slurm;
+    for (auto& e : fs::directory_iterator(dir, ec)) {
+        std::string n = e.path().filename().string();
+        if (n.rfind("slurm-", 0) == 0 && n.ends_with(".out") &&
+            (phase != Phase::run || n.ends_with("_" + std::to_string(job) + ".out")))
+            slurm.push_back(e.path());
+    }
+    std::sort(slurm.begin(), slurm.end());
+    files.insert(files.end(), slurm.begin(), slurm.end());
+    for (auto f : files) {
         std::ifstream in(f);
         if (!in) continue;
         std::string line;
         bool header = false;
         while (std::getline(in, line)) {
-            if (!header && f.filename() == "engine.out") fmt::print("--- worker output ({})\n", f.string());
+            if (!header && f.filename() != "log.txt") fmt::print("--- worker output ({})\n", f.string());
             header = true;
             fmt::print("{}\n", line);
             any = true;
@@ -254,14 +270,20 @@ int real_main(int argc, char** argv) {
     run->add_option("--threads", ropt.threads, "threads (default: one per core)");
 
     SubmitOptions sopt;
+    // Resource options given once are kept in the experiment and are the defaults after that.
+    std::map<CLI::App*, std::vector<CLI::Option*>> saved_options;
     auto add_submit_options = [&](CLI::App* sub) {
-        sub->add_option("--engine", sopt.engine, "local (default)");
+        auto& saved = saved_options[sub];
+        saved.push_back(sub->add_option("--engine", sopt.engine, "local (default) or slurm"));
         sub->add_option("--interval", sopt.interval, "seconds between progress lines (default 2)");
         sub->add_option("--depth", sopt.depth, "progress detail: 0 summary, 1 finished jobs (default), 2 running jobs");
-        sub->add_option("--cores", sopt.cores, "local: jobs at once (default: one per core)");
-        sub->add_option("--threads", sopt.threads, "threads per job (default: cores / jobs at once)");
-        sub->add_option("--duration", sopt.duration, "per-job wall time HH:MM:SS (cluster engines)");
-        sub->add_option("--memory", sopt.memory_mb, "per-job memory in MB (cluster engines)");
+        saved.push_back(sub->add_option("--cores", sopt.cores, "CPU cores per job (local default: cores / jobs at once; slurm: 1)"));
+        saved.push_back(sub->add_option("--max-parallel", sopt.max_parallel, "jobs at once (local default: one per core; slurm: no limit)"));
+        saved.push_back(sub->add_option("--duration", sopt.duration, "slurm: wall time per job, HH:MM:SS (default 06:00:00)"));
+        saved.push_back(sub->add_option("--memory", sopt.memory_mb, "slurm: memory per job in MB (default 2147)"));
+        saved.push_back(sub->add_option("--partition", sopt.partition, "slurm: partition"));
+        saved.push_back(sub->add_option("--account", sopt.account, "slurm: account"));
+        sub->add_flag("--detach", sopt.detach, "slurm: return once submitted; `status` shows progress");
     };
     auto* submit_cmd = app.add_subcommand("submit", "run every run job, then collect");
     add_submit_options(submit_cmd);
@@ -271,6 +293,8 @@ int real_main(int argc, char** argv) {
     CollectOptions colopt;
     auto* collect_cmd = app.add_subcommand("collect", "verify every stored plane; delete sources if init --delete");
     collect_cmd->add_flag("--dry-run", colopt.dry_run, "show what would be deleted, delete nothing");
+    collect_cmd->add_flag("--lock-held", colopt.already_locked, "for engines: the submitting command holds the lock")
+        ->group("");
     auto* cleanup_cmd = app.add_subcommand("cleanup", "remove job files and leftovers of interrupted writes");
     std::string phase = "run";
     auto* info = app.add_subcommand("info", "show a job's description and state");
@@ -327,7 +351,22 @@ int real_main(int argc, char** argv) {
             throw;
         }
     }
-    if (submit_cmd->parsed() || resubmit->parsed()) return submit(ws, sopt, resubmit->parsed()).exit_code;
+    if (submit_cmd->parsed() || resubmit->parsed()) {
+        ws.require();
+        {
+            Catalog cat(ws.catalog_file());
+            for (auto* o : saved_options[submit_cmd->parsed() ? submit_cmd : resubmit]) {
+                std::string key = "submit" + o->get_name();  // "submit--cores"
+                if (o->count() > 0) cat.set_meta(key, o->as<std::string>());
+                else if (std::string v = cat.meta(key); !v.empty()) {
+                    o->clear();
+                    o->add_result(v);
+                    o->run_callback();
+                }
+            }
+        }
+        return submit(ws, sopt, resubmit->parsed()).exit_code;
+    }
     if (collect_cmd->parsed()) {
         auto r = collect(ws, colopt);
         return r.verified == r.outputs ? exit_ok : exit_verification;

@@ -13,12 +13,14 @@ namespace imx {
 
 struct SubmitOptions {
     std::string engine = "local";
-    int cores = 0;           // local: jobs at once (0: one per core)
-    int threads = 0;         // threads per job (0: cores / jobs at once, at least 1)
+    int cores = 0;           // CPU cores (threads) per job; 0: local: cores / jobs at once, slurm: 1
+    int max_parallel = 0;    // jobs at once; 0: local: one per core, slurm: no limit
     double interval = 2.0;   // seconds between progress reports when not on a terminal
     int depth = 1;           // 0: summary only; 1: a line per finished job; 2: also running jobs
-    std::string duration = "06:00:00";  // per-job wall time (cluster engines)
-    int memory_mb = 2147;    // per-job memory (cluster engines)
+    std::string duration = "06:00:00";  // per-job wall time (slurm)
+    int memory_mb = 2147;    // per-job memory in MB (slurm)
+    std::string partition, account;     // slurm
+    bool detach = false;     // slurm: return once submitted; `status` monitors
     bool verbose = false;
 };
 
@@ -32,9 +34,23 @@ public:
     // that says done or failed. Returns false when interrupted by the user.
     virtual bool run(const Workspace& ws, const std::vector<int>& jobs, const SubmitOptions& options,
                      Monitor& monitor) = 0;
+    // True when the engine also ran (or submitted) the collect job itself, as a cluster job that
+    // depends on the run jobs; otherwise submit runs collect once every run job is done.
+    virtual bool runs_collect() const { return false; }
+    // True when run() returned with the jobs still queued or running (--detach).
+    virtual bool detached() const { return false; }
 };
 
 std::unique_ptr<Engine> make_engine(const std::string& name);
+std::unique_ptr<Engine> make_slurm_engine();
+
+// The imextract executable of this process: what engines start as workers.
+std::string self_executable();
+// Shows the cluster's view of a detached submission in `status` (nothing when there is none).
+void print_engine_status(const Workspace& ws);
+// Records how the tasks of a finished detached SLURM submission ended (the scheduler's view) in
+// their state files. Returns true while that submission is still queued or running.
+bool reconcile_engine_states(const Workspace& ws);
 
 // Progress from the jobs' state files: a live bar on a terminal, plain lines otherwise.
 class Monitor {

@@ -5,6 +5,7 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "storage/store.h"
+#include "workflow/engine.h"
 #include "workflow/workflow.h"
 #include "zarr/ngff.h"
 
@@ -67,6 +68,10 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
     ws.require();
     if (opt.batch_size < 1) throw Error("--batch-size must be at least 1", Error::Kind::usage);
     ExperimentLock lock(ws, "init");
+    if (reconcile_engine_states(ws))
+        throw Error(ws.root().string() + ": a SLURM submission of this experiment is still queued or running; "
+                                         "init would delete what its jobs write (wait for it or scancel it)",
+                    Error::Kind::usage);
     log::set_file(ws.log_file(Phase::init, 0));
     Catalog cat(ws.catalog_file());
     ExperimentConfig config = cat.config();

@@ -18,11 +18,6 @@
 
 namespace imx {
 
-namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
-
 std::string self_executable() {
     char buf[PATH_MAX] = {};
     ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
@@ -30,14 +25,19 @@ std::string self_executable() {
     return std::string(buf, size_t(n));
 }
 
+namespace {
+
+volatile std::sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
+
 class LocalEngine final : public Engine {
 public:
     std::string name() const override { return "local"; }
 
     bool run(const Workspace& ws, const std::vector<int>& jobs, const SubmitOptions& opt, Monitor& monitor) override {
         const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-        const int parallel = std::max(1, std::min<int>(opt.cores > 0 ? opt.cores : cores, int(jobs.size())));
-        const int threads = opt.threads > 0 ? opt.threads : std::max(1, cores / parallel);
+        const int parallel = std::max(1, std::min<int>(opt.max_parallel > 0 ? opt.max_parallel : cores, int(jobs.size())));
+        const int threads = opt.cores > 0 ? opt.cores : std::max(1, cores / parallel);
         const std::string exe = self_executable();
         log::info("local engine: {} job(s), {} at a time, {} thread(s) each", jobs.size(), parallel, threads);
 
@@ -133,7 +133,8 @@ private:
 
 std::unique_ptr<Engine> make_engine(const std::string& name) {
     if (name == "local") return std::make_unique<LocalEngine>();
-    throw Error("unknown engine '" + name + "' (this build has: local)", Error::Kind::usage);
+    if (name == "slurm") return make_slurm_engine();
+    throw Error("unknown engine '" + name + "' (choose local or slurm)", Error::Kind::usage);
 }
 
 }  // namespace imx

@@ -93,6 +93,10 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
     ExperimentLock lock(ws, only_unfinished ? "resubmit" : "submit");
     int n = ws.run_job_count();
     if (n == 0) throw Error(ws.root().string() + ": no run jobs; run init first", Error::Kind::usage);
+    if (reconcile_engine_states(ws))
+        throw Error(ws.root().string() + ": a SLURM submission of this experiment is still queued or running "
+                                         "(see `status`); wait for it or scancel it first",
+                    Error::Kind::usage);
     std::vector<int> jobs;
     for (int j = 1; j <= n; ++j) {
         if (only_unfinished) {
@@ -125,6 +129,11 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
     if (!jobs.empty())
         log::info("run phase: {} job(s), {} failed; {} plane(s), {:.1f} MB in {:.1f} s ({:.0f} planes/s, {:.1f} MB/s)",
                   jobs.size(), r.failed, planes, bytes / 1e6, el, planes / el, bytes / 1e6 / el);
+    if (engine->detached()) {
+        log::info("submitted; `imextract {} status` shows progress, `resubmit` runs what failed", ws.root().string());
+        r.exit_code = exit_ok;
+        return r;
+    }
     if (r.interrupted) {
         log::error("interrupted; `imextract {} resubmit` finishes the remaining jobs", ws.root().string());
         r.exit_code = 130;
@@ -134,6 +143,17 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
         log::error("{} run job(s) failed; see `imextract {} status` and `log -p run -j N`; fix the input and "
                    "`resubmit`", r.failed, ws.root().string());
         r.exit_code = exit_jobs_failed;
+        return r;
+    }
+    if (engine->runs_collect()) {
+        auto c = ws.read_state(Phase::collect, 0);
+        r.collected = c && c->state == "done";
+        if (!r.collected)
+            log::error("collect job failed: {}; see `imextract {} log -p collect`", c ? c->error : "no record",
+                       ws.root().string());
+        else
+            log::info("collect: {} of {} plane(s) verified", c->planes_done, c->planes_total);
+        r.exit_code = r.collected ? exit_ok : (c && c->exit_code > 0 ? c->exit_code : exit_verification);
         return r;
     }
     CollectOptions copt;
