@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "core/fileutil.h"
@@ -167,7 +168,16 @@ public:
         g_interrupted = 0;
         bool cancelled = false;
         double last_report = 0;
+        std::set<int> reported;  // jobs already shown as finished
         while (true) {
+            for (int j : jobs)
+                if (!reported.count(j)) {
+                    auto s = ws.read_state(Phase::run, j);
+                    if (s && s->state == "done") {
+                        reported.insert(j);
+                        monitor.job_finished(j, *s);
+                    }
+                }
             auto q = run_command({"squeue", "-h", "-r", "-j", array_, "-o", "%K %T"});
             if (q.exit_code == 0 && trim(q.out).empty()) break;
             if (g_interrupted && !cancelled) {
@@ -201,6 +211,7 @@ public:
             JobState s = ws.read_state(Phase::run, j).value_or(JobState{});
             auto it = ends.find(j);
             bool completed = it != ends.end() && it->second.state == "COMPLETED";
+            if (completed && s.state == "done" && reported.count(j)) continue;
             if (!(completed && s.state == "done")) {
                 ++failed;
                 std::string why = it == ends.end() ? "SLURM: never ran (cancelled before it started)"
@@ -214,6 +225,10 @@ public:
         }
         if (failed || cancelled) {
             run_command({"scancel", collect_});  // usually gone already (kill-on-invalid-dep)
+            JobState cs;
+            cs.state = "cancelled";
+            cs.error = "run tasks failed or were cancelled; resubmit";
+            ws.write_state(Phase::collect, 0, cs);
             restore(old_int, old_term);
             return !cancelled;
         }
