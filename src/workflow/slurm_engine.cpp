@@ -312,7 +312,10 @@ bool reconcile_engine_states(const Workspace& ws) {
         JobState s = ws.read_state(Phase::run, task).value_or(JobState{});
         if (s.state == "done" || s.error.find("SLURM:") != std::string::npos) continue;
         auto it = ends.find(task);
-        std::string why = it == ends.end() ? "SLURM: never ran (cancelled before it started)" : describe(it->second, opt);
+        std::string why = it != ends.end()     ? describe(it->second, opt)
+                          : s.state == "running" ? "SLURM: no record of the task, which stopped while running "
+                                                   "(node failure, or it ended longer ago than MinJobAge)"
+                                                 : "SLURM: never ran (cancelled before it started)";
         s.error = s.state == "failed" && !s.error.empty() ? s.error + " [" + why + "]" : why;
         s.state = "failed";
         ws.write_state(Phase::run, task, s);
