@@ -14,6 +14,7 @@
 
 #include "core/log.h"
 #include "workflow/engine.h"
+#include "workflow/interrupt.h"
 #include "workflow/workflow.h"
 
 namespace imx {
@@ -27,9 +28,6 @@ std::string self_executable() {
 
 namespace {
 
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
-
 class LocalEngine final : public Engine {
 public:
     std::string name() const override { return "local"; }
@@ -41,17 +39,12 @@ public:
         const std::string exe = self_executable();
         log::info("local engine: {} job(s), {} at a time, {} thread(s) each", jobs.size(), parallel, threads);
 
-        struct sigaction sa {}, old_int {}, old_term {};
-        sa.sa_handler = on_interrupt;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        g_interrupted = 0;
+        InterruptGuard interrupt;
 
         std::map<pid_t, int> running;
         size_t next = 0;
         while ((next < jobs.size() || !running.empty())) {
-            while (!g_interrupted && next < jobs.size() && int(running.size()) < parallel) {
+            while (!interrupt.interrupted() && next < jobs.size() && int(running.size()) < parallel) {
                 int job = jobs[next++];
                 JobState pending;
                 ws.write_state(Phase::run, job, pending);
@@ -66,16 +59,14 @@ public:
                 monitor.job_finished(job, settle(ws, job, status));
                 continue;
             }
-            if (g_interrupted) {
+            if (interrupt.interrupted()) {
                 for (auto& [p, _] : running) ::kill(p, SIGTERM);
                 next = jobs.size();
             }
             monitor.update();
             ::usleep(100000);
         }
-        sigaction(SIGINT, &old_int, nullptr);
-        sigaction(SIGTERM, &old_term, nullptr);
-        return !g_interrupted;
+        return !interrupt.interrupted();
     }
 
 private:

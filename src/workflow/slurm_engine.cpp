@@ -16,6 +16,7 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "workflow/engine.h"
+#include "workflow/interrupt.h"
 #include "workflow/process.h"
 #include "workflow/workflow.h"
 
@@ -24,9 +25,6 @@ namespace imx {
 using nlohmann::json;
 
 namespace {
-
-volatile std::sig_atomic_t g_interrupted = 0;
-void on_interrupt(int) { g_interrupted = 1; }
 
 std::string trim(std::string s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -160,12 +158,7 @@ public:
             return true;
         }
 
-        struct sigaction sa {}, old_int {}, old_term {};
-        sa.sa_handler = on_interrupt;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        g_interrupted = 0;
+        InterruptGuard interrupt;
         bool cancelled = false;
         double last_report = 0;
         std::set<int> reported;  // jobs already shown as finished
@@ -180,8 +173,8 @@ public:
                 }
             auto q = run_command({"squeue", "-h", "-r", "-j", array_, "-o", "%K %T"});
             if (q.exit_code == 0 && trim(q.out).empty()) break;
-            if (g_interrupted && !cancelled) {
-                g_interrupted = 0;
+            if (interrupt.interrupted() && !cancelled) {
+                interrupt.clear();
                 if (ask_cancel(jobs.size())) {
                     run_command({"scancel", array_, collect_});
                     log::warn("cancelled SLURM jobs {} and {}", array_, collect_);
@@ -189,7 +182,6 @@ public:
                 } else {
                     log::info("the jobs keep running; `imextract {} status` shows them", exp);
                     detached_ = true;
-                    restore(old_int, old_term);
                     return true;
                 }
             }
@@ -229,19 +221,17 @@ public:
             cs.state = "cancelled";
             cs.error = "run tasks failed or were cancelled; resubmit";
             ws.write_state(Phase::collect, 0, cs);
-            restore(old_int, old_term);
             return !cancelled;
         }
         log::info("slurm: run array {} done; waiting for collect job {}", array_, collect_);
         while (true) {
             auto q = run_command({"squeue", "-h", "-j", collect_, "-o", "%T"});
             if (q.exit_code == 0 && trim(q.out).empty()) break;
-            if (g_interrupted) {
-                g_interrupted = 0;
+            if (interrupt.interrupted()) {
+                interrupt.clear();
                 log::info("collect job {} keeps running; `imextract {} status` shows it", collect_, exp);
                 detached_ = true;
-                restore(old_int, old_term);
-                return true;
+                    return true;
             }
             ::usleep(300000);
         }
@@ -252,16 +242,10 @@ public:
             cs.error = cend.empty() ? "SLURM: collect job vanished" : describe(cend.begin()->second, opt);
             ws.write_state(Phase::collect, 0, cs);
         }
-        restore(old_int, old_term);
         return true;
     }
 
 private:
-    static void restore(struct sigaction& i, struct sigaction& t) {
-        sigaction(SIGINT, &i, nullptr);
-        sigaction(SIGTERM, &t, nullptr);
-    }
-
     bool ask_cancel(size_t n) const {
         if (!::isatty(0)) return true;  // nobody to ask: an interrupted batch submission cancels
         std::fprintf(stderr, "\nCancel the %zu submitted run task(s) and the collect job (scancel)? [y/N] ", n);

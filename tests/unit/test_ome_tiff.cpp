@@ -13,6 +13,7 @@
 #include <tuple>
 #include <vector>
 
+#include "test_util.h"
 #include "core/types.h"
 #include "formats/builtin.h"
 #include "formats/reader.h"
@@ -74,16 +75,7 @@ std::string tiff_data(int ifd, int z, int c, int t, const std::string& file = ""
     return s + "><UUID FileName=\"" + file + "\">" + uuid + "</UUID></TiffData>";
 }
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        return std::string("unexpected exception type: ") + e.what();
-    }
-    return "no exception";
-}
+using test::error_of;
 
 void write_text(const fs::path& file, const std::string& text) {
     std::ofstream out(file, std::ios::binary);

@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "test_util.h"
 #include "core/types.h"
 #include "formats/builtin.h"
 #include "formats/reader.h"
@@ -110,21 +111,9 @@ std::string read_bytes(const fs::path& file) {
     return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-void write_bytes(const fs::path& file, const std::string& bytes) {
-    std::ofstream out(file, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
+using test::write_bytes;
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        return std::string("unexpected exception type: ") + e.what();
-    }
-    return "no exception";
-}
+using test::error_of;
 
 uint32_t crc32_png(const unsigned char* p, size_t n) {
     uint32_t c = 0xFFFFFFFFu;

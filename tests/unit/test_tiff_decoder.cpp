@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
 #include "core/types.h"
 #include "formats/builtin.h"
 #include "formats/reader.h"
@@ -181,21 +182,9 @@ protected:
     fs::path dir_;
 };
 
-std::string error_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    } catch (const std::exception& e) {
-        return std::string("unexpected exception type: ") + e.what();
-    }
-    return "no exception";
-}
+using test::error_of;
 
-void write_bytes(const fs::path& file, const std::string& bytes) {
-    std::ofstream out(file, std::ios::binary);
-    out.write(bytes.data(), std::streamsize(bytes.size()));
-}
+using test::write_bytes;
 
 std::string read_bytes(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
