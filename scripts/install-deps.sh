@@ -8,7 +8,7 @@ PACKAGES=(
   libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # independent test oracles (/usr/bin/python3) and tools the tests use
-  python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pil libtiff-tools util-linux
+  python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pil libtiff-tools util-linux time
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -211,7 +211,7 @@ public:
             auto b = raw.file.find_first_not_of(" \t\r\n"), e = raw.file.find_last_not_of(" \t\r\n");
             raw.file = b == std::string::npos ? "" : raw.file.substr(b, e - b + 1);
             if (raw.file.empty()) throw input_error(mlf.string(), "record " + std::to_string(index + 1) + " names no image file");
-            resolve_inside(source, raw.file);  // refuses '../' and absolute names now
+            check_relative_name(raw.file);  // refuses '../' and absolute names now
             raw.x = r.real("X");
             raw.y = r.real("Y");
             raw.zpos = r.real("Z");

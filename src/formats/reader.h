@@ -116,7 +116,11 @@ const PixelDecoder& decoder_for(const fs::path& file);
 void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out);
 
 // Resolves `relative` (from metadata) inside `source`; throws when it escapes the folder
-// ("../", absolute paths, symlinks leading out).
+// ("../", absolute paths, symlinks leading out). Costs a few syscalls per path component: for
+// reading and deleting files, not for checking a million names from metadata.
 fs::path resolve_inside(const fs::path& source, const std::string& relative);
+// The cheap, lexical part of that check (empty, absolute or '..' names), for metadata readers
+// and the catalog; reading a file still goes through resolve_inside.
+void check_relative_name(const std::string& relative);
 
 }  // namespace imx

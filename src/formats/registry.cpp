@@ -77,14 +77,22 @@ void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out
     decoder_for(file).read(file, page, sample, out);
 }
 
-fs::path resolve_inside(const fs::path& source, const std::string& relative) {
-    fs::path rel(relative);
-    if (relative.empty() || rel.is_absolute() || rel.has_root_name() || rel.has_root_directory())
+void check_relative_name(const std::string& relative) {
+    if (relative.empty() || relative.front() == '/')
         throw input_error(relative, "file name in metadata is absolute or empty; only names inside the source folder are allowed");
-    for (auto& part : rel)
-        if (part == "..")
+    size_t start = 0;
+    while (start <= relative.size()) {
+        size_t end = relative.find_first_of("/\\", start);
+        if (end == std::string::npos) end = relative.size();
+        if (relative.compare(start, end - start, "..") == 0 && end - start == 2)
             throw input_error(relative, "file name in metadata leaves the source folder ('..'); refused");
-    fs::path full = source / rel;
+        start = end + 1;
+    }
+}
+
+fs::path resolve_inside(const fs::path& source, const std::string& relative) {
+    check_relative_name(relative);
+    fs::path full = source / fs::path(relative);
     std::error_code ec;
     // Symlinks that point outside the source folder are refused as well.
     fs::path canon_src = fs::weakly_canonical(source, ec);

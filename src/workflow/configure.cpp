@@ -75,7 +75,8 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     std::string first_present;
     uint32_t first_page = 0, first_sample = 0;
     for (auto& [path, f] : files) {
-        fs::path full = resolve_inside(source, path);
+        check_relative_name(path);
+        fs::path full = source / path;
         struct stat st {};
         if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
             f.size = st.st_size;
