@@ -45,6 +45,14 @@ note ""
 cat "$SRC"/*.tif > /dev/null  # warm the page cache: every route reads from memory
 timed cat sh -c "cat '$SRC'/*.tif > /dev/null"; CAT_T=$T
 
+# write_floor EXP: writes files of the sizes of EXP's chunks, as new files, CORES writers at once:
+# what storing the output costs on this filesystem without reading, decoding or compressing.
+write_floor() {
+    find "$1" -path '*.zarr/*' -type f -size +1k -printf '%s\n' > "$W/sizes.txt"
+    rm -rf "$W/wf"; mkdir -p "$W/wf"
+    timed writefloor "$PY" "$ROOT/bench/write_floor.py" "$W/sizes.txt" "$W/wf" "$CORES"
+    rm -rf "$W/wf"
+}
 run_codec() { local codec=$1
     timed ceiling "$CODECBENCH" --only "$codec" --threads "$CORES" "$SRC"
     read -r _ CEIL_T _ CEIL_BYTES < "$W/ceiling.out"
@@ -64,11 +72,13 @@ run_codec() { local codec=$1
     "$IMX" "$W/exp" init > /dev/null 2>&1
     timed submit "$IMX" "$W/exp" submit; SUBMIT_T=$T; SUBMIT_RSS=$RSS
     IMX_SIZE=$(du -sm "$W/exp"/*.zarr | cut -f1)
+    write_floor "$W/exp"; WRITE_T=$T
     note "## codec $codec"
     note ""
     note "| route | seconds | MB/s of pixels | peak RSS MB | stored MB |"
     note "| --- | ---: | ---: | ---: | ---: |"
     note "| read floor: cat of the source files | $CAT_T | $(mbs $PIXMB $CAT_T) | | |"
+    note "| write floor: files of the stored chunks' sizes, written new by $CORES processes | $WRITE_T | $(mbs $PIXMB $WRITE_T) | | |"
     note "| codec ceiling: $codec alone, $CORES threads, planes in memory | $CEIL_T | $(mbs $PIXMB $CEIL_T) | | $((CEIL_BYTES / 1000000)) |"
     note "| Python: tifffile + zarr-python/numcodecs, $CORES processes | $PY_T | $(mbs $PIXMB $PY_T) | $PY_RSS | $PY_SIZE |"
     note "| imextract run phase (run -j 1, $CORES threads) | $RUN_T | $(mbs $PIXMB $RUN_T) | $RUN_RSS | $IMX_SIZE |"
@@ -77,6 +87,7 @@ run_codec() { local codec=$1
     note ""
     note "- run phase / Python: **$(ratio $PY_T $RUN_T)x** the throughput (target >= 2)"
     note "- run phase / codec ceiling: takes **$(ratio $RUN_T $CEIL_T)x** the codec's time (target <= 1.5)"
+    note "- run phase / write floor: takes **$(ratio $RUN_T $WRITE_T)x** the time of only writing its output files"
     note "- collect (read back, verify every plane): $COLLECT_T s; create $CREATE_T s; init $INIT_T s"
     note ""
     RUN_T_1X=$RUN_T
@@ -92,16 +103,17 @@ rm -rf "$W/exp4"
 "$IMX" "$W/exp4" init > /dev/null 2>&1
 cat "$W/p4/microscope"/*.tif > /dev/null
 timed run4 "$IMX" "$W/exp4" run -j 1; RUN4_T=$T; RUN4_RSS=$RSS
+write_floor "$W/exp4"; W4_T=$T
 N4=$(ls "$W/p4/microscope"/*.tif | wc -l)
-"$IMX" "$W/exp" init > /dev/null 2>&1; "$IMX" "$W/exp" create --help > /dev/null 2>&1 || true
 rm -rf "$W/exp"; "$IMX" "$W/exp" create --source "$SRC" --compression blosc-lz4 > /dev/null 2>&1; "$IMX" "$W/exp" init > /dev/null 2>&1
 timed run1 "$IMX" "$W/exp" run -j 1; RUN1_T=$T; RUN1_RSS=$RSS
+write_floor "$W/exp"; W1_T=$T
 note "## scaling (blosc-lz4, run phase)"
 note ""
-note "| plate | planes | seconds | ms per plane | peak RSS MB |"
-note "| --- | ---: | ---: | ---: | ---: |"
-note "| 1x | $NPLANES | $RUN1_T | $(awk -v t=$RUN1_T -v n=$NPLANES 'BEGIN{printf "%.1f", t*1000/n}') | $RUN1_RSS |"
-note "| 4x | $N4 | $RUN4_T | $(awk -v t=$RUN4_T -v n=$N4 'BEGIN{printf "%.1f", t*1000/n}') | $RUN4_RSS |"
+note "| plate | planes | seconds | ms per plane | peak RSS MB | write floor ms per plane |"
+note "| --- | ---: | ---: | ---: | ---: | ---: |"
+note "| 1x | $NPLANES | $RUN1_T | $(awk -v t=$RUN1_T -v n=$NPLANES 'BEGIN{printf "%.1f", t*1000/n}') | $RUN1_RSS | $(awk -v t=$W1_T -v n=$NPLANES 'BEGIN{printf "%.1f", t*1000/n}') |"
+note "| 4x | $N4 | $RUN4_T | $(awk -v t=$RUN4_T -v n=$N4 'BEGIN{printf "%.1f", t*1000/n}') | $RUN4_RSS | $(awk -v t=$W4_T -v n=$N4 'BEGIN{printf "%.1f", t*1000/n}') |"
 note ""
 note "- cost per plane 4x / 1x: **$(awk -v a=$RUN4_T -v b=$RUN1_T -v n=$NPLANES -v m=$N4 'BEGIN{printf "%.2f", (a/m)/(b/n)}')** (target 0.85-1.15)"
 note ""

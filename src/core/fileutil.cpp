@@ -32,10 +32,15 @@ void commit_temporary(const fs::path& tmp, const fs::path& target) {
 }
 
 void write_file_atomic(const fs::path& target, std::string_view data) {
-    std::error_code ec;
-    if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
     fs::path tmp = temporary_sibling(target);
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT && target.has_parent_path()) {
+        // Folders are created only when missing: most writes go into an existing folder, and
+        // checking every path component on every write costs more than the write of a chunk.
+        std::error_code ec;
+        fs::create_directories(target.parent_path(), ec);
+        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    }
     if (fd < 0)
         throw Error(target.string() + ": cannot create file: " + std::strerror(errno), Error::Kind::storage);
     size_t off = 0;

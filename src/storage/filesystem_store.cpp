@@ -39,15 +39,7 @@ public:
 
     void put(const std::string& key, std::string_view value) override {
         check_key(key);
-        fs::path target = root_ / key;
-        // Creating parents on every put costs a few syscalls; skipping when the folder exists is
-        // the common case on a plate with many chunks per folder.
-        std::error_code ec;
-        fs::create_directories(target.parent_path(), ec);
-        if (ec)
-            throw Error(target.parent_path().string() + ": cannot create folder: " + ec.message(),
-                        Error::Kind::storage);
-        write_file_atomic(target, value);
+        write_file_atomic(root_ / key, value);  // creates missing folders
     }
 
     std::optional<std::string> get(const std::string& key) const override {
