@@ -106,13 +106,13 @@ int do_info(const Workspace& ws, const std::string& phase_s, int job) {
                    j["source"].get<std::string>(), j["store"].get<std::string>());
         std::string last;
         for (auto& o : outs) {
-            std::string site = fmt::format("{} {} site {}", o["plate"].get<std::string>(),
-                                           well_name(o["row"].get<int>(), o["col"].get<int>()), o["site"].get<int>());
+            std::string site = fmt::format("{} {} site {}", o[1].get<std::string>(),
+                                           well_name(o[2].get<int>(), o[3].get<int>()), o[4].get<int>());
             if (site != last) fmt::print("  {}\n", site);
             last = site;
             if (log::verbosity() > 0)
-                for (auto& in : o["inputs"])
-                    fmt::print("    c{} t{} z{} <- {} page {}\n", o["c"].get<int>(), o["t"].get<int>(), o["z"].get<int>(),
+                for (auto& in : o[8])
+                    fmt::print("    c{} t{} z{} <- {} page {}\n", o[6].get<int>(), o[5].get<int>(), o[7].get<int>(),
                                in[0].get<std::string>(), in[2].get<int>());
         }
     } else {

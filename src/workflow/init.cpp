@@ -124,6 +124,8 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
                     {"store", config.store},
                     {"mip", config.mip},
                     {"plates", plates_j},
+                    {"output_columns", {"id", "plate", "row", "col", "site", "t", "c", "z",
+                                        "inputs [file, series, page, sample]"}},
                     {"outputs", std::move(job_outputs)}};
         write_file_atomic(ws.job_file(Phase::run, result.run_jobs), job.dump());
         job_outputs = json::array();
@@ -142,17 +144,11 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
             current_output = output_id;
             ++result.outputs;
             job_plates[st.int64(0)] = true;
-            job_outputs.push_back({{"id", output_id},
-                                   {"plate", st.text(1)},
-                                   {"row", st.integer(3)},
-                                   {"col", st.integer(4)},
-                                   {"site", st.integer(5)},
-                                   {"c", st.integer(7)},
-                                   {"t", st.integer(8)},
-                                   {"z", st.integer(9)},
-                                   {"inputs", json::array()}});
+            // Rows rather than objects: a million planes cost a third of the time and space.
+            job_outputs.push_back(json::array({output_id, st.text(1), st.integer(3), st.integer(4), st.integer(5),
+                                               st.integer(8), st.integer(7), st.integer(9), json::array()}));
         }
-        job_outputs.back()["inputs"].push_back({st.text(10), st.int64(11), st.int64(12), st.int64(13)});
+        job_outputs.back()[8].push_back(json::array({st.text(10), st.int64(11), st.int64(12), st.int64(13)}));
     }
     flush();
 

@@ -32,15 +32,18 @@ template <class T> PlaneStats histogram_stats(const Plane& p) {
     hist.assign(bins, 0);
     const T* v = p.as<T>();
     const size_t n = p.pixel_count();
-    for (size_t i = 0; i < n; ++i) ++hist[v[i]];
     PlaneStats s;
     if (n == 0) return s;
-    size_t lo = 0, hi = bins - 1;
-    while (hist[lo] == 0) ++lo;
-    while (hist[hi] == 0) --hi;
-    s.min = double(lo);
-    s.max = double(hi);
-    const size_t target = size_t(double(n) * 0.999);
+    // Exact minimum and maximum (a vectorised pass); the percentile from every 4th pixel, which is
+    // plenty for a contrast window and 4x cheaper than a full histogram.
+    auto [mn, mx] = std::minmax_element(v, v + n);
+    s.min = double(*mn);
+    s.max = double(*mx);
+    const size_t step = n >= 4096 ? 4 : 1;
+    size_t sampled = 0;
+    for (size_t i = 0; i < n; i += step, ++sampled) ++hist[v[i]];
+    size_t lo = size_t(*mn), hi = size_t(*mx);
+    const size_t target = size_t(double(sampled) * 0.999);
     size_t seen = 0;
     for (size_t b = lo; b <= hi; ++b) {
         seen += hist[b];

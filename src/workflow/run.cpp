@@ -77,10 +77,11 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
         plates[path] = std::make_unique<NgffPlate>(*store, PlateLayout::from_json(layout));
     std::vector<Output> outputs;
     for (auto& o : job.at("outputs")) {
-        Output out{o.at("id").get<int64_t>(), plates.at(o.at("plate").get<std::string>()).get(),
-                   o.at("row").get<int>(), o.at("col").get<int>(), o.at("site").get<int>(), o.at("t").get<int>(),
-                   o.at("c").get<int>(), o.at("z").get<int>(), {}};
-        for (auto& in : o.at("inputs"))
+        // [id, plate, row, col, site, t, c, z, inputs] (init.cpp writes them)
+        Output out{o.at(0).get<int64_t>(), plates.at(o.at(1).get<std::string>()).get(),
+                   o.at(2).get<int>(), o.at(3).get<int>(), o.at(4).get<int>(), o.at(5).get<int>(),
+                   o.at(6).get<int>(), o.at(7).get<int>(), {}};
+        for (auto& in : o.at(8))
             out.inputs.push_back({in[0].get<std::string>(), in[1].get<uint32_t>(), in[2].get<uint32_t>(),
                                   in[3].get<uint32_t>()});
         outputs.push_back(std::move(out));
