@@ -118,6 +118,10 @@ public:
 
     int detect(const fs::path& source) const override {
         if (!find_one(source, "MeasurementData.mlf", ".mlf").empty()) return 90;
+        // Several .mlf files and no MeasurementData.mlf: ours still, so that configure can say why.
+        std::error_code ec;
+        for (auto& e : fs::directory_iterator(source, ec))
+            if (e.path().extension() == ".mlf") return 50;
         return 0;
     }
 
@@ -125,8 +129,17 @@ public:
         ImageSet set;
         set.format = name();
         fs::path mlf = find_one(source, "MeasurementData.mlf", ".mlf");
-        if (mlf.empty())
-            throw input_error(source.string(), "no MeasurementData.mlf (or exactly one .mlf file) in the folder");
+        if (mlf.empty()) {
+            std::string names;
+            std::error_code ec;
+            for (auto& e : fs::directory_iterator(source, ec))
+                if (e.path().extension() == ".mlf") names += (names.empty() ? "" : ", ") + e.path().filename().string();
+            throw input_error(source.string(),
+                              names.empty() ? "no MeasurementData.mlf in the folder"
+                                            : "several .mlf files (" + names +
+                                                  ") and no MeasurementData.mlf: the instrument writes one "
+                                                  "MeasurementData.mlf per acquisition; give each its own folder");
+        }
         fs::path mrf = find_one(source, "MeasurementDetail.mrf", ".mrf");
 
         std::string plate_name = source.filename().string();

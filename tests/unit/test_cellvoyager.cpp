@@ -148,6 +148,19 @@ TEST(CellVoyager, MetadataVariantsFromOtherFileNames) {
     }
 }
 
+TEST(CellVoyager, SeveralMlfFilesAreExplained) {
+    fs::path src = samples() / "fractal-tasks-core_metadata_files";
+    if (!fs::exists(src)) GTEST_SKIP() << "samples not found";
+    EXPECT_EQ(detect_layout(src).name(), "cellvoyager");
+    try {
+        cv().configure(src, {});
+        ADD_FAILURE() << "several mlf files accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("several .mlf files"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("MeasurementData_2x2_well.mlf"), std::string::npos) << e.what();
+    }
+}
+
 TEST(CellVoyager, ChannelsAreActionAndChAndTwoLetterRows) {
     fs::path d = fresh_dir("synthetic");
     write(d / "MeasurementData.mlf", std::string(kHead) + record(30, 40, 1, 1, 2, "a.tif") + record(30, 40, 1, 1, 1, "b.tif") +
