@@ -174,11 +174,12 @@ std::vector<ChannelInfo> Catalog::channels() {
 
 CatalogSummary Catalog::summary() {
     CatalogSummary s;
-    s.format = meta("format");
-    s.source = meta("source");
-    s.store = meta("store");
+    ExperimentConfig c = config();
+    s.format = c.format;
+    s.source = c.source;
+    s.store = c.store;
     s.compression = meta("compression");
-    s.mip = meta("mip") == "1";
+    s.mip = c.mip;
     s.width = uint32_t(std::stoul(meta("width", "0")));
     s.height = uint32_t(std::stoul(meta("height", "0")));
     s.dtype = meta("dtype");

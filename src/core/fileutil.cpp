@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -61,6 +62,12 @@ void write_file_atomic(const fs::path& target, std::string_view data) {
         throw Error(target.string() + ": write failed: " + std::strerror(err), Error::Kind::storage);
     }
     commit_temporary(tmp, target);
+}
+
+std::string lower_extension(const fs::path& file) {
+    std::string ext = file.extension().string();
+    for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+    return ext;
 }
 
 std::string read_file(const fs::path& file, uint64_t max_bytes) {

@@ -14,6 +14,8 @@ std::filesystem::path temporary_sibling(const std::filesystem::path& target);
 void commit_temporary(const std::filesystem::path& tmp, const std::filesystem::path& target);
 // Writes `data` to `target` atomically (temporary name, then rename). Creates parent folders.
 void write_file_atomic(const std::filesystem::path& target, std::string_view data);
+// The file's extension in lower case, with the dot (".tif").
+std::string lower_extension(const std::filesystem::path& file);
 // Reads a whole file; refuses files larger than `max_bytes` with an Error naming the file.
 std::string read_file(const std::filesystem::path& file, uint64_t max_bytes = 1ull << 30);
 

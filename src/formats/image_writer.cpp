@@ -113,8 +113,7 @@ void write_png(const std::filesystem::path& file, const Plane& plane) {
 }
 
 void write_image(const std::filesystem::path& file, const Plane& plane) {
-    std::string ext = file.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    std::string ext = lower_extension(file);
     if (ext == ".tif" || ext == ".tiff") return write_tiff(file, plane);
     if (ext == ".png") return write_png(file, plane);
     throw Error(file.string() + ": unknown output format '" + ext + "' (use .tif, .tiff or .png)",

@@ -8,6 +8,7 @@
 #include <regex>
 #include <set>
 
+#include "core/fileutil.h"
 #include "formats/builtin.h"
 #include "formats/tiff_decoder.h"
 
@@ -17,17 +18,12 @@ namespace {
 
 const char* kGroups[] = {"well", "row", "col", "site", "channel", "z", "t", "plate"};
 
-bool is_image(const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return ext == ".tif" || ext == ".tiff" || ext == ".png";
-}
-
 bool is_tiff(const fs::path& p) {
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    std::string ext = lower_extension(p);
     return ext == ".tif" || ext == ".tiff";
 }
+
+bool is_image(const fs::path& p) { return is_tiff(p) || lower_extension(p) == ".png"; }
 
 // std::regex (ECMAScript) has no named groups: rewrite (?P<name>...) and (?<name>...) into plain
 // groups and remember which group number each name got.

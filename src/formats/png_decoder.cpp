@@ -13,6 +13,7 @@
 #include <cstring>
 #include <vector>
 
+#include "core/fileutil.h"
 #include "formats/builtin.h"
 
 namespace imx {
@@ -198,9 +199,7 @@ public:
 
     bool accepts(const fs::path& file, const unsigned char* head, size_t head_len) const override {
         if (head && head_len >= 8) return png_sig_cmp(head, 0, 8) == 0;
-        std::string ext = file.extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-        return ext == ".png";
+        return lower_extension(file) == ".png";
     }
 
     uint32_t page_count(const fs::path& file) const override {

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fileutil.h"
 #include "formats/builtin.h"
 
 namespace imx {
@@ -58,12 +59,6 @@ int on_tiff_warning(TIFF*, void*, const char*, const char*, va_list) {
 }
 
 bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __builtin_mul_overflow(a, b, &out); }
-
-std::string lower_extension(const fs::path& file) {
-    std::string ext = file.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return ext;
-}
 
 const char* compression_name(uint16_t c) {
     switch (c) {
