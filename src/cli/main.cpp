@@ -295,6 +295,9 @@ int real_main(int argc, char** argv) {
     collect_cmd->add_flag("--dry-run", colopt.dry_run, "show what would be deleted, delete nothing");
     collect_cmd->add_flag("--lock-held", colopt.already_locked, "for engines: the submitting command holds the lock")
         ->group("");
+    VerifyOptions vopt;
+    auto* verify_cmd = app.add_subcommand("verify", "re-read every stored plane and check its checksum");
+    verify_cmd->add_flag("--sources", vopt.sources, "also compare with the microscope files still present");
     auto* cleanup_cmd = app.add_subcommand("cleanup", "remove job files and leftovers of interrupted writes");
     std::string phase = "run";
     auto* info = app.add_subcommand("info", "show a job's description and state");
@@ -370,6 +373,15 @@ int real_main(int argc, char** argv) {
     if (collect_cmd->parsed()) {
         auto r = collect(ws, colopt);
         return r.verified == r.outputs ? exit_ok : exit_verification;
+    }
+    if (verify_cmd->parsed()) {
+        auto r = verify(ws, vopt);
+        for (auto& p : r.problems) log::error("{}", p);
+        log::info("verify: {} of {} stored plane(s) match their checksums{}", r.ok, r.planes,
+                  vopt.sources ? fmt::format("; {} compared with their source files, {} not (sources deleted or "
+                                             "missing)", r.sources_compared, r.sources_skipped)
+                               : "");
+        return r.problems.empty() ? exit_ok : exit_verification;
     }
     if (cleanup_cmd->parsed()) {
         auto r = cleanup(ws);

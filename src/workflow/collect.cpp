@@ -13,6 +13,8 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "storage/store.h"
+#include "formats/reader.h"
+#include "workflow/pixel_ops.h"
 #include "workflow/workflow.h"
 
 namespace imx {
@@ -21,6 +23,11 @@ using nlohmann::json;
 
 namespace {
 
+struct SourcePlane {
+    std::string file, state;
+    uint32_t page = 0, sample = 0;
+};
+
 struct StoredPlane {
     int64_t id;
     std::string plate;
@@ -28,7 +35,86 @@ struct StoredPlane {
     std::string checksum;
     bool ok = false;
     std::string problem;
+    std::vector<SourcePlane> sources;  // filled only to compare with the source files
+    bool source_compared = false;
 };
+
+std::vector<StoredPlane> load_stored(Catalog& cat, bool with_sources) {
+    std::vector<StoredPlane> stored;
+    auto st = cat.db().prepare(
+        "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, '') "
+        "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+        "JOIN plates p ON w.plate_id = p.id ORDER BY o.id");
+    while (st.step())
+        stored.push_back({st.int64(0), st.text(1), st.integer(2), st.integer(3), st.integer(4), st.integer(5),
+                          st.integer(6), st.integer(7), st.text(8), false, {}, {}, false});
+    if (with_sources) {
+        std::map<int64_t, size_t> index;
+        for (size_t i = 0; i < stored.size(); ++i) index[stored[i].id] = i;
+        auto in = cat.db().prepare(
+            "SELECT pl.output_id, f.path, f.state, pl.page, pl.sample FROM planes pl JOIN files f ON pl.file_id = f.id "
+            "ORDER BY pl.output_id, pl.zplane");
+        while (in.step())
+            stored[index.at(in.int64(0))].sources.push_back(
+                {in.text(1), in.text(2), uint32_t(in.int64(3)), uint32_t(in.int64(4))});
+    }
+    return stored;
+}
+
+// Reads every stored plane back and checks it against the checksum recorded when it was
+// extracted; with `source`, also re-reads the microscope files (max over z for projections).
+void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, std::unique_ptr<NgffPlate>>& plates,
+                  int threads, const fs::path* source) {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+        Plane src, acc;
+        for (size_t i = next++; i < stored.size(); i = next++) {
+            StoredPlane& s = stored[i];
+            if (s.checksum.empty()) {
+                s.problem = "not stored (its run job failed or did not run)";
+                continue;
+            }
+            try {
+                Plane p = plates.at(s.plate)->read_plane(s.row, s.col, s.site, s.t, s.c, s.z);
+                std::string sum = pixel_checksum(p.data.data(), p.byte_size());
+                if (sum != s.checksum) {
+                    s.problem = "stored pixels do not match the checksum recorded when extracting (" + sum +
+                                " != " + s.checksum + ")";
+                    continue;
+                }
+                s.ok = true;
+                bool all_present = !s.sources.empty();
+                for (auto& in : s.sources) all_present = all_present && in.state == "present";
+                if (!source || !all_present) continue;
+                for (size_t k = 0; k < s.sources.size(); ++k) {
+                    read_plane(resolve_inside(*source, s.sources[k].file), s.sources[k].page, s.sources[k].sample,
+                               k == 0 ? acc : src);
+                    if (k > 0) max_project_into(acc, src);
+                }
+                s.source_compared = true;
+                std::string src_sum = pixel_checksum(acc.data.data(), acc.byte_size());
+                if (src_sum != s.checksum) {
+                    s.ok = false;
+                    s.problem = "the source file " + s.sources[0].file + " no longer matches the stored plane (" +
+                                src_sum + " != " + s.checksum + "); was it changed after extraction?";
+                }
+            } catch (const std::exception& e) {
+                s.ok = false;
+                s.problem = e.what();
+            }
+        }
+    };
+    std::vector<std::thread> pool;
+    for (int i = 0; i < std::max(1, threads); ++i) pool.emplace_back(work);
+    for (auto& t : pool) t.join();
+}
+
+std::string describe(const StoredPlane& s) {
+    return s.plate + " " + well_name(s.row, s.col) + " site " + std::to_string(s.site) + " channel " +
+           std::to_string(s.c) + " tpoint " + std::to_string(s.t) + " zplane " + std::to_string(s.z) + ": " + s.problem;
+}
+
+int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
 void fold_results(const Workspace& ws, Catalog& cat) {
     int jobs = ws.run_job_count();
@@ -77,39 +163,9 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     std::map<std::string, std::unique_ptr<NgffPlate>> plates;
     for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
 
-    std::vector<StoredPlane> stored;
-    {
-        auto st = cat.db().prepare(
-            "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, '') "
-            "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
-            "JOIN plates p ON w.plate_id = p.id ORDER BY o.id");
-        while (st.step())
-            stored.push_back({st.int64(0), st.text(1), st.integer(2), st.integer(3), st.integer(4), st.integer(5),
-                              st.integer(6), st.integer(7), st.text(8), false, {}});
-    }
     // Verify by reading every chunk back and hashing its pixels: what delete relies on.
-    std::atomic<size_t> next{0};
-    auto verify = [&] {
-        for (size_t i = next++; i < stored.size(); i = next++) {
-            StoredPlane& s = stored[i];
-            if (s.checksum.empty()) {
-                s.problem = "not stored (its run job failed or did not run)";
-                continue;
-            }
-            try {
-                Plane p = plates.at(s.plate)->read_plane(s.row, s.col, s.site, s.t, s.c, s.z);
-                std::string sum = pixel_checksum(p.data.data(), p.byte_size());
-                if (sum == s.checksum) s.ok = true;
-                else s.problem = "stored pixels do not match the checksum recorded when extracting (" + sum + " != " + s.checksum + ")";
-            } catch (const std::exception& e) {
-                s.problem = e.what();
-            }
-        }
-    };
-    int threads = opt.threads > 0 ? opt.threads : int(std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> pool;
-    for (int i = 0; i < threads; ++i) pool.emplace_back(verify);
-    for (auto& t : pool) t.join();
+    std::vector<StoredPlane> stored = load_stored(cat, false);
+    check_stored(stored, plates, opt.threads > 0 ? opt.threads : default_threads(), nullptr);
 
     CollectResult res;
     res.outputs = int64_t(stored.size());
@@ -124,10 +180,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
             }
             if (s.checksum.empty()) ++res.missing;
             else ++res.mismatched;
-            if (res.problems.size() < 20)
-                res.problems.push_back(s.plate + " " + well_name(s.row, s.col) + " site " + std::to_string(s.site) +
-                                       " channel " + std::to_string(s.c) + " tpoint " + std::to_string(s.t) +
-                                       " zplane " + std::to_string(s.z) + ": " + s.problem);
+            if (res.problems.size() < 20) res.problems.push_back(describe(s));
         }
         tx.commit();
     }
@@ -216,6 +269,26 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
               ok ? "" : "; run `resubmit` to store the missing ones");
     log::set_file({});
     return res;
+}
+
+VerifyResult verify(const Workspace& ws, const VerifyOptions& opt) {
+    ws.require();
+    Catalog cat(ws.catalog_file(), true);
+    ExperimentConfig config = cat.config();
+    auto store = open_store(config.store);
+    std::map<std::string, std::unique_ptr<NgffPlate>> plates;
+    for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
+    std::vector<StoredPlane> stored = load_stored(cat, opt.sources);
+    fs::path source = config.source;
+    check_stored(stored, plates, opt.threads > 0 ? opt.threads : default_threads(), opt.sources ? &source : nullptr);
+    VerifyResult r;
+    r.planes = int64_t(stored.size());
+    for (auto& s : stored) {
+        if (s.ok) ++r.ok;
+        else r.problems.push_back(describe(s));
+        if (opt.sources) (s.source_compared ? r.sources_compared : r.sources_skipped)++;
+    }
+    return r;
 }
 
 CleanupResult cleanup(const Workspace& ws) {

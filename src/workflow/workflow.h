@@ -58,6 +58,18 @@ struct CollectResult {
 };
 CollectResult collect(const Workspace& ws, const CollectOptions& options);
 
+// `verify`: re-reads every stored plane and checks it against the checksum recorded when it was
+// extracted; with `sources`, also against the microscope files still present. Changes nothing.
+struct VerifyOptions {
+    bool sources = false;
+    int threads = 0;
+};
+struct VerifyResult {
+    int64_t planes = 0, ok = 0, sources_compared = 0, sources_skipped = 0;
+    std::vector<std::string> problems;  // one line per plane that failed
+};
+VerifyResult verify(const Workspace& ws, const VerifyOptions& options);
+
 struct CleanupResult {
     uint64_t job_files = 0, temporaries = 0;
 };
