@@ -186,7 +186,8 @@ int run_demo(const fs::path& dir, bool run_workflow, const DemoPlateSpec& spec) 
     fmt::print("  /usr/bin/python3 -c \"import zarr; p = zarr.open('{}', 'r'); print(p.attrs['plate']['wells']); "
                "print(p['B/02/0/0'].shape)\"\n", plate);
     fmt::print("or get one plane as TIFF:\n");
-    fmt::print("  imextract {} get --well B02 --site 0 --channel 0 --zplane 1 -o B02_s0_c0_z1.tif\n", experiment.string());
+    fmt::print("  {} {} get --well B02 --site 0 --channel 0 --zplane 1 -o B02_s0_c0_z1.tif\n", self_executable(),
+               experiment.string());
     return exit_ok;
 }
 
