@@ -13,7 +13,6 @@ if ! "$SRC/scripts/slurm-local-up.sh" 2> "$WORK/slurm-up.log"; then
     skip "SLURM could not be started on this machine"
 fi
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
-checksums() { $PY -c "import sqlite3,sys; print('\n'.join(r[0] or 'NULL' for r in sqlite3.connect(sys.argv[1]).execute('SELECT checksum FROM outputs ORDER BY id')))" "$1/catalog.sqlite"; }
 
 expect_exit 0 "$IMX" demo --no-run "$WORK/d"
 M="$WORK/d/microscope"

@@ -23,6 +23,8 @@ expect_exit() {
     fi
 }
 expect_output() { grep -qE -- "$1" "$WORK/last.out" || { cat "$WORK/last.out" >&2; fail "output lacks /$1/"; }; }
+# checksums EXPERIMENT: the stored planes' checksums from the catalog, in catalog order.
+checksums() { $PY -c "import sqlite3,sys; print('\n'.join(r[0] or 'NULL' for r in sqlite3.connect(sys.argv[1]).execute('SELECT checksum FROM outputs ORDER BY id')))" "$1/catalog.sqlite"; }
 need_oracle() {
     $PY -c "import zarr, tifffile, numpy, PIL" 2>/dev/null || skip "the oracle needs python3-zarr, python3-tifffile, python3-numpy, python3-pil"
 }
