@@ -60,6 +60,10 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     meta("store", config.store);
     meta("mip", config.mip ? "1" : "0");
     meta("compression", config.codec.name() + ":" + std::to_string(config.codec.level));
+    meta("levels", std::to_string(config.levels));
+    meta("downsample", config.downsample);
+    meta("ngff", config.ngff);
+    meta("shard", config.shard);
     meta("width", std::to_string(set.width));
     meta("height", std::to_string(set.height));
     meta("dtype", dtype_name(set.dtype.value_or(DType::u16)));
@@ -155,6 +159,10 @@ ExperimentConfig Catalog::config() {
     c.store = meta("store");
     c.mip = meta("mip") == "1";
     c.codec = parse_codec(meta("compression", "none"));
+    c.levels = std::stoi(meta("levels", "1"));  // catalogs from before pyramids: one level
+    c.downsample = meta("downsample", "mean");
+    c.ngff = meta("ngff", "0.4");
+    c.shard = meta("shard", "none");
     return c;
 }
 

@@ -22,6 +22,10 @@ struct ExperimentConfig {
     std::string store;      // store URL (a path for the filesystem store)
     bool mip = false;       // store maximum-intensity projections instead of z-stacks
     CodecSpec codec;
+    int levels = 0;               // resolution levels; 0 = halve until the larger side is <= 256
+    std::string downsample = "mean";
+    std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
+    std::string shard = "none";   // 0.5 only: none | field | zstack
 };
 
 struct SourceFile {

@@ -257,6 +257,11 @@ int real_main(int argc, char** argv) {
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
     create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
     create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");
+    create->add_option("--levels", copt.levels, "resolution levels (default: halve until the larger side is <= 256)")
+        ->check(CLI::Range(1, 32));
+    create->add_option("--downsample", copt.downsample, "how pyramid levels are made: mean (default) | max");
+    create->add_option("--ngff", copt.ngff, "OME-NGFF version: 0.4 (Zarr v2, default) | 0.5 (Zarr v3)");
+    create->add_option("--shard", copt.shard, "0.5 only: none (default) | field (one object per field and level) | zstack");
 
     InitOptions iopt;
     auto* init = app.add_subcommand("init", "remove previous output and create the run jobs");
@@ -308,6 +313,16 @@ int real_main(int argc, char** argv) {
     logc->add_option("-p,--phase", phase, "init | run | collect");
     logc->add_option("-j,--job", job, "run job id");
     auto* status = app.add_subcommand("status", "what was configured and how the jobs went");
+    std::string status_overview;
+    status->add_option("--overview", status_overview, "also write the plate overview PNG (after collect)");
+    OverviewOptions oopt;
+    auto* overview = app.add_subcommand("overview", "draw the plate as one PNG: every well, its fields, all channels");
+    overview->add_option("-o,--output", oopt.output, "the PNG to write")->required();
+    overview->add_option("--plate", oopt.plate, "plate name (default: the first)");
+    overview->add_option("--channel", oopt.channels, "channel name or index (repeatable; default: all)");
+    overview->add_option("--tpoint", oopt.tpoint, "time-point index (0-based)");
+    overview->add_option("--zplane", oopt.zplane, "z-plane index (default: the middle one)");
+    overview->add_option("--field-size", oopt.field_size, "pixels per field (default: automatic)");
 
     PlaneQuery q;
     std::string out;
@@ -318,6 +333,7 @@ int real_main(int argc, char** argv) {
     get->add_option("--channel", q.channel, "channel index (0-based) or name")->required();
     get->add_option("--tpoint", q.tpoint, "time-point index (0-based)");
     get->add_option("--zplane", q.zplane, "z-plane index (0-based)");
+    get->add_option("--level", q.level, "resolution level (0 = full resolution)");
     get->add_option("-o,--output", out, "output file (.tif, .tiff or .png)")->required();
 
     try {
@@ -391,7 +407,25 @@ int real_main(int argc, char** argv) {
     }
     if (info->parsed()) return do_info(ws, phase, job);
     if (logc->parsed()) return do_log(ws, phase, job);
-    if (status->parsed()) return do_status(ws);
+    auto draw_overview = [&](const OverviewOptions& o) {
+        auto r = write_overview(ws, o);
+        log::info("wrote {} ({}x{}): {} well(s) drawn, {} with missing or unreadable planes (red crosses); "
+                  "read {:.2f} MB of stored chunks", o.output.string(), r.width, r.height, r.wells_drawn, r.wells_failed,
+                  r.bytes_read / 1e6);
+        return r.wells_failed ? exit_verification : exit_ok;
+    };
+    if (status->parsed()) {
+        int rc = do_status(ws);
+        if (!status_overview.empty()) {
+            auto c = ws.read_state(Phase::collect, 0);
+            if (!c) throw Error("--overview: run collect first (the picture's contrast comes from its statistics)", Error::Kind::usage);
+            OverviewOptions o;
+            o.output = status_overview;
+            draw_overview(o);
+        }
+        return rc;
+    }
+    if (overview->parsed()) return draw_overview(oopt);
     if (get->parsed()) {
         ExperimentReader reader(experiment);
         Plane p = reader.get(q);

@@ -74,10 +74,11 @@ void write_tiff(const std::filesystem::path& file, const Plane& plane, TiffCompr
     commit_temporary(tmp, file);
 }
 
-void write_png(const std::filesystem::path& file, const Plane& plane) {
-    if (plane.dtype != DType::u8 && plane.dtype != DType::u16)
-        throw Error(file.string() + ": PNG holds only 8- or 16-bit unsigned pixels; this plane is " +
-                    dtype_name(plane.dtype) + " (write a .tif instead)");
+namespace {
+
+// Writes rows of `row_bytes` each from `base`; 16-bit samples are little endian in memory.
+void write_png_rows(const std::filesystem::path& file, uint32_t width, uint32_t height, int depth, int color_type,
+                    size_t row_bytes, const unsigned char* pixels) {
     std::filesystem::path tmp = temporary_sibling(file);
     FILE* fp = std::fopen(tmp.c_str(), "wb");
     if (!fp) throw Error(file.string() + ": cannot create PNG file", Error::Kind::storage);
@@ -94,15 +95,13 @@ void write_png(const std::filesystem::path& file, const Plane& plane) {
         throw Error(file.string() + ": writing PNG failed", Error::Kind::storage);
     }
     png_init_io(png, fp);
-    const int depth = plane.dtype == DType::u8 ? 8 : 16;
-    png_set_IHDR(png, info, plane.width, plane.height, depth, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+    png_set_IHDR(png, info, width, height, depth, color_type, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_set_compression_level(png, 1);
     png_write_info(png, info);
     if (depth == 16) png_set_swap(png);  // PNG is big endian, our planes are little endian
-    const size_t row_bytes = size_t(plane.width) * (depth / 8);
-    auto* base = reinterpret_cast<png_bytep>(const_cast<std::byte*>(plane.data.data()));
-    for (uint32_t y = 0; y < plane.height; ++y) png_write_row(png, base + y * row_bytes);
+    auto* base = const_cast<png_bytep>(pixels);
+    for (uint32_t y = 0; y < height; ++y) png_write_row(png, base + size_t(y) * row_bytes);
     png_write_end(png, nullptr);
     png_destroy_write_struct(&png, &info);
     if (std::fclose(fp) != 0) {
@@ -110,6 +109,23 @@ void write_png(const std::filesystem::path& file, const Plane& plane) {
         throw Error(file.string() + ": writing PNG failed (disk full?)", Error::Kind::storage);
     }
     commit_temporary(tmp, file);
+}
+
+}  // namespace
+
+void write_png(const std::filesystem::path& file, const Plane& plane) {
+    if (plane.dtype != DType::u8 && plane.dtype != DType::u16)
+        throw Error(file.string() + ": PNG holds only 8- or 16-bit unsigned pixels; this plane is " +
+                    dtype_name(plane.dtype) + " (write a .tif instead)");
+    const int depth = plane.dtype == DType::u8 ? 8 : 16;
+    write_png_rows(file, plane.width, plane.height, depth, PNG_COLOR_TYPE_GRAY, size_t(plane.width) * (depth / 8),
+                   reinterpret_cast<const unsigned char*>(plane.data.data()));
+}
+
+void write_png_rgb(const std::filesystem::path& file, uint32_t width, uint32_t height,
+                   const std::vector<uint8_t>& rgb) {
+    if (rgb.size() != size_t(width) * height * 3) throw Error("internal: RGB buffer of the wrong size");
+    write_png_rows(file, width, height, 8, PNG_COLOR_TYPE_RGB, size_t(width) * 3, rgb.data());
 }
 
 void write_image(const std::filesystem::path& file, const Plane& plane) {

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/types.h"
 
@@ -19,6 +21,10 @@ void write_tiff(const std::filesystem::path& file, const Plane& plane,
 
 // Writes an 8- or 16-bit gray PNG (other pixel types are refused with an Error).
 void write_png(const std::filesystem::path& file, const Plane& plane);
+
+// Writes an 8-bit RGB picture (rgb: width*height*3 bytes, row by row).
+void write_png_rgb(const std::filesystem::path& file, uint32_t width, uint32_t height,
+                   const std::vector<uint8_t>& rgb);
 
 // Picks the writer by extension (.tif/.tiff or .png); throws Error on other extensions.
 void write_image(const std::filesystem::path& file, const Plane& plane);

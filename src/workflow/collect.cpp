@@ -16,6 +16,7 @@
 #include "formats/reader.h"
 #include "workflow/pixel_ops.h"
 #include "workflow/workflow.h"
+#include "zarr/pyramid.h"
 
 namespace imx {
 
@@ -82,6 +83,20 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                                 " != " + s.checksum + ")";
                     continue;
                 }
+                // Lower resolution levels must be the pyramid of this plane.
+                const NgffPlate& plate = *plates.at(s.plate);
+                Plane prev = std::move(p), down;
+                for (int level = 1; level < plate.layout().levels; ++level) {
+                    downsample_2x2(prev, down, plate.layout().downsample);
+                    Plane stored_level = plate.read_plane(s.row, s.col, s.site, s.t, s.c, s.z, level);
+                    if (stored_level.data != down.data)
+                        throw Error(plate.chunk_key(s.row, s.col, s.site, s.t, s.c, s.z, level) + ": resolution level " +
+                                        std::to_string(level) + " is not the 2x2 " +
+                                        downsample_name(plate.layout().downsample) + " of level " +
+                                        std::to_string(level - 1),
+                                    Error::Kind::verification);
+                    std::swap(prev, down);
+                }
                 s.ok = true;
                 bool all_present = !s.sources.empty();
                 for (auto& in : s.sources) all_present = all_present && in.state == "present";
@@ -116,7 +131,11 @@ std::string describe(const StoredPlane& s) {
 
 int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
-void fold_results(const Workspace& ws, Catalog& cat) {
+using Histograms = std::map<std::pair<std::string, int>, std::vector<uint64_t>>;  // (plate, channel)
+
+// Folds the run jobs' results into the catalog; returns the channel histograms they carry.
+Histograms fold_results(const Workspace& ws, Catalog& cat) {
+    Histograms histograms;
     int jobs = ws.run_job_count();
     sql::Transaction tx(cat.db());
     auto upd = cat.db().prepare(
@@ -135,8 +154,29 @@ void fold_results(const Workspace& ws, Catalog& cat) {
             upd.bind(1, o.at("checksum").get<std::string>()).bind(2, o.at("min").get<double>())
                 .bind(3, o.at("max").get<double>()).bind(4, o.at("p999").get<double>())
                 .bind(5, o.at("bytes").get<int64_t>()).bind(6, int64_t(j)).bind(7, o.at("id").get<int64_t>()).run();
+        for (auto& h : r.value("histograms", json::array())) {
+            auto bins = h.at("bins").get<std::vector<uint64_t>>();
+            auto& total = histograms[{h.at("plate").get<std::string>(), h.at("channel").get<int>()}];
+            if (total.size() < bins.size()) total.resize(bins.size(), 0);
+            for (size_t b = 0; b < bins.size(); ++b) total[b] += bins[b];
+        }
     }
     tx.commit();
+    return histograms;
+}
+
+// The value below which `fraction` of the histogram's pixels lie (bin edges, in pixel units).
+double histogram_percentile(const std::vector<uint64_t>& bins, double width, double fraction, bool upper_edge) {
+    uint64_t total = 0;
+    for (auto b : bins) total += b;
+    if (total == 0) return 0;
+    const double target = double(total) * fraction;
+    uint64_t seen = 0;
+    for (size_t b = 0; b < bins.size(); ++b) {
+        seen += bins[b];
+        if (double(seen) > target) return (double(b) + (upper_edge ? 1 : 0)) * width - (upper_edge ? 1 : 0);
+    }
+    return double(bins.size()) * width - 1;
 }
 
 }  // namespace
@@ -158,7 +198,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     Catalog cat(ws.catalog_file());
     ExperimentConfig config = cat.config();
     auto store = open_store(config.store);
-    fold_results(ws, cat);
+    Histograms histograms = fold_results(ws, cat);
 
     std::map<std::string, std::unique_ptr<NgffPlate>> plates;
     for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
@@ -186,19 +226,35 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     }
     for (auto& p : res.problems) log::error("{}", p);
 
-    // Contrast windows from the recorded statistics: darkest pixel to the brightest 99.9th
-    // percentile of any plane of the channel.
-    for (auto& [path, plate] : plates) {
-        PlateLayout L = plate->layout();
-        auto st = cat.db().prepare("SELECT channel, MIN(min), MAX(p999) FROM outputs WHERE checksum IS NOT NULL "
-                                   "GROUP BY channel");
+    // Contrast windows: the 0.1 and 99.9 percentiles of the channel's histogram over the whole
+    // plate, or, without histograms (32-bit and float pixels), the darkest pixel to the brightest
+    // 99.9th percentile of any plane.
+    for (auto& p : cat.plates()) {
+        PlateLayout L = plates.at(p.store_path)->layout();
+        auto st = cat.db().prepare(
+            "SELECT o.channel, MIN(o.min), MAX(o.max), MAX(o.p999) FROM outputs o JOIN sites s ON o.site_id = s.id "
+            "JOIN wells w ON s.well_id = w.id WHERE w.plate_id = ? AND o.checksum IS NOT NULL GROUP BY o.channel");
+        st.bind(1, p.id);
+        json stats = json::array();
         while (st.step()) {
             int c = st.integer(0);
-            if (c >= 0 && size_t(c) < L.channels.size()) {
-                L.channels[size_t(c)].window_start = st.real(1);
-                L.channels[size_t(c)].window_end = std::max(st.real(2), st.real(1) + 1);
+            if (c < 0 || size_t(c) >= L.channels.size()) continue;
+            double mn = st.real(1), mx = st.real(2), start = mn, end = st.real(3);
+            json entry = {{"channel", c}, {"label", L.channels[size_t(c)].label}, {"min", mn}, {"max", mx}};
+            auto h = histograms.find({p.store_path, c});
+            if (h != histograms.end()) {
+                const double width = histogram_bin_width(L.dtype);
+                start = std::max(mn, histogram_percentile(h->second, width, 0.001, false));
+                end = std::min(mx, histogram_percentile(h->second, width, 0.999, true));
+                entry["histogram"] = {{"bin_width", width}, {"counts", h->second}};
             }
+            entry["p0.1"] = start;
+            entry["p99.9"] = end;
+            stats.push_back(entry);
+            L.channels[size_t(c)].window_start = start;
+            L.channels[size_t(c)].window_end = std::max(end, start + 1);
         }
+        L.channel_stats = stats;
         NgffPlate(*store, L).write_rendering();
     }
 

@@ -44,6 +44,13 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
                     Error::Kind::usage);
     // Option errors first: a typo in --compression must not wait for a slow metadata read.
     CodecSpec codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
+    parse_downsample(opt.downsample);
+    ShardMode shard = parse_shard_mode(opt.shard);
+    if (opt.ngff != "0.4" && opt.ngff != "0.5")
+        throw Error("--ngff must be 0.4 (Zarr v2, the default) or 0.5 (Zarr v3)", Error::Kind::usage);
+    if (shard != ShardMode::none && opt.ngff != "0.5")
+        throw Error("--shard needs --ngff 0.5 (sharding is a Zarr v3 codec)", Error::Kind::usage);
+    if (opt.levels < 0 || opt.levels > 32) throw Error("--levels must be between 1 and 32", Error::Kind::usage);
     std::error_code ec;
     fs::path source = fs::canonical(opt.source, ec);
     if (ec || !fs::is_directory(source))
@@ -126,6 +133,10 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     open_store(config.store);  // refuses unsupported stores now rather than in every job
     config.mip = opt.mip;
     config.codec = codec;
+    config.levels = opt.levels;
+    config.downsample = opt.downsample;
+    config.ngff = opt.ngff;
+    config.shard = opt.shard.empty() ? "none" : opt.shard;
 
     std::vector<SourceFile> file_list;
     file_list.reserve(files.size());

@@ -60,7 +60,12 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.pixel_size_y = meta_number(cat, "pixel_size_y");
     L.pixel_size_z = meta_number(cat, "pixel_size_z");
     L.time_interval_s = meta_number(cat, "time_interval_s");
-    L.codec = cat.config().codec;
+    ExperimentConfig config = cat.config();
+    L.codec = config.codec;
+    L.levels = config.levels > 0 ? config.levels : default_levels(L.width, L.height);
+    L.downsample = parse_downsample(config.downsample);
+    L.ngff = config.ngff;
+    L.shard = parse_shard_mode(config.shard);
     return L;
 }
 

@@ -22,11 +22,12 @@ template <class T> PlaneStats minmax_stats(const Plane& p) {
     auto [lo, hi] = std::minmax_element(v, v + n);
     s.min = double(*lo);
     s.max = double(*hi);
+    s.p001 = s.min;
     s.p999 = s.max;
     return s;
 }
 
-template <class T> PlaneStats histogram_stats(const Plane& p) {
+template <class T> PlaneStats histogram_stats(const Plane& p, std::vector<uint64_t>* coarse) {
     constexpr size_t bins = size_t(1) << (8 * sizeof(T));
     thread_local std::vector<uint32_t> hist;
     hist.assign(bins, 0);
@@ -43,8 +44,23 @@ template <class T> PlaneStats histogram_stats(const Plane& p) {
     size_t sampled = 0;
     for (size_t i = 0; i < n; i += step, ++sampled) ++hist[v[i]];
     size_t lo = size_t(*mn), hi = size_t(*mx);
-    const size_t target = size_t(double(sampled) * 0.999);
+    if (coarse) {
+        const size_t shift = sizeof(T) == 1 ? 0 : 4;
+        if (coarse->size() != (bins >> shift)) coarse->assign(bins >> shift, 0);
+        for (size_t b = lo; b <= hi; ++b) (*coarse)[b >> shift] += hist[b];
+    }
+    const size_t low_target = size_t(double(sampled) * 0.001);
     size_t seen = 0;
+    s.p001 = s.min;
+    for (size_t b = lo; b <= hi; ++b) {
+        seen += hist[b];
+        if (seen > low_target) {
+            s.p001 = double(b);
+            break;
+        }
+    }
+    const size_t target = size_t(double(sampled) * 0.999);
+    seen = 0;
     for (size_t b = lo; b <= hi; ++b) {
         seen += hist[b];
         if (seen > target) {
@@ -72,10 +88,13 @@ void max_project_into(Plane& acc, const Plane& p) {
     }
 }
 
-PlaneStats plane_stats(const Plane& p) {
+size_t histogram_bins(DType t) { return t == DType::u8 ? 256 : t == DType::u16 ? 4096 : 0; }
+double histogram_bin_width(DType t) { return t == DType::u16 ? 16 : 1; }
+
+PlaneStats plane_stats(const Plane& p, std::vector<uint64_t>* histogram) {
     switch (p.dtype) {
-        case DType::u8: return histogram_stats<uint8_t>(p);
-        case DType::u16: return histogram_stats<uint16_t>(p);
+        case DType::u8: return histogram_stats<uint8_t>(p, histogram);
+        case DType::u16: return histogram_stats<uint16_t>(p, histogram);
         case DType::i8: return minmax_stats<int8_t>(p);
         case DType::i16: return minmax_stats<int16_t>(p);
         case DType::u32: return minmax_stats<uint32_t>(p);

@@ -66,7 +66,7 @@ Plane ExperimentReader::get(const PlaneQuery& q) {
                         std::to_string(q.zplane) + " in the catalog",
                     Error::Kind::usage);
     NgffPlate ngff(*impl_->store, NgffPlate::read_layout(*impl_->store, plate->store_path));
-    return ngff.read_plane(row, col, q.site, q.tpoint, channel, q.zplane);
+    return ngff.read_plane(row, col, q.site, q.tpoint, channel, q.zplane, q.level);
 }
 
 }  // namespace imx

@@ -3,6 +3,7 @@
 // folder: no catalog access, so jobs run on cluster nodes without a database.
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <map>
@@ -93,6 +94,33 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     log::info("run job {}: {} plane(s) to store{}, {} thread(s), store {}", job_id, outputs.size(),
               mip ? " (maximum-intensity projections)" : "", threads, store->url());
 
+    // With sharding, the planes of one shard are stored together once the last of them is
+    // encoded (init keeps every site in one job, so a shard never spans jobs).
+    struct ShardGroup {
+        std::mutex mu;
+        size_t remaining = 0;
+        std::vector<size_t> members;
+        std::map<std::array<int, 3>, EncodedPlane> planes;
+    };
+    std::vector<std::unique_ptr<ShardGroup>> groups;
+    std::vector<ShardGroup*> group_of(outputs.size(), nullptr);
+    {
+        std::map<std::string, ShardGroup*> by_key;
+        for (size_t i = 0; i < outputs.size(); ++i) {
+            const Output& o = outputs[i];
+            if (!o.plate->sharded()) continue;
+            std::string key = o.plate->chunk_key(o.row, o.col, o.site, o.t, o.c, o.z);
+            auto& g = by_key[key];
+            if (!g) g = groups.emplace_back(std::make_unique<ShardGroup>()).get();
+            g->members.push_back(i);
+            ++g->remaining;
+            group_of[i] = g;
+        }
+    }
+    // Channel histograms for collect's contrast windows, summed over this job's planes.
+    std::map<std::pair<std::string, int>, std::vector<uint64_t>> histograms;
+    std::mutex histograms_mu;
+
     std::vector<Outcome> outcomes(outputs.size());
     std::atomic<size_t> next{0};
     std::atomic<int64_t> done{0}, failed{0}, bytes_in{0}, bytes_out{0};
@@ -100,11 +128,32 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     std::condition_variable cv;
     int running = threads;
 
+    auto store_shard = [&](ShardGroup& g) {
+        const Output& first = outputs[g.members.front()];
+        try {
+            first.plate->write_shard(first.row, first.col, first.site,
+                                     first.plate->shard_origin(first.t, first.c, first.z), g.planes);
+        } catch (const std::exception& e) {
+            for (size_t m : g.members) {
+                Outcome& r = outcomes[m];
+                if (!r.ok) continue;
+                r.ok = false;
+                r.error = e.what();
+                ++failed;
+            }
+            log::error("{}: {}", first.plate->chunk_key(first.row, first.col, first.site, first.t, first.c, first.z),
+                       e.what());
+        }
+        g.planes.clear();
+    };
     auto worker = [&] {
         Plane plane, acc;
+        std::map<std::pair<std::string, int>, std::vector<uint64_t>> local_hist;
         for (size_t i = next++; i < outputs.size(); i = next++) {
             const Output& o = outputs[i];
             Outcome& r = outcomes[i];
+            ShardGroup* group = group_of[i];
+            EncodedPlane encoded;
             try {
                 const PlateLayout& L = o.plate->layout();
                 for (size_t k = 0; k < o.inputs.size(); ++k) {
@@ -120,9 +169,11 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                     r.read += target.byte_size();
                     if (k > 0) max_project_into(acc, plane);
                 }
-                r.stats = plane_stats(acc);
+                r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.c}] : nullptr);
                 r.checksum = pixel_checksum(acc.data.data(), acc.byte_size());
-                r.stored = o.plate->write_plane(o.row, o.col, o.site, o.t, o.c, o.z, acc);
+                encoded = o.plate->encode_plane(acc);
+                r.stored = encoded.bytes();
+                if (!group) o.plate->write_encoded(o.row, o.col, o.site, o.t, o.c, o.z, encoded);
                 r.ok = true;
                 bytes_in += int64_t(r.read);
                 bytes_out += int64_t(r.stored);
@@ -132,7 +183,20 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                 log::error("{} {} site {} channel {} tpoint {} zplane {}: {}", o.plate->layout().name,
                            well_name(o.row, o.col), o.site, o.c, o.t, o.z, e.what());
             }
+            if (group) {
+                std::unique_lock glock(group->mu);
+                if (r.ok) group->planes[{o.t, o.c, o.z}] = std::move(encoded);
+                if (--group->remaining == 0) store_shard(*group);
+            }
             ++done;
+        }
+        {
+            std::lock_guard lock(histograms_mu);
+            for (auto& [key, h] : local_hist) {
+                auto& total = histograms[key];
+                if (total.size() < h.size()) total.resize(h.size(), 0);
+                for (size_t b = 0; b < h.size(); ++b) total[b] += h[b];
+            }
         }
         std::lock_guard lock(mu);
         --running;
@@ -164,6 +228,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                                {"checksum", r.checksum},
                                {"min", r.stats.min},
                                {"max", r.stats.max},
+                               {"p001", r.stats.p001},
                                {"p999", r.stats.p999},
                                {"bytes", r.stored}});
         else
@@ -174,8 +239,11 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     state.planes_failed = failed;
     state.bytes_in = bytes_in;
     state.bytes_out = bytes_out;
+    json hist_j = json::array();
+    for (auto& [key, h] : histograms)
+        hist_j.push_back({{"plate", key.first}, {"channel", key.second}, {"bins", h}});
     write_file_atomic(ws.result_file(Phase::run, job_id),
-                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}}.dump());
+                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}, {"histograms", hist_j}}.dump());
     double secs = std::max(1e-6, state.finished - state.started);
     if (failed == 0) {
         state.state = "done";

@@ -22,6 +22,10 @@ struct CreateOptions {
     std::string store;          // empty: the experiment folder
     bool mip = false;
     std::string compression;    // empty: default_codec()
+    int levels = 0;             // resolution levels; 0 = halve until the larger side is <= 256
+    std::string downsample = "mean";
+    std::string ngff = "0.4";
+    std::string shard = "none";
 };
 // Reads the vendor metadata and writes the catalog. Returns the summary for printing.
 CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& options);
@@ -83,7 +87,24 @@ struct PlaneQuery {
     std::string channel;        // an index ("0") or a channel name
     int tpoint = 0;
     int zplane = 0;
+    int level = 0;              // resolution level, 0 = full resolution
 };
+
+// `overview`: a plate map PNG, every well a tile of its fields from the lowest pyramid level.
+struct OverviewOptions {
+    fs::path output;
+    std::string plate;                  // empty: the first plate
+    std::vector<std::string> channels;  // names or indices; empty: all (up to 7)
+    int tpoint = 0;
+    int zplane = -1;                    // -1: the middle plane
+    int field_size = 0;                 // pixels per field's larger side; 0: automatic
+};
+struct OverviewResult {
+    uint32_t width = 0, height = 0;
+    int wells_drawn = 0, wells_failed = 0;
+    uint64_t bytes_read = 0;            // stored bytes the picture was drawn from
+};
+OverviewResult write_overview(const Workspace& ws, const OverviewOptions& options);
 class ExperimentReader {
 public:
     explicit ExperimentReader(const fs::path& experiment);

@@ -1,6 +1,8 @@
 #include "zarr/ngff.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <limits>
 #include <set>
 
@@ -11,6 +13,46 @@ using nlohmann::json;
 std::string column_name(int col) {
     std::string s = std::to_string(col + 1);
     return s.size() < 2 ? "0" + s : s;
+}
+
+ShardMode parse_shard_mode(const std::string& text) {
+    if (text == "none" || text.empty()) return ShardMode::none;
+    if (text == "field") return ShardMode::field;
+    if (text == "zstack") return ShardMode::zstack;
+    throw Error("--shard must be 'none', 'field' (one object per field image and level) or 'zstack' "
+                "(one per channel and time-point), not '" + text + "'",
+                Error::Kind::usage);
+}
+
+std::string shard_mode_name(ShardMode m) {
+    switch (m) {
+        case ShardMode::none: return "none";
+        case ShardMode::field: return "field";
+        case ShardMode::zstack: return "zstack";
+    }
+    return "none";
+}
+
+size_t EncodedPlane::bytes() const {
+    size_t n = 0;
+    for (auto& l : levels) n += l.size();
+    return n;
+}
+
+uint32_t crc32c(const void* data, size_t n) {
+    static const auto table = [] {
+        std::array<uint32_t, 256> t{};
+        for (uint32_t i = 0; i < 256; ++i) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0x82F63B78u ^ (c >> 1) : c >> 1;
+            t[i] = c;
+        }
+        return t;
+    }();
+    uint32_t c = 0xFFFFFFFFu;
+    auto p = static_cast<const unsigned char*>(data);
+    for (size_t i = 0; i < n; ++i) c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
 }
 
 namespace {
@@ -34,6 +76,55 @@ std::pair<double, double> dtype_range(DType t) {
     return {0, 1};
 }
 
+// Zarr v3 data_type names.
+std::string dtype_v3(DType t) {
+    switch (t) {
+        case DType::u8: return "uint8";
+        case DType::i8: return "int8";
+        case DType::u16: return "uint16";
+        case DType::i16: return "int16";
+        case DType::u32: return "uint32";
+        case DType::i32: return "int32";
+        case DType::f32: return "float32";
+    }
+    return "uint16";
+}
+
+// The Zarr v3 codec chain of one plane chunk: bytes (little endian), then the compressor.
+json v3_codecs(const CodecSpec& c, DType dtype) {
+    json codecs = json::array({{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}}});
+    switch (c.kind) {
+        case CodecSpec::Kind::none: break;
+        case CodecSpec::Kind::blosc_lz4:
+        case CodecSpec::Kind::blosc_zstd:
+            codecs.push_back({{"name", "blosc"},
+                              {"configuration",
+                               {{"cname", c.kind == CodecSpec::Kind::blosc_lz4 ? "lz4" : "zstd"},
+                                {"clevel", c.level},
+                                {"shuffle", "shuffle"},
+                                {"typesize", dtype_size(dtype)},
+                                {"blocksize", 0}}}});
+            break;
+        case CodecSpec::Kind::zstd:
+            codecs.push_back({{"name", "zstd"}, {"configuration", {{"level", c.level}, {"checksum", false}}}});
+            break;
+    }
+    return codecs;
+}
+
+constexpr uint64_t kNoChunk = std::numeric_limits<uint64_t>::max();
+
+void put_u64(std::string& s, uint64_t v) {
+    for (int i = 0; i < 8; ++i) s.push_back(char((v >> (8 * i)) & 0xFF));
+}
+uint64_t get_u64(const char* p) {
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | uint64_t(static_cast<unsigned char>(p[i]));
+    return v;
+}
+
+std::atomic<uint64_t> next_instance{1};
+
 }  // namespace
 
 json PlateLayout::to_json() const {
@@ -42,13 +133,17 @@ json PlateLayout::to_json() const {
     json ch = json::array();
     for (auto& c : channels)
         ch.push_back({{"label", c.label}, {"color", c.color}, {"start", c.window_start}, {"end", c.window_end}});
-    return {{"name", name},       {"path", path},     {"rows", rows},
-            {"cols", cols},       {"wells", wells_j}, {"channels", ch},
-            {"tpoints", tpoints}, {"zplanes", zplanes}, {"width", width},
-            {"height", height},   {"dtype", dtype_name(dtype)},
-            {"pixel_size_x", opt(pixel_size_x)}, {"pixel_size_y", opt(pixel_size_y)},
-            {"pixel_size_z", opt(pixel_size_z)}, {"time_interval_s", opt(time_interval_s)},
-            {"compression", codec.name() + ":" + std::to_string(codec.level)}};
+    json j = {{"name", name},       {"path", path},     {"rows", rows},
+              {"cols", cols},       {"wells", wells_j}, {"channels", ch},
+              {"tpoints", tpoints}, {"zplanes", zplanes}, {"width", width},
+              {"height", height},   {"dtype", dtype_name(dtype)},
+              {"pixel_size_x", opt(pixel_size_x)}, {"pixel_size_y", opt(pixel_size_y)},
+              {"pixel_size_z", opt(pixel_size_z)}, {"time_interval_s", opt(time_interval_s)},
+              {"compression", codec.name() + ":" + std::to_string(codec.level)},
+              {"levels", levels}, {"downsample", downsample_name(downsample)},
+              {"ngff", ngff}, {"shard", shard_mode_name(shard)}};
+    if (!channel_stats.is_null()) j["channel_stats"] = channel_stats;
+    return j;
 }
 
 PlateLayout PlateLayout::from_json(const json& j) {
@@ -71,21 +166,48 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.pixel_size_z = opt_from(j, "pixel_size_z");
     l.time_interval_s = opt_from(j, "time_interval_s");
     l.codec = parse_codec(j.at("compression").get<std::string>());
+    l.levels = std::max(1, j.value("levels", 1));
+    l.downsample = parse_downsample(j.value("downsample", "mean"));
+    l.ngff = j.value("ngff", "0.4");
+    l.shard = parse_shard_mode(j.value("shard", "none"));
+    if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];
     return l;
 }
 
-NgffPlate::NgffPlate(Store& store, PlateLayout layout) : store_(store), layout_(std::move(layout)) {
+NgffPlate::NgffPlate(Store& store, PlateLayout layout)
+    : store_(store), layout_(std::move(layout)), instance_(next_instance++) {
     if (layout_.width == 0 || layout_.height == 0)
         throw Error("plate '" + layout_.name + "' has no plane size", Error::Kind::generic);
+    if (layout_.ngff != "0.4" && layout_.ngff != "0.5")
+        throw Error("NGFF version '" + layout_.ngff + "' is not supported (0.4 or 0.5)", Error::Kind::usage);
+    if (layout_.shard != ShardMode::none && !v3())
+        throw Error("sharding needs NGFF 0.5 (Zarr v3): add --ngff 0.5", Error::Kind::usage);
+    if (layout_.levels < 1 || layout_.levels > 32)
+        throw Error("--levels must be between 1 and 32", Error::Kind::usage);
 }
 
 std::string NgffPlate::image_path(int row, int col, int site) const {
     return layout_.path + "/" + row_name(row) + "/" + column_name(col) + "/" + std::to_string(site);
 }
 
-std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z) const {
-    return image_path(row, col, site) + "/0/" + std::to_string(t) + "/" + std::to_string(c) + "/" +
-           std::to_string(z) + "/0/0";
+std::array<int, 3> NgffPlate::shard_extent() const {
+    if (!sharded()) return {1, 1, 1};
+    if (layout_.shard == ShardMode::field) return {layout_.tpoints, int(layout_.channels.size()), layout_.zplanes};
+    return {1, 1, layout_.zplanes};
+}
+
+std::array<int, 3> NgffPlate::shard_origin(int t, int c, int z) const {
+    auto e = shard_extent();
+    return {t - t % e[0], c - c % e[1], z - z % e[2]};
+}
+
+std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z, int level) const {
+    std::string base = image_path(row, col, site) + "/" + std::to_string(level) + "/";
+    if (!v3())
+        return base + std::to_string(t) + "/" + std::to_string(c) + "/" + std::to_string(z) + "/0/0";
+    auto e = shard_extent();
+    return base + "c/" + std::to_string(t / e[0]) + "/" + std::to_string(c / e[1]) + "/" + std::to_string(z / e[2]) +
+           "/0/0";
 }
 
 json NgffPlate::image_attrs() const {
@@ -100,15 +222,19 @@ json NgffPlate::image_attrs() const {
         if (L.pixel_size_x || L.pixel_size_y) a["unit"] = "micrometer";
         axes.push_back(a);
     }
-    json scale = {L.time_interval_s.value_or(1.0), 1.0, L.pixel_size_z.value_or(1.0),
-                  L.pixel_size_y.value_or(L.pixel_size_x.value_or(1.0)),
-                  L.pixel_size_x.value_or(L.pixel_size_y.value_or(1.0))};
-    json multiscales = json::array({{{"version", "0.4"},
-                                     {"name", L.name},
-                                     {"axes", axes},
-                                     {"datasets", json::array({{{"path", "0"},
-                                                                {"coordinateTransformations",
-                                                                 json::array({{{"type", "scale"}, {"scale", scale}}})}}})}}});
+    const double sy = L.pixel_size_y.value_or(L.pixel_size_x.value_or(1.0));
+    const double sx = L.pixel_size_x.value_or(L.pixel_size_y.value_or(1.0));
+    json datasets = json::array();
+    for (int level = 0; level < L.levels; ++level) {
+        const double f = double(uint64_t(1) << level);
+        json scale = {L.time_interval_s.value_or(1.0), 1.0, L.pixel_size_z.value_or(1.0), sy * f, sx * f};
+        datasets.push_back({{"path", std::to_string(level)},
+                            {"coordinateTransformations", json::array({{{"type", "scale"}, {"scale", scale}}})}});
+    }
+    json ms = {{"name", L.name}, {"axes", axes}, {"datasets", datasets}};
+    if (L.levels > 1)
+        ms["type"] = L.downsample == Downsample::max ? "2x2 maximum" : "2x2 mean";
+    if (!v3()) ms["version"] = "0.4";
     auto [lo, hi] = dtype_range(L.dtype);
     json channels = json::array();
     for (auto& c : L.channels) {
@@ -126,17 +252,67 @@ json NgffPlate::image_attrs() const {
                             {"window", {{"min", lo}, {"max", hi}, {"start", start}, {"end", end}}}});
     }
     json omero = {{"name", L.name},
-                  {"version", "0.4"},
+                  {"version", L.ngff},
                   {"channels", channels},
                   {"rdefs", {{"model", L.channels.size() == 1 ? "greyscale" : "color"},
                              {"defaultT", 0},
                              {"defaultZ", L.zplanes / 2}}}};
-    return {{"multiscales", multiscales}, {"omero", omero}};
+    if (v3()) return {{"ome", {{"version", "0.5"}, {"multiscales", json::array({ms})}, {"omero", omero}}}};
+    return {{"multiscales", json::array({ms})}, {"omero", omero}};
+}
+
+json NgffPlate::array_meta(int level) const {
+    const auto& L = layout_;
+    auto [w, h] = level_size(L.width, L.height, level);
+    const int nc = int(L.channels.size());
+    if (!v3())
+        return {{"zarr_format", 2},
+                {"shape", {L.tpoints, nc, L.zplanes, h, w}},
+                {"chunks", {1, 1, 1, h, w}},
+                {"dtype", dtype_zarr(L.dtype)},
+                {"compressor", compressor_json(L.codec)},
+                {"fill_value", 0},
+                {"order", "C"},
+                {"filters", nullptr},
+                {"dimension_separator", "/"}};
+    json inner = json::array({1, 1, 1, h, w});
+    json codecs = v3_codecs(L.codec, L.dtype);
+    json chunk_shape = inner;
+    if (sharded()) {
+        auto e = shard_extent();
+        chunk_shape = json::array({e[0], e[1], e[2], h, w});
+        codecs = json::array({{{"name", "sharding_indexed"},
+                               {"configuration",
+                                {{"chunk_shape", inner},
+                                 {"codecs", codecs},
+                                 {"index_codecs", json::array({{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}},
+                                                               {{"name", "crc32c"}}})},
+                                 {"index_location", "end"}}}}});
+    }
+    return {{"zarr_format", 3},
+            {"node_type", "array"},
+            {"shape", {L.tpoints, nc, L.zplanes, h, w}},
+            {"data_type", dtype_v3(L.dtype)},
+            {"chunk_grid", {{"name", "regular"}, {"configuration", {{"chunk_shape", chunk_shape}}}}},
+            {"chunk_key_encoding", {{"name", "default"}, {"configuration", {{"separator", "/"}}}}},
+            {"fill_value", 0},
+            {"codecs", codecs},
+            {"attributes", json::object()},
+            {"dimension_names", {"t", "c", "z", "y", "x"}}};
+}
+
+void NgffPlate::put_group(const std::string& path, const json& attrs) const {
+    if (v3()) {
+        json g = {{"zarr_format", 3}, {"node_type", "group"}, {"attributes", attrs.is_null() ? json::object() : attrs}};
+        store_.put(path + "/zarr.json", g.dump(1));
+        return;
+    }
+    store_.put(path + "/.zgroup", json{{"zarr_format", 2}}.dump());
+    if (!attrs.is_null()) store_.put(path + "/.zattrs", attrs.dump(1));
 }
 
 void NgffPlate::write_metadata() const {
     const auto& L = layout_;
-    const std::string zgroup = json{{"zarr_format", 2}}.dump();
     json rows = json::array(), cols = json::array(), wells = json::array();
     for (int r = 0; r < L.rows; ++r) rows.push_back({{"name", row_name(r)}});
     for (int c = 0; c < L.cols; ++c) cols.push_back({{"name", column_name(c)}});
@@ -148,96 +324,189 @@ void NgffPlate::write_metadata() const {
         wells.push_back({{"path", row_name(w.row) + "/" + column_name(w.col)}, {"rowIndex", w.row}, {"columnIndex", w.col}});
         field_count = std::max(field_count, w.sites);
     }
-    json plate = {{"plate",
-                   {{"version", "0.4"},
-                    {"name", L.name},
-                    {"acquisitions", json::array({{{"id", 0}, {"name", L.name}}})},
-                    {"rows", rows},
-                    {"columns", cols},
-                    {"wells", wells},
-                    {"field_count", field_count}}},
-                  // Our own key: lets `get` and collect reopen the plate from the store alone.
-                  {"imextract", L.to_json()}};
-    store_.put(L.path + "/.zgroup", zgroup);
-    store_.put(L.path + "/.zattrs", plate.dump(1));
+    json plate = {{"name", L.name},
+                  {"acquisitions", json::array({{{"id", 0}, {"name", L.name}}})},
+                  {"rows", rows},
+                  {"columns", cols},
+                  {"wells", wells},
+                  {"field_count", field_count}};
+    // Our own key "imextract": lets `get` and collect reopen the plate from the store alone.
+    json attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"plate", plate}}}, {"imextract", L.to_json()}}
+                      : json{{"plate", [&] { json p = plate; p["version"] = "0.4"; return p; }()},
+                             {"imextract", L.to_json()}};
+    put_group(L.path, attrs);
 
     std::set<int> rows_used;
     for (auto& w : sorted) rows_used.insert(w.row);
-    for (int r : rows_used) store_.put(L.path + "/" + row_name(r) + "/.zgroup", zgroup);
+    for (int r : rows_used) put_group(L.path + "/" + row_name(r), nullptr);
 
-    json compressor = compressor_json(L.codec);
-    json zarray = {{"zarr_format", 2},
-                   {"shape", {L.tpoints, int(L.channels.size()), L.zplanes, L.height, L.width}},
-                   {"chunks", {1, 1, 1, L.height, L.width}},
-                   {"dtype", dtype_zarr(L.dtype)},
-                   {"compressor", compressor},
-                   {"fill_value", 0},
-                   {"order", "C"},
-                   {"filters", nullptr},
-                   {"dimension_separator", "/"}};
-    const std::string zarray_s = zarray.dump(1);
-    const std::string image_s = image_attrs().dump(1);
+    std::vector<std::string> arrays;
+    for (int level = 0; level < L.levels; ++level) arrays.push_back(array_meta(level).dump(1));
+    const json image = image_attrs();
     for (auto& w : sorted) {
         std::string well = L.path + "/" + row_name(w.row) + "/" + column_name(w.col);
         json images = json::array();
         for (int s = 0; s < w.sites; ++s) images.push_back({{"path", std::to_string(s)}, {"acquisition", 0}});
-        store_.put(well + "/.zgroup", zgroup);
-        store_.put(well + "/.zattrs", json{{"well", {{"version", "0.4"}, {"images", images}}}}.dump(1));
+        json well_attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"well", {{"images", images}}}}}}
+                               : json{{"well", {{"version", "0.4"}, {"images", images}}}};
+        put_group(well, well_attrs);
         for (int s = 0; s < w.sites; ++s) {
             std::string img = well + "/" + std::to_string(s);
-            store_.put(img + "/.zgroup", zgroup);
-            store_.put(img + "/.zattrs", image_s);
-            store_.put(img + "/0/.zarray", zarray_s);
+            put_group(img, image);
+            for (int level = 0; level < L.levels; ++level)
+                store_.put(img + "/" + std::to_string(level) + (v3() ? "/zarr.json" : "/.zarray"), arrays[size_t(level)]);
         }
     }
 }
 
 void NgffPlate::write_rendering() const {
-    const std::string image_s = image_attrs().dump(1);
+    const json image = image_attrs();
     for (auto& w : layout_.wells)
-        for (int s = 0; s < w.sites; ++s) store_.put(image_path(w.row, w.col, s) + "/.zattrs", image_s);
+        for (int s = 0; s < w.sites; ++s) put_group(image_path(w.row, w.col, s), image);
     // Keep the layout copy in the plate attributes in step with the windows.
-    auto attrs_s = store_.get(layout_.path + "/.zattrs");
-    if (attrs_s) {
-        json attrs = json::parse(*attrs_s);
+    const std::string key = layout_.path + (v3() ? "/zarr.json" : "/.zattrs");
+    auto text = store_.get(key);
+    if (text) {
+        json doc = json::parse(*text, nullptr, false);
+        if (doc.is_discarded()) return;
+        json& attrs = v3() ? doc["attributes"] : doc;
         attrs["imextract"] = layout_.to_json();
-        store_.put(layout_.path + "/.zattrs", attrs.dump(1));
+        store_.put(key, doc.dump(1));
     }
 }
 
-size_t NgffPlate::write_plane(int row, int col, int site, int t, int c, int z, const Plane& plane) const {
+EncodedPlane NgffPlate::encode_plane(const Plane& plane) const {
     if (plane.width != layout_.width || plane.height != layout_.height || plane.dtype != layout_.dtype)
         throw Error("plane of " + std::to_string(plane.width) + "x" + std::to_string(plane.height) + " " +
                         dtype_name(plane.dtype) + " does not fit the plate's " + std::to_string(layout_.width) + "x" +
                         std::to_string(layout_.height) + " " + dtype_name(layout_.dtype),
                     Error::Kind::input);
-    thread_local std::string encoded;
-    encode_chunk(layout_.codec, plane.data.data(), plane.byte_size(), dtype_size(plane.dtype), encoded);
-    store_.put(chunk_key(row, col, site, t, c, z), encoded);
-    return encoded.size();
+    EncodedPlane out;
+    out.levels.resize(size_t(layout_.levels));
+    const size_t ts = dtype_size(plane.dtype);
+    encode_chunk(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.levels[0]);
+    thread_local Plane a, b;
+    const Plane* prev = &plane;
+    for (int level = 1; level < layout_.levels; ++level) {
+        Plane& next = (level % 2) ? a : b;
+        downsample_2x2(*prev, next, layout_.downsample);
+        encode_chunk(layout_.codec, next.data.data(), next.byte_size(), ts, out.levels[size_t(level)]);
+        prev = &next;
+    }
+    return out;
 }
 
-Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z) const {
-    std::string key = chunk_key(row, col, site, t, c, z);
-    auto chunk = store_.get(key);
-    if (!chunk) throw Error(store_.url() + "/" + key + ": chunk is missing", Error::Kind::verification);
+size_t NgffPlate::write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const {
+    if (sharded()) throw Error("internal: write_encoded on a sharded plate; use write_shard");
+    for (size_t level = 0; level < plane.levels.size(); ++level)
+        store_.put(chunk_key(row, col, site, t, c, z, int(level)), plane.levels[level]);
+    return plane.bytes();
+}
+
+size_t NgffPlate::write_plane(int row, int col, int site, int t, int c, int z, const Plane& plane) const {
+    return write_encoded(row, col, site, t, c, z, encode_plane(plane));
+}
+
+size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> origin,
+                              const std::map<std::array<int, 3>, EncodedPlane>& planes) const {
+    const auto e = shard_extent();
+    const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]);
+    size_t total = 0;
+    for (int level = 0; level < layout_.levels; ++level) {
+        std::string shard, index;
+        std::vector<std::pair<uint64_t, uint64_t>> entries(n, {kNoChunk, kNoChunk});
+        for (auto& [tcz, enc] : planes) {
+            const int dt = tcz[0] - origin[0], dc = tcz[1] - origin[1], dz = tcz[2] - origin[2];
+            if (dt < 0 || dc < 0 || dz < 0 || dt >= e[0] || dc >= e[1] || dz >= e[2])
+                throw Error("internal: plane outside its shard");
+            const size_t i = (size_t(dt) * size_t(e[1]) + size_t(dc)) * size_t(e[2]) + size_t(dz);
+            const std::string& chunk = enc.levels.at(size_t(level));
+            entries[i] = {shard.size(), chunk.size()};
+            shard += chunk;
+        }
+        for (auto& [off, len] : entries) put_u64(index, off), put_u64(index, len);
+        uint32_t crc = crc32c(index.data(), index.size());
+        for (int i = 0; i < 4; ++i) index.push_back(char((crc >> (8 * i)) & 0xFF));
+        shard += index;
+        total += shard.size();
+        store_.put(chunk_key(row, col, site, origin[0], origin[1], origin[2], level), shard);
+    }
+    return total;
+}
+
+Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z, int level) const {
+    if (level < 0 || level >= layout_.levels)
+        throw Error("resolution level " + std::to_string(level) + " does not exist (the plate has " +
+                        std::to_string(layout_.levels) + ")", Error::Kind::usage);
+    const std::string key = chunk_key(row, col, site, t, c, z, level);
+    const std::string where = store_.url() + "/" + key;
+    auto [w, h] = level_size(layout_.width, layout_.height, level);
     Plane p;
-    p.allocate(layout_.dtype, layout_.width, layout_.height);
+    p.allocate(layout_.dtype, w, h);
+    std::string_view chunk;
+    std::optional<std::string> object;
+    if (!sharded()) {
+        object = store_.get(key);
+        if (!object) throw Error(where + ": chunk is missing", Error::Kind::verification);
+        chunk = *object;
+    } else {
+        // Planes are read in order, so one cached shard per thread saves re-reading it for every
+        // plane it holds.
+        thread_local uint64_t cached_instance = 0;
+        thread_local std::string cached_key, cached;
+        if (cached_instance != instance_ || cached_key != key) {
+            cached_instance = 0;
+            auto s = store_.get(key);
+            if (!s) throw Error(where + ": shard is missing", Error::Kind::verification);
+            cached = std::move(*s);
+            cached_key = key;
+            cached_instance = instance_;
+        }
+        const auto e = shard_extent();
+        const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]);
+        const size_t index_size = n * 16 + 4;
+        if (cached.size() < index_size)
+            throw Error(where + ": shard of " + std::to_string(cached.size()) + " bytes is shorter than its index",
+                        Error::Kind::verification);
+        const char* index = cached.data() + cached.size() - index_size;
+        uint32_t crc = 0;
+        for (int i = 3; i >= 0; --i) crc = (crc << 8) | static_cast<unsigned char>(index[n * 16 + size_t(i)]);
+        if (crc != crc32c(index, n * 16)) {
+            cached_instance = 0;
+            throw Error(where + ": shard index is corrupt (CRC-32C mismatch)", Error::Kind::verification);
+        }
+        auto o = shard_origin(t, c, z);
+        const size_t i = (size_t(t - o[0]) * size_t(e[1]) + size_t(c - o[1])) * size_t(e[2]) + size_t(z - o[2]);
+        uint64_t off = get_u64(index + 16 * i), len = get_u64(index + 16 * i + 8);
+        if (off == kNoChunk && len == kNoChunk)
+            throw Error(where + ": plane t=" + std::to_string(t) + " c=" + std::to_string(c) + " z=" + std::to_string(z) +
+                            " is missing from its shard", Error::Kind::verification);
+        if (off > cached.size() - index_size || len > cached.size() - index_size - off)
+            throw Error(where + ": shard index points past the end of the shard", Error::Kind::verification);
+        chunk = std::string_view(cached).substr(size_t(off), size_t(len));
+    }
     try {
-        decode_chunk(layout_.codec, *chunk, p.data.data(), p.byte_size());
-    } catch (const Error& e) {
-        throw Error(store_.url() + "/" + key + ": " + e.what(), Error::Kind::verification);
+        decode_chunk(layout_.codec, chunk, p.data.data(), p.byte_size());
+    } catch (const Error& err) {
+        throw Error(where + ": " + err.what(), Error::Kind::verification);
     }
     return p;
 }
 
 PlateLayout NgffPlate::read_layout(const Store& store, const std::string& plate_path) {
-    auto attrs = store.get(plate_path + "/.zattrs");
-    if (!attrs) throw Error(store.url() + "/" + plate_path + ": no plate here (.zattrs missing)", Error::Kind::storage);
-    json j = json::parse(*attrs, nullptr, false);
-    if (j.is_discarded() || !j.contains("imextract"))
+    json attrs;
+    if (auto v2 = store.get(plate_path + "/.zattrs")) {
+        attrs = json::parse(*v2, nullptr, false);
+    } else if (auto v3 = store.get(plate_path + "/zarr.json")) {
+        json doc = json::parse(*v3, nullptr, false);
+        if (!doc.is_discarded() && doc.contains("attributes")) attrs = doc["attributes"];
+    } else {
+        throw Error(store.url() + "/" + plate_path + ": no plate here (neither .zattrs nor zarr.json)",
+                    Error::Kind::storage);
+    }
+    if (attrs.is_discarded() || !attrs.is_object() || !attrs.contains("imextract"))
         throw Error(store.url() + "/" + plate_path + ": not a plate written by imextract", Error::Kind::storage);
-    return PlateLayout::from_json(j["imextract"]);
+    return PlateLayout::from_json(attrs["imextract"]);
 }
 
 }  // namespace imx

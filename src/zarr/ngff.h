@@ -1,8 +1,13 @@
-// OME-NGFF 0.4 HCS plates (Zarr v2, '/' dimension separator) on top of the Store interface:
-// plate -> row -> column -> field image, each image one 5-D array (t, c, z, y, x) with one chunk
-// per plane.
+// OME-NGFF HCS plates on top of the Store interface: plate -> row -> column -> field image, each
+// image a multiscale 5-D array (t, c, z, y, x) with one chunk per plane and resolution level.
+//  * NGFF 0.4: Zarr v2 (.zgroup/.zattrs/.zarray, '/' dimension separator), one object per chunk.
+//  * NGFF 0.5: Zarr v3 (zarr.json, attributes under "ome", dimension_names), optionally with the
+//    sharding codec: many planes in one object (per field or per z-stack), so a plate has orders of
+//    magnitude fewer files.
 #pragma once
 
+#include <array>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +17,7 @@
 #include "core/types.h"
 #include "storage/store.h"
 #include "zarr/codec.h"
+#include "zarr/pyramid.h"
 
 namespace imx {
 
@@ -26,6 +32,11 @@ struct WellLayout {
     int sites = 0;  // field images 0..sites-1
 };
 
+// How planes are grouped into objects in NGFF 0.5.
+enum class ShardMode { none, field, zstack };
+ShardMode parse_shard_mode(const std::string& text);  // "none" | "field" | "zstack"; throws Error (usage)
+std::string shard_mode_name(ShardMode m);
+
 // Everything needed to lay out the plate's metadata, and to find a plane's chunk.
 struct PlateLayout {
     std::string name;             // the plate name (shown by viewers)
@@ -39,6 +50,11 @@ struct PlateLayout {
     std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;  // micrometres
     std::optional<double> time_interval_s;
     CodecSpec codec;
+    int levels = 1;               // resolution levels, 1 = full resolution only
+    Downsample downsample = Downsample::mean;
+    std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
+    ShardMode shard = ShardMode::none;  // only with 0.5
+    nlohmann::json channel_stats; // per channel: min, max, percentiles, histogram (from collect)
 
     nlohmann::json to_json() const;
     static PlateLayout from_json(const nlohmann::json& j);
@@ -46,31 +62,59 @@ struct PlateLayout {
 
 std::string column_name(int col);  // 0 -> "01": zero-padded so that keys sort like wells
 
+// One plane encoded at every resolution level, ready to be stored.
+struct EncodedPlane {
+    std::vector<std::string> levels;  // levels[0] = full resolution
+    size_t bytes() const;
+};
+
 class NgffPlate {
 public:
     NgffPlate(Store& store, PlateLayout layout);
 
     const PlateLayout& layout() const { return layout_; }
-    // Writes every group and array's metadata (.zgroup/.zattrs/.zarray). Idempotent.
+    bool v3() const { return layout_.ngff == "0.5"; }
+    bool sharded() const { return v3() && layout_.shard != ShardMode::none; }
+    // Writes every group and array's metadata. Idempotent.
     void write_metadata() const;
     // Rewrites only the field images' omero metadata (after collect computed contrast windows).
     void write_rendering() const;
 
     std::string image_path(int row, int col, int site) const;  // "<plate>/B/03/0"
-    std::string chunk_key(int row, int col, int site, int t, int c, int z) const;
+    // The object holding the plane at `level`: its chunk, or with sharding its shard.
+    std::string chunk_key(int row, int col, int site, int t, int c, int z, int level = 0) const;
+    // Extent of a shard in (t, c, z) planes; {1, 1, 1} without sharding.
+    std::array<int, 3> shard_extent() const;
+    // First (t, c, z) of the shard that holds (t, c, z).
+    std::array<int, 3> shard_origin(int t, int c, int z) const;
 
-    // Encodes and stores one plane; returns the stored (compressed) size.
+    // Computes the pyramid of `plane` and encodes every level.
+    EncodedPlane encode_plane(const Plane& plane) const;
+    // Stores one encoded plane (not sharded); returns the stored bytes.
+    size_t write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const;
+    // Encodes and stores one plane (not sharded); returns the stored (compressed) size.
     size_t write_plane(int row, int col, int site, int t, int c, int z, const Plane& plane) const;
+    // Stores the shards (one per level) of the shard starting at `origin`; `planes` maps the
+    // (t, c, z) of each plane to its encoded levels. Planes absent from the map stay empty
+    // (readers see the fill value, verify reports them missing). Returns the stored bytes.
+    size_t write_shard(int row, int col, int site, std::array<int, 3> origin,
+                       const std::map<std::array<int, 3>, EncodedPlane>& planes) const;
     // Reads one plane back; throws Error when the chunk is missing or corrupt.
-    Plane read_plane(int row, int col, int site, int t, int c, int z) const;
+    Plane read_plane(int row, int col, int site, int t, int c, int z, int level = 0) const;
 
-    // Reads the layout of an existing plate from the store (the plate's .zattrs carries it).
+    // Reads the layout of an existing plate from the store (the plate's attributes carry it).
     static PlateLayout read_layout(const Store& store, const std::string& plate_path);
 
 private:
     nlohmann::json image_attrs() const;
+    nlohmann::json array_meta(int level) const;
+    void put_group(const std::string& path, const nlohmann::json& attrs) const;
     Store& store_;
     PlateLayout layout_;
+    uint64_t instance_;  // tells this plate's cached shard apart from another plate's
 };
+
+// CRC-32C (Castagnoli), as the Zarr v3 crc32c codec computes it over a shard index.
+uint32_t crc32c(const void* data, size_t n);
 
 }  // namespace imx

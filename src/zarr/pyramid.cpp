@@ -1,0 +1,97 @@
+#include "zarr/pyramid.h"
+
+#include <algorithm>
+#include <type_traits>
+
+namespace imx {
+
+Downsample parse_downsample(const std::string& text) {
+    if (text == "mean") return Downsample::mean;
+    if (text == "max") return Downsample::max;
+    throw Error("--downsample must be 'mean' or 'max', not '" + text + "'", Error::Kind::usage);
+}
+
+std::string downsample_name(Downsample d) { return d == Downsample::max ? "max" : "mean"; }
+
+int default_levels(uint32_t width, uint32_t height) {
+    int levels = 1;
+    uint32_t side = std::max(width, height);
+    while (side > 256) {
+        side = (side + 1) / 2;
+        ++levels;
+    }
+    return levels;
+}
+
+std::pair<uint32_t, uint32_t> level_size(uint32_t width, uint32_t height, int level) {
+    for (int l = 0; l < level; ++l) {
+        width = std::max<uint32_t>(1, (width + 1) / 2);
+        height = std::max<uint32_t>(1, (height + 1) / 2);
+    }
+    return {width, height};
+}
+
+namespace {
+
+template <class T> void halve(const Plane& in, Plane& out, Downsample how) {
+    const uint32_t w = in.width, h = in.height, ow = out.width, oh = out.height;
+    const T* src = in.as<T>();
+    T* dst = out.as<T>();
+    // Integers accumulate in 64 bits (no overflow for any 32-bit type); floats in double.
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double,
+                                   std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>;
+    for (uint32_t y = 0; y < oh; ++y) {
+        const T* r0 = src + size_t(2 * y) * w;
+        const bool two_rows = 2 * y + 1 < h;
+        const T* r1 = two_rows ? r0 + w : r0;
+        T* o = dst + size_t(y) * ow;
+        for (uint32_t x = 0; x < ow; ++x) {
+            const uint32_t x0 = 2 * x;
+            const bool two_cols = x0 + 1 < w;
+            if (how == Downsample::max) {
+                T m = r0[x0];
+                if (two_cols) m = std::max(m, r0[x0 + 1]);
+                if (two_rows) {
+                    m = std::max(m, r1[x0]);
+                    if (two_cols) m = std::max(m, r1[x0 + 1]);
+                }
+                o[x] = m;
+                continue;
+            }
+            Acc sum = Acc(r0[x0]);
+            int n = 1;
+            if (two_cols) sum += Acc(r0[x0 + 1]), ++n;
+            if (two_rows) {
+                sum += Acc(r1[x0]), ++n;
+                if (two_cols) sum += Acc(r1[x0 + 1]), ++n;
+            }
+            if constexpr (std::is_floating_point_v<T>) {
+                o[x] = T(sum / n);
+            } else {
+                // Round half up; for negative sums floor division keeps the same rule.
+                Acc num = sum + Acc(n / 2);
+                Acc q = num / Acc(n);
+                if (num < 0 && q * Acc(n) != num) --q;
+                o[x] = T(q);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void downsample_2x2(const Plane& in, Plane& out, Downsample how) {
+    auto [ow, oh] = level_size(in.width, in.height, 1);
+    out.allocate(in.dtype, ow, oh);
+    switch (in.dtype) {
+        case DType::u8: return halve<uint8_t>(in, out, how);
+        case DType::i8: return halve<int8_t>(in, out, how);
+        case DType::u16: return halve<uint16_t>(in, out, how);
+        case DType::i16: return halve<int16_t>(in, out, how);
+        case DType::u32: return halve<uint32_t>(in, out, how);
+        case DType::i32: return halve<int32_t>(in, out, how);
+        case DType::f32: return halve<float>(in, out, how);
+    }
+}
+
+}  // namespace imx
