@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 kind="${1:-release}"
 case "$kind" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DIMX_SANITIZE=ON) ;;
+  # clang, so that the libFuzzer targets build in the same tree (tests/fuzz).
+  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DIMX_SANITIZE=ON -DIMX_FUZZ=ON
+                                  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: scripts/build.sh [release|asan]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" > /dev/null

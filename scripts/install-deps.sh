@@ -7,6 +7,8 @@ PACKAGES=(
   libtiff-dev libpng-dev libpugixml-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the sanitizer build uses clang, whose libFuzzer runs the fuzz targets
+  clang libclang-rt-14-dev
   # independent test oracles (/usr/bin/python3) and tools the tests use
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pil libtiff-tools util-linux time
 )

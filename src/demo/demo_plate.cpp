@@ -88,7 +88,9 @@ void render(Plane& p, const std::vector<Cell>& cells, int channel, int z, int zp
 DemoPlateResult write_demo_plate(const fs::path& folder, const DemoPlateSpec& spec) {
     if (spec.rows < 1 || spec.cols < 1 || spec.rows > 7 || spec.cols > 11 || spec.sites < 1 || spec.channels < 1 ||
         spec.zplanes < 1 || spec.tpoints < 1 || spec.width < 16 || spec.height < 16)
-        throw Error("demo plate: invalid size (up to 7 x 11 wells of a 96-well plate)", Error::Kind::usage);
+        throw Error("demo plate: invalid size (1 to 7 x 1 to 11 wells of a 96-well plate, at least one site, channel, "
+                    "z-plane and time-point, planes at least 16 x 16 pixels)",
+                    Error::Kind::usage);
     fs::create_directories(folder);
     DemoPlateResult res;
     res.folder = folder;
