@@ -11,5 +11,10 @@ case "$kind" in
                                   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: scripts/build.sh [release|asan]" >&2; exit 2 ;;
 esac
+# A tree configured with another compiler (gcc, before the sanitizer build moved to clang) is
+# started afresh: CMake cannot switch compilers in place.
+if [ "$kind" = asan ] && [ -f "$dir/CMakeCache.txt" ] && ! grep -q '^CMAKE_CXX_COMPILER:.*clang' "$dir/CMakeCache.txt"; then
+  rm -rf "$dir"
+fi
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" > /dev/null
 ninja -C "$dir"

@@ -79,12 +79,12 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     for (auto& p : set.plates) {
         std::string key = safe_plate_key(p.name);
         while (!used_keys.insert(key).second) key += "_";
-        ins_plate.bind(1, p.name).bind(2, key + ".zarr").bind(3, p.rows).bind(4, p.cols).run();
+        ins_plate.bind(1, printable_utf8(p.name)).bind(2, printable_utf8(key) + ".zarr").bind(3, p.rows).bind(4, p.cols).run();
         plate_ids[p.name] = db.last_insert_id();
     }
     auto ins_ch = db.prepare("INSERT INTO channels(idx, name, excitation_nm, emission_nm) VALUES(?,?,?,?)");
     for (size_t i = 0; i < set.channels.size(); ++i)
-        ins_ch.bind(1, int64_t(i)).bind(2, set.channels[i].name).bind(3, set.channels[i].excitation_nm)
+        ins_ch.bind(1, int64_t(i)).bind(2, printable_utf8(set.channels[i].name)).bind(3, set.channels[i].excitation_nm)
             .bind(4, set.channels[i].emission_nm).run();
     auto ins_file = db.prepare("INSERT INTO files(path, size, mtime_ns, state) VALUES(?,?,?,?)");
     std::map<std::string, int64_t> file_ids;

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "core/fileutil.h"
 #include "core/log.h"
 #include "demo/demo_plate.h"
 #include "formats/image_writer.h"
@@ -103,7 +104,7 @@ int do_info(const Workspace& ws, const std::string& phase_s, int job) {
     if (phase == Phase::run) {
         auto& outs = j["outputs"];
         fmt::print("run job {}: {} plane(s) to store, source {}, store {}\n", job, outs.size(),
-                   j["source"].get<std::string>(), j["store"].get<std::string>());
+                   printable_utf8(name_from_json(j["source"])), printable_utf8(name_from_json(j["store"])));
         std::string last;
         for (auto& o : outs) {
             std::string site = fmt::format("{} {} site {}", o[1].get<std::string>(),
@@ -113,13 +114,13 @@ int do_info(const Workspace& ws, const std::string& phase_s, int job) {
             if (log::verbosity() > 0)
                 for (auto& in : o[8])
                     fmt::print("    c{} t{} z{} <- {} page {}\n", o[6].get<int>(), o[5].get<int>(), o[7].get<int>(),
-                               in[0].get<std::string>(), in[2].get<int>());
+                               printable_utf8(name_from_json(in[0])), in[2].get<int>());
         }
     } else {
-        fmt::print("{}\n", j.dump(1));
+        fmt::print("{}\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     auto s = ws.read_state(phase, job);
-    if (s) fmt::print("state: {}\n", s->to_json().dump(1));
+    if (s) fmt::print("state: {}\n", s->to_json().dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
     return exit_ok;
 }
 

@@ -40,6 +40,8 @@ void write_file_atomic(const fs::path& target, std::string_view data) {
         // checking every path component on every write costs more than the write of a chunk.
         std::error_code ec;
         fs::create_directories(target.parent_path(), ec);
+        if (ec)
+            throw Error(target.parent_path().string() + ": cannot create folder: " + ec.message(), Error::Kind::storage);
         fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     }
     if (fd < 0)
@@ -83,6 +85,28 @@ std::string read_file(const fs::path& file, uint64_t max_bytes) {
     in.read(s.data(), std::streamsize(size));
     s.resize(size_t(in.gcount()));
     return s;
+}
+
+nlohmann::json name_to_json(const std::string& name) {
+    if (valid_utf8(name)) return name;
+    static const char* digits = "0123456789abcdef";
+    std::string hex;
+    for (unsigned char c : name) hex += digits[c >> 4], hex += digits[c & 15];
+    return {{"hex", hex}};
+}
+
+std::string name_from_json(const nlohmann::json& j) {
+    if (j.is_string()) return j.get<std::string>();
+    const std::string hex = j.at("hex").get<std::string>();
+    if (hex.size() % 2) throw Error("corrupt file name in job description (odd hex length)");
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        throw Error("corrupt file name in job description (not hex)");
+    };
+    std::string out;
+    for (size_t i = 0; i < hex.size(); i += 2) out += char(nibble(hex[i]) * 16 + nibble(hex[i + 1]));
+    return out;
 }
 
 }  // namespace imx

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+
+#include <nlohmann/json.hpp>
 #include <string_view>
 
 namespace imx {
@@ -17,6 +19,11 @@ void write_file_atomic(const std::filesystem::path& target, std::string_view dat
 // The file's extension in lower case, with the dot (".tif").
 std::string lower_extension(const std::filesystem::path& file);
 // Reads a whole file; refuses files larger than `max_bytes` with an Error naming the file.
+// A file name in a job file: a JSON string when it is valid UTF-8, else {"hex": "..."} with its
+// bytes, so that names the filesystem allows but JSON cannot hold still round-trip exactly.
+nlohmann::json name_to_json(const std::string& name);
+std::string name_from_json(const nlohmann::json& j);
+
 std::string read_file(const std::filesystem::path& file, uint64_t max_bytes = 1ull << 30);
 
 }  // namespace imx

@@ -47,6 +47,12 @@ private:
     Kind kind_;
 };
 
+// File names on Linux are bytes; JSON and Zarr metadata are UTF-8. Names that are not valid
+// UTF-8 are shown with each bad byte as U+FFFD, and travel through job files losslessly (fileutil's
+// name_to_json).
+bool valid_utf8(std::string_view s);
+std::string printable_utf8(std::string_view s);
+
 // Errors in microscope files or metadata: the message should start with the file path.
 inline Error input_error(const std::string& file, const std::string& reason) {
     return Error(file + ": " + reason, Error::Kind::input);

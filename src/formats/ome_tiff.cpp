@@ -612,7 +612,8 @@ private:
             std::stable_sort(samples.begin(), samples.end(),
                              [](const auto& a, const auto& b) { return a.first < b.first; });
             int site = 0;
-            for (auto& [idx, ws] : samples) {
+            for (auto& entry : samples) {
+                const auto& ws = entry.second;  // a named reference: lambdas cannot capture bindings in clang 14
                 std::string ref = attr_str(child(ws, "ImageRef"), "ID");
                 auto it = by_id.find(ref);
                 if (ref.empty() || it == by_id.end()) continue;  // image not read here (duplicate)

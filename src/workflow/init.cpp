@@ -125,8 +125,8 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
         for (auto& [pid, _] : job_plates) plates_j[layouts[pid]["path"].get<std::string>()] = layouts[pid];
         json job = {{"phase", "run"},
                     {"id", result.run_jobs},
-                    {"source", config.source},
-                    {"store", config.store},
+                    {"source", name_to_json(config.source)},
+                    {"store", name_to_json(config.store)},
                     {"mip", config.mip},
                     {"plates", plates_j},
                     {"output_columns", {"id", "plate", "row", "col", "site", "t", "c", "z",
@@ -153,7 +153,7 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
             job_outputs.push_back(json::array({output_id, st.text(1), st.integer(3), st.integer(4), st.integer(5),
                                                st.integer(8), st.integer(7), st.integer(9), json::array()}));
         }
-        job_outputs.back()[8].push_back(json::array({st.text(10), st.int64(11), st.int64(12), st.int64(13)}));
+        job_outputs.back()[8].push_back(json::array({name_to_json(st.text(10)), st.int64(11), st.int64(12), st.int64(13)}));
     }
     flush();
 

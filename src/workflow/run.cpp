@@ -70,8 +70,8 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     state.host = hostname();
     state.started = now_seconds();
 
-    auto store = open_store(job.at("store").get<std::string>());
-    const fs::path source = job.at("source").get<std::string>();
+    auto store = open_store(name_from_json(job.at("store")));
+    const fs::path source = name_from_json(job.at("source"));
     const bool mip = job.value("mip", false);
     std::map<std::string, std::unique_ptr<NgffPlate>> plates;
     for (auto& [path, layout] : job.at("plates").items())
@@ -83,7 +83,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                    o.at(2).get<int>(), o.at(3).get<int>(), o.at(4).get<int>(), o.at(5).get<int>(),
                    o.at(6).get<int>(), o.at(7).get<int>(), {}};
         for (auto& in : o.at(8))
-            out.inputs.push_back({in[0].get<std::string>(), in[1].get<uint32_t>(), in[2].get<uint32_t>(),
+            out.inputs.push_back({name_from_json(in[0]), in[1].get<uint32_t>(), in[2].get<uint32_t>(),
                                   in[3].get<uint32_t>()});
         outputs.push_back(std::move(out));
     }
@@ -243,7 +243,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     for (auto& [key, h] : histograms)
         hist_j.push_back({{"plate", key.first}, {"channel", key.second}, {"bins", h}});
     write_file_atomic(ws.result_file(Phase::run, job_id),
-                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}, {"histograms", hist_j}}.dump());
+                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}, {"histograms", hist_j}}.dump(-1, ' ', false, json::error_handler_t::replace));
     double secs = std::max(1e-6, state.finished - state.started);
     if (failed == 0) {
         state.state = "done";

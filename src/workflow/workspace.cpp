@@ -105,7 +105,7 @@ std::optional<JobState> Workspace::read_state(Phase phase, int id) const {
 }
 
 void Workspace::write_state(Phase phase, int id, const JobState& s) const {
-    write_file_atomic(state_file(phase, id), s.to_json().dump(1));
+    write_file_atomic(state_file(phase, id), s.to_json().dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 ExperimentLock::ExperimentLock(const Workspace& ws, const std::string& what) {
