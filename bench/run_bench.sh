@@ -66,7 +66,9 @@ run_codec() { local codec=$1
     read -r _ PY_T _ < "$W/python.out"; PY_RSS=$RSS
     PY_SIZE=$(du -sm "$W/py.zarr" | cut -f1)
     rm -rf "$W/exp"
-    timed create "$IMX" "$W/exp" create --source "$SRC" --compression "$codec"; CREATE_T=$T
+    # One resolution level: the Python route writes no pyramid either. The pyramid's own cost is
+    # the separate row below.
+    timed create "$IMX" "$W/exp" create --source "$SRC" --compression "$codec" --levels 1; CREATE_T=$T
     timed init "$IMX" "$W/exp" init; INIT_T=$T
     best run "$IMX" "$W/exp" run -j 1; RUN_T=$T; RUN_RSS=$RSS
     timed collect "$IMX" "$W/exp" collect; COLLECT_T=$T
@@ -76,6 +78,13 @@ run_codec() { local codec=$1
     timed submit "$IMX" "$W/exp" submit; SUBMIT_T=$T; SUBMIT_RSS=$RSS
     IMX_SIZE=$(du -sm "$W/exp"/*.zarr | cut -f1)
     write_floor "$W/exp"; WRITE_T=$T
+    rm -rf "$W/exp_pyr"
+    "$IMX" "$W/exp_pyr" create --source "$SRC" --compression "$codec" > /dev/null 2>&1
+    "$IMX" "$W/exp_pyr" init > /dev/null 2>&1
+    LEVELS=$(find "$W/exp_pyr"/*.zarr/*/*/0 -maxdepth 1 -name '[0-9]*' -type d | wc -l)
+    best pyramid "$IMX" "$W/exp_pyr" run -j 1; PYR_T=$T; PYR_RSS=$RSS
+    PYR_SIZE=$(du -sm "$W/exp_pyr"/*.zarr | cut -f1)
+    rm -rf "$W/exp_pyr"
     note "## codec $codec"
     note ""
     note "| route | seconds | MB/s of pixels | peak RSS MB | stored MB |"
@@ -85,6 +94,7 @@ run_codec() { local codec=$1
     note "| codec ceiling: $codec alone, $CORES threads, planes in memory | $CEIL_T | $(mbs $PIXMB $CEIL_T) | | $((CEIL_BYTES / 1000000)) |"
     note "| Python: tifffile + zarr-python/numcodecs, $CORES processes | $PY_T | $(mbs $PIXMB $PY_T) | $PY_RSS | $PY_SIZE |"
     note "| imextract run phase (run -j 1, $CORES threads) | $RUN_T | $(mbs $PIXMB $RUN_T) | $RUN_RSS | $IMX_SIZE |"
+    note "| imextract run phase with the default pyramid ($LEVELS levels in the first field) | $PYR_T | $(mbs $PIXMB $PYR_T) | $PYR_RSS | $PYR_SIZE |"
     note "| imextract create + init + run + collect | $FULL_T | $(mbs $PIXMB $FULL_T) | | |"
     note "| imextract create + init + submit (incl. collect) | $(awk -v a=$CREATE_T -v b=$INIT_T -v c=$SUBMIT_T 'BEGIN{print a+b+c}') | | $SUBMIT_RSS | |"
     note ""
@@ -102,13 +112,13 @@ run_codec blosc-zstd
 # Scaling: the same plate shape, 4x the wells.
 plate p4 4 6
 rm -rf "$W/exp4"
-"$IMX" "$W/exp4" create --source "$W/p4/microscope" --compression blosc-lz4 > /dev/null 2>&1
+"$IMX" "$W/exp4" create --source "$W/p4/microscope" --compression blosc-lz4 --levels 1 > /dev/null 2>&1
 "$IMX" "$W/exp4" init > /dev/null 2>&1
 cat "$W/p4/microscope"/*.tif > /dev/null
 best run4 "$IMX" "$W/exp4" run -j 1; RUN4_T=$T; RUN4_RSS=$RSS
 write_floor "$W/exp4"; W4_T=$T
 N4=$(ls "$W/p4/microscope"/*.tif | wc -l)
-rm -rf "$W/exp"; "$IMX" "$W/exp" create --source "$SRC" --compression blosc-lz4 > /dev/null 2>&1; "$IMX" "$W/exp" init > /dev/null 2>&1
+rm -rf "$W/exp"; "$IMX" "$W/exp" create --source "$SRC" --compression blosc-lz4 --levels 1 > /dev/null 2>&1; "$IMX" "$W/exp" init > /dev/null 2>&1
 best run1 "$IMX" "$W/exp" run -j 1; RUN1_T=$T; RUN1_RSS=$RSS
 write_floor "$W/exp"; W1_T=$T
 note "## scaling (blosc-lz4, run phase)"
