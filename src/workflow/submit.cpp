@@ -1,4 +1,8 @@
 // submit / resubmit and the progress monitor.
+#include <signal.h>
+
+#include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,6 +92,33 @@ void Monitor::finish() {
     }
 }
 
+namespace {
+
+// True when process `pid` on this machine is `imextract ... ROOT run -j JOB`: a worker of a
+// submit that was killed (workers run in their own process group and outlive it). The command
+// line is checked because a PID can be reused by an unrelated process.
+bool worker_alive(int64_t pid, const Workspace& ws, int job) {
+    if (pid <= 0 || ::kill(pid_t(pid), 0) != 0) return false;
+    std::ifstream in("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> args;
+    for (size_t start = 0; start < cmd.size();) {
+        size_t end = cmd.find('\0', start);
+        if (end == std::string::npos) end = cmd.size();
+        args.push_back(cmd.substr(start, end - start));
+        start = end + 1;
+    }
+    bool root = false, run = false, id = false;
+    for (size_t i = 0; i < args.size(); ++i) {
+        root = root || args[i] == ws.root().string();
+        run = run || args[i] == "run";
+        id = id || ((args[i] == "-j" || args[i] == "--job") && i + 1 < args.size() && args[i + 1] == std::to_string(job));
+    }
+    return root && run && id;
+}
+
+}  // namespace
+
 SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unfinished) {
     ws.require();
     ExperimentLock lock(ws, only_unfinished ? "resubmit" : "submit");
@@ -104,6 +135,19 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
             if (s && s->state == "done") continue;
         }
         jobs.push_back(j);
+    }
+    std::vector<std::string> alive;
+    for (int j : jobs) {
+        auto s = ws.read_state(Phase::run, j);
+        if (s && s->state == "running" && s->host == hostname() && worker_alive(s->pid, ws, j))
+            alive.push_back("job " + std::to_string(j) + " (pid " + std::to_string(s->pid) + ")");
+    }
+    if (!alive.empty()) {
+        std::string list;
+        for (auto& a : alive) list += (list.empty() ? "" : ", ") + a;
+        throw Error(ws.root().string() + ": run " + list + " still running from an earlier submit that was interrupted; "
+                        "wait for them to finish or kill them, then " + (only_unfinished ? "resubmit" : "submit") + " again",
+                    Error::Kind::usage);
     }
     SubmitResult r;
     r.jobs = int(jobs.size());
