@@ -296,6 +296,8 @@ void build_planes(const std::string& path, Index& idx) {
 
 // ---- subblock decoding -------------------------------------------------------------------------
 
+uint32_t samples_of(int32_t pixel_type) { return pixel_type == kBgr24 || pixel_type == kBgr48 ? 3 : 1; }
+
 [[noreturn]] void subblock_fail(const File& f, const Subblock& sb, const std::string& reason) {
     throw input_error(f.path(), "subblock at " + at(uint64_t(sb.file_pos)) + ": " + reason);
 }
@@ -329,7 +331,7 @@ void zstd_decode(const File& f, const Subblock& sb, const unsigned char* src, si
 void jxr_decode(const File& f, const Subblock& sb, std::vector<unsigned char>& data, size_t expected,
                 std::vector<unsigned char>& out) {
     const std::string err = jxr_decode_pixels(data.data(), data.size(), sb.stored_width, sb.stored_height,
-                                              bytes_per_pixel(sb.pixel_type) * 8, sb.pixel_type == kBgr48, out);
+                                              bytes_per_pixel(sb.pixel_type) * 8, samples_of(sb.pixel_type) == 3, out);
     if (!err.empty()) subblock_fail(f, sb, "JPEG-XR: " + err);
     if (out.size() != expected) subblock_fail(f, sb, "JPEG-XR: decoded size does not match");
 }
@@ -419,7 +421,6 @@ DType dtype_of(int32_t pixel_type) {
     }
 }
 
-uint32_t samples_of(int32_t pixel_type) { return pixel_type == kBgr24 || pixel_type == kBgr48 ? 3 : 1; }
 
 const PlaneEntry& plane_at(const fs::path& file, const Index& idx, uint32_t page) {
     const bool tiles = (page & kTilePageFlag) != 0;
@@ -685,8 +686,7 @@ void decode_plane(const fs::path& path, const Index& idx, uint32_t page, uint32_
         throw input_error(path.string(), "sample " + std::to_string(sample) + " does not exist (" +
                                              pixel_type_name(idx.pixel_type) + " has " + std::to_string(g.samples) + ")");
     File f(path);
-    out.allocate(g.dtype, g.width, g.height);
-    std::fill(out.data.begin(), out.data.end(), std::byte{0});
+    bool allocated = false;
     const size_t es = dtype_size(g.dtype);
     const uint32_t bpp = bytes_per_pixel(idx.pixel_type);
     // Colour is stored B, G, R: sample 0 (R) is the last component.
@@ -695,6 +695,13 @@ void decode_plane(const fs::path& path, const Index& idx, uint32_t page, uint32_
     for (uint32_t b : pl.blocks) {
         const Subblock& sb = idx.subblocks[b];
         decode_subblock(f, sb, tile);
+        // Allocated only once a subblock really held its declared pixels: a few corrupt bytes in
+        // the directory cannot make us allocate a huge empty mosaic.
+        if (!allocated) {
+            out.allocate(g.dtype, g.width, g.height);
+            std::fill(out.data.begin(), out.data.end(), std::byte{0});
+            allocated = true;
+        }
         // Place the tile at its logical position, clipped to the plane.
         const int64_t dx = int64_t(sb.x) - pl.x0, dy = int64_t(sb.y) - pl.y0;
         const int64_t x_begin = std::max<int64_t>(0, -dx), x_end = std::min<int64_t>(sb.width, int64_t(g.width) - dx);

@@ -109,8 +109,8 @@ PlaneGeometry plane_geometry(const fs::path& file, const Index& index, uint32_t 
 void decode_plane(const fs::path& file, const Index& index, uint32_t page, uint32_t sample, Plane& out);
 
 // JPEG-XR codestream -> width x height pixels of bits_per_pixel (czi_jxr.cpp); "" or the reason.
-// bgr48: reorder jxrlib's R, G, B to CZI's B, G, R.
+// colour: return B, G, R whatever order the codestream uses.
 std::string jxr_decode_pixels(const unsigned char* data, size_t size, uint32_t width, uint32_t height,
-                              uint32_t bits_per_pixel, bool bgr48, std::vector<unsigned char>& out);
+                              uint32_t bits_per_pixel, bool colour, std::vector<unsigned char>& out);
 
 }  // namespace imx::czi

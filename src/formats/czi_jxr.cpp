@@ -2,6 +2,7 @@
 // define min/max macros that break the C++ standard headers.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "formats/czi.h"
@@ -30,7 +31,7 @@ struct JxrHandles {
 }  // namespace
 
 std::string jxr_decode_pixels(const unsigned char* data, size_t size, uint32_t width, uint32_t height,
-                              uint32_t bits_per_pixel, bool bgr48, std::vector<unsigned char>& out) {
+                              uint32_t bits_per_pixel, bool colour, std::vector<unsigned char>& out) {
     if (size == 0) return "no data";
     JxrHandles j;
     // jxrlib only reads through this pointer; its API is not const-correct.
@@ -55,11 +56,16 @@ std::string jxr_decode_pixels(const unsigned char* data, size_t size, uint32_t w
     out.assign(size_t(stride * height), 0);
     PKRect rect{0, 0, w, h};
     if (j.dec->Copy(j.dec, &rect, out.data(), U32(stride)) < 0) return "decoding failed";
-    // jxrlib's 48-bit colour is R, G, B; CZI's Bgr48 is B, G, R like Bgr24.
-    if (bgr48 && (info.grBit & PK_pixfmtBGR) == 0) {
-        auto* px = reinterpret_cast<uint16_t*>(out.data());
-        const size_t n = out.size() / 2;
-        for (size_t i = 0; i + 2 < n; i += 3) std::swap(px[i], px[i + 2]);
+    // Colour codestreams say their component order; CZI's Bgr24/Bgr48 are B, G, R. jxrlib has no
+    // 48-bit BGR format, so 48-bit colour always arrives R, G, B.
+    if (colour && (info.grBit & PK_pixfmtBGR) == 0) {
+        if (bits_per_pixel == 24) {
+            for (size_t i = 0; i + 2 < out.size(); i += 3) std::swap(out[i], out[i + 2]);
+        } else {
+            auto* px = reinterpret_cast<uint16_t*>(out.data());
+            const size_t n = out.size() / 2;
+            for (size_t i = 0; i + 2 < n; i += 3) std::swap(px[i], px[i + 2]);
+        }
     }
     return {};
 }
