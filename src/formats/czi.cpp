@@ -246,12 +246,31 @@ void build_planes(const std::string& path, Index& idx) {
         mw = std::max<uint64_t>(mw, uint64_t(b[2] - b[0]));
         mh = std::max<uint64_t>(mh, uint64_t(b[3] - b[1]));
     }
-    if (mw > UINT32_MAX || mh > UINT32_MAX || mw * mh > kMaxPlaneBytes / bpp)
-        idx.mosaic_error = "the mosaic of a scene is " + std::to_string(mw) + " x " + std::to_string(mh) +
-                           " pixels, more than one plane may hold (2 GiB); use --tiles as-sites";
-    else {
-        idx.mosaic_width = uint32_t(mw);
-        idx.mosaic_height = uint32_t(mh);
+    // Tiles of one plane cover most of their bounding box in a real mosaic. A box mostly empty
+    // means scattered positions or corrupt coordinates; refusing it keeps a few bad bytes from
+    // making every plane a gigabyte of zeros.
+    std::map<int32_t, double> covered;  // scene -> largest tile area of one of its planes
+    for (auto& [key, blocks] : groups) {
+        double area = 0;
+        for (uint32_t i : blocks) area += double(idx.subblocks[i].width) * idx.subblocks[i].height;
+        double& c = covered[std::get<0>(key)];
+        c = std::max(c, area);
+    }
+    for (auto& [scene, b] : box) {
+        const double area = double(b[2] - b[0]) * double(b[3] - b[1]);
+        if (area > 16 * covered[scene] && idx.mosaic_error.empty())
+            idx.mosaic_error = "the tiles of scene " + std::to_string(scene) + " cover less than 1/16 of their " +
+                               std::to_string(b[2] - b[0]) + " x " + std::to_string(b[3] - b[1]) +
+                               " pixel bounding box (scattered positions or corrupt coordinates); use --tiles as-sites";
+    }
+    if (idx.mosaic_error.empty()) {
+        if (mw > UINT32_MAX || mh > UINT32_MAX || mw * mh > kMaxPlaneBytes / bpp) {
+            idx.mosaic_error = "the mosaic of a scene is " + std::to_string(mw) + " x " + std::to_string(mh) +
+                               " pixels, more than one plane may hold (2 GiB); use --tiles as-sites";
+        } else {
+            idx.mosaic_width = uint32_t(mw);
+            idx.mosaic_height = uint32_t(mh);
+        }
     }
     for (auto& [key, blocks] : groups) {
         PlaneEntry p;
