@@ -2,6 +2,7 @@
 struct/numpy/numcodecs only (independent of imextract's C++ code and of its test writer).
 
 usage: make_czi.py OUT.czi
+       make_czi.py --corpus DIR     a few tiny CZIs: the fuzz seed corpus (tests/fuzz/corpus/czi)
 Two scenes; each a 2 x 2 mosaic (M 0..3) of 24 x 16 Gray16 tiles, 2 channels, 3 z-planes; tiles
 alternate uncompressed, zstd0, zstd1 and zstd1 with hi/lo byte packing; plus a downscaled
 pyramid subblock that readers must ignore. Channel names and scaling in the metadata XML.
@@ -44,7 +45,71 @@ def payload(arr, comp):
     return b"\x03\x01\x01" + bytes(Zstd(level=3).encode(packed))
 
 
+def build(blocks, xml):
+    """blocks: (pixel type, compression, dims [(name, start, size, stored)], data bytes)."""
+    out = segment("ZISRAWFILE", b"\0" * 512)
+    positions = []
+    for ptype, comp, dims, data in blocks:
+        pos = len(out)
+        positions.append(pos)
+        head = struct.pack("<iiq", 0, 0, len(data)) + entry(ptype, pos, comp, dims)
+        out += segment("ZISRAWSUBBLOCK", head.ljust(256, b"\0") + data)
+    dir_pos = len(out)
+    d = struct.pack("<i", len(blocks)) + b"\0" * 124
+    for (ptype, comp, dims, _), pos in zip(blocks, positions):
+        d += entry(ptype, pos, comp, dims)
+    out += segment("ZISRAWDIRECTORY", d)
+    meta_pos = 0
+    if xml:
+        meta_pos = len(out)
+        x = xml.encode()
+        out += segment("ZISRAWMETADATA", struct.pack("<ii", len(x), 0) + b"\0" * 248 + x)
+    header = struct.pack("<ii", 1, 0) + b"\0" * 44 + struct.pack("<qq", dir_pos, meta_pos)
+    return out[:32] + header + out[32 + len(header):]
+
+
+def corpus(folder):
+    import os
+    os.makedirs(folder, exist_ok=True)
+
+    def dims(w, h, c=0, s=0, m=None, x=0, y=0):
+        d = [("X", x, w, w), ("Y", y, h, h), ("C", c, 1, 1), ("Z", 0, 1, 1), ("T", 0, 1, 1), ("S", s, 1, 1)]
+        return d + ([("M", m, 1, 1)] if m is not None else [])
+
+    g16 = np.arange(16, dtype="<u2").reshape(4, 4)
+    files = {
+        "gray8_plain.czi": ([(0, 0, dims(4, 4), bytes(range(16)))], ""),
+        "gray16_zstd1_hilo.czi": ([(1, 6, dims(4, 4), payload(g16, 7)), (1, 5, dims(4, 4, c=1), payload(g16, 5))],
+                                  "<ImageDocument><Metadata><Information><Image><Dimensions><Channels>"
+                                  "<Channel Name=\"A\"/><Channel Name=\"B\"/></Channels></Dimensions></Image>"
+                                  "</Information><Scaling><Items><Distance Id=\"X\"><Value>1E-06</Value></Distance>"
+                                  "</Items></Scaling></Metadata></ImageDocument>"),
+        "bgr24_mosaic.czi": ([(3, 0, dims(2, 2, m=0), bytes(range(12))), (3, 0, dims(2, 2, m=1, x=2), bytes(range(12, 24)))], ""),
+        "plate_scenes.czi": ([(1, 0, dims(2, 2, s=0), bytes(8)), (1, 0, dims(2, 2, s=1, x=50), bytes(8))],
+                             "<ImageDocument><Metadata><Information><Image><Dimensions><S><Scenes>"
+                             "<Scene Index=\"0\"><ArrayName>B4</ArrayName></Scene>"
+                             "<Scene Index=\"1\"><Shape><RowIndex>2</RowIndex><ColumnIndex>3</ColumnIndex></Shape></Scene>"
+                             "</Scenes></S></Dimensions></Image></Information></Metadata></ImageDocument>"),
+    }
+    # A JPEG-XR subblock, when Debian's encoder is there (libjxr-tools).
+    import shutil
+    import subprocess
+    import tempfile
+    if shutil.which("JxrEncApp"):
+        import tifffile
+        with tempfile.TemporaryDirectory() as tmp:
+            tif, jxr = os.path.join(tmp, "g.tif"), os.path.join(tmp, "g.jxr")
+            tifffile.imwrite(tif, (np.arange(64, dtype=np.uint8) * 3).reshape(8, 8))
+            subprocess.run(["JxrEncApp", "-i", tif, "-o", jxr, "-q", "1"], check=True, stdout=subprocess.DEVNULL)
+            files["gray8_jpegxr.czi"] = ([(0, 4, dims(8, 8), open(jxr, "rb").read())], "")
+    for name, (blocks, xml) in files.items():
+        open(os.path.join(folder, name), "wb").write(build(blocks, xml))
+
+
 def main():
+    if sys.argv[1] == "--corpus":
+        corpus(sys.argv[2])
+        return
     blocks = []
     comps = [0, 5, 6, 7]  # 7 here = zstd1 with hi/lo packing (written as compression 6)
     k = 0
@@ -62,28 +127,11 @@ def main():
     # A pyramid level: logical 48 x 32 stored as 24 x 16; must not be drawn.
     blocks.append((1, 0, [("X", 0, 2 * TW, TW), ("Y", 500, 2 * TH, TH), ("C", 0, 1, 1), ("Z", 0, 1, 1),
                           ("S", 0, 1, 1), ("M", 0, 1, 1)], np.full((TH, TW), 65535, "<u2").tobytes()))
-    out = segment("ZISRAWFILE", b"\0" * 512)
-    positions = []
-    for ptype, comp, dims, data in blocks:
-        pos = len(out)
-        positions.append(pos)
-        head = struct.pack("<iiq", 0, 0, len(data)) + entry(ptype, pos, comp, dims)
-        out += segment("ZISRAWSUBBLOCK", head.ljust(256, b"\0") + data)
-    dir_pos = len(out)
-    d = struct.pack("<i", len(blocks)) + b"\0" * 124
-    for (ptype, comp, dims, _), pos in zip(blocks, positions):
-        d += entry(ptype, pos, comp, dims)
-    out += segment("ZISRAWDIRECTORY", d)
-    meta_pos = len(out)
     xml = ("<ImageDocument><Metadata><Information><Image><Dimensions><Channels>"
            "<Channel Id=\"Channel:0\" Name=\"DAPI\"/><Channel Id=\"Channel:1\" Name=\"Cy5\"/>"
            "</Channels></Dimensions></Image></Information><Scaling><Items>"
            "<Distance Id=\"X\"><Value>3.25E-07</Value></Distance><Distance Id=\"Y\"><Value>3.25E-07</Value></Distance>"
-           "<Distance Id=\"Z\"><Value>1.5E-06</Value></Distance></Items></Scaling></Metadata></ImageDocument>").encode()
-    out += segment("ZISRAWMETADATA", struct.pack("<ii", len(xml), 0) + b"\0" * 248 + xml)
-    header = struct.pack("<ii", 1, 0) + b"\0" * 44 + struct.pack("<qq", dir_pos, meta_pos)
-    out = out[:32] + header + out[32 + len(header):]
-    open(sys.argv[1], "wb").write(out)
-
+           "<Distance Id=\"Z\"><Value>1.5E-06</Value></Distance></Items></Scaling></Metadata></ImageDocument>")
+    open(sys.argv[1], "wb").write(build(blocks, xml))
 
 main()

@@ -292,6 +292,32 @@ TEST_F(CziTest, JpegXrSubblocksDecodeLosslessly) {
         Plane q = read(r);
         for (int i = 0; i < W * H; ++i) ASSERT_EQ(q.as<uint8_t>()[i], uint8_t(rgb[size_t(3 * i) + r.sample])) << r.sample;
     }
+
+    // jxrlib asserts (aborts) on some corrupt codestreams; the decoder runs it in a child process,
+    // so every corrupted header byte gives a plane or an input error naming the subblock.
+    fs::remove(src() / "jrgb.czi");
+    const std::string jxr = encode("g8b", 8, 1, g8);
+    CziLayoutInfo li;
+    const std::string good = build_czi({{0, 4, czi_dims(W, H, 0, 0, 0), jxr}}, "", &li);
+    const size_t payload = li.block_pos[0] + 32 + 256;
+    int decoded = 0, refused = 0;
+    for (size_t i = payload; i < payload + std::min<size_t>(jxr.size(), 48); ++i) {
+        std::string bad = good;
+        bad[i] = char(bad[i] ^ 0x5A);
+        const fs::path f = write("bad.czi", bad);
+        czi::Index idx = czi::read_index(f);
+        try {
+            Plane out;
+            czi::decode_plane(f, idx, 0, 0, out);
+            ++decoded;
+        } catch (const Error& e) {
+            ASSERT_NE(std::string(e.what()).find("bad.czi: subblock at offset " + std::to_string(li.block_pos[0]) + ": JPEG-XR"),
+                      std::string::npos)
+                << e.what();
+            ++refused;
+        }
+    }
+    EXPECT_GT(refused, 0);
 }
 
 TEST_F(CziTest, UnsupportedCompressionNamesFileOffsetAndId) {
