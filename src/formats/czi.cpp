@@ -158,37 +158,36 @@ size_t parse_entry(const unsigned char* p, size_t n, Subblock& sb, std::string& 
         case 'B': sb.b = start; break;
         case 'H': sb.h = start; break;
         case 'M': sb.m = start; break;
-        default: break;  // R, I, V, ...: not mapped; must be 0 for the subblocks we use
+        default: sb.other = std::max(sb.other, start); break;  // R, I, V, ...: only their first index is read
         }
-        if (dim != 'X' && dim != 'Y' && dim != 'C' && dim != 'Z' && dim != 'T' && dim != 'S' && dim != 'B' &&
-            dim != 'H' && dim != 'M' && start != 0)
-            sb.b = std::max(sb.b, 1);  // another index of an unmapped dimension: treat as not level 0
     }
     if (!have_x || !have_y) return error = "directory entry has no X or Y dimension", 0;
     return size;
 }
 
 void build_planes(const std::string& path, Index& idx) {
-    // The subblocks we use: full resolution, of the first B and H index present, in this file part.
+    // The subblocks we use: full resolution, of the first B, H (and R, I, V) index present, in this
+    // file part.
     std::vector<uint32_t> used;
-    int32_t b0 = INT32_MAX, h0 = INT32_MAX;
+    int32_t b0 = INT32_MAX, h0 = INT32_MAX, o0 = INT32_MAX;
     for (auto& sb : idx.subblocks)
         if (sb.full_resolution() && sb.file_part == 0) {
             b0 = std::min(b0, sb.b);
             h0 = std::min(h0, sb.h);
+            o0 = std::min(o0, sb.other);
         }
     size_t pyramid = 0, other_bh = 0, parts = 0;
     for (uint32_t i = 0; i < idx.subblocks.size(); ++i) {
         const Subblock& sb = idx.subblocks[i];
         if (sb.file_part != 0) ++parts;
         else if (!sb.full_resolution()) ++pyramid;
-        else if (sb.b != b0 || sb.h != h0) ++other_bh;
+        else if (sb.b != b0 || sb.h != h0 || sb.other != o0) ++other_bh;
         else used.push_back(i);
     }
     (void)pyramid;  // downscaled pyramid levels are expected and silently left out
     if (other_bh)
         idx.warnings.push_back(path + ": " + std::to_string(other_bh) +
-                               " subblocks of further B (block) or H (phase) indices are not extracted");
+                               " subblocks of further B (block), H (phase), R, I or V indices are not extracted");
     if (parts)
         idx.warnings.push_back(path + ": " + std::to_string(parts) +
                                " subblocks live in other parts of a multi-file CZI and are not extracted");

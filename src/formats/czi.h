@@ -50,6 +50,7 @@ struct Subblock {
     uint32_t width = 0, height = 0;  // logical size
     uint32_t stored_width = 0, stored_height = 0;
     int32_t c = 0, z = 0, t = 0, s = 0, b = 0, h = 0;
+    int32_t other = 0;               // largest index of an unmapped dimension (R, I, V, ...)
     std::optional<int32_t> m;        // mosaic tile index, when the entry has an M dimension
     bool full_resolution() const { return width == stored_width && height == stored_height; }
 };

@@ -425,6 +425,21 @@ TEST_F(CziTest, PlateScenesGoToTheWellsTheMetadataNames) {
     EXPECT_EQ(read(*find(set, 2, 6, 0, 0, 0, 0)).as<uint16_t>()[0], 200);  // C07
 }
 
+TEST_F(CziTest, OnlyTheFirstPhaseAndBlockAreExtractedWithAWarning) {
+    auto dims = [](int h, int b) {
+        auto d = czi_dims(W, H, 0, 0, 0);
+        d.push_back({'H', h, 1, 1});
+        d[6].start = b;  // the B entry
+        return d;
+    };
+    write("h.czi", build_czi({{1, 0, dims(1, 0), gray16(11)}, {1, 0, dims(0, 0), gray16(22)}, {1, 0, dims(0, 1), gray16(33)}}, ""));
+    ImageSet set = configure();
+    ASSERT_EQ(set.planes.size(), 1u);
+    EXPECT_EQ(read(set.planes[0]).as<uint16_t>()[0], 22);
+    ASSERT_EQ(set.warnings.size(), 1u);
+    EXPECT_NE(set.warnings[0].find("h.czi: 2 subblocks of further B (block), H (phase)"), std::string::npos) << set.warnings[0];
+}
+
 TEST_F(CziTest, DifferentPlaneSizesAcrossFilesAreRefused) {
     write("a.czi", build_czi({{1, 0, czi_dims(W, H, 0, 0, 0), gray16(1)}}, ""));
     write("b.czi", build_czi({{1, 0, czi_dims(8, 8, 0, 0, 0), gray16(1, 8, 8)}}, ""));
