@@ -555,7 +555,13 @@ Index read_index(const fs::path& path) {
         throw input_error(f.path(), "subblock directory at " + at(uint64_t(idx.directory_pos)) + " declares " +
                                         std::to_string(count) + " entries, more than the " + std::to_string(avail) +
                                         " bytes after it can hold; truncated or corrupt file");
-    const uint64_t len = std::min<uint64_t>(avail, uint64_t(count) * (32 + 20 * kMaxDimensions));
+    uint64_t len = std::min<uint64_t>(avail, uint64_t(count) * (32 + 20 * kMaxDimensions));
+    // The segment's allocated size bounds the entries too (the directory may sit before gigabytes
+    // of subblocks).
+    unsigned char seg[kSegmentHeader];
+    f.read(uint64_t(idx.directory_pos), seg, sizeof seg, "subblock directory");
+    const int64_t allocated = get<int64_t>(seg + 16);
+    if (allocated > 128) len = std::min<uint64_t>(len, uint64_t(allocated) - 128);
     std::vector<unsigned char> buf(len);
     f.read(entries, buf.data(), len, "subblock directory");
     idx.subblocks.reserve(size_t(count));
