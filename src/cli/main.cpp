@@ -196,7 +196,11 @@ int list_formats() {
     fmt::print("Layouts (create --format NAME, or auto):\n");
     for (auto& r : layout_readers()) fmt::print("  {:<12} {}\n", r->name(), r->description());
     fmt::print("Image files decoded:\n");
-    for (auto& d : pixel_decoders()) fmt::print("  {}\n", d->name());
+    for (auto& d : pixel_decoders()) {
+        const std::string what = d->description();
+        if (what.empty()) fmt::print("  {}\n", d->name());
+        else fmt::print("  {:<12} {}\n", d->name(), what);
+    }
     return exit_ok;
 }
 
@@ -255,6 +259,8 @@ int real_main(int argc, char** argv) {
     create->add_option("--source", source, "the folder the microscope wrote")->required();
     create->add_option("--format", copt.format, "auto (default), or a layout from `imextract formats`");
     create->add_option("--pattern", copt.pattern, "files mode: regex with named groups well, site, channel, z, t");
+    create->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
+        ->check(CLI::IsMember({"mosaic", "as-sites"}));
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
     create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
     create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");

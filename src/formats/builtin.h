@@ -10,8 +10,10 @@ namespace imx {
 std::unique_ptr<LayoutReader> make_cellvoyager_layout();
 std::unique_ptr<LayoutReader> make_ome_tiff_layout();
 std::unique_ptr<LayoutReader> make_plain_files_layout();
+std::unique_ptr<LayoutReader> make_czi_layout();
 
 std::unique_ptr<PixelDecoder> make_tiff_decoder();
 std::unique_ptr<PixelDecoder> make_png_decoder();
+std::unique_ptr<PixelDecoder> make_czi_decoder();
 
 }  // namespace imx

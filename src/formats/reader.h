@@ -67,6 +67,7 @@ struct ImageSet {
 
 struct LayoutOptions {
     std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
+    std::string tiles;    // containers with mosaic tiles: "mosaic" (default, stitched by position) or "as-sites"
 };
 
 class LayoutReader {
@@ -93,6 +94,8 @@ class PixelDecoder {
 public:
     virtual ~PixelDecoder() = default;
     virtual std::string name() const = 0;  // "tiff", "png"
+    // What it reads and what it does not yet, for `imextract formats`; "" = nothing to add.
+    virtual std::string description() const { return {}; }
     // True when the file looks like ours (extension or the first bytes).
     virtual bool accepts(const fs::path& file, const unsigned char* head, size_t head_len) const = 0;
     virtual uint32_t page_count(const fs::path& file) const = 0;

@@ -19,6 +19,7 @@ struct CreateOptions {
     fs::path source;
     std::string format = "auto";
     std::string pattern;
+    std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats
     std::string store;          // empty: the experiment folder
     bool mip = false;
     std::string compression;    // empty: default_codec()
