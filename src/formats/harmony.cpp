@@ -124,7 +124,7 @@ public:
             if (im.file.find("://") != std::string::npos)
                 throw input_error(index_.string(), where + " refers to a remote image (" + im.file +
                                                        "); only images inside the export folder are supported");
-            check_relative_name(im.file);
+            xml::check_name_from(index_.string(), where, im.file);
             if (!rel_dir.empty()) im.file = rel_dir + "/" + im.file;
             im.row = int(need_int(n, "Row", where, 1, kMaxWellIndex)) - 1;
             im.col = int(need_int(n, "Col", where, 1, kMaxWellIndex)) - 1;

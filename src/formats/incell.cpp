@@ -108,7 +108,7 @@ public:
             Image im;
             im.file = xml::attr_str(n, "filename");
             if (im.file.empty()) throw input_error(xdce_.string(), where + " has no filename");
-            check_relative_name(im.file);
+            xml::check_name_from(xdce_.string(), where, im.file);
             auto id = xml::child(n, "Identifier");
             if (!id) throw input_error(xdce_.string(), where + " (" + im.file + ") has no Identifier");
             im.wave = index_attr(id, "wave_index", where);

@@ -17,6 +17,7 @@
 
 #include "core/fileutil.h"
 #include "core/types.h"
+#include "formats/reader.h"
 
 namespace imx::xml {
 
@@ -84,6 +85,15 @@ inline pugi::xml_document parse_file(const std::filesystem::path& file, std::str
                                              std::to_string(r.offset));
     if (!doc.document_element()) throw input_error(file.string(), "malformed XML: no root element");
     return doc;
+}
+
+// check_relative_name, with the metadata file and the element that named the file in the error.
+inline void check_name_from(const std::string& metadata_file, const std::string& where, const std::string& name) {
+    try {
+        check_relative_name(name);
+    } catch (const Error& e) {
+        throw input_error(metadata_file, where + ": " + e.what());
+    }
 }
 
 // Strict numbers from metadata text; errors name the file and what was being read.
