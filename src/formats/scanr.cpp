@@ -53,7 +53,7 @@ Descriptor read_descriptor(const fs::path& file) {
             if (xml::named(n, "Cluster") || xml::named(n, "Array")) {
                 if (name == "well selection table + cDNA") read_wells(n);
                 if (is_channel(n)) read_channel(n);
-                if (name == "format typedef") format = n;
+                if (name == "format typedef") format_seen = true;
                 return true;
             }
             if (!is_scalar(n)) return true;
@@ -63,17 +63,15 @@ Descriptor read_descriptor(const fs::path& file) {
                 d.pixel_size = num.real(val, "'conversion factor um/pixel'");
                 if (d.pixel_size && !(*d.pixel_size > 0))
                     throw input_error(num.file(), "'conversion factor um/pixel' must be positive ('" + val + "')");
-            } else if ((name == "Rows" || name == "Columns") && inside(n, format)) {
-                int v = int(num.integer(val, "plate format '" + name + "'", 0, kMaxWellIndex));
-                (name == "Rows" ? d.rows : d.cols) = v;
+            } else if (name == "format typedef") {
+                format_seen = true;
+            } else if ((name == "Rows" || name == "Columns") && format_seen) {
+                // The first Rows / Columns after "format typedef" are the plate's (the same names
+                // appear elsewhere, e.g. for the field grid).
+                int& target = name == "Rows" ? d.rows : d.cols;
+                if (!target) target = int(num.integer(val, "plate format '" + name + "'", 1, kMaxWellIndex));
             }
             return true;
-        }
-        static bool inside(pugi::xml_node n, const pugi::xml_node& ancestor) {
-            if (!ancestor) return false;
-            for (; n; n = n.parent())
-                if (n == ancestor) return true;
-            return false;
         }
         // A channel is a cluster with scalars "name" and "idle" (idle 0 = acquired).
         static bool is_channel(const pugi::xml_node& c) {
@@ -119,7 +117,7 @@ Descriptor read_descriptor(const fs::path& file) {
                 cur = cur.next_sibling();
             }
         }
-        pugi::xml_node format;
+        bool format_seen = false;
     } walker(d, num);
     root.traverse(walker);
     if (d.rows == 0 || d.cols == 0) d.rows = d.cols = 0;  // half a format is no format
