@@ -11,6 +11,9 @@ std::unique_ptr<LayoutReader> make_cellvoyager_layout();
 std::unique_ptr<LayoutReader> make_ome_tiff_layout();
 std::unique_ptr<LayoutReader> make_plain_files_layout();
 std::unique_ptr<LayoutReader> make_czi_layout();
+std::unique_ptr<LayoutReader> make_harmony_layout();
+std::unique_ptr<LayoutReader> make_incell_layout();
+std::unique_ptr<LayoutReader> make_scanr_layout();
 
 std::unique_ptr<PixelDecoder> make_tiff_decoder();
 std::unique_ptr<PixelDecoder> make_png_decoder();

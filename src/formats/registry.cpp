@@ -13,6 +13,9 @@ const std::vector<std::unique_ptr<LayoutReader>>& layout_readers() {
         std::vector<std::unique_ptr<LayoutReader>> v;
         v.push_back(make_cellvoyager_layout());
         v.push_back(make_ome_tiff_layout());
+        v.push_back(make_harmony_layout());
+        v.push_back(make_incell_layout());
+        v.push_back(make_scanr_layout());
         v.push_back(make_plain_files_layout());
         v.push_back(make_czi_layout());
         return v;
