@@ -10,8 +10,12 @@ namespace imx {
 std::unique_ptr<LayoutReader> make_cellvoyager_layout();
 std::unique_ptr<LayoutReader> make_ome_tiff_layout();
 std::unique_ptr<LayoutReader> make_plain_files_layout();
+std::unique_ptr<LayoutReader> make_nd2_layout();
+std::unique_ptr<LayoutReader> make_lif_layout();
 
 std::unique_ptr<PixelDecoder> make_tiff_decoder();
 std::unique_ptr<PixelDecoder> make_png_decoder();
+std::unique_ptr<PixelDecoder> make_nd2_decoder();
+std::unique_ptr<PixelDecoder> make_lif_decoder();
 
 }  // namespace imx

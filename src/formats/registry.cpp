@@ -14,6 +14,8 @@ const std::vector<std::unique_ptr<LayoutReader>>& layout_readers() {
         v.push_back(make_cellvoyager_layout());
         v.push_back(make_ome_tiff_layout());
         v.push_back(make_plain_files_layout());
+        v.push_back(make_nd2_layout());
+        v.push_back(make_lif_layout());
         return v;
     }();
     return readers;
@@ -54,6 +56,8 @@ const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders() {
         std::vector<std::unique_ptr<PixelDecoder>> v;
         v.push_back(make_tiff_decoder());
         v.push_back(make_png_decoder());
+        v.push_back(make_nd2_decoder());
+        v.push_back(make_lif_decoder());
         return v;
     }();
     return decoders;
@@ -70,7 +74,7 @@ const PixelDecoder& decoder_for(const fs::path& file) {
     }
     for (auto& d : pixel_decoders())
         if (d->accepts(file, head, n)) return *d;
-    throw input_error(file.string(), "not an image file that imextract can decode (not TIFF or PNG)");
+    throw input_error(file.string(), "not an image file that imextract can decode (not TIFF, PNG, ND2 or LIF)");
 }
 
 void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) {
