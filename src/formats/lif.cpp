@@ -409,6 +409,11 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
         if (b.truncated)
             f.fail(b.offset, "image '" + name + "': memory block " + block_id + " of " + std::to_string(b.size) +
                                  " bytes runs past the end of the file (" + std::to_string(f.size()) + " bytes; truncated?)");
+        uint64_t plane_bytes = 0;
+        if (container::mul_overflows(uint64_t(im.width) * im.height, im.bytes_per_sample, plane_bytes) || plane_bytes > b.size)
+            f.fail(b.offset, "image '" + name + "': a " + std::to_string(im.width) + "x" + std::to_string(im.height) +
+                                 " plane needs more bytes than memory block " + block_id + " holds (" +
+                                 std::to_string(b.size) + ")");
         if (extent > b.size)
             f.fail(b.offset, "image '" + name + "': its dimensions need " + std::to_string(extent) +
                                  " bytes but memory block " + block_id + " holds " + std::to_string(b.size));

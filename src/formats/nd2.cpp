@@ -299,16 +299,27 @@ const LvItem* first_child(const LvItem* level) {
     return level && !level->children.empty() ? &level->children.front() : nullptr;
 }
 
+// Metadata numbers are doubles from an untrusted file: converting an out-of-range double to an
+// integer is undefined behaviour, so clamp first.
+int as_int(std::optional<double> v, int fallback) {
+    if (!v || !(*v >= -1e9 && *v <= 1e9)) return fallback;
+    return int(*v);
+}
+uint64_t as_count(std::optional<double> v) {
+    if (!v || !(*v >= 0)) return 0;
+    return *v > 1e12 ? uint64_t(1e12) : uint64_t(*v);
+}
+
 // Reads the experiment loops, outermost first (SLxExperiment, then ppNextLevelEx's first child).
 void read_loops(const LvItem* experiment, Nd2Structure& s) {
     for (int depth = 0; experiment && depth < 16; ++depth) {
         const LvItem* pars = experiment->child("uLoopPars");
-        const int type = int(experiment->num("eType").value_or(0));
-        uint64_t count = pars ? uint64_t(std::max(0.0, pars->num("uiCount").value_or(0))) : 0;
+        const int type = as_int(experiment->num("eType"), 0);
+        uint64_t count = pars ? as_count(pars->num("uiCount")) : 0;
         if (type == 8 && pars) {  // NETimeLoop: several periods, each with its own count
             uint64_t total = 0;
             if (const LvItem* periods = pars->child("pPeriod"))
-                for (auto& p : periods->children) total += uint64_t(std::max(0.0, p.num("uiCount").value_or(0)));
+                for (auto& p : periods->children) total += as_count(p.num("uiCount"));
             if (total) count = total;
         }
         std::vector<std::array<std::optional<double>, 3>> points;
@@ -416,7 +427,7 @@ std::shared_ptr<const Nd2Structure> parse_nd2(const RandomAccessFile& f) {
     s->components = a->num("uiComp") ? need_uint("uiComp", 1, 64) : 1;
     const uint32_t bits = need_uint("uiBpcInMemory", 8, 32);
     s->bits_significant = a->num("uiBpcSignificant") ? int(need_uint("uiBpcSignificant", 0, 32)) : 0;
-    const int pixel_type = int(a->num("ePixelType").value_or(1));
+    const int pixel_type = as_int(a->num("ePixelType"), 1);
     if (bits == 8) s->dtype = DType::u8;
     else if (bits == 16) s->dtype = DType::u16;
     else if (bits == 32) s->dtype = pixel_type == 3 ? DType::f32 : DType::u32;
@@ -432,7 +443,7 @@ std::shared_ptr<const Nd2Structure> parse_nd2(const RandomAccessFile& f) {
     if (uint64_t(s->width_bytes) * s->height > kMaxFrameBytes)
         throw input_error(f.path(), "frames of " + std::to_string(uint64_t(s->width_bytes) * s->height) +
                                         " bytes exceed the 4 GiB limit");
-    const int compression = int(a->num("eCompression").value_or(2));
+    const int compression = as_int(a->num("eCompression"), 2);
     if (compression == 0) s->zlib = true;
     else if (compression == 1)
         throw input_error(f.path(), "lossy-compressed ND2 frames (eCompression 1) are not supported");
@@ -442,14 +453,17 @@ std::shared_ptr<const Nd2Structure> parse_nd2(const RandomAccessFile& f) {
         s->warnings.push_back(f.path() + ": tiled frame attributes are ignored (frames read as whole images)");
 
     // Frames present, by sequence number.
-    uint64_t seq_count = a->num("uiSequenceCount") ? need_uint("uiSequenceCount", 0, kMaxFrames) : 0;
+    // A frame chunk takes at least 24 bytes (header, name, time stamp): bounds every frame count
+    // before the per-frame table is allocated.
+    const uint64_t max_frames = std::min<uint64_t>(kMaxFrames, f.size() / 24);
+    uint64_t seq_count = a->num("uiSequenceCount") ? need_uint("uiSequenceCount", 0, double(max_frames)) : 0;
     std::map<uint64_t, uint64_t> frames;
     for (auto& [name, off] : chunks) {
         if (name.rfind("ImageDataSeq|", 0) != 0) continue;
         const std::string num = name.substr(13, name.size() - 14);
         char* e = nullptr;
         unsigned long long v = std::strtoull(num.c_str(), &e, 10);
-        if (num.empty() || *e != '\0' || v >= kMaxFrames) continue;
+        if (num.empty() || *e != '\0' || v >= max_frames) continue;
         frames[v] = off;
     }
     if (!seq_count && !frames.empty()) seq_count = frames.rbegin()->first + 1;
@@ -573,6 +587,11 @@ private:
 
     static std::string inflate_frame(const RandomAccessFile& f, const ChunkData& d, const std::string& name,
                                      uint64_t full, uint64_t needed) {
+        // zlib cannot expand more than about 1032:1; a larger claim is a corrupt or hostile file,
+        // refused before the frame buffer is allocated.
+        if (full > (d.length - 8) * 1100 + 4096)
+            f.fail(d.offset + 8, name + ": a frame of " + std::to_string(full) + " bytes cannot come from " +
+                                     std::to_string(d.length - 8) + " bytes of zlib data");
         const std::string packed = f.read_string(d.offset + 8, size_t(d.length - 8), "compressed frame");
         std::string out(size_t(full), '\0');
         z_stream z{};
