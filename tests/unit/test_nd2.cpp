@@ -342,3 +342,21 @@ TEST(Nd2, SampleClusterFile) {
     EXPECT_EQ(sum(29, 1), 0u);
     fs::remove_all(d);
 }
+
+TEST(Nd2, RewrittenFileIsParsedAgain) {
+    // The structure cache keys on path, size and mtime: a file replaced by a different one must
+    // not be served from the cache.
+    fs::path d = fresh_dir("rewrite");
+    Nd2Spec two;
+    write_bytes(d / "x.nd2", make_nd2(two));
+    EXPECT_EQ(nd2().configure(d, {}).channels.size(), 2u);
+    Nd2Spec three;
+    three.comp = 3;
+    three.names = {"A", "B", "C"};
+    write_bytes(d / "x.nd2", make_nd2(three));
+    ImageSet set = nd2().configure(d, {});
+    ASSERT_EQ(set.channels.size(), 3u);
+    EXPECT_EQ(set.channels[2].name, "C");
+    expect_frame(d / "x.nd2", 3, 2, three);
+    fs::remove_all(d);
+}
