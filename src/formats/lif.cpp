@@ -417,10 +417,20 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
         if (extent > b.size)
             f.fail(b.offset, "image '" + name + "': its dimensions need " + std::to_string(extent) +
                                  " bytes but memory block " + block_id + " holds " + std::to_string(b.size));
+        // Stacking dimensions without a byte step would list the same pixels many times over.
+        for (auto* v : {&im.z, &im.t, &im.tiles})
+            for (auto& dd : *v)
+                if (dd.count > 1 && dd.bytes_inc == 0)
+                    f.fail(b.offset, "image '" + name + "': dimension DimID " + std::to_string(dd.id) + " has " +
+                                         std::to_string(dd.count) + " elements but BytesInc 0");
+        uint64_t planes = 1;
+        for (uint64_t factor : {im.count(im.z), im.count(im.t), uint64_t(im.channels.size()), im.tile_count()})
+            if (container::mul_overflows(planes, factor, planes) || planes > kMaxPlanes)
+                f.fail(b.offset, "image '" + name + "' holds more than " + std::to_string(kMaxPlanes) + " planes");
         im.data_offset = b.offset;
         im.data_size = b.size;
         im.first_plane = plane_total;
-        plane_total += im.plane_count();  // each factor is bounded, so no overflow here
+        plane_total += planes;
         if (plane_total > kMaxPlanes) f.fail(13, "the images hold more than " + std::to_string(kMaxPlanes) + " planes");
         s->images.push_back(std::move(im));
     }

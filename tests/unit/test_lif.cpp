@@ -318,3 +318,13 @@ TEST(Lif, SampleXzPlanes) {
     EXPECT_EQ(p.as<uint8_t>()[0], 4);
     fs::remove_all(d);
 }
+
+#include "formats/container_util.h"
+
+TEST(Lif, Utf16ToUtf8) {
+    std::string out;
+    // "µm", a surrogate pair (U+1F600) and an unpaired surrogate (-> U+FFFD).
+    ASSERT_TRUE(container::utf16le_to_utf8(std::string("\xB5\x00m\x00\x3D\xD8\x00\xDE\x00\xD8", 10), out));
+    EXPECT_EQ(out, "\xC2\xB5m\xF0\x9F\x98\x80\xEF\xBF\xBD");
+    EXPECT_FALSE(container::utf16le_to_utf8(std::string("abc", 3), out));  // odd byte count
+}

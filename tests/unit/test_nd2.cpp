@@ -360,3 +360,13 @@ TEST(Nd2, RewrittenFileIsParsedAgain) {
     expect_frame(d / "x.nd2", 3, 2, three);
     fs::remove_all(d);
 }
+
+TEST(Nd2, Version2FilesAreRefusedByName) {
+    fs::path d = fresh_dir("v2");
+    // JPEG-2000 signature box, as ND2 version 2 files start.
+    write_bytes(d / "old.nd2", std::string("\0\0\0\x0CjP  \r\n\x87\n", 12) + std::string(100, '\0'));
+    std::string e = error_of([&] { nd2().configure(d, {}); });
+    EXPECT_NE(e.find("old.nd2: ND2 version 2 (JPEG-2000 based"), std::string::npos) << e;
+    EXPECT_EQ(decoder_for(d / "old.nd2").name(), "nd2");
+    fs::remove_all(d);
+}
