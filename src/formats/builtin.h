@@ -14,9 +14,13 @@ std::unique_ptr<LayoutReader> make_czi_layout();
 std::unique_ptr<LayoutReader> make_harmony_layout();
 std::unique_ptr<LayoutReader> make_incell_layout();
 std::unique_ptr<LayoutReader> make_scanr_layout();
+std::unique_ptr<LayoutReader> make_nd2_layout();
+std::unique_ptr<LayoutReader> make_lif_layout();
 
 std::unique_ptr<PixelDecoder> make_tiff_decoder();
 std::unique_ptr<PixelDecoder> make_png_decoder();
 std::unique_ptr<PixelDecoder> make_czi_decoder();
+std::unique_ptr<PixelDecoder> make_nd2_decoder();
+std::unique_ptr<PixelDecoder> make_lif_decoder();
 
 }  // namespace imx

@@ -18,6 +18,8 @@ const std::vector<std::unique_ptr<LayoutReader>>& layout_readers() {
         v.push_back(make_scanr_layout());
         v.push_back(make_plain_files_layout());
         v.push_back(make_czi_layout());
+        v.push_back(make_nd2_layout());
+        v.push_back(make_lif_layout());
         return v;
     }();
     return readers;
@@ -59,6 +61,8 @@ const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders() {
         v.push_back(make_tiff_decoder());
         v.push_back(make_png_decoder());
         v.push_back(make_czi_decoder());
+        v.push_back(make_nd2_decoder());
+        v.push_back(make_lif_decoder());
         return v;
     }();
     return decoders;
@@ -75,7 +79,7 @@ const PixelDecoder& decoder_for(const fs::path& file) {
     }
     for (auto& d : pixel_decoders())
         if (d->accepts(file, head, n)) return *d;
-    throw input_error(file.string(), "not an image file that imextract can decode (not TIFF, PNG or CZI)");
+    throw input_error(file.string(), "not an image file that imextract can decode (not TIFF, PNG, CZI, ND2 or LIF)");
 }
 
 void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) {

@@ -1,0 +1,191 @@
+// Helpers shared by the single-file container readers (ND2, LIF): bounded reads at an offset,
+// UTF-16LE decoding with checks, and a small per-file cache of parsed structures so that decoding
+// N planes of one file does not parse its metadata N times.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/types.h"
+
+namespace imx::container {
+
+namespace fs = std::filesystem;
+
+inline bool mul_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __builtin_mul_overflow(a, b, &out); }
+inline bool add_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __builtin_add_overflow(a, b, &out); }
+
+// A file opened for positional reads (pread: safe from several threads, no shared position). Every
+// read is checked against the size the file had when opened.
+class RandomAccessFile {
+public:
+    explicit RandomAccessFile(const fs::path& file) : path_(file.string()) {
+        fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd_ < 0) throw input_error(path_, "cannot open file (missing or unreadable)");
+        struct stat st {};
+        if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+            ::close(fd_);
+            throw input_error(path_, "not a regular file");
+        }
+        size_ = uint64_t(st.st_size);
+        mtime_ns_ = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
+    ~RandomAccessFile() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    RandomAccessFile(const RandomAccessFile&) = delete;
+    RandomAccessFile& operator=(const RandomAccessFile&) = delete;
+
+    uint64_t size() const { return size_; }
+    int64_t mtime_ns() const { return mtime_ns_; }
+    const std::string& path() const { return path_; }
+
+    // True when [offset, offset + len) lies inside the file.
+    bool contains(uint64_t offset, uint64_t len) const {
+        uint64_t end = 0;
+        return !add_overflows(offset, len, end) && end <= size_;
+    }
+    [[noreturn]] void fail(uint64_t offset, const std::string& reason) const {
+        throw input_error(path_, "offset " + std::to_string(offset) + ": " + reason);
+    }
+    void read_at(uint64_t offset, void* out, size_t len, const char* what) const {
+        if (!contains(offset, len))
+            fail(offset, std::string(what) + " of " + std::to_string(len) + " bytes runs past the end of the file (" +
+                             std::to_string(size_) + " bytes; truncated?)");
+        auto* p = static_cast<unsigned char*>(out);
+        size_t done = 0;
+        while (done < len) {
+            ssize_t n = ::pread(fd_, p + done, len - done, off_t(offset + done));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) fail(offset + done, std::string("cannot read ") + what + " (file shrank or I/O error)");
+            done += size_t(n);
+        }
+    }
+    std::string read_string(uint64_t offset, size_t len, const char* what) const {
+        std::string s(len, '\0');
+        read_at(offset, s.data(), len, what);
+        return s;
+    }
+    template <class T> T read_le(uint64_t offset, const char* what) const {
+        T v{};
+        read_at(offset, &v, sizeof v, what);  // little-endian host (static_assert in tiff_decoder.cpp)
+        return v;
+    }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    uint64_t size_ = 0;
+    int64_t mtime_ns_ = 0;
+};
+
+// Little-endian values from a byte buffer; the caller has checked the bounds.
+template <class T> T load_le(const unsigned char* p) {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// UTF-16LE -> UTF-8. Unpaired surrogates become U+FFFD rather than failing: names in vendor
+// metadata are informative, and one odd character must not make a file unreadable. Returns false
+// only for an odd byte count.
+inline bool utf16le_to_utf8(std::string_view in, std::string& out) {
+    out.clear();
+    if (in.size() % 2) return false;
+    out.reserve(in.size() / 2 + in.size() / 8);
+    auto unit = [&](size_t i) {
+        return uint32_t(static_cast<unsigned char>(in[2 * i])) | uint32_t(static_cast<unsigned char>(in[2 * i + 1])) << 8;
+    };
+    const size_t n = in.size() / 2;
+    for (size_t i = 0; i < n; ++i) {
+        uint32_t cp = unit(i);
+        if (cp >= 0xD800 && cp <= 0xDBFF && i + 1 < n && unit(i + 1) >= 0xDC00 && unit(i + 1) <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (unit(i + 1) - 0xDC00);
+            ++i;
+        } else if (cp >= 0xD800 && cp <= 0xDFFF) {
+            cp = 0xFFFD;
+        }
+        if (cp < 0x80) {
+            out += char(cp);
+        } else if (cp < 0x800) {
+            out += char(0xC0 | (cp >> 6));
+            out += char(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out += char(0xE0 | (cp >> 12));
+            out += char(0x80 | ((cp >> 6) & 0x3F));
+            out += char(0x80 | (cp & 0x3F));
+        } else {
+            out += char(0xF0 | (cp >> 18));
+            out += char(0x80 | ((cp >> 12) & 0x3F));
+            out += char(0x80 | ((cp >> 6) & 0x3F));
+            out += char(0x80 | (cp & 0x3F));
+        }
+    }
+    return true;
+}
+
+// The last few parsed file structures, keyed by path, size and modification time, so a changed
+// file is parsed again. Thread-safe; parsing happens outside the lock (two threads may parse the
+// same file once each, which is harmless).
+template <class T> class StructureCache {
+public:
+    explicit StructureCache(size_t capacity = 8) : capacity_(capacity) {}
+
+    std::shared_ptr<const T> get(const fs::path& file,
+                                 const std::function<std::shared_ptr<const T>(const RandomAccessFile&)>& parse) {
+        RandomAccessFile f(file);
+        Key key{f.path(), f.size(), f.mtime_ns()};
+        {
+            std::lock_guard lock(mutex_);
+            for (auto it = entries_.begin(); it != entries_.end(); ++it)
+                if (it->first == key) {
+                    entries_.splice(entries_.begin(), entries_, it);  // most recent first
+                    return entries_.front().second;
+                }
+        }
+        std::shared_ptr<const T> parsed = parse(f);
+        std::lock_guard lock(mutex_);
+        entries_.emplace_front(key, parsed);
+        while (entries_.size() > capacity_) entries_.pop_back();
+        return parsed;
+    }
+
+private:
+    struct Key {
+        std::string path;
+        uint64_t size;
+        int64_t mtime;
+        bool operator==(const Key&) const = default;
+    };
+    size_t capacity_;
+    std::mutex mutex_;
+    std::list<std::pair<Key, std::shared_ptr<const T>>> entries_;
+};
+
+// Channel names must be unique within an acquisition: "GFP", "GFP" -> "GFP", "GFP (2)".
+inline void make_unique_names(std::vector<std::string>& names) {
+    for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i].empty()) names[i] = "C" + std::to_string(i);
+        const std::string base = names[i];
+        for (int k = 2;; ++k) {
+            bool clash = false;
+            for (size_t j = 0; j < i; ++j) clash |= names[j] == names[i];
+            if (!clash) break;
+            names[i] = base + " (" + std::to_string(k) + ")";
+        }
+    }
+}
+
+}  // namespace imx::container

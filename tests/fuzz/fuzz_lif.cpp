@@ -1,0 +1,44 @@
+// Fuzz entry point for the LIF reader: the bytes become a .lif file in a folder of its own,
+// the layout reader configures the folder, and every plane it lists (at most 64) is decoded.
+// Input errors are expected; crashes, hangs and unbounded allocations are not.
+#include <unistd.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "core/types.h"
+#include "formats/reader.h"
+
+namespace fs = std::filesystem;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    static const fs::path dir = [] {
+        fs::path d = fs::temp_directory_path() / ("imx_fuzz_lif" + std::to_string(::getpid()));
+        fs::remove_all(d);
+        fs::create_directories(d);
+        return d;
+    }();
+    // A new name per input: the reader caches parsed structures by path, size and mtime.
+    static uint64_t counter = 0;
+    const fs::path sub = dir / std::to_string(counter++);
+    fs::create_directories(sub);
+    {
+        std::ofstream out(sub / "input.lif", std::ios::binary);
+        out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
+    }
+    try {
+        imx::ImageSet set = imx::find_layout_reader("lif")->configure(sub, {});
+        size_t n = 0;
+        for (auto& p : set.planes) {
+            if (n++ == 64) break;
+            imx::Plane plane;
+            imx::read_plane(sub / p.file, p.page, p.sample, plane);
+        }
+    } catch (const imx::Error&) {
+    }
+    std::error_code ec;
+    fs::remove_all(sub, ec);
+    return 0;
+}
