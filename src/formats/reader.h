@@ -67,6 +67,7 @@ struct ImageSet {
 
 struct LayoutOptions {
     std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
+    bool skip_projections = false;  // MetaXpress: leave out projection images instead of an extra z-plane
 };
 
 class LayoutReader {

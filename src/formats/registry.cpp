@@ -13,6 +13,8 @@ const std::vector<std::unique_ptr<LayoutReader>>& layout_readers() {
         std::vector<std::unique_ptr<LayoutReader>> v;
         v.push_back(make_cellvoyager_layout());
         v.push_back(make_ome_tiff_layout());
+        v.push_back(make_metaxpress_layout());
+        v.push_back(make_metamorph_nd_layout());
         v.push_back(make_plain_files_layout());
         return v;
     }();

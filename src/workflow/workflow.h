@@ -19,6 +19,7 @@ struct CreateOptions {
     fs::path source;
     std::string format = "auto";
     std::string pattern;
+    bool skip_projections = false;  // MetaXpress projection images (see LayoutOptions)
     std::string store;          // empty: the experiment folder
     bool mip = false;
     std::string compression;    // empty: default_codec()
