@@ -380,6 +380,24 @@ uint32_t declared_planes(TiffFile& f) {
     return std::max(ifds, declared);
 }
 
+// Planes that page 0's pixel data plus the rest of the file can really hold, so that a
+// description promising billions of planes cannot make a layout reader list them.
+constexpr uint32_t kMaxContiguousPlanes = 10'000'000;
+uint32_t planes_that_fit(TiffFile& f, uint32_t declared) {
+    const uint32_t ifds = f.page_count();
+    if (declared <= ifds) return ifds;
+    f.select(0);
+    const Layout l = f.layout(0);
+    TIFF* t = f.get();
+    uint64_t* offsets = nullptr;
+    if (l.tiled || l.compression != COMPRESSION_NONE || l.separate() || TIFFNumberOfStrips(t) == 0 ||
+        !TIFFGetField(t, TIFFTAG_STRIPOFFSETS, &offsets) || !offsets || offsets[0] >= f.file_size())
+        return ifds;
+    const uint64_t plane_bytes = uint64_t(l.width) * l.height * dtype_size(l.dtype) * l.spp;
+    const uint64_t fit = plane_bytes ? (f.file_size() - offsets[0]) / plane_bytes : 0;
+    return uint32_t(std::max<uint64_t>(ifds, std::min<uint64_t>({declared, fit, kMaxContiguousPlanes})));
+}
+
 // Reads plane `page` (>= the IFD count) at offset(first strip of page 0) + page * plane bytes.
 void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out) {
     const uint32_t declared = declared_planes(f);
@@ -516,7 +534,7 @@ std::optional<std::pair<double, double>> tiff_resolution(const fs::path& file) {
 
 uint32_t tiff_declared_planes(const fs::path& file) {
     TiffFile f(file);
-    return declared_planes(f);
+    return planes_that_fit(f, declared_planes(f));
 }
 
 std::unique_ptr<PixelDecoder> make_tiff_decoder() { return std::make_unique<TiffDecoder>(); }

@@ -21,7 +21,8 @@ uint32_t tiff_page_count(const fs::path& file);
 
 // Planes the file holds: its IFD count, or more when it declares planes stored contiguously after
 // page 0's pixel data (MetaMorph STK: UIC2 tag count; ImageJ > 4 GB: images= with fewer IFDs).
-// The decoder reads such pages at offset(page 0's first strip) + page * plane bytes.
+// Capped at what the file's size can hold (and 10 million). The decoder reads such pages at
+// offset(page 0's first strip) + page * plane bytes.
 uint32_t tiff_declared_planes(const fs::path& file);
 
 // XResolution / YResolution of page 0 (pixels per resolution unit); nullopt when absent or not

@@ -72,8 +72,13 @@ TEST(ImageJ, TruncatedContiguousFile) {
     std::string e = test::error_of([&] { read_plane(d / "x.tif", 11, 0, out); });
     EXPECT_NE(e.find("beyond the end"), std::string::npos) << e;
     EXPECT_NE(e.find("x.tif"), std::string::npos) << e;
+    // What a layout reader may list is capped by what the file holds.
+    EXPECT_EQ(tiff_declared_planes(d / "x.tif"), 11u);
     // A description promising more planes than any page count: no crash, input error on read.
     test::write_contiguous_tiff(d / "y.tif", 4, 4, 1, 2000000000, false, 0, "\nslices=2000000000");
+    EXPECT_EQ(tiff_declared_planes(d / "y.tif"), 1u);
+    ImageSet s = files().configure(d, {});  // lists 11 + 1 planes, with a warning each, no huge list
+    EXPECT_EQ(s.planes.size(), 12u);
     e = test::error_of([&] { read_plane(d / "y.tif", 1999999999, 0, out); });
     EXPECT_NE(e.find("beyond the end"), std::string::npos) << e;
     fs::remove_all(d);
