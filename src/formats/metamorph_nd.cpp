@@ -7,9 +7,12 @@
 // "Row A, Column 1") map to those wells; when any stage name is not a well, all stage positions
 // are sites of well A01, in stage order.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
@@ -109,11 +112,9 @@ bool stage_to_well(const std::string& name, int& row, int& col, int& site) {
 }
 
 // The file actually present among the case variants of the extension, or the default name.
-std::string existing_variant(const fs::path& folder, const std::string& stem, bool stack) {
-    const char* exts[] = {".STK", ".stk", ".TIF", ".tif", ".TIFF", ".tiff"};
-    std::error_code ec;
-    for (const char* e : exts)
-        if (fs::is_regular_file(folder / (stem + e), ec)) return stem + e;
+std::string existing_variant(const std::set<std::string>& present, const std::string& stem, bool stack) {
+    for (const char* e : {".STK", ".stk", ".TIF", ".tif", ".TIFF", ".tiff"})
+        if (present.count(stem + e)) return stem + e;
     return stem + (stack ? ".STK" : ".TIF");
 }
 
@@ -166,6 +167,9 @@ private:
             plate = stem + "_" + std::to_string(k);
         std::error_code ec;
         const fs::path folder = nd_path.parent_path();
+        std::set<std::string> present;  // one listing instead of a stat per expected name
+        for (auto it = fs::directory_iterator(folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+            present.insert(it->path().filename().string());
         const std::string rel_folder = fs::relative(folder, source, ec).generic_string();
         auto rel = [&](const std::string& f) { return rel_folder.empty() || rel_folder == "." ? f : rel_folder + "/" + f; };
 
@@ -231,7 +235,7 @@ private:
                     }
                     if (nd.do_stage) fstem += "_s" + std::to_string(s);
                     if (nd.do_time) fstem += "_t" + std::to_string(t);
-                    std::string file = rel(existing_variant(folder, fstem, wave_z));
+                    std::string file = rel(existing_variant(present, fstem, wave_z));
                     check_relative_name(file);
                     const long nz = wave_z ? nd.zsteps : 1;
                     for (long z = 0; z < nz; ++z) {

@@ -10,6 +10,7 @@
 // The plane list comes from the files present: HTDs often promise waves or time-points that were
 // never exported.
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <cmath>
