@@ -127,7 +127,9 @@ class PlainFilesLayout final : public LayoutReader {
 public:
     std::string name() const override { return "files"; }
     std::string description() const override {
-        return "a folder of TIFF/PNG files, mapped by --pattern (named groups well, row, col, site, channel, z, t)";
+        return "a folder of TIFF/PNG files, mapped by --pattern (named groups well, row, col, site, channel, z, t; "
+               "default NAME_WELL_sS[_wC]); ImageJ TIFFs: channels/slices/frames, pixel size from unit= and "
+               "XResolution, spacing=, >4 GB contiguous files. Not yet: ImageJ channel names/LUTs, frame interval";
     }
 
     int detect(const fs::path& source) const override {
