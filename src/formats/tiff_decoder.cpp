@@ -400,11 +400,12 @@ uint32_t planes_that_fit(TiffFile& f, uint32_t declared) {
 
 // Reads plane `page` (>= the IFD count) at offset(first strip of page 0) + page * plane bytes.
 void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out) {
-    const uint32_t declared = declared_planes(f);
+    const uint32_t declared = declared_planes(f), ifds = f.page_count();
     if (page >= declared)
         throw input_error(f.path(), "page " + std::to_string(page) + " does not exist (the file has " +
-                                        std::to_string(f.page_count()) + " IFDs and declares " +
-                                        std::to_string(declared) + " planes)");
+                                        std::to_string(ifds) + (ifds == 1 ? " page" : " pages") +
+                                        (declared > ifds ? " and declares " + std::to_string(declared) + " planes)"
+                                                         : ")"));
     const Layout l = f.layout(0);
     if (l.tiled || l.compression != COMPRESSION_NONE || l.separate())
         f.fail("page " + std::to_string(page) + " lies beyond the IFDs, which only works for uncompressed, "
