@@ -123,8 +123,9 @@ public:
     std::string name() const override { return "metamorph-nd"; }
     std::string description() const override {
         return "MetaMorph/VisiView multi-dimensional acquisitions: .nd + BASE_wN<Wave>_sS_tT.TIF/.STK (one plate per "
-               ".nd; stage names that are wells map to wells, else sites of A01). Not yet: decoding STK planes "
-               "beyond the first (STK z-stacks are listed but only page 0 reads), UIC tag metadata";
+               ".nd; stage names that are wells map to wells, else sites of A01); STK z-planes read after the first IFD. "
+               "Not yet: UIC1/UIC3/UIC4 metadata (z positions, wavelengths come from the .nd only), compressed STK, "
+               "per-plane _zN TIFFs, stage positions";
     }
 
     int detect(const fs::path& source) const override { return nd_files(source).empty() ? 0 : 85; }

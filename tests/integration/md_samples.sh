@@ -24,6 +24,11 @@ for d in "$SAMPLES"/metaxpress/faim-ipa_ImageXpress_exported/*/; do
     EXPECT=$(images "$d") extract "$name" "$d"
     created "$name" "format +metaxpress"
 done
+# The whole export folder: one OME-Zarr plate per plate folder.
+E="$SAMPLES/metaxpress/faim-ipa_ImageXpress_exported"
+EXPECT=$(images "$E") extract htd_all "$E"
+created htd_all "plates +3"
+[ -d "$WORK/htd_all/9987_Plate_3434.zarr" ] || fail "htd_all: no 9987_Plate_3434.zarr"
 created htd_9987_Plate_3434 "zplanes +3"
 created htd_9987_Plate_3435 "tpoints +2"
 
