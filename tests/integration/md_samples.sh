@@ -64,6 +64,44 @@ if [ -d "$I" ]; then
         "$I/IXMtest_A02_s9.tif" "$WORK/ij1.tif"
 fi
 
+# Synthetic MetaMorph acquisition: .nd + STK z-stacks (planes after the single IFD) + TIFs,
+# written byte by byte here; the oracle reads the STK planes with tifffile.
+mkdir -p "$WORK/stk_src"
+$PY - "$WORK/stk_src" <<'PYEOF'
+import struct, sys, os
+import numpy as np, tifffile
+d = sys.argv[1]
+def stk(path, planes):
+    n, h, w = planes.shape
+    entries = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, 16), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, 1, None), (277, 3, 1, 1), (278, 4, 1, h), (279, 4, 1, w * h * 2),
+               (33628, 4, 2, None), (33629, 5, n, None)]
+    ifd_end = 8 + 2 + 12 * len(entries) + 4
+    uic1 = ifd_end; uic2 = uic1 + 8; pix = uic2 + 24 * n
+    out = bytearray(b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", len(entries)))
+    for tag, typ, count, value in entries:
+        value = {273: pix, 33628: uic1, 33629: uic2}.get(tag, value)
+        out += struct.pack("<HHI", tag, typ, count)
+        out += struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
+    out += struct.pack("<I", 0) + struct.pack("<II", 1, 0)
+    for k in range(n):
+        out += struct.pack("<6I", k, 1, 2460000, 0, 2460000, 0)  # z distance k/1, julian dates
+    out += planes.astype("<u2").tobytes()
+    open(path, "wb").write(out)
+rng = np.random.default_rng(7)
+open(os.path.join(d, "exp.nd"), "w").write(
+    '"NDInfoFile", Version 1.0\n"DoStage", TRUE\n"NStagePositions", 2\n"Stage1", "B02"\n"Stage2", "B03"\n'
+    '"DoWave", TRUE\n"NWavelengths", 2\n"WaveName1", "GFP"\n"WaveDoZ1", TRUE\n"WaveName2", "BF"\n"WaveDoZ2", FALSE\n'
+    '"DoZSeries", TRUE\n"NZSteps", 4\n"ZStepSize", 0.5\n"WaveInFileName", TRUE\n"EndFile"\n')
+for s in (1, 2):
+    stk(os.path.join(d, f"exp_w1GFP_s{s}.STK"), rng.integers(0, 65535, (4, 24, 32), dtype=np.uint16))
+    tifffile.imwrite(os.path.join(d, f"exp_w2BF_s{s}.TIF"), rng.integers(0, 65535, (24, 32), dtype=np.uint16))
+PYEOF
+EXPECT=10 extract nd_stk "$WORK/stk_src"
+created nd_stk "format +metamorph-nd"
+created nd_stk "wells +2"
+created nd_stk "zplanes +4"
+
 # MetaMorph .nd without its images: detected, and refused because the images are missing.
 N="$SAMPLES/metamorph-nd/metamorph-mda-parser"
 if [ -d "$N" ]; then
