@@ -261,6 +261,8 @@ int real_main(int argc, char** argv) {
     create->add_option("--pattern", copt.pattern, "files mode: regex with named groups well, site, channel, z, t");
     create->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
         ->check(CLI::IsMember({"mosaic", "as-sites"}));
+    create->add_flag("--skip-projections", copt.skip_projections,
+                     "MetaXpress: leave out projection images (default: stored as an extra z-plane)");
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
     create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
     create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");

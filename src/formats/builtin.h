@@ -16,6 +16,8 @@ std::unique_ptr<LayoutReader> make_incell_layout();
 std::unique_ptr<LayoutReader> make_scanr_layout();
 std::unique_ptr<LayoutReader> make_nd2_layout();
 std::unique_ptr<LayoutReader> make_lif_layout();
+std::unique_ptr<LayoutReader> make_metaxpress_layout();
+std::unique_ptr<LayoutReader> make_metamorph_nd_layout();
 
 std::unique_ptr<PixelDecoder> make_tiff_decoder();
 std::unique_ptr<PixelDecoder> make_png_decoder();

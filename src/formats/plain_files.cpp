@@ -4,6 +4,7 @@
 // pages of a file are its z-planes.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <map>
 #include <regex>
 #include <set>
@@ -85,9 +86,30 @@ struct Dense {
 // ImageJ hyperstack geometry from the ImageDescription ("ImageJ=1.53\nimages=6\nchannels=3\n...").
 struct HyperStack {
     int channels = 1, slices = 1, frames = 1;
+    double spacing = 0;       // z spacing in `unit`
+    double unit_um = 0;       // micrometres per `unit`; 0 when the unit is unknown
 };
+// unit= as ImageJ writes it: "micron", "um", "\u00B5m" (escaped) or UTF-8 "µm", "nm", "mm".
+double unit_in_um(const std::string& u) {
+    if (u == "micron" || u == "microns" || u == "um" || u == "\\u00B5m" || u == "\xC2\xB5m" || u == "\xB5m") return 1;
+    if (u == "nm") return 1e-3;
+    if (u == "mm") return 1e3;
+    return 0;
+}
+std::string imagej_value(const std::string& desc, const char* key) {
+    std::string k = std::string("\n") + key + "=";
+    size_t p = desc.find(k);
+    if (p == std::string::npos) return {};
+    size_t start = p + k.size(), end = desc.find('\n', start);
+    return desc.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
 bool imagej_geometry(const std::string& desc, HyperStack& h) {
     if (desc.rfind("ImageJ=", 0) != 0) return false;
+    h.unit_um = unit_in_um(imagej_value(desc, "unit"));
+    if (std::string sp = imagej_value(desc, "spacing"); !sp.empty()) {
+        double v = std::strtod(sp.c_str(), nullptr);
+        if (v > 0 && std::isfinite(v)) h.spacing = v;
+    }
     auto value = [&](const char* key) {
         std::string k = std::string("\n") + key + "=";
         size_t p = desc.find(k);
@@ -105,7 +127,9 @@ class PlainFilesLayout final : public LayoutReader {
 public:
     std::string name() const override { return "files"; }
     std::string description() const override {
-        return "a folder of TIFF/PNG files, mapped by --pattern (named groups well, row, col, site, channel, z, t)";
+        return "a folder of TIFF/PNG files, mapped by --pattern (named groups well, row, col, site, channel, z, t; "
+               "default NAME_WELL_sS[_wC]); ImageJ TIFFs: channels/slices/frames, pixel size from unit= and "
+               "XResolution, spacing=, >4 GB contiguous files. Not yet: ImageJ channel names/LUTs, frame interval";
     }
 
     int detect(const fs::path& source) const override {
@@ -137,7 +161,7 @@ public:
         std::string pattern = opt.pattern;
         bool user_pattern = !pattern.empty();
         if (!user_pattern)
-            pattern = R"((?:.*_)?(?P<well>[A-Za-z]{1,2}\d{1,3})_s(?P<site>\d+)_w(?P<channel>\d+)[^/]*\.(?:tif|tiff|png))";
+            pattern = R"((?:.*_)?(?P<well>[A-Za-z]{1,2}\d{1,3})_s(?P<site>\d+)(?:_w(?P<channel>\d+))?[^/]*\.(?:tif|tiff|png))";
         std::map<std::string, size_t> groups;
         std::regex re;
         try {
@@ -205,12 +229,22 @@ public:
             uint32_t pages = 1;
             fs::path full = source / m.file;
             if (is_tiff(full)) {
-                pages = tiff_page_count(full);
-                if (pages > 1 && !imagej_geometry(tiff_image_description(full, 0), h)) h.slices = int(pages);
+                // ImageJ files over 4 GB declare more images than they have IFDs (contiguous planes).
+                pages = tiff_declared_planes(full);
+                const bool imagej = imagej_geometry(tiff_image_description(full, 0), h);
+                if (pages > 1 && !imagej) h.slices = int(pages);
+                if (imagej && !set.pixel_size_x && h.unit_um > 0) {
+                    // XResolution is pixels per unit.
+                    if (auto res = tiff_resolution(full)) {
+                        set.pixel_size_x = h.unit_um / res->first;
+                        set.pixel_size_y = h.unit_um / res->second;
+                    }
+                    if (h.spacing > 0 && h.slices > 1) set.pixel_size_z = h.spacing * h.unit_um;
+                }
                 if (uint64_t(h.channels) * h.slices * h.frames > pages) {
                     set.warnings.push_back(m.file + ": ImageJ description promises more planes than the file's " +
                                            std::to_string(pages) + " pages; using one plane per page as z");
-                    h = {1, int(pages), 1};
+                    h = {1, int(pages), 1, 0, 0};
                 }
             }
             std::string pname = plate_name(m.plate);

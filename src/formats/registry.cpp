@@ -16,6 +16,8 @@ const std::vector<std::unique_ptr<LayoutReader>>& layout_readers() {
         v.push_back(make_harmony_layout());
         v.push_back(make_incell_layout());
         v.push_back(make_scanr_layout());
+        v.push_back(make_metaxpress_layout());
+        v.push_back(make_metamorph_nd_layout());
         v.push_back(make_plain_files_layout());
         v.push_back(make_czi_layout());
         v.push_back(make_nd2_layout());

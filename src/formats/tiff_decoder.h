@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <utility>
 #include <string>
 
 namespace imx {
@@ -16,5 +18,15 @@ std::string tiff_image_description(const fs::path& file, uint32_t page = 0);
 
 // Number of pages (IFDs in the main chain). Throws Error naming the file when unreadable.
 uint32_t tiff_page_count(const fs::path& file);
+
+// Planes the file holds: its IFD count, or more when it declares planes stored contiguously after
+// page 0's pixel data (MetaMorph STK: UIC2 tag count; ImageJ > 4 GB: images= with fewer IFDs).
+// Capped at what the file's size can hold (and 10 million). The decoder reads such pages at
+// offset(page 0's first strip) + page * plane bytes.
+uint32_t tiff_declared_planes(const fs::path& file);
+
+// XResolution / YResolution of page 0 (pixels per resolution unit); nullopt when absent or not
+// positive.
+std::optional<std::pair<double, double>> tiff_resolution(const fs::path& file);
 
 }  // namespace imx

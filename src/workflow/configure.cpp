@@ -71,6 +71,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     LayoutOptions lopt;
     lopt.pattern = opt.pattern;
     lopt.tiles = opt.tiles;
+    lopt.skip_projections = opt.skip_projections;
     ImageSet set = reader->configure(source, lopt);
     if (set.format.empty()) set.format = reader->name();
     validate(set, source);

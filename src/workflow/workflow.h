@@ -20,6 +20,7 @@ struct CreateOptions {
     std::string format = "auto";
     std::string pattern;
     std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats
+    bool skip_projections = false;  // MetaXpress projection images (see LayoutOptions)
     std::string store;          // empty: the experiment folder
     bool mip = false;
     std::string compression;    // empty: default_codec()

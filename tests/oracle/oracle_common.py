@@ -34,7 +34,13 @@ def read_source(path, page=0, sample=0):
     import tifffile
     try:
         with tifffile.TiffFile(path) as tf:
-            arr = tf.pages[page].asarray()
+            if page >= len(tf.pages) and (tf.is_stk or tf.is_imagej):
+                # Planes stored after the only IFD (MetaMorph STK, ImageJ > 4 GB): tifffile's
+                # series knows them.
+                series = tf.series[0]
+                arr = series.asarray().reshape(-1, *series.shape[-2:])[page]
+            else:
+                arr = tf.pages[page].asarray()
     except Exception:
         # tifffile may lack a codec (LZW without imagecodecs): let libtiff's tiffcp unpack it.
         if not shutil.which("tiffcp"):

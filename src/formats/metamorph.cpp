@@ -1,0 +1,70 @@
+#include "formats/metamorph.h"
+
+#include <pugixml.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+namespace imx {
+
+namespace {
+
+std::optional<double> number(const char* v) {
+    if (!v || !*v) return std::nullopt;
+    char* end = nullptr;
+    double d = std::strtod(v, &end);
+    if (end == v || *end != '\0' || !std::isfinite(d)) return std::nullopt;
+    return d;
+}
+
+bool starts_with_metadata(const std::string& d) {
+    size_t i = 0;
+    while (i < d.size() && std::isspace(static_cast<unsigned char>(d[i]))) ++i;
+    return d.compare(i, 10, "<MetaData>") == 0;
+}
+
+// Plain-text descriptions of older MetaMorph / MetaXpress versions start with one of these keys.
+bool plain_text_metamorph(const std::string& d) {
+    return d.rfind("Experiment base name:", 0) == 0 ||
+           (d.find("\nExposure: ") != std::string::npos && d.find("\nBinning: ") != std::string::npos &&
+            d.find("\nDigitizer: ") != std::string::npos);
+}
+
+}  // namespace
+
+bool is_metamorph_description(const std::string& d) { return starts_with_metadata(d) || plain_text_metamorph(d); }
+
+std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& d) {
+    if (plain_text_metamorph(d)) return MetaMorphPlane{};  // no calibration in the old text form
+    if (!starts_with_metadata(d)) return std::nullopt;
+    pugi::xml_document doc;
+    if (!doc.load_buffer(d.data(), d.size(), pugi::parse_default)) return std::nullopt;
+    MetaMorphPlane m;
+    std::string units;
+    std::optional<double> cal_x, cal_y;
+    // <prop> elements both directly under <MetaData> and under <PlaneInfo>/<SetInfo>.
+    for (auto prop : doc.select_nodes("//prop")) {
+        auto n = prop.node();
+        const char* id = n.attribute("id").value();
+        const char* value = n.attribute("value").value();
+        if (!std::strcmp(id, "spatial-calibration-x")) cal_x = number(value);
+        else if (!std::strcmp(id, "spatial-calibration-y")) cal_y = number(value);
+        else if (!std::strcmp(id, "spatial-calibration-units")) units = value;
+        else if (!std::strcmp(id, "z-position")) m.z_position = number(value);
+        else if (!std::strcmp(id, "wavelength")) m.wavelength_nm = number(value);
+        else if (!std::strcmp(id, "stage-position-x")) m.stage_x = number(value);
+        else if (!std::strcmp(id, "stage-position-y")) m.stage_y = number(value);
+        else if (!std::strcmp(id, "_IllumSetting_")) m.illumination = value;
+        else if (!std::strcmp(id, "acquisition-time-local")) m.acquisition_time = value;
+        else if (!std::strcmp(id, "stage-label")) m.stage_label = value;
+    }
+    // Calibration counts only when it is in micrometres and positive ("pixel" units mean none).
+    const bool microns = units == "um" || units == "\xC2\xB5m" || units == "micron" || units == "microns";
+    if (microns && cal_x && *cal_x > 0) m.pixel_size_x = cal_x;
+    if (microns && cal_y && *cal_y > 0) m.pixel_size_y = cal_y;
+    if (m.wavelength_nm && *m.wavelength_nm <= 0) m.wavelength_nm.reset();
+    return m;
+}
+
+}  // namespace imx

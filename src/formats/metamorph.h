@@ -1,0 +1,28 @@
+// MetaMorph / MetaXpress metadata in TIFF ImageDescriptions, shared by the MetaXpress and the
+// MetaMorph .nd readers. Two generations:
+//  * XML: <MetaData><prop id="..." type="..." value="..."/>...<PlaneInfo>...</PlaneInfo></MetaData>
+//  * older plain text: "Key: value" lines ("Exposure: 10 ms", "Binning: 2 x 2", ...).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace imx {
+
+struct MetaMorphPlane {
+    std::optional<double> pixel_size_x, pixel_size_y;  // micrometres (spatial-calibration-x/y in um)
+    std::optional<double> z_position;                  // "z-position", micrometres
+    std::optional<double> wavelength_nm;               // "wavelength"
+    std::optional<double> stage_x, stage_y;            // "stage-position-x/y"
+    std::string illumination;                          // "_IllumSetting_": the wave name
+    std::string acquisition_time;                      // "acquisition-time-local", as written
+    std::string stage_label;                           // "stage-label" ("E07 : Site 1")
+};
+
+// True for either generation (XML <MetaData> or a plain-text MetaMorph description).
+bool is_metamorph_description(const std::string& description);
+// The properties above; nullopt when the description is not MetaMorph's. Never throws: a
+// malformed value leaves its field unset.
+std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& description);
+
+}  // namespace imx

@@ -1,0 +1,302 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <unistd.h>
+
+#include "formats/image_writer.h"
+#include "formats/metamorph.h"
+#include "formats/reader.h"
+#include "test_util.h"
+
+using namespace imx;
+namespace fs = std::filesystem;
+
+namespace {
+
+const LayoutReader& mx() { return *find_layout_reader("metaxpress"); }
+
+fs::path fresh_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("imx_mx_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+
+// A 4x3 16-bit plane whose pixels encode `tag`, so a test can tell files apart.
+void tiff(const fs::path& f, uint16_t tag, const std::string& description = {}) {
+    fs::create_directories(f.parent_path());
+    Plane p;
+    p.allocate(DType::u16, 4, 3);
+    for (size_t i = 0; i < p.pixel_count(); ++i) p.as<uint16_t>()[i] = uint16_t(tag + i);
+    write_tiff(f, p, TiffCompression::none, description);
+}
+
+std::string mm_xml(const std::string& illum, double z, double cal = 0.65, const std::string& units = "um") {
+    return "<MetaData>\n<prop id=\"Description\" type=\"string\" value=\"x\"/>\n<PlaneInfo>\n"
+           "<prop id=\"spatial-calibration-x\" type=\"float\" value=\"" + std::to_string(cal) + "\"/>\n"
+           "<prop id=\"spatial-calibration-y\" type=\"float\" value=\"" + std::to_string(cal) + "\"/>\n"
+           "<prop id=\"spatial-calibration-units\" type=\"string\" value=\"" + units + "\"/>\n"
+           "<prop id=\"z-position\" type=\"float\" value=\"" + std::to_string(z) + "\"/>\n"
+           "<prop id=\"wavelength\" type=\"float\" value=\"452\"/>\n"
+           "<prop id=\"_IllumSetting_\" type=\"string\" value=\"" + illum + "\"/>\n</PlaneInfo>\n</MetaData>";
+}
+
+std::string htd(int waves, const std::string& extra = {}) {
+    std::string s = "\"HTSInfoFile\", Version 1.0\r\n\"TimePoints\", 2\r\n\"ZSeries\", TRUE\r\n\"ZSteps\", 2\r\n"
+                    "\"XWells\", 12\r\n\"YWells\", 8\r\n\"XSites\", 2\r\n\"YSites\", 1\r\n\"NWavelengths\", " +
+                    std::to_string(waves) + "\r\n";
+    const char* names[] = {"DAPI", "FITC", "Cy5"};
+    for (int w = 1; w <= waves; ++w) s += "\"WaveName" + std::to_string(w) + "\", \"" + names[w - 1] + "\"\r\n";
+    return s + extra + "\"UniquePlateIdentifier\", \"abc\"\r\n\"EndFile\"\r\n";
+}
+
+const PlaneRecord* find(const ImageSet& s, int row, int col, int site, int ch, int t, int z) {
+    for (auto& p : s.planes)
+        if (p.row == row && p.col == col && p.site == site && p.channel == ch && p.tpoint == t && p.zplane == z) return &p;
+    return nullptr;
+}
+
+struct Dims {
+    size_t planes, wells, sites, channels, z, t;
+};
+Dims dims(const ImageSet& s) {
+    std::set<std::pair<int, int>> w;
+    std::set<std::tuple<int, int, int>> si;
+    std::set<int> z, t;
+    for (auto& p : s.planes) {
+        w.insert({p.row, p.col});
+        si.insert({p.row, p.col, p.site});
+        z.insert(p.zplane);
+        t.insert(p.tpoint);
+    }
+    return {s.planes.size(), w.size(), si.size(), s.channels.size(), z.size(), t.size()};
+}
+
+fs::path samples() { return fs::path(IMX_SAMPLES_DIR) / "metaxpress"; }
+
+}  // namespace
+
+TEST(MetaXpress, DescriptionParser) {
+    auto m = parse_metamorph_description(mm_xml("DAPI", 12.5, 0.325));
+    ASSERT_TRUE(m);
+    EXPECT_DOUBLE_EQ(*m->pixel_size_x, 0.325);
+    EXPECT_DOUBLE_EQ(*m->z_position, 12.5);
+    EXPECT_DOUBLE_EQ(*m->wavelength_nm, 452);
+    EXPECT_EQ(m->illumination, "DAPI");
+    // Uncalibrated ("pixel" units) gives no pixel size.
+    auto u = parse_metamorph_description(mm_xml("DAPI", 1, 1.0, "pixel"));
+    ASSERT_TRUE(u);
+    EXPECT_FALSE(u->pixel_size_x);
+    EXPECT_TRUE(is_metamorph_description("Experiment base name:X\r\nExposure: 5 ms\r\n"));
+    EXPECT_FALSE(is_metamorph_description("ImageJ=1.53\nimages=3\n"));
+    EXPECT_FALSE(parse_metamorph_description("ImageJ=1.53\n"));
+    // Malformed XML: no crash, no metadata.
+    EXPECT_FALSE(parse_metamorph_description("<MetaData><prop id=\"z-position\" value=\"1\""));
+}
+
+TEST(MetaXpress, ExportedPlateWithTimeAndZ) {
+    fs::path d = fresh_dir("exported");
+    fs::path plate = d / "P1";
+    fs::create_directories(plate);
+    test::write_bytes(plate / "P1.HTD", htd(2));
+    // Copies of the HTD in the sub-folders must not make extra plates.
+    for (int t = 1; t <= 2; ++t)
+        for (int z = 1; z <= 2; ++z) {
+            fs::path sub = plate / ("TimePoint_" + std::to_string(t)) / ("ZStep_" + std::to_string(z));
+            fs::create_directories(sub);
+            test::write_bytes(sub / "P1.HTD", htd(2));
+            for (const char* well : {"B02", "C03"})
+                for (int s = 1; s <= 2; ++s)
+                    for (int w = 1; w <= 2; ++w)
+                        tiff(sub / (std::string("P1_") + well + "_s" + std::to_string(s) + "_w" + std::to_string(w) + ".TIF"),
+                             uint16_t(t * 10000 + z * 1000 + (well[0] == 'C') * 100 + s * 10 + w), mm_xml(w == 1 ? "DAPI-ill" : "FITC-ill", 100.0 + z * 2.5));
+        }
+    EXPECT_EQ(mx().detect(d), 90);
+    ImageSet s = mx().configure(d, {});
+    Dims k = dims(s);
+    EXPECT_EQ(k.planes, 2u * 2 * 2 * 2 * 2);
+    EXPECT_EQ(k.wells, 2u);
+    EXPECT_EQ(k.sites, 4u);
+    EXPECT_EQ(k.z, 2u);
+    EXPECT_EQ(k.t, 2u);
+    ASSERT_EQ(s.channels.size(), 2u);
+    EXPECT_EQ(s.channels[0].name, "DAPI");  // HTD names win over the TIFF metadata
+    EXPECT_EQ(s.channels[1].name, "FITC");
+    ASSERT_EQ(s.plates.size(), 1u);
+    EXPECT_EQ(s.plates[0].name, "P1");
+    EXPECT_EQ(s.plates[0].rows, 8);
+    EXPECT_EQ(s.plates[0].cols, 12);
+    ASSERT_TRUE(s.pixel_size_x);
+    EXPECT_NEAR(*s.pixel_size_x, 0.65, 1e-9);
+    ASSERT_TRUE(s.pixel_size_z);
+    EXPECT_NEAR(*s.pixel_size_z, 2.5, 1e-6);
+    const PlaneRecord* p = find(s, 2, 2, 1, 1, 1, 0);  // C03 s2 w2, TimePoint_2, ZStep_1
+    ASSERT_TRUE(p);
+    EXPECT_EQ(p->file, "P1/TimePoint_2/ZStep_1/P1_C03_s2_w2.TIF");
+    // The pixels behind that record are the ones written for it.
+    Plane out;
+    read_plane(d / p->file, p->page, 0, out);
+    ASSERT_EQ(out.width, 4u);
+    EXPECT_EQ(out.as<uint16_t>()[0], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2);
+    EXPECT_EQ(out.as<uint16_t>()[11], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2 + 11);
+    fs::remove_all(d);
+}
+
+TEST(MetaXpress, SingleSiteSingleWaveNamesAndThumbnails) {
+    fs::path d = fresh_dir("single");
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 24\n\"YWells\", 16\n\"WaveName1\", \"DAPI\"\n");
+    tiff(d / "X_B02.tif", 7);
+    tiff(d / "X_P24.tif", 8);
+    tiff(d / "X_B02_thumb.tif", 9);
+    ImageSet s = mx().configure(d, {});
+    ASSERT_EQ(s.planes.size(), 2u);
+    EXPECT_EQ(s.plates[0].rows, 16);
+    EXPECT_EQ(s.channels.at(0).name, "DAPI");
+    EXPECT_TRUE(find(s, 15, 23, 0, 0, 0, 0));
+    bool warned = false;
+    for (auto& w : s.warnings) warned |= w.find("thumbnail") != std::string::npos;
+    EXPECT_TRUE(warned);
+    fs::remove_all(d);
+}
+
+TEST(MetaXpress, WellOutsideHtdPlateIsAnError) {
+    fs::path d = fresh_dir("outside");
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 12\n\"YWells\", 8\n");
+    tiff(d / "X_J02_s1_w1.tif", 1);
+    EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("outside the 8x12 plate"), std::string::npos);
+    fs::remove_all(d);
+}
+
+TEST(MetaXpress, CorruptHtdIsAnInputError) {
+    fs::path d = fresh_dir("corrupt");
+    tiff(d / "X_A01_s1_w1.tif", 1);
+    test::write_bytes(d / "X.HTD", "garbage");
+    EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("not a MetaXpress HTD file"), std::string::npos);
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 99999999999999\n");
+    EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("\"XWells\""), std::string::npos);
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"WaveNamex\", \"a\"\n");
+    EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("WaveNamex"), std::string::npos);
+    fs::remove_all(d);
+}
+
+TEST(MetaXpress, DatabaseLayoutProjectionsAndGuids) {
+    fs::path d = fresh_dir("db");
+    fs::path root = d / "2024-01-02" / "4711";
+    const char* g1 = "0A1B2C3D-1111-2222-3333-444455556666";
+    // Projection (beside the ZStep folders) + 3 z-steps for w1; w2 only at ZStep_1.
+    tiff(root / (std::string("Scr_A01_s1_w1") + g1 + ".tif"), 1000, mm_xml("DAPI", 0));
+    tiff(root / (std::string("Scr_A01_s1_w1_thumb") + g1 + ".tif"), 1);
+    for (int z = 1; z <= 3; ++z) {
+        fs::path zd = root / ("ZStep_" + std::to_string(z));
+        tiff(zd / (std::string("Scr_A01_s1_w1") + g1 + ".tif"), uint16_t(z * 10), mm_xml("DAPI", 50.0 + z * 1.5));
+        if (z == 1) tiff(zd / (std::string("Scr_A01_s1_w2[") + g1 + "].tif"), 500, mm_xml("GFP", 50));
+    }
+    EXPECT_EQ(mx().detect(d), 70);
+    ImageSet s = mx().configure(d, {});
+    ASSERT_EQ(s.plates.size(), 1u);
+    EXPECT_EQ(s.plates[0].name, "Scr");
+    ASSERT_EQ(s.channels.size(), 2u);
+    EXPECT_EQ(s.channels[0].name, "DAPI");
+    EXPECT_EQ(s.channels[1].name, "GFP");
+    EXPECT_EQ(s.planes.size(), 5u);  // 3 z + projection for DAPI, 1 z for GFP
+    const PlaneRecord* proj = find(s, 0, 0, 0, 0, 0, 3);
+    ASSERT_TRUE(proj);
+    EXPECT_EQ(proj->file, std::string("2024-01-02/4711/Scr_A01_s1_w1") + g1 + ".tif");
+    const PlaneRecord* z2 = find(s, 0, 0, 0, 0, 0, 1);
+    ASSERT_TRUE(z2);
+    EXPECT_EQ(z2->file, std::string("2024-01-02/4711/ZStep_2/Scr_A01_s1_w1") + g1 + ".tif");
+    ASSERT_TRUE(s.pixel_size_z);
+    EXPECT_NEAR(*s.pixel_size_z, 1.5, 1e-6);
+    LayoutOptions skip;
+    skip.skip_projections = true;
+    ImageSet s2 = mx().configure(d, skip);
+    EXPECT_EQ(s2.planes.size(), 4u);
+    EXPECT_FALSE(find(s2, 0, 0, 0, 0, 0, 3));
+    fs::remove_all(d);
+}
+
+TEST(MetaXpress, DetectIgnoresPlainTiffFolders) {
+    fs::path d = fresh_dir("plain");
+    tiff(d / "img_A01_s1_w1.tif", 1, "ImageJ=1.53\nimages=1\n");
+    EXPECT_EQ(mx().detect(d), 0);
+    fs::remove_all(d);
+    // The same names with MetaMorph XML in the description (no GUID): ours, below HTD/GUID scores.
+    fs::path m = fresh_dir("mm_nonguid");
+    tiff(m / "img_A01_s1_w2.tif", 1, mm_xml("x", 0));
+    EXPECT_EQ(mx().detect(m), 60);
+    EXPECT_EQ(detect_layout(m).name(), "metaxpress");
+    fs::remove_all(m);
+}
+
+// ---- conformance on the real samples (expected values from `find` and tifffile, see comments) ----
+
+TEST(MetaXpress, SampleExportedPlates) {
+    fs::path d = samples() / "faim-ipa_ImageXpress_exported";
+    if (!fs::exists(d)) GTEST_SKIP() << d << " not present";
+    EXPECT_EQ(detect_layout(d).name(), "metaxpress");
+    ImageSet s = mx().configure(d, {});
+    // Three plate folders, each with a top-level 9987.HTD.
+    ASSERT_EQ(s.plates.size(), 3u);
+    std::map<std::string, std::vector<const PlaneRecord*>> by_plate;
+    for (auto& p : s.planes) by_plate[p.plate].push_back(&p);
+    // `find 9987_Plate_3434 -name '*.TIF' | wc -l` = 36; 3420: 1; 3435: 16.
+    EXPECT_EQ(by_plate["9987_Plate_3434"].size(), 36u);
+    EXPECT_EQ(by_plate["9987_Plate_3420"].size(), 1u);
+    EXPECT_EQ(by_plate["9987_Plate_3435"].size(), 16u);
+    std::set<int> z, t;
+    for (auto* p : by_plate["9987_Plate_3434"]) z.insert(p->zplane);
+    for (auto* p : by_plate["9987_Plate_3435"]) t.insert(p->tpoint);
+    EXPECT_EQ(z.size(), 3u);
+    EXPECT_EQ(t.size(), 2u);
+    // HTD WaveName1..3 = DAPI, FITC, Texas Red.
+    std::vector<std::string> names;
+    for (auto& c : s.channels) names.push_back(c.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"DAPI", "FITC", "Texas Red"}));
+    // spatial-calibration-x of the TIFFs (tifffile): 1.3672 um.
+    ASSERT_TRUE(s.pixel_size_x);
+    EXPECT_NEAR(*s.pixel_size_x, 1.3672, 1e-4);
+}
+
+TEST(MetaXpress, SampleDatabaseProjectionMix) {
+    fs::path d = samples() / "faim-ipa_Projection-Mix";
+    if (!fs::exists(d)) GTEST_SKIP() << d << " not present";
+    EXPECT_EQ(detect_layout(d).name(), "metaxpress");
+    ImageSet s = mx().configure(d, {});
+    // 96 non-thumbnail TIFFs, 12 of them beside the 10 ZStep folders (projections).
+    Dims k = dims(s);
+    EXPECT_EQ(k.planes, 96u);
+    EXPECT_EQ(k.wells, 2u);   // E07, E08
+    EXPECT_EQ(k.sites, 4u);
+    EXPECT_EQ(k.channels, 4u);  // w1..w4; all four carry _IllumSetting_ "FITC_05", hence w-numbers
+    EXPECT_EQ(k.z, 11u);      // 10 z-steps + the projection plane
+    EXPECT_EQ(s.channels[0].name, "w1");
+    LayoutOptions skip;
+    skip.skip_projections = true;
+    EXPECT_EQ(mx().configure(d, skip).planes.size(), 84u);
+    // z-position of E07 s1 w1 at ZStep_1 / ZStep_2 (tifffile): 9318.24, 9323.18.
+    ASSERT_TRUE(s.pixel_size_z);
+    EXPECT_NEAR(*s.pixel_size_z, 4.94, 1e-3);
+}
+
+TEST(MetaXpress, SampleSingleChannelAndOldTiffs) {
+    fs::path single = samples() / "faim-ipa_SingleChannel";
+    if (!fs::exists(single)) GTEST_SKIP() << single << " not present";
+    ImageSet s = mx().configure(single, {});
+    EXPECT_EQ(s.planes.size(), 12u);  // 12 non-thumbnail files: 4 projections + 2 z-steps x 4 sites
+    EXPECT_EQ(s.channels.size(), 1u);
+    fs::path worms = samples() / "cellprofiler-examples_StraightenWorms";
+    EXPECT_EQ(detect_layout(worms).name(), "metaxpress");
+    ImageSet w = mx().configure(worms, {});
+    ASSERT_EQ(w.planes.size(), 3u);
+    EXPECT_TRUE(find(w, 2, 15, 0, 2, 0, 0));  // C16 w3
+    EXPECT_EQ(w.plates[0].name, "101210OranePlt1");
+    fs::path adsa = samples() / "cellprofiler-examples_ADSA";
+    EXPECT_EQ(detect_layout(adsa).name(), "metaxpress");
+    ImageSet a = mx().configure(adsa, {});
+    ASSERT_EQ(a.planes.size(), 1u);
+    EXPECT_EQ(a.channels[0].name, "w2");
+    fs::path thumb = samples() / "faim-ipa_thumb";
+    EXPECT_NE(test::error_of([&] { mx().configure(thumb, {}); }).find("only thumbnails"), std::string::npos);
+}
