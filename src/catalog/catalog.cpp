@@ -57,6 +57,11 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     meta("format", set.format);
     meta("source", config.source);
     meta("pattern", config.pattern);
+    meta("sources", nlohmann::json(config.sources).dump());
+    meta("mode", config.mode);
+    meta("cycle_channels", std::to_string(config.cycle_channels));
+    meta("cycle_sites", std::to_string(config.cycle_sites));
+    meta("cycle_names", nlohmann::json(config.cycle_names).dump());
     meta("store", config.store);
     meta("mip", config.mip ? "1" : "0");
     meta("compression", config.codec.name() + ":" + std::to_string(config.codec.level));
@@ -156,6 +161,21 @@ ExperimentConfig Catalog::config() {
     c.source = meta("source");
     c.format = meta("format");
     c.pattern = meta("pattern");
+    // Catalogs from before several sources: the one source, one acquisition.
+    auto list = [](const std::string& text) {
+        std::vector<std::string> v;
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_array())
+            for (auto& e : j)
+                if (e.is_string()) v.push_back(e.get<std::string>());
+        return v;
+    };
+    c.sources = list(meta("sources", "[]"));
+    if (c.sources.empty()) c.sources.push_back(c.source);
+    c.mode = meta("mode", "plates");
+    c.cycle_channels = std::stoi(meta("cycle_channels", "0"));
+    c.cycle_sites = std::stoi(meta("cycle_sites", "0"));
+    c.cycle_names = list(meta("cycle_names", "[]"));
     c.store = meta("store");
     c.mip = meta("mip") == "1";
     c.codec = parse_codec(meta("compression", "none"));
@@ -185,6 +205,9 @@ CatalogSummary Catalog::summary() {
     ExperimentConfig c = config();
     s.format = c.format;
     s.source = c.source;
+    s.sources = c.sources;
+    s.mode = c.mode;
+    for (auto& p : plates()) s.plate_names.push_back(p.name);
     s.store = c.store;
     s.compression = meta("compression");
     s.mip = c.mip;

@@ -16,7 +16,12 @@
 namespace imx {
 
 struct ExperimentConfig {
-    std::string source;     // absolute path of the microscope folder
+    std::string source;     // absolute path of the microscope folder; with several sources their
+                            // deepest common folder (file paths are relative to it)
+    std::vector<std::string> sources;  // every --source folder (absolute)
+    std::string mode = "plates";       // plates | time | multiplexing (workflow/merge.h)
+    int cycle_channels = 0, cycle_sites = 0;  // multiplexing: channels per cycle, fields per cycle
+    std::vector<std::string> cycle_names;     // multiplexing: one name per cycle (NGFF acquisitions)
     std::string format;     // layout reader name
     std::string pattern;    // plain-files regex
     std::string store;      // store URL (a path for the filesystem store)
@@ -42,7 +47,8 @@ struct CatalogPlate {
 };
 
 struct CatalogSummary {
-    std::string format, source, store, compression;
+    std::string format, source, store, compression, mode;
+    std::vector<std::string> sources, plate_names;
     bool mip = false;
     int plates = 0, wells = 0, sites = 0, channels = 0, tpoints = 0, zplanes = 0;
     int64_t planes = 0, outputs = 0, outputs_verified = 0, files = 0, files_missing = 0, files_deleted = 0;

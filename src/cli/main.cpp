@@ -25,10 +25,17 @@ std::string fmt_size(double v) {
 
 void print_summary(const CatalogSummary& s) {
     fmt::print("format        {}\n", s.format);
-    fmt::print("source        {}\n", s.source);
+    if (s.sources.size() > 1) {
+        fmt::print("sources       {} (mode {}; file paths relative to {})\n", s.sources.size(), s.mode, s.source);
+        for (auto& src : s.sources) fmt::print("              {}\n", src);
+    } else {
+        fmt::print("source        {}\n", s.source);
+    }
     fmt::print("store         {}\n", s.store);
     fmt::print("compression   {}{}\n", s.compression, s.mip ? "  (maximum-intensity projections)" : "");
-    fmt::print("plates        {}\n", s.plates);
+    std::string plate_names;
+    for (auto& n : s.plate_names) plate_names += (plate_names.empty() ? "" : ", ") + n;
+    fmt::print("plates        {} ({})\n", s.plates, plate_names);
     fmt::print("wells         {}\n", s.wells);
     fmt::print("sites         {}\n", s.sites);
     std::string names;
@@ -170,7 +177,7 @@ int run_demo(const fs::path& dir, bool run_workflow, const DemoPlateSpec& spec) 
               demo.bytes / 1e6);
     if (!run_workflow) return exit_ok;
     CreateOptions copt;
-    copt.source = source;
+    copt.sources = {source};
     auto summary = create_experiment(ws, copt);
     print_summary(summary);
     init_jobs(ws, InitOptions{});
@@ -232,6 +239,8 @@ int real_main(int argc, char** argv) {
         demo->add_option("--tpoints", spec.tpoints, "time-points (default 1)");
         demo->add_option("--width", spec.width, "plane width (default 640)");
         demo->add_option("--height", spec.height, "plane height (default 540)");
+        demo->add_option("--plate-name", spec.plate_name, "plate name in the metadata (default DemoPlate)");
+        demo->add_option("--seed", spec.seed, "seed of the synthetic cells and noise (default 42)");
         app.add_subcommand("formats", "list the supported formats");
         app.require_subcommand(1);
         try {
@@ -254,9 +263,14 @@ int real_main(int argc, char** argv) {
     app.require_subcommand(1);
 
     CreateOptions copt;
-    std::string source;
+    std::vector<std::string> sources;
     auto* create = app.add_subcommand("create", "read the microscope metadata and configure the experiment");
-    create->add_option("--source", source, "the folder the microscope wrote")->required();
+    create->add_option("--source", sources, "the folder the microscope wrote; repeat for several plates or "
+                                            "acquisitions")->required();
+    create->add_option("--mode", copt.mode, "the same plate in several sources: time (acquisitions are "
+                                            "time-points) or multiplexing (staining cycles); default plates "
+                                            "(refuses a plate name given twice)")
+        ->check(CLI::IsMember({"plates", "time", "multiplexing"}));
     create->add_option("--format", copt.format, "auto (default), or a layout from `imextract formats`");
     create->add_option("--pattern", copt.pattern, "files mode: regex with named groups well, site, channel, z, t");
     create->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
@@ -355,7 +369,7 @@ int real_main(int argc, char** argv) {
     Workspace ws(experiment);
 
     if (create->parsed()) {
-        copt.source = source;
+        for (auto& src : sources) copt.sources.push_back(src);
         print_summary(create_experiment(ws, copt));
         return exit_ok;
     }

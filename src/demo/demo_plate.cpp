@@ -91,6 +91,11 @@ DemoPlateResult write_demo_plate(const fs::path& folder, const DemoPlateSpec& sp
         throw Error("demo plate: invalid size (1 to 7 x 1 to 11 wells of a 96-well plate, at least one site, channel, "
                     "z-plane and time-point, planes at least 16 x 16 pixels)",
                     Error::Kind::usage);
+    // The name goes into XML attributes unescaped: keep it to plain characters.
+    if (spec.plate_name.empty() || spec.plate_name.size() > 64 ||
+        !std::all_of(spec.plate_name.begin(), spec.plate_name.end(),
+                     [](unsigned char c) { return std::isalnum(c) || c == '-' || c == '_'; }))
+        throw Error("demo plate: --plate-name takes 1 to 64 letters, digits, '-' or '_'", Error::Kind::usage);
     fs::create_directories(folder);
     DemoPlateResult res;
     res.folder = folder;
@@ -132,7 +137,7 @@ DemoPlateResult write_demo_plate(const fs::path& folder, const DemoPlateSpec& sp
         "xmlns:bts=\"http://www.yokogawa.co.jp/BTS/BTSSchema/1.0\">\n"
         "  <bts:MeasurementSamplePlate bts:Name=\"{0}\" bts:WellPlateFileName=\"demo.wpi\" "
         "bts:WellPlateProductFileName=\"demo.wpp\" />\n",
-        plate_name(), spec.tpoints, spec.sites, spec.zplanes);
+        spec.plate_name, spec.tpoints, spec.sites, spec.zplanes);
     for (int c = 0; c < spec.channels; ++c)
         mrf += fmt::format(
             "  <bts:MeasurementChannel bts:Ch=\"{}\" bts:HorizontalPixelDimension=\"{}\" bts:VerticalPixelDimension=\"{}\" "

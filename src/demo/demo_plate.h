@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 
 namespace imx {
 
@@ -12,6 +13,7 @@ struct DemoPlateSpec {
     int sites = 2, channels = 2, zplanes = 3, tpoints = 1;
     uint32_t width = 640, height = 540;
     uint64_t seed = 42;
+    std::string plate_name = "DemoPlate";  // letters, digits, '-' and '_'
 };
 
 struct DemoPlateResult {

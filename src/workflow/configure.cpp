@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "formats/reader.h"
 #include "storage/store.h"
+#include "workflow/merge.h"
 #include "workflow/workflow.h"
 
 namespace imx {
@@ -35,27 +36,10 @@ void validate(const ImageSet& set, const fs::path& source) {
     }
 }
 
-}  // namespace
 
-CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) {
-    if (ws.exists())
-        throw Error(ws.root().string() + ": an experiment already exists here; choose a new folder (or delete "
-                                         "this one) to configure again",
-                    Error::Kind::usage);
-    // Option errors first: a typo in --compression must not wait for a slow metadata read.
-    CodecSpec codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
-    parse_downsample(opt.downsample);
-    ShardMode shard = parse_shard_mode(opt.shard);
-    if (opt.ngff != "0.4" && opt.ngff != "0.5")
-        throw Error("--ngff must be 0.4 (Zarr v2, the default) or 0.5 (Zarr v3)", Error::Kind::usage);
-    if (shard != ShardMode::none && opt.ngff != "0.5")
-        throw Error("--shard needs --ngff 0.5 (sharding is a Zarr v3 codec)", Error::Kind::usage);
-    if (opt.levels < 0 || opt.levels > 32) throw Error("--levels must be between 1 and 32", Error::Kind::usage);
-    std::error_code ec;
-    fs::path source = fs::canonical(opt.source, ec);
-    if (ec || !fs::is_directory(source))
-        throw input_error(opt.source.string(), "source folder does not exist or is not a folder");
-
+// Configures one source folder with its detected (or the given) reader, checks the planes and the
+// files, and fills in the plane geometry from the first image present.
+ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
     const LayoutReader* reader = nullptr;
     if (opt.format.empty() || opt.format == "auto") {
         reader = &detect_layout(source);
@@ -76,20 +60,18 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     if (set.format.empty()) set.format = reader->name();
     validate(set, source);
 
-    // Every file the planes name, with size and mtime: collect's delete check and resubmit's
-    // "did the file change" rely on them.
-    std::map<std::string, SourceFile> files;
-    for (auto& pl : set.planes) files.emplace(pl.file, SourceFile{pl.file, -1, 0});
+    // Every file the planes name must exist; collect's delete check and resubmit's "did the file
+    // change" rely on their size and mtime (recorded by the caller).
+    std::set<std::string> names;
+    for (auto& pl : set.planes) names.insert(pl.file);
     int64_t missing = 0;
-    std::string first_present;
-    uint32_t first_page = 0, first_sample = 0;
-    for (auto& [path, f] : files) {
+    std::set<std::string> present;
+    for (auto& path : names) {
         check_relative_name(path);
         fs::path full = source / path;
         struct stat st {};
         if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-            f.size = st.st_size;
-            f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+            present.insert(path);
         } else {
             if (missing < 5) log::warn("{}: listed in the metadata but missing", full.string());
             ++missing;
@@ -97,22 +79,21 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     }
     if (missing) set.warnings.push_back(std::to_string(missing) + " image file(s) listed in the metadata are missing; "
                                                                   "the jobs that need them will fail");
+    const PlaneRecord* first = nullptr;
     for (auto& pl : set.planes)
-        if (files[pl.file].size >= 0) {
-            first_present = pl.file;
-            first_page = pl.page;
-            first_sample = pl.sample;
+        if (present.count(pl.file)) {
+            first = &pl;
             break;
         }
-    if (first_present.empty())
-        throw input_error(source.string(), "none of the " + std::to_string(files.size()) +
+    if (!first)
+        throw input_error(source.string(), "none of the " + std::to_string(names.size()) +
                                                " image files named in the metadata exists");
 
     // The first image decides the plane geometry when the metadata does not give it, and checks it
     // when it does: a plate stores one plane size and one pixel type.
+    const std::string first_present = first->file;
     fs::path probe = resolve_inside(source, first_present);
-    PageInfo info = decoder_for(probe).page_info(probe, first_page);
-    (void)first_sample;
+    PageInfo info = decoder_for(probe).page_info(probe, first->page);
     if (set.width && (set.width != info.width || set.height != info.height))
         set.warnings.push_back("metadata says planes are " + std::to_string(set.width) + "x" +
                                std::to_string(set.height) + " but " + first_present + " is " +
@@ -124,9 +105,71 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     set.height = info.height;
     set.dtype = info.dtype;
     if (!set.bits_per_sample) set.bits_per_sample = info.bits_per_sample;
+    return set;
+}
+
+}  // namespace
+
+CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) {
+    if (ws.exists())
+        throw Error(ws.root().string() + ": an experiment already exists here; choose a new folder (or delete "
+                                         "this one) to configure again",
+                    Error::Kind::usage);
+    // Option errors first: a typo in --compression must not wait for a slow metadata read.
+    CodecSpec codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
+    parse_downsample(opt.downsample);
+    ShardMode shard = parse_shard_mode(opt.shard);
+    if (opt.ngff != "0.4" && opt.ngff != "0.5")
+        throw Error("--ngff must be 0.4 (Zarr v2, the default) or 0.5 (Zarr v3)", Error::Kind::usage);
+    if (shard != ShardMode::none && opt.ngff != "0.5")
+        throw Error("--shard needs --ngff 0.5 (sharding is a Zarr v3 codec)", Error::Kind::usage);
+    if (opt.levels < 0 || opt.levels > 32) throw Error("--levels must be between 1 and 32", Error::Kind::usage);
+    MergeMode mode = parse_merge_mode(opt.mode);
+    if (opt.sources.empty()) throw Error("create needs at least one --source folder", Error::Kind::usage);
+    std::error_code ec;
+    std::vector<fs::path> folders;
+    for (auto& given : opt.sources) {
+        fs::path folder = fs::canonical(given, ec);
+        if (ec || !fs::is_directory(folder))
+            throw input_error(given.string(), "source folder does not exist or is not a folder");
+        for (auto& f : folders)
+            if (f == folder) throw Error(given.string() + ": this source folder is given twice", Error::Kind::usage);
+        folders.push_back(folder);
+    }
+    // File paths in the catalog are relative to one root: the deepest folder holding every source.
+    const fs::path source = folders.size() == 1 ? folders[0] : common_root(folders);
+    std::vector<SourceSet> sets;
+    std::map<std::string, SourceFile> files;
+    for (size_t i = 0; i < folders.size(); ++i) {
+        std::string prefix = folders[i].lexically_relative(source).generic_string();
+        if (prefix == ".") prefix.clear();
+        SourceSet src{prefix, folders.size() == 1 ? folders[i].string() : opt.sources[i].string(),
+                      configure_source(folders[i], opt)};
+        for (auto& pl : src.set.planes) {
+            std::string path = prefix.empty() ? pl.file : prefix + "/" + pl.file;
+            auto it = files.find(path);
+            if (it != files.end()) continue;
+            SourceFile f{path, -1, 0};
+            struct stat st {};
+            fs::path full = folders[i] / pl.file;
+            if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+                f.size = st.st_size;
+                f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+            }
+            files.emplace(path, f);
+        }
+        sets.push_back(std::move(src));
+    }
+    CycleLayout cycles;
+    ImageSet set = merge_image_sets(std::move(sets), mode, &cycles);
 
     ExperimentConfig config;
     config.source = source.string();
+    config.mode = folders.size() > 1 ? merge_mode_name(mode) : "plates";
+    for (auto& f : folders) config.sources.push_back(f.string());
+    config.cycle_channels = cycles.channels_per_cycle;
+    config.cycle_sites = cycles.sites_per_cycle;
+    config.cycle_names = cycles.names;
     config.format = set.format;
     config.pattern = opt.pattern;
     config.store = opt.store.empty() ? ws.root().string() : opt.store;

@@ -66,6 +66,14 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.downsample = parse_downsample(config.downsample);
     L.ngff = config.ngff;
     L.shard = parse_shard_mode(config.shard);
+    if (config.mode == "multiplexing" && config.cycle_channels > 0) {
+        L.cycle_channels = config.cycle_channels;
+        L.cycle_sites = config.cycle_sites;
+        L.cycle_names = config.cycle_names;
+        // Each cycle's field images show its channels in the same colours as the other cycles.
+        for (size_t i = 0; i < L.channels.size(); ++i)
+            L.channels[i].color = L.cycle_channels == 1 ? "FFFFFF" : kPalette[(i % size_t(L.cycle_channels)) % 7];
+    }
     return L;
 }
 

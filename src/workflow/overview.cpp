@@ -112,8 +112,10 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
         if (found < 0) throw Error("no channel '" + name + "' in plate '" + L.name + "'", Error::Kind::usage);
         channels.push_back(found);
     }
+    // Multiplexing: each field image holds its own cycle's channels; draw up to 7 of each.
     if (channels.empty())
-        for (size_t i = 0; i < L.channels.size() && i < 7; ++i) channels.push_back(int(i));
+        for (size_t i = 0; i < L.channels.size(); ++i)
+            if (int(i) % L.image_channels() < 7) channels.push_back(int(i));
     const int zplane = opt.zplane >= 0 ? opt.zplane : L.zplanes / 2;
     if (zplane >= L.zplanes || opt.tpoint < 0 || opt.tpoint >= L.tpoints)
         throw Error("the plate has " + std::to_string(L.tpoints) + " time-point(s) and " + std::to_string(L.zplanes) +
@@ -161,6 +163,7 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
             std::fill(acc.begin(), acc.end(), 0.0);
             bool ok = true;
             for (int ch : channels) {
+                if (!L.image_has_channel(s, ch)) continue;  // another cycle's field image
                 Plane p;
                 try {
                     p = ngff.read_plane(w.row, w.col, s, opt.tpoint, ch, zplane, level);

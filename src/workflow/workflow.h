@@ -16,7 +16,8 @@
 namespace imx {
 
 struct CreateOptions {
-    fs::path source;
+    std::vector<fs::path> sources;  // one or more microscope folders (see workflow/merge.h)
+    std::string mode = "plates";    // plates | time | multiplexing: the same plate in several sources
     std::string format = "auto";
     std::string pattern;
     std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats

@@ -143,6 +143,8 @@ json PlateLayout::to_json() const {
               {"levels", levels}, {"downsample", downsample_name(downsample)},
               {"ngff", ngff}, {"shard", shard_mode_name(shard)}};
     if (!channel_stats.is_null()) j["channel_stats"] = channel_stats;
+    if (multiplexed())
+        j["cycles"] = {{"channels", cycle_channels}, {"sites", cycle_sites}, {"names", cycle_names}};
     return j;
 }
 
@@ -171,6 +173,12 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.ngff = j.value("ngff", "0.4");
     l.shard = parse_shard_mode(j.value("shard", "none"));
     if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];
+    if (j.contains("cycles")) {
+        const json& c = j["cycles"];
+        l.cycle_channels = c.at("channels").get<int>();
+        l.cycle_sites = c.at("sites").get<int>();
+        l.cycle_names = c.at("names").get<std::vector<std::string>>();
+    }
     return l;
 }
 
@@ -184,6 +192,21 @@ NgffPlate::NgffPlate(Store& store, PlateLayout layout)
         throw Error("sharding needs NGFF 0.5 (Zarr v3): add --ngff 0.5", Error::Kind::usage);
     if (layout_.levels < 1 || layout_.levels > 32)
         throw Error("--levels must be between 1 and 32", Error::Kind::usage);
+    if (layout_.cycle_channels < 0 || layout_.cycle_sites < 0 ||
+        (layout_.multiplexed() && (int(layout_.channels.size()) % layout_.cycle_channels != 0 ||
+                                   layout_.channels.size() / size_t(layout_.cycle_channels) != layout_.cycle_names.size())))
+        throw Error("plate '" + layout_.name + "': " + std::to_string(layout_.channels.size()) +
+                    " channels do not split into " + std::to_string(layout_.cycle_names.size()) + " cycles of " +
+                    std::to_string(layout_.cycle_channels));
+}
+
+int NgffPlate::image_channel(int site, int c) const {
+    if (!layout_.image_has_channel(site, c))
+        throw Error("plate '" + layout_.name + "': field image " + std::to_string(site) + " belongs to cycle " +
+                        std::to_string(layout_.acquisition_of_site(site) + 1) + " and does not hold channel " +
+                        std::to_string(c) + " (cycle " + std::to_string(c / layout_.cycle_channels + 1) + ")",
+                    Error::Kind::usage);
+    return layout_.multiplexed() ? c % layout_.cycle_channels : c;
 }
 
 std::string NgffPlate::image_path(int row, int col, int site) const {
@@ -192,7 +215,7 @@ std::string NgffPlate::image_path(int row, int col, int site) const {
 
 std::array<int, 3> NgffPlate::shard_extent() const {
     if (!sharded()) return {1, 1, 1};
-    if (layout_.shard == ShardMode::field) return {layout_.tpoints, int(layout_.channels.size()), layout_.zplanes};
+    if (layout_.shard == ShardMode::field) return {layout_.tpoints, layout_.image_channels(), layout_.zplanes};
     return {1, 1, layout_.zplanes};
 }
 
@@ -202,6 +225,7 @@ std::array<int, 3> NgffPlate::shard_origin(int t, int c, int z) const {
 }
 
 std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z, int level) const {
+    c = image_channel(site, c);  // experiment channel -> the image's own channel axis
     std::string base = image_path(row, col, site) + "/" + std::to_string(level) + "/";
     if (!v3())
         return base + std::to_string(t) + "/" + std::to_string(c) + "/" + std::to_string(z) + "/0/0";
@@ -210,8 +234,10 @@ std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z
            "/0/0";
 }
 
-json NgffPlate::image_attrs() const {
+json NgffPlate::image_attrs(int acquisition) const {
     const auto& L = layout_;
+    const int first_channel = L.multiplexed() ? acquisition * L.cycle_channels : 0;
+    const int image_channels = L.image_channels();
     json axes = json::array();
     json t_axis = {{"name", "t"}, {"type", "time"}};
     if (L.time_interval_s) t_axis["unit"] = "second";
@@ -237,7 +263,8 @@ json NgffPlate::image_attrs() const {
     if (!v3()) ms["version"] = "0.4";
     auto [lo, hi] = dtype_range(L.dtype);
     json channels = json::array();
-    for (auto& c : L.channels) {
+    for (int i = first_channel; i < first_channel + image_channels && i < int(L.channels.size()); ++i) {
+        const ChannelRendering& c = L.channels[size_t(i)];
         double start = c.window_start, end = c.window_end;
         if (start == 0 && end == 0) {
             start = lo;
@@ -254,7 +281,7 @@ json NgffPlate::image_attrs() const {
     json omero = {{"name", L.name},
                   {"version", L.ngff},
                   {"channels", channels},
-                  {"rdefs", {{"model", L.channels.size() == 1 ? "greyscale" : "color"},
+                  {"rdefs", {{"model", image_channels == 1 ? "greyscale" : "color"},
                              {"defaultT", 0},
                              {"defaultZ", L.zplanes / 2}}}};
     if (v3()) return {{"ome", {{"version", "0.5"}, {"multiscales", json::array({ms})}, {"omero", omero}}}};
@@ -264,7 +291,7 @@ json NgffPlate::image_attrs() const {
 json NgffPlate::array_meta(int level) const {
     const auto& L = layout_;
     auto [w, h] = level_size(L.width, L.height, level);
-    const int nc = int(L.channels.size());
+    const int nc = L.image_channels();
     if (!v3())
         return {{"zarr_format", 2},
                 {"shape", {L.tpoints, nc, L.zplanes, h, w}},
@@ -324,8 +351,14 @@ void NgffPlate::write_metadata() const {
         wells.push_back({{"path", row_name(w.row) + "/" + column_name(w.col)}, {"rowIndex", w.row}, {"columnIndex", w.col}});
         field_count = std::max(field_count, w.sites);
     }
+    json acquisitions = json::array();
+    if (L.multiplexed())
+        for (size_t k = 0; k < L.cycle_names.size(); ++k)
+            acquisitions.push_back({{"id", int(k)}, {"name", L.cycle_names[k]}});
+    else
+        acquisitions.push_back({{"id", 0}, {"name", L.name}});
     json plate = {{"name", L.name},
-                  {"acquisitions", json::array({{{"id", 0}, {"name", L.name}}})},
+                  {"acquisitions", acquisitions},
                   {"rows", rows},
                   {"columns", cols},
                   {"wells", wells},
@@ -342,17 +375,22 @@ void NgffPlate::write_metadata() const {
 
     std::vector<std::string> arrays;
     for (int level = 0; level < L.levels; ++level) arrays.push_back(array_meta(level).dump(1));
-    const json image = image_attrs();
+    std::vector<json> image_by_acquisition;
+    for (int k = 0; k < std::max<int>(1, int(L.cycle_names.size())); ++k) image_by_acquisition.push_back(image_attrs(k));
+    auto image = [&](int site) -> const json& {
+        return image_by_acquisition.at(size_t(std::min<int>(L.acquisition_of_site(site), int(image_by_acquisition.size()) - 1)));
+    };
     for (auto& w : sorted) {
         std::string well = L.path + "/" + row_name(w.row) + "/" + column_name(w.col);
         json images = json::array();
-        for (int s = 0; s < w.sites; ++s) images.push_back({{"path", std::to_string(s)}, {"acquisition", 0}});
+        for (int s = 0; s < w.sites; ++s)
+            images.push_back({{"path", std::to_string(s)}, {"acquisition", L.acquisition_of_site(s)}});
         json well_attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"well", {{"images", images}}}}}}
                                : json{{"well", {{"version", "0.4"}, {"images", images}}}};
         put_group(well, well_attrs);
         for (int s = 0; s < w.sites; ++s) {
             std::string img = well + "/" + std::to_string(s);
-            put_group(img, image);
+            put_group(img, image(s));
             for (int level = 0; level < L.levels; ++level)
                 store_.put(img + "/" + std::to_string(level) + (v3() ? "/zarr.json" : "/.zarray"), arrays[size_t(level)]);
         }
@@ -360,9 +398,13 @@ void NgffPlate::write_metadata() const {
 }
 
 void NgffPlate::write_rendering() const {
-    const json image = image_attrs();
+    std::map<int, json> image_by_acquisition;
     for (auto& w : layout_.wells)
-        for (int s = 0; s < w.sites; ++s) put_group(image_path(w.row, w.col, s), image);
+        for (int s = 0; s < w.sites; ++s) {
+            int k = layout_.acquisition_of_site(s);
+            if (!image_by_acquisition.count(k)) image_by_acquisition[k] = image_attrs(k);
+            put_group(image_path(w.row, w.col, s), image_by_acquisition[k]);
+        }
     // Keep the layout copy in the plate attributes in step with the windows.
     const std::string key = layout_.path + (v3() ? "/zarr.json" : "/.zattrs");
     auto text = store_.get(key);

@@ -55,6 +55,19 @@ struct PlateLayout {
     std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
     ShardMode shard = ShardMode::none;  // only with 0.5
     nlohmann::json channel_stats; // per channel: min, max, percentiles, histogram (from collect)
+    // Multiplexing cycles (0 / empty: one acquisition, every field image holds every channel).
+    // Field image k*cycle_sites+s is site s of cycle k and holds channels k*cycle_channels ..
+    // (k+1)*cycle_channels-1 of `channels`, as its own channels 0..cycle_channels-1.
+    int cycle_channels = 0, cycle_sites = 0;
+    std::vector<std::string> cycle_names;
+
+    bool multiplexed() const { return cycle_channels > 0 && cycle_sites > 0; }
+    int image_channels() const { return multiplexed() ? cycle_channels : int(channels.size()); }
+    int acquisition_of_site(int site) const { return multiplexed() ? site / cycle_sites : 0; }
+    // True when the field image `site` holds experiment channel `c`.
+    bool image_has_channel(int site, int c) const {
+        return !multiplexed() || c / cycle_channels == site / cycle_sites;
+    }
 
     nlohmann::json to_json() const;
     static PlateLayout from_json(const nlohmann::json& j);
@@ -106,7 +119,9 @@ public:
     static PlateLayout read_layout(const Store& store, const std::string& plate_path);
 
 private:
-    nlohmann::json image_attrs() const;
+    nlohmann::json image_attrs(int acquisition) const;
+    // The channel index inside the field image's array; throws when the image lacks channel `c`.
+    int image_channel(int site, int c) const;
     nlohmann::json array_meta(int level) const;
     void put_group(const std::string& path, const nlohmann::json& attrs) const;
     Store& store_;
