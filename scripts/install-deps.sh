@@ -5,10 +5,11 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtiff-dev libpng-dev libpugixml-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev
+  libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # independent test oracles (/usr/bin/python3) and tools the tests use
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pil libtiff-tools util-linux time
+  python3-boto3
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
