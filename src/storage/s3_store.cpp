@@ -713,7 +713,6 @@ private:
             headers = curl_slist_append(headers, ("x-amz-content-sha256: " + payload_hash).c_str());
             if (!s_.credentials.session_token.empty())
                 headers = curl_slist_append(headers, ("x-amz-security-token: " + s_.credentials.session_token).c_str());
-            headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
             for (auto& hd : r.headers) headers = curl_slist_append(headers, hd.c_str());
             curl_easy_setopt(h, CURLOPT_URL, url.c_str());
             curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
