@@ -146,6 +146,8 @@ rgw data = $BASE/rgw.\$id
 [client.rgw.s3]
 rgw frontends = beast endpoint=127.0.0.1:$PORT
 rgw enable usage log = false
+# virtual-hosted requests: http://BUCKET.localhost:PORT/ (curl resolves *.localhost to loopback)
+rgw dns name = localhost
 rgw gc obj min wait = 30
 rgw gc processor period = 30
 EOT

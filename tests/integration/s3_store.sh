@@ -139,6 +139,10 @@ if [ -x "$TESTS" ]; then
     IMX_S3_TEST_URL="s3://$BUCKET/live?endpoint=$ENDPOINT" expect_exit 0 "$TESTS" --gtest_filter='S3Live*'
     expect_output "PASSED"
     if grep -q "SKIPPED" "$WORK/last.out"; then cat "$WORK/last.out" >&2; fail "live S3 unit tests skipped"; fi
+    # Virtual-hosted addressing: BUCKET.localhost (the server's rgw dns name is localhost).
+    IMX_S3_TEST_URL="s3://$BUCKET/virt?endpoint=${ENDPOINT/127.0.0.1/localhost}&addressing=virtual" \
+        expect_exit 0 "$TESTS" --gtest_filter='S3Live.KeysWithSpecialCharacters'
+    expect_output "PASSED"
 else
     fail "no unit test binary at $TESTS"
 fi
