@@ -159,8 +159,18 @@ ceph-mon -c "$CONF" --mkfs -i a --monmap "$BASE/monmap" --keyring "$BASE/keyring
     || die "ceph-mon --mkfs failed"
 start mon ceph-mon -c "$CONF" -i a
 CEPH() { ceph -c "$CONF" --connect-timeout 20 "$@" 2>>"$LOG/setup.log"; }
-CEPH osd create >/dev/null || die "the mon did not come up"
-CEPH osd crush add osd.0 1.0 host=localhost root=default >/dev/null || die "crush add failed"
+# Under load a client command can reach the mon before the client has the monmap and fail with
+# "wrong fsid": retry (osd create only while osd.0 does not exist, as it is not idempotent).
+for _ in $(seq 1 40); do
+    CEPH osd ls 2>/dev/null | grep -qx 0 && break
+    CEPH osd create >/dev/null || sleep 0.5
+done
+CEPH osd ls 2>/dev/null | grep -qx 0 || die "the mon did not come up"
+for i in $(seq 1 40); do
+    CEPH osd crush add osd.0 1.0 host=localhost root=default >/dev/null && break
+    [ "$i" = 40 ] && die "crush add failed"
+    sleep 0.5
+done
 ceph-osd -c "$CONF" -i 0 --mkfs >>"$LOG/setup.log" 2>&1 || die "ceph-osd --mkfs failed"
 start osd ceph-osd -c "$CONF" -i 0
 for _ in $(seq 1 150); do
