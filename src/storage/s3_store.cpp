@@ -547,16 +547,27 @@ public:
     uint64_t remove_temporaries() override {
         uint64_t n = 0;
         std::string root = loc_.prefix.empty() ? "" : loc_.prefix + "/";
-        Request r;
-        r.query = {{"uploads", ""}, {"prefix", root}};
-        Response resp = perform(r);
-        pugi::xml_document doc;
-        if (!doc.load_buffer(resp.body.data(), resp.body.size())) return 0;
-        for (auto up : doc.child("ListMultipartUploadsResult").children("Upload")) {
-            abort_upload(up.child_value("Key"), up.child_value("UploadId"));
-            ++n;
+        std::string key_marker, id_marker;
+        for (;;) {
+            Request r;
+            r.query = {{"uploads", ""}, {"prefix", root}};
+            if (!key_marker.empty()) r.query["key-marker"] = key_marker;
+            if (!id_marker.empty()) r.query["upload-id-marker"] = id_marker;
+            Response resp = perform(r);
+            pugi::xml_document doc;
+            if (!doc.load_buffer(resp.body.data(), resp.body.size())) return n;
+            auto result = doc.child("ListMultipartUploadsResult");
+            for (auto up : result.children("Upload")) {
+                abort_upload(up.child_value("Key"), up.child_value("UploadId"));
+                ++n;
+            }
+            std::string next_key = result.child_value("NextKeyMarker"), next_id = result.child_value("NextUploadIdMarker");
+            if (std::string(result.child_value("IsTruncated")) != "true" ||
+                (next_key == key_marker && next_id == id_marker))
+                return n;  // done, or a server that does not advance: stop rather than loop
+            key_marker = next_key;
+            id_marker = next_id;
         }
-        return n;
     }
 
 private:

@@ -179,8 +179,22 @@ checksums "$EXP2" >"$WORK/s3b.sums"
 cmp "$WORK/fs.sums" "$WORK/s3b.sums" || fail "checksums after resubmit differ from the filesystem store"
 expect_exit 0 "$IMX" "$EXP2" verify
 
-# cleanup works on S3; init removes the previous plate by listing its prefix.
+# cleanup aborts multipart uploads a killed job left under the store's prefix (and only there);
+# init removes the previous plate by listing its prefix.
+$PY - "$ENDPOINT" "$BUCKET" start <<'PYEOF'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+for key in ("run2/DemoPlate.zarr/B/02/0/0/9/9/9/0/0", "elsewhere/big.bin"):
+    up = s3.create_multipart_upload(Bucket=sys.argv[2], Key=key)
+    s3.upload_part(Bucket=sys.argv[2], Key=key, UploadId=up["UploadId"], PartNumber=1, Body=b"x" * 1000)
+PYEOF
 expect_exit 0 "$IMX" "$EXP2" cleanup
+$PY - "$ENDPOINT" "$BUCKET" <<'PYEOF'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+left = sorted(u["Key"] for u in s3.list_multipart_uploads(Bucket=sys.argv[2]).get("Uploads", []))
+assert left == ["elsewhere/big.bin"], left
+PYEOF
 expect_exit 0 "$IMX" "$EXP2" init --batch-size 100
 expect_output "removed [0-9]+ files of a previous run from s3://"
 echo "PASS s3_store"
