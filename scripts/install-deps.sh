@@ -5,13 +5,14 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtiff-dev libpng-dev libpugixml-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev libjxr-dev zlib1g-dev
+  libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev libjxr-dev zlib1g-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the sanitizer build uses clang, whose libFuzzer runs the fuzz targets
   clang libclang-rt-14-dev
   # independent test oracles (/usr/bin/python3) and tools the tests use
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pil libtiff-tools util-linux time
   libjxr-tools  # JxrDecApp/JxrEncApp: the CZI JPEG-XR tests' independent route
+  python3-boto3
 )
 # Node runs zarrita, the independent Zarr v3 reader of the NGFF 0.5 tests; a machine that has a
 # node of its own keeps it.

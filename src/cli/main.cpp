@@ -12,6 +12,7 @@
 #include "demo/demo_plate.h"
 #include "formats/image_writer.h"
 #include "formats/reader.h"
+#include "storage/s3_store.h"
 #include "workflow/engine.h"
 #include "workflow/workflow.h"
 
@@ -187,7 +188,7 @@ int run_demo(const fs::path& dir, bool run_workflow, const DemoPlateSpec& spec) 
     if (r.exit_code != exit_ok) return r.exit_code;
     Catalog cat(ws.catalog_file(), true);
     auto plates = cat.plates();
-    std::string plate = (fs::path(cat.config().store) / plates.at(0).store_path).string();
+    std::string plate = s3::describe_key(cat.config().store, plates.at(0).store_path);
     fmt::print("\nThe plate is at {}\n", plate);
     fmt::print("Open it with any OME-Zarr reader, for example:\n");
     fmt::print("  napari --plugin napari-ome-zarr {}\n", plate);
@@ -278,6 +279,10 @@ int real_main(int argc, char** argv) {
     create->add_flag("--skip-projections", copt.skip_projections,
                      "MetaXpress: leave out projection images (default: stored as an extra z-plane)");
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
+    std::string s3_endpoint;
+    create->add_option("--s3-endpoint", s3_endpoint,
+                       "S3 server for an s3:// --store, e.g. http://127.0.0.1:17480 (saved with the experiment; "
+                       "credentials come from AWS_* variables or ~/.aws and are never saved)");
     create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
     create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");
     create->add_option("--levels", copt.levels, "resolution levels (default: halve until the larger side is <= 256)")
@@ -370,6 +375,7 @@ int real_main(int argc, char** argv) {
 
     if (create->parsed()) {
         for (auto& src : sources) copt.sources.push_back(src);
+        if (!s3_endpoint.empty()) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
         print_summary(create_experiment(ws, copt));
         return exit_ok;
     }

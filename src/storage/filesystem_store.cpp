@@ -9,6 +9,7 @@
 
 #include "core/fileutil.h"
 #include "core/types.h"
+#include "storage/s3_store.h"
 #include "storage/store.h"
 
 namespace imx {
@@ -132,8 +133,7 @@ private:
 }  // namespace
 
 std::unique_ptr<Store> open_store(const std::string& url) {
-    if (url.rfind("s3://", 0) == 0)
-        throw Error("S3 stores are not supported by this build yet: " + url, Error::Kind::usage);
+    if (url.rfind("s3://", 0) == 0) return s3::open(url);
     std::string path = url.rfind("file://", 0) == 0 ? url.substr(7) : url;
     if (path.empty()) throw Error("empty store path", Error::Kind::usage);
     return std::make_unique<FilesystemStore>(fs::absolute(path).lexically_normal());

@@ -1,6 +1,6 @@
 // Key-value storage under the array format (TensorStore's kvstore/driver split): the zarr/NGFF
 // writer speaks only in keys ("plate.zarr/B/03/0/0/0/1/2/0/0") and byte strings, so the same writer
-// works on a local filesystem and, later, on S3-compatible object storage.
+// works on a local filesystem and on S3-compatible object storage (s3_store.h).
 #pragma once
 
 #include <cstdint>
