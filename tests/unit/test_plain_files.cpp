@@ -13,6 +13,11 @@ namespace fs = std::filesystem;
 namespace {
 
 const LayoutReader& files() { return *find_layout_reader("files"); }
+LayoutOptions with_pattern(const std::string& pattern) {
+    LayoutOptions o;
+    o.pattern = pattern;
+    return o;
+}
 
 fs::path fresh_dir(const std::string& name) {
     fs::path d = fs::temp_directory_path() / ("imx_pf_" + name + "_" + std::to_string(::getpid()));
@@ -55,7 +60,7 @@ TEST(PlainFiles, NamedGroupsMapWellsSitesChannels) {
         for (int s : {1, 2, 10})
             for (int c : {1, 2}) write_tiff(d / (std::string("plate_") + w + "_s" + std::to_string(s) + "_w" + std::to_string(c) + ".tif"), small(1));
     write_tiff(d / "notes_unrelated.tif", small(1));
-    ImageSet set = files().configure(d, {R"(plate_(?P<well>[A-P]\d\d)_s(?P<site>\d+)_w(?P<channel>\d)\.tif)"});
+    ImageSet set = files().configure(d, with_pattern(R"(plate_(?P<well>[A-P]\d\d)_s(?P<site>\d+)_w(?P<channel>\d)\.tif)"));
     EXPECT_EQ(set.planes.size(), 12u);
     ASSERT_EQ(set.channels.size(), 2u);
     EXPECT_EQ(set.channels[0].name, "1");
@@ -82,7 +87,7 @@ TEST(PlainFiles, RowColumnGroupsAndNonCapturingGroups) {
     fs::path d = fresh_dir("rowcol");
     write_tiff(d / "r03c12_(x)_z1.tif", small(1));
     write_tiff(d / "r03c12_(x)_z2.tif", small(2));
-    ImageSet set = files().configure(d, {R"(r(?P<row>\d+)c(?P<col>\d+)_(?:\(x\))_z(?P<z>\d)\.tif)"});
+    ImageSet set = files().configure(d, with_pattern(R"(r(?P<row>\d+)c(?P<col>\d+)_(?:\(x\))_z(?P<z>\d)\.tif)"));
     ASSERT_EQ(set.planes.size(), 2u);
     EXPECT_EQ(well_name(set.planes[0].row, set.planes[0].col), "C12");
     EXPECT_EQ(set.planes[1].zplane, 1);
@@ -109,20 +114,20 @@ TEST(PlainFiles, ClearErrors) {
     fs::path d = fresh_dir("errors");
     write_tiff(d / "a_1.tif", small(1));
     write_tiff(d / "b_1.tif", small(1));
-    EXPECT_THROW(files().configure(d, {R"(nomatch_(?P<site>\d)\.tif)"}), Error);
+    EXPECT_THROW(files().configure(d, with_pattern(R"(nomatch_(?P<site>\d)\.tif)")), Error);
     try {
-        files().configure(d, {R"(._(?P<site>\d)\.tif)"});
+        files().configure(d, with_pattern(R"(._(?P<site>\d)\.tif)"));
         ADD_FAILURE() << "two files for one plane accepted";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("same plane"), std::string::npos) << e.what();
     }
     try {
-        files().configure(d, {R"((?P<bogus>.)_1\.tif)"});
+        files().configure(d, with_pattern(R"((?P<bogus>.)_1\.tif)"));
         ADD_FAILURE() << "unknown group accepted";
     } catch (const Error& e) {
         EXPECT_EQ(e.kind(), Error::Kind::usage);
     }
-    EXPECT_THROW(files().configure(d, {"(unclosed"}), Error);
+    EXPECT_THROW(files().configure(d, with_pattern("(unclosed")), Error);
     fs::path empty = fresh_dir("empty");
     EXPECT_EQ(files().detect(empty), 0);
     EXPECT_THROW(files().configure(empty, {}), Error);
