@@ -1,5 +1,7 @@
 #include "catalog/catalog.h"
 
+#include "core/fileutil.h"
+
 #include <map>
 #include <set>
 #include <tuple>
@@ -57,11 +59,15 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     meta("format", set.format);
     meta("source", config.source);
     meta("pattern", config.pattern);
-    meta("sources", nlohmann::json(config.sources).dump());
+    nlohmann::json sources = nlohmann::json::array();
+    for (auto& s : config.sources) sources.push_back(name_to_json(s));  // folder names may not be UTF-8
+    meta("sources", sources.dump());
     meta("mode", config.mode);
     meta("cycle_channels", std::to_string(config.cycle_channels));
     meta("cycle_sites", std::to_string(config.cycle_sites));
-    meta("cycle_names", nlohmann::json(config.cycle_names).dump());
+    nlohmann::json cycles = nlohmann::json::array();
+    for (auto& n : config.cycle_names) cycles.push_back(printable_utf8(n));  // shown by viewers
+    meta("cycle_names", cycles.dump());
     meta("store", config.store);
     meta("mip", config.mip ? "1" : "0");
     meta("compression", config.codec.name() + ":" + std::to_string(config.codec.level));
@@ -167,7 +173,7 @@ ExperimentConfig Catalog::config() {
         auto j = nlohmann::json::parse(text, nullptr, false);
         if (j.is_array())
             for (auto& e : j)
-                if (e.is_string()) v.push_back(e.get<std::string>());
+                if (e.is_string() || e.is_object()) v.push_back(name_from_json(e));
         return v;
     };
     c.sources = list(meta("sources", "[]"));

@@ -85,7 +85,7 @@ for k in keys:
     parts = k.split("/")
     if parts[-1].startswith("."):
         continue
-    # B/03/0/0/t/c/z/y/x: an image's level-0 chunk
+    # B/03/0/L/t/c/z/y/x: a chunk of resolution level L
     arr_path, idx = "/".join(parts[:4]), tuple(int(p) for p in parts[4:])
     meta = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "/" + arr_path + "/.zarray")["Body"].read())
     raw = s3.get_object(Bucket=bucket, Key=prefix + "/" + k)["Body"].read()
@@ -95,7 +95,7 @@ for k in keys:
     ref = fsroot[arr_path][idx[0]:idx[0] + 1, idx[1]:idx[1] + 1, idx[2]:idx[2] + 1]
     assert np.array_equal(plane, ref), k
     chunks += 1
-assert chunks == 72, chunks
+assert chunks == 72 * 3, chunks  # 72 planes, 3 resolution levels (640 px -> 320 -> 160)
 
 class S3Map(collections.abc.MutableMapping):  # read-only: writes would be a test bug
     def __setitem__(self, key, value):
