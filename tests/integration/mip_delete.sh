@@ -40,4 +40,27 @@ want = np.max([tifffile.imread(f) for f in files], axis=0)
 assert np.array_equal(tifffile.imread(sys.argv[2]), want), "MIP differs"
 print("get after delete: MIP equals max over z of the sources")
 PYEOF
+
+# Symlinks: one source TIFF replaced by a link to a copy outside the folder (refused when read, so
+# its plane is never stored and nothing behind the link is deleted), another by a link to a file
+# inside the folder (read, but not deleted: only regular files are).
+cp -a "$WORK/copy" "$WORK/links"
+mkdir "$WORK/outside"
+OUT_T=$(ls "$WORK/links"/*_B03_T0001F001L01A01Z02C01.tif)
+IN_T=$(ls "$WORK/links"/*_C02_T0001F001L01A01Z01C01.tif)
+mv "$OUT_T" "$WORK/outside/"
+ln -s "$WORK/outside/$(basename "$OUT_T")" "$OUT_T"
+mv "$IN_T" "$WORK/links/kept_target.tif"
+ln -s kept_target.tif "$IN_T"
+expect_exit 0 "$IMX" "$WORK/e3" create --source "$WORK/links"
+expect_exit 0 "$IMX" "$WORK/e3" init --delete
+expect_exit 4 "$IMX" "$WORK/e3" submit
+expect_exit 0 "$IMX" "$WORK/e3" log -p run -j 1
+expect_output "resolves outside the source folder"
+expect_exit 5 "$IMX" "$WORK/e3" collect
+expect_output "not a regular file \\(symlink\\?\\); not deleting it"
+[ -f "$WORK/outside/$(basename "$OUT_T")" ] || fail "the file behind an outside link was deleted"
+[ -L "$OUT_T" ] && [ -L "$IN_T" ] || fail "a symlink was deleted"
+[ -f "$WORK/links/kept_target.tif" ] || fail "an unlisted file was deleted"
+[ "$(ls "$WORK/links"/*.tif | wc -l)" = 3 ] || fail "expected only the two links and the unlisted file to stay"
 echo "PASS mip_delete"
