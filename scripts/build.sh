@@ -7,7 +7,9 @@ kind="${1:-release}"
 case "$kind" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   # clang, so that the libFuzzer targets build in the same tree (tests/fuzz).
-  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DIMX_SANITIZE=ON -DIMX_FUZZ=ON
+  # -O1 as the sanitizers' documentation recommends: several times faster than -O0, same checks.
+  asan)    dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" "-DCMAKE_C_FLAGS_DEBUG=-g -O1"
+                                  -DIMX_SANITIZE=ON -DIMX_FUZZ=ON
                                   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++) ;;
   *) echo "usage: scripts/build.sh [release|asan]" >&2; exit 2 ;;
 esac
