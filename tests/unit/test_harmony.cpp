@@ -34,8 +34,8 @@ std::string image_xml(const HImage& im) {
         s += "<ChannelName>" + channel_name(im.ch) +
              "</ChannelName><ImageResolutionX Unit=\"m\">6.5E-07</ImageResolutionX>"
              "<ImageResolutionY Unit=\"m\">6.5E-07</ImageResolutionY><ImageSizeX>7</ImageSizeX><ImageSizeY>5</ImageSizeY>"
-             "<MainExcitationWavelength Unit=\"nm\">" + std::to_string(400 + im.ch * 50) +
-             "</MainExcitationWavelength><MainEmissionWavelength Unit=\"nm\">" + std::to_string(450 + im.ch * 50) +
+             "<MainExcitationWavelength Unit=\"nm\">" + std::to_string(400 + int64_t(im.ch) * 50) +
+             "</MainExcitationWavelength><MainEmissionWavelength Unit=\"nm\">" + std::to_string(450 + int64_t(im.ch) * 50) +
              "</MainEmissionWavelength>";
     char pos[256];
     std::snprintf(pos, sizeof pos,
