@@ -31,7 +31,7 @@ for bin in build-asan/tests/fuzz/fuzz_*; do
     status=1
   fi
   cov=$(grep -oE 'cov: [0-9]+' "build-asan/fuzz-$name.log" | tail -1)
-  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "build-asan/fuzz-$name.log" | grep -oE '[0-9]+$' || echo "?")
+  execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "build-asan/fuzz-$name.log" | tail -1 | grep -oE '[0-9]+$' || echo "?")
   printf '%-20s %9s inputs  %5ss  %-10s corpus %4s  %s\n' "$name" "$execs" "$(( $(date +%s) - start ))" \
     "$cov" "$(ls "$work" | wc -l)" "$result"
 done

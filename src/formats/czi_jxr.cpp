@@ -102,6 +102,9 @@ std::string jxr_decode_pixels(const unsigned char* data, size_t size, uint32_t w
         return std::string("cannot start the decoder process: ") + std::strerror(errno);
     }
     if (pid == 0) {
+        // Die of the signal itself: handlers inherited from the parent (a sanitizer's, a fuzzer's)
+        // would report the child's crash as the parent's and hide the signal from waitpid.
+        for (int sig : {SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM}) ::signal(sig, SIG_DFL);
         ::alarm(120);  // a decoder stuck in a loop is killed by SIGALRM
         const std::string err = decode_here(data, size, width, height, bits_per_pixel, colour,
                                             static_cast<unsigned char*>(shared) + kHead);
