@@ -81,7 +81,8 @@ run_codec() { local codec=$1
     rm -rf "$W/exp_pyr"
     "$IMX" "$W/exp_pyr" create --source "$SRC" --compression "$codec" > /dev/null 2>&1
     "$IMX" "$W/exp_pyr" init > /dev/null 2>&1
-    LEVELS=$(find "$W/exp_pyr"/*.zarr/*/*/0 -maxdepth 1 -name '[0-9]*' -type d | wc -l)
+    images=("$W/exp_pyr"/*.zarr/*/*/0)
+    LEVELS=$(find "${images[0]}" -mindepth 1 -maxdepth 1 -name '[0-9]*' -type d | wc -l)
     best pyramid "$IMX" "$W/exp_pyr" run -j 1; PYR_T=$T; PYR_RSS=$RSS
     PYR_SIZE=$(du -sm "$W/exp_pyr"/*.zarr | cut -f1)
     rm -rf "$W/exp_pyr"
@@ -133,7 +134,8 @@ note ""
 rm -rf "$W/p4" "$W/exp4"
 
 # Metadata at scale: create on RECORDS records, init on MILLION planes.
-FIRST=$(ls "$SRC"/*.tif | head -1)
+tifs=("$SRC"/*.tif)  # not `ls | head`: with pipefail, ls killed by SIGPIPE would end the script
+FIRST=${tifs[0]}
 $PY "$ROOT/bench/make_mlf.py" "$W/meta100k" $RECORDS "$FIRST"
 timed create100k "$IMX" "$W/m100k" create --source "$W/meta100k"; C100_T=$T; C100_RSS=$RSS
 $PY "$ROOT/bench/make_mlf.py" "$W/meta1m" $MILLION "$FIRST"
