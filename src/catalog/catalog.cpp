@@ -58,6 +58,7 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     meta("schema_version", std::to_string(schema_version));
     meta("format", set.format);
     meta("source", config.source);
+    meta("source_endpoint", config.source_endpoint);
     meta("pattern", config.pattern);
     nlohmann::json sources = nlohmann::json::array();
     for (auto& s : config.sources) sources.push_back(name_to_json(s));  // folder names may not be UTF-8
@@ -165,6 +166,7 @@ void Catalog::set_meta(const std::string& key, const std::string& value) {
 ExperimentConfig Catalog::config() {
     ExperimentConfig c;
     c.source = meta("source");
+    c.source_endpoint = meta("source_endpoint", "");
     c.format = meta("format");
     c.pattern = meta("pattern");
     // Catalogs from before several sources: the one source, one acquisition.

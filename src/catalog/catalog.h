@@ -19,6 +19,7 @@ struct ExperimentConfig {
     std::string source;     // absolute path of the microscope folder; with several sources their
                             // deepest common folder (file paths are relative to it)
     std::vector<std::string> sources;  // every --source folder (absolute)
+    std::string source_endpoint;       // S3 endpoint for s3:// sources ("" = AWS_ENDPOINT_URL or AWS)
     std::string mode = "plates";       // plates | time | multiplexing (workflow/merge.h)
     int cycle_channels = 0, cycle_sites = 0;  // multiplexing: channels per cycle, fields per cycle
     std::vector<std::string> cycle_names;     // multiplexing: one name per cycle (NGFF acquisitions)

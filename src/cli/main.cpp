@@ -281,7 +281,8 @@ int real_main(int argc, char** argv) {
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
     std::string s3_endpoint;
     create->add_option("--s3-endpoint", s3_endpoint,
-                       "S3 server for an s3:// --store, e.g. http://127.0.0.1:17480 (saved with the experiment; "
+                       "S3 server for an s3:// --store and s3:// --source, e.g. http://127.0.0.1:17480 (saved with "
+                       "the experiment; "
                        "credentials come from AWS_* variables or ~/.aws and are never saved)");
     create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
     create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");
@@ -375,7 +376,12 @@ int real_main(int argc, char** argv) {
 
     if (create->parsed()) {
         for (auto& src : sources) copt.sources.push_back(src);
-        if (!s3_endpoint.empty()) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
+        if (!s3_endpoint.empty()) {
+            bool remote_source = false;
+            for (auto& src : sources) remote_source = remote_source || src.rfind("s3://", 0) == 0;
+            if (copt.store.rfind("s3://", 0) == 0 || !remote_source) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
+        }
+        copt.s3_endpoint = s3_endpoint;
         print_summary(create_experiment(ws, copt));
         return exit_ok;
     }

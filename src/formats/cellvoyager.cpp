@@ -12,6 +12,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -36,7 +37,7 @@ bool local_name_is(const pugi::xml_node& n, const char* local) {
 }
 
 pugi::xml_document parse_xml(const fs::path& file, std::string& buffer) {
-    buffer = read_file(file, kMaxMetadataBytes);
+    buffer = source::read_all(file, kMaxMetadataBytes);
     pugi::xml_document doc;
     // parse_default without DOCTYPE expansion: pugixml never expands entities it does not know.
     auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
@@ -96,13 +97,12 @@ void standard_format(int max_row, int max_col, int& rows, int& cols) {
 }
 
 fs::path find_one(const fs::path& dir, const char* standard, const char* ext) {
-    std::error_code ec;
-    if (fs::is_regular_file(dir / standard, ec)) return dir / standard;
+    if (source::is_file(dir / standard)) return dir / standard;
     fs::path found;
     int n = 0;
-    for (auto& e : fs::directory_iterator(dir, ec)) {
-        if (e.path().extension() == ext && e.is_regular_file(ec)) {
-            found = e.path();
+    for (auto& e : source::list(dir)) {
+        if (e.path.extension() == ext && !e.is_dir) {
+            found = e.path;
             ++n;
         }
     }
@@ -119,9 +119,8 @@ public:
     int detect(const fs::path& source) const override {
         if (!find_one(source, "MeasurementData.mlf", ".mlf").empty()) return 90;
         // Several .mlf files and no MeasurementData.mlf: ours still, so that configure can say why.
-        std::error_code ec;
-        for (auto& e : fs::directory_iterator(source, ec))
-            if (e.path().extension() == ".mlf") return 50;
+        for (auto& e : source::list(source))
+            if (e.path.extension() == ".mlf") return 50;
         return 0;
     }
 
@@ -131,9 +130,8 @@ public:
         fs::path mlf = find_one(source, "MeasurementData.mlf", ".mlf");
         if (mlf.empty()) {
             std::string names;
-            std::error_code ec;
-            for (auto& e : fs::directory_iterator(source, ec))
-                if (e.path().extension() == ".mlf") names += (names.empty() ? "" : ", ") + e.path().filename().string();
+            for (auto& e : source::list(source))
+                if (e.path.extension() == ".mlf") names += (names.empty() ? "" : ", ") + e.name;
             throw input_error(source.string(),
                               names.empty() ? "no MeasurementData.mlf in the folder"
                                             : "several .mlf files (" + names +

@@ -3,10 +3,6 @@
 // N planes of one file does not parse its metadata N times.
 #pragma once
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -19,6 +15,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "storage/source_files.h"
 
 namespace imx::container {
 
@@ -31,47 +28,26 @@ inline bool add_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __buil
 // read is checked against the size the file had when opened.
 class RandomAccessFile {
 public:
-    explicit RandomAccessFile(const fs::path& file) : path_(file.string()) {
-        fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw input_error(path_, "cannot open file (missing or unreadable)");
-        struct stat st {};
-        if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd_);
-            throw input_error(path_, "not a regular file");
-        }
-        size_ = uint64_t(st.st_size);
-        mtime_ns_ = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-    }
-    ~RandomAccessFile() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    RandomAccessFile(const RandomAccessFile&) = delete;
-    RandomAccessFile& operator=(const RandomAccessFile&) = delete;
+    // Local files and objects in S3 alike (storage/source_files.h).
+    explicit RandomAccessFile(const fs::path& file) : file_(source::open(file)) {}
 
-    uint64_t size() const { return size_; }
-    int64_t mtime_ns() const { return mtime_ns_; }
-    const std::string& path() const { return path_; }
+    uint64_t size() const { return file_->size(); }
+    int64_t mtime_ns() const { return file_->mtime_ns(); }
+    const std::string& path() const { return file_->path(); }
 
     // True when [offset, offset + len) lies inside the file.
     bool contains(uint64_t offset, uint64_t len) const {
         uint64_t end = 0;
-        return !add_overflows(offset, len, end) && end <= size_;
+        return !add_overflows(offset, len, end) && end <= size();
     }
     [[noreturn]] void fail(uint64_t offset, const std::string& reason) const {
-        throw input_error(path_, "offset " + std::to_string(offset) + ": " + reason);
+        throw input_error(path(), "offset " + std::to_string(offset) + ": " + reason);
     }
     void read_at(uint64_t offset, void* out, size_t len, const char* what) const {
         if (!contains(offset, len))
             fail(offset, std::string(what) + " of " + std::to_string(len) + " bytes runs past the end of the file (" +
-                             std::to_string(size_) + " bytes; truncated?)");
-        auto* p = static_cast<unsigned char*>(out);
-        size_t done = 0;
-        while (done < len) {
-            ssize_t n = ::pread(fd_, p + done, len - done, off_t(offset + done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) fail(offset + done, std::string("cannot read ") + what + " (file shrank or I/O error)");
-            done += size_t(n);
-        }
+                             std::to_string(size()) + " bytes; truncated?)");
+        file_->read_at(offset, out, len);
     }
     std::string read_string(uint64_t offset, size_t len, const char* what) const {
         std::string s(len, '\0');
@@ -85,10 +61,7 @@ public:
     }
 
 private:
-    std::string path_;
-    int fd_ = -1;
-    uint64_t size_ = 0;
-    int64_t mtime_ns_ = 0;
+    std::unique_ptr<source::File> file_;
 };
 
 // Little-endian values from a byte buffer; the caller has checked the bounds.

@@ -33,6 +33,7 @@
 
 #include "formats/builtin.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace imx {
 namespace czi {
@@ -56,40 +57,22 @@ template <class T> T get(const unsigned char* p) {
     return v;
 }
 
-// pread() on a file whose size we know; every read is checked against that size first.
+// Positional reads of a local file or an S3 object (storage/source_files.h); every read is checked
+// against the size first.
 class File {
 public:
-    explicit File(const fs::path& path) : path_(path.string()) {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd_ < 0) throw input_error(path_, "cannot open file (missing or unreadable)");
-        struct stat st {};
-        if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd_);
-            throw input_error(path_, "not a regular file");
-        }
-        size_ = uint64_t(st.st_size);
-    }
-    ~File() { ::close(fd_); }
-    File(const File&) = delete;
-    File& operator=(const File&) = delete;
+    explicit File(const fs::path& path) : file_(source::open(path)) {}
 
-    uint64_t size() const { return size_; }
-    const std::string& path() const { return path_; }
-    bool fits(uint64_t pos, uint64_t n) const { return pos <= size_ && n <= size_ - pos; }
+    uint64_t size() const { return file_->size(); }
+    const std::string& path() const { return file_->path(); }
+    bool fits(uint64_t pos, uint64_t n) const { return pos <= size() && n <= size() - pos; }
 
     void read(uint64_t pos, void* dst, uint64_t n, const std::string& what) const {
         if (!fits(pos, n))
-            throw input_error(path_, what + " at " + at(pos) + " (" + std::to_string(n) +
-                                         " bytes) lies beyond the end of the file (" + std::to_string(size_) +
-                                         " bytes); truncated or corrupt file");
-        auto* out = static_cast<unsigned char*>(dst);
-        while (n > 0) {
-            const ssize_t got = ::pread(fd_, out, size_t(std::min<uint64_t>(n, 1u << 30)), off_t(pos));
-            if (got <= 0) throw input_error(path_, "read error at " + at(pos) + " while reading " + what);
-            out += got;
-            pos += uint64_t(got);
-            n -= uint64_t(got);
-        }
+            throw input_error(path(), what + " at " + at(pos) + " (" + std::to_string(n) +
+                                          " bytes) lies beyond the end of the file (" + std::to_string(size()) +
+                                          " bytes); truncated or corrupt file");
+        file_->read_at(pos, dst, size_t(n));
     }
 
     // Checks the 32-byte segment header at `pos` and returns the position of its data.
@@ -102,17 +85,15 @@ public:
             std::string shown;
             for (char ch : std::string_view(name, strnlen(name, 16)))
                 shown += (ch >= 32 && ch < 127) ? ch : '?';
-            throw input_error(path_, what + " at " + at(pos) + ": expected a " + id + " segment, found '" + shown + "'");
+            throw input_error(path(), what + " at " + at(pos) + ": expected a " + id + " segment, found '" + shown + "'");
         }
         if (get<int64_t>(h + 16) < 0 || get<int64_t>(h + 24) < 0)
-            throw input_error(path_, what + " at " + at(pos) + ": negative segment size");
+            throw input_error(path(), what + " at " + at(pos) + ": negative segment size");
         return pos + kSegmentHeader;
     }
 
 private:
-    std::string path_;
-    int fd_ = -1;
-    uint64_t size_ = 0;
+    std::unique_ptr<source::File> file_;
 };
 
 // Parses one DirectoryEntryDV at p (n bytes available); returns its size, 0 when it does not fit.
@@ -584,10 +565,18 @@ std::shared_ptr<const Index> cached_index(const fs::path& file) {
     static std::mutex mu;
     static std::list<CacheEntry> cache;  // most recently used first
     constexpr size_t kEntries = 8;
-    struct stat st {};
-    if (::stat(file.c_str(), &st) != 0) throw input_error(file.string(), "cannot open file (missing or unreadable)");
-    const uint64_t size = uint64_t(st.st_size);
-    const int64_t mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    uint64_t size = 0;
+    int64_t mtime = 0;  // objects in S3: the size alone tells a changed object (source_files.h)
+    if (source::is_remote(file)) {
+        auto n = source::file_size(file);
+        if (!n) throw input_error(file.string(), "no such object in the bucket");
+        size = *n;
+    } else {
+        struct stat st {};
+        if (::stat(file.c_str(), &st) != 0) throw input_error(file.string(), "cannot open file (missing or unreadable)");
+        size = uint64_t(st.st_size);
+        mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    }
     const std::string key = file.string();
     {
         std::lock_guard lock(mu);
@@ -773,9 +762,8 @@ public:
     }
 
     int detect(const fs::path& source) const override {
-        std::error_code ec;
-        for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-            if (is_czi_name(it->path())) return 85;
+        for (auto& e : source::list(source))
+            if (is_czi_name(e.path)) return 85;
         return 0;
     }
 
@@ -785,12 +773,8 @@ public:
             throw Error("--tiles must be 'mosaic' (default) or 'as-sites', not '" + options.tiles + "'",
                         Error::Kind::usage);
         std::vector<std::string> names;
-        std::error_code ec;
-        for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-            std::error_code ec2;
-            if (is_czi_name(it->path()) && it->is_regular_file(ec2)) names.push_back(it->path().filename().string());
-        }
-        if (ec) throw input_error(source.string(), "cannot list folder: " + ec.message());
+        for (auto& e : source::list(source))
+            if (is_czi_name(e.path) && !e.is_dir) names.push_back(e.name);
         std::sort(names.begin(), names.end());
         if (names.empty()) throw input_error(source.string(), "no .czi files in this folder");
 

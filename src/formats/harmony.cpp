@@ -15,6 +15,7 @@
 
 #include "formats/builtin.h"
 #include "formats/xml_util.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -28,21 +29,22 @@ const char* const kIndexNames[] = {"Index.idx.xml", "Index.xml", "Index.ref.xml"
 
 // True when the first bytes of the file look like a Harmony index (root EvaluationInputData).
 bool looks_like_harmony(const fs::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return false;
-    char head[4096];
-    in.read(head, sizeof head);
-    std::string_view s(head, size_t(in.gcount()));
-    return s.find("EvaluationInputData") != std::string_view::npos;
+    try {
+        auto f = source::open(file);
+        std::string head(size_t(std::min<uint64_t>(f->size(), 4096)), '\0');
+        f->read_at(0, head.data(), head.size());
+        return head.find("EvaluationInputData") != std::string::npos;
+    } catch (const Error&) {
+        return false;
+    }
 }
 
 // The index file: in SOURCE/Images (the export folder was given) or in SOURCE (the Images folder
 // itself was given). Empty when there is none.
 fs::path find_index(const fs::path& source) {
-    std::error_code ec;
     for (const fs::path& dir : {source / "Images", source})
         for (const char* name : kIndexNames)
-            if (fs::is_regular_file(dir / name, ec) && looks_like_harmony(dir / name)) return dir / name;
+            if (source::is_file(dir / name) && looks_like_harmony(dir / name)) return dir / name;
     return {};
 }
 

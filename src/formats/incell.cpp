@@ -18,6 +18,7 @@
 
 #include "formats/builtin.h"
 #include "formats/xml_util.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -29,11 +30,10 @@ constexpr size_t kMaxImages = size_t(1) << 24;
 
 std::vector<fs::path> xdce_files(const fs::path& source) {
     std::vector<fs::path> out;
-    std::error_code ec;
-    for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-        std::string ext = it->path().extension().string();
+    for (auto& e : source::list(source)) {
+        std::string ext = e.path.extension().string();
         std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-        if (ext == ".xdce" && it->is_regular_file(ec)) out.push_back(it->path());
+        if (ext == ".xdce" && !e.is_dir) out.push_back(e.path);
     }
     std::sort(out.begin(), out.end());
     return out;

@@ -21,6 +21,7 @@
 
 #include "formats/builtin.h"
 #include "formats/container_util.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -508,11 +509,8 @@ public:
 
 std::vector<std::string> lif_files(const fs::path& source) {
     std::vector<std::string> names;
-    std::error_code ec;
-    for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-        std::error_code ec2;
-        if (it->is_regular_file(ec2) && is_lif_name(it->path())) names.push_back(it->path().filename().string());
-    }
+    for (auto& e : source::list(source))
+        if (!e.is_dir && is_lif_name(e.path)) names.push_back(e.name);
     std::sort(names.begin(), names.end());
     return names;
 }

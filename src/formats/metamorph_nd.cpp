@@ -16,6 +16,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -43,7 +44,7 @@ std::string unquote(std::string s) {
 }
 
 NdFile parse_nd(const fs::path& file) {
-    std::string text = read_file(file, kMaxNdBytes);
+    std::string text = source::read_all(file, kMaxNdBytes);
     if (text.rfind("\"NDInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaMorph .nd file (does not start with \"NDInfoFile\")");
     NdFile nd;
@@ -143,15 +144,9 @@ private:
     // .nd files in the folder, or (when there are none) one folder level down.
     static std::vector<fs::path> nd_files(const fs::path& source) {
         std::vector<fs::path> out;
-        std::error_code ec;
-        for (int depth = 0; depth < 2 && out.empty(); ++depth) {
-            for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
-                 it.increment(ec)) {
-                if (it.depth() >= depth) it.disable_recursion_pending();
-                if (it.depth() == depth && it->is_regular_file(ec) && lower_extension(it->path()) == ".nd")
-                    out.push_back(it->path());
-            }
-        }
+        for (int depth = 0; depth < 2 && out.empty(); ++depth)
+            for (auto& e : source::list_tree(source, depth))
+                if (e.depth == depth && !e.is_dir && lower_extension(e.path) == ".nd") out.push_back(e.path);
         std::sort(out.begin(), out.end());
         return out;
     }
@@ -166,12 +161,10 @@ private:
         std::string plate = stem;
         for (int k = 2; std::any_of(set.plates.begin(), set.plates.end(), [&](auto& p) { return p.name == plate; }); ++k)
             plate = stem + "_" + std::to_string(k);
-        std::error_code ec;
         const fs::path folder = nd_path.parent_path();
         std::set<std::string> present;  // one listing instead of a stat per expected name
-        for (auto it = fs::directory_iterator(folder, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-            present.insert(it->path().filename().string());
-        const std::string rel_folder = fs::relative(folder, source, ec).generic_string();
+        for (auto& e : source::list(folder)) present.insert(e.name);
+        const std::string rel_folder = folder.lexically_relative(source).generic_string();
         auto rel = [&](const std::string& f) { return rel_folder.empty() || rel_folder == "." ? f : rel_folder + "/" + f; };
 
         // Stage positions -> (row, col, site).

@@ -22,6 +22,7 @@
 #include "formats/builtin.h"
 #include "formats/metamorph.h"
 #include "formats/tiff_decoder.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -68,7 +69,7 @@ int htd_int(const fs::path& file, const std::string& key, const std::string& val
 
 // Lines are `"Key", value[, value...]`. Unknown keys are ignored.
 Htd parse_htd(const fs::path& file) {
-    std::string text = read_file(file, kMaxHtdBytes);
+    std::string text = source::read_all(file, kMaxHtdBytes);
     if (text.rfind("\"HTSInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaXpress HTD file (does not start with \"HTSInfoFile\")");
     Htd h;
@@ -143,27 +144,25 @@ struct FoundFile {
 
 // Image files of one plate: in `root` and in its TimePoint_N / ZStep_N sub-folders.
 void list_plate_files(const fs::path& source, const fs::path& root, std::vector<FoundFile>& out, int& thumbs) {
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
-         it.increment(ec)) {
-        const std::string fname = it->path().filename().string();
-        if (it->is_directory(ec)) {
-            if (!is_tz_folder(fname) || it.depth() >= 2) it.disable_recursion_pending();
-            continue;
-        }
-        if (!it->is_regular_file(ec) || !is_tiff(it->path())) continue;
+    for (auto& e : source::list_tree(root, 2)) {
+        if (e.is_dir || !is_tiff(e.path)) continue;
+        // Only files in the plate folder and in its TimePoint_N / ZStep_N sub-folders.
+        bool in_tz = true;
+        for (auto p = e.path.parent_path(); p != root && p.has_relative_path(); p = p.parent_path())
+            if (!is_tz_folder(p.filename().string())) in_tz = false;
+        if (!in_tz) continue;
         FoundFile f;
-        if (!parse_name(fname, f.name)) continue;
+        if (!parse_name(e.name, f.name)) continue;
         if (f.name.thumb) {
             ++thumbs;
             continue;
         }
-        for (auto p = it->path().parent_path(); p != root && p.has_relative_path(); p = p.parent_path()) {
+        for (auto p = e.path.parent_path(); p != root && p.has_relative_path(); p = p.parent_path()) {
             std::string d = p.filename().string();
             if (int t = numbered_folder(d, "TimePoint_"); t >= 0) f.timepoint = t;
             if (int z = numbered_folder(d, "ZStep_"); z >= 0) f.zstep = z;
         }
-        f.rel = fs::relative(it->path(), source, ec).generic_string();
+        f.rel = e.path.lexically_relative(source).generic_string();
         check_relative_name(f.rel);
         out.push_back(std::move(f));
     }
@@ -183,21 +182,17 @@ public:
     }
 
     int detect(const fs::path& source) const override {
-        std::error_code ec;
-        size_t seen = 0;
         bool metamorph_name = false;
         fs::path plain_candidate;
-        for (auto it = fs::recursive_directory_iterator(source, ec);
-             !ec && it != fs::recursive_directory_iterator() && seen < kMaxDetectEntries; it.increment(ec), ++seen) {
-            if (it.depth() >= kMaxDepth) it.disable_recursion_pending();
-            if (!it->is_regular_file(ec)) continue;
-            std::string ext = lower_extension(it->path());
+        for (auto& e : source::list_tree(source, kMaxDepth, kMaxDetectEntries)) {
+            if (e.is_dir) continue;
+            std::string ext = lower_extension(e.path);
             if (ext == ".htd") return 90;
             if (ext != ".tif" && ext != ".tiff") continue;
             ParsedName n;
-            if (!parse_name(it->path().filename().string(), n)) continue;
+            if (!parse_name(e.name, n)) continue;
             if (n.guid) metamorph_name = true;
-            else if (plain_candidate.empty()) plain_candidate = it->path();
+            else if (plain_candidate.empty()) plain_candidate = e.path;
         }
         if (metamorph_name) return 70;
         // WELL_sS_wC names without GUID: ours only when the TIFF carries MetaMorph metadata.
@@ -216,13 +211,11 @@ public:
         // Plate roots: folders with an HTD whose ancestors (below the source) have none.
         std::vector<fs::path> htd_roots;
         std::map<fs::path, fs::path> htd_of;
-        std::error_code ec;
-        for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
-            if (it.depth() >= kMaxDepth) it.disable_recursion_pending();
-            if (!it->is_regular_file(ec) || lower_extension(it->path()) != ".htd") continue;
-            fs::path dir = it->path().parent_path();
-            if (!htd_of.count(dir)) htd_of[dir] = it->path();
+        const std::vector<source::Entry> tree = source::list_tree(source, kMaxDepth);
+        for (auto& e : tree) {
+            if (e.is_dir || lower_extension(e.path) != ".htd") continue;
+            fs::path dir = e.path.parent_path();
+            if (!htd_of.count(dir)) htd_of[dir] = e.path;
         }
         for (auto& [dir, file] : htd_of) {
             bool nested = false;
@@ -249,11 +242,9 @@ public:
             // Database layout: the plate folder is what is left of a file's folder once the
             // TimePoint_N / ZStep_N components are removed.
             std::map<fs::path, Plate> by_root;
-            for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
-                 it.increment(ec)) {
-                if (it.depth() >= kMaxDepth) it.disable_recursion_pending();
-                if (!it->is_directory(ec) && it->is_regular_file(ec) && is_tiff(it->path())) {
-                    fs::path root = it->path().parent_path();
+            for (auto& e : tree) {
+                if (!e.is_dir && is_tiff(e.path)) {
+                    fs::path root = e.path.parent_path();
                     while (root != source && is_tz_folder(root.filename().string())) root = root.parent_path();
                     by_root.emplace(root, Plate{root, std::nullopt, {}});
                 }

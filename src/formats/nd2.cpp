@@ -25,6 +25,7 @@
 
 #include "formats/builtin.h"
 #include "formats/container_util.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -630,11 +631,8 @@ private:
 
 std::vector<std::string> nd2_files(const fs::path& source) {
     std::vector<std::string> names;
-    std::error_code ec;
-    for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-        std::error_code ec2;
-        if (it->is_regular_file(ec2) && is_nd2_name(it->path())) names.push_back(it->path().filename().string());
-    }
+    for (auto& e : source::list(source))
+        if (!e.is_dir && is_nd2_name(e.path)) names.push_back(e.name);
     std::sort(names.begin(), names.end());
     return names;
 }

@@ -22,6 +22,7 @@
 #include "core/fileutil.h"
 #include "formats/builtin.h"
 #include "formats/tiff_decoder.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -273,16 +274,12 @@ private:
     std::vector<std::string> warnings_;
 
     void list_files() {
-        std::error_code ec;
         std::vector<std::string> companions, tiffs;
-        for (auto it = fs::directory_iterator(source_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-            std::error_code ec2;
-            if (!it->is_regular_file(ec2)) continue;
-            const std::string name = it->path().filename().string();
-            if (is_companion_name(name)) companions.push_back(name);
-            else if (is_ome_tiff_name(name)) tiffs.push_back(name);
+        for (auto& e : source::list(source_)) {
+            if (e.is_dir) continue;
+            if (is_companion_name(e.name)) companions.push_back(e.name);
+            else if (is_ome_tiff_name(e.name)) tiffs.push_back(e.name);
         }
-        if (ec) throw input_error(source_.string(), "cannot list folder: " + ec.message());
         std::sort(companions.begin(), companions.end());
         std::sort(tiffs.begin(), tiffs.end());
         if (companions.empty() && tiffs.empty())
@@ -299,7 +296,7 @@ private:
     std::string xml_of(const std::string& doc) {
         std::string text;
         if (is_companion_name(doc)) {
-            text = read_file(source_ / doc, kMaxXmlBytes);
+            text = source::read_all(source_ / doc, kMaxXmlBytes);
         } else {
             text = tiff_image_description(source_ / doc, 0);
             if (text.size() > kMaxXmlBytes)
@@ -334,8 +331,7 @@ private:
         } catch (const Error& e) {
             throw input_error(path_of(doc), "OME-XML refers to '" + trim(raw) + "', which is refused: " + e.what());
         }
-        std::error_code ec;
-        if (!fs::is_regular_file(full, ec))
+        if (!source::is_file(full))
             throw input_error(path_of(doc), "OME-XML refers to file '" + name +
                                                 "', which is missing from the folder (incomplete multi-file set?)");
         files_.push_back(name);
@@ -794,11 +790,8 @@ public:
     }
 
     int detect(const fs::path& source) const override {
-        std::error_code ec;
-        for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-            const std::string name = it->path().filename().string();
-            if (is_ome_tiff_name(name) || is_companion_name(name)) return 80;
-        }
+        for (auto& e : source::list(source))
+            if (is_ome_tiff_name(e.name) || is_companion_name(e.name)) return 80;
         return 0;
     }
 

@@ -12,6 +12,7 @@
 #include "core/fileutil.h"
 #include "formats/builtin.h"
 #include "formats/tiff_decoder.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -133,10 +134,8 @@ public:
     }
 
     int detect(const fs::path& source) const override {
-        std::error_code ec;
-        for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec))
-            if (it->is_regular_file(ec) && is_image(it->path())) return 1;
+        for (auto& e : source::list_tree(source, 1 << 20, 100000))
+            if (!e.is_dir && is_image(e.path)) return 1;
         return 0;
     }
 
@@ -144,16 +143,13 @@ public:
         ImageSet set;
         set.format = name();
         std::vector<std::string> files;
-        std::error_code ec;
-        for (auto it = fs::recursive_directory_iterator(source, ec); !ec && it != fs::recursive_directory_iterator();
-             it.increment(ec)) {
-            std::string fname = it->path().filename().string();
-            if (!fname.empty() && fname[0] == '.') {
-                if (it->is_directory(ec)) it.disable_recursion_pending();
-                continue;
-            }
-            if (it->is_regular_file(ec) && is_image(it->path()))
-                files.push_back(fs::relative(it->path(), source, ec).generic_string());
+        for (auto& e : source::list_tree(source)) {
+            if (e.is_dir || !is_image(e.path)) continue;
+            const fs::path rel = e.path.lexically_relative(source);
+            // Hidden files and everything in hidden folders (.snapshots, .Trash) are not images.
+            bool hidden = false;
+            for (auto& part : rel) hidden = hidden || (!part.empty() && part.native()[0] == '.');
+            if (!hidden) files.push_back(rel.generic_string());
         }
         std::sort(files.begin(), files.end());
         if (files.empty()) throw input_error(source.string(), "no TIFF or PNG files in the folder");

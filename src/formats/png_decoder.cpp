@@ -15,6 +15,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -125,10 +126,17 @@ bool png_read_pixels(PngState* st, unsigned char* plane, unsigned char* scratch,
 class PngFile {
 public:
     explicit PngFile(const fs::path& file) : path_(file.string()) {
-        std::error_code ec;
-        file_size_ = fs::file_size(file, ec);
-        if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
-        st_.fp = std::fopen(path_.c_str(), "rb");
+        if (source::is_remote(file)) {
+            // Objects in S3: one GET, then libpng reads from memory.
+            remote_bytes_ = source::read_all(file, 1ull << 30);
+            file_size_ = remote_bytes_.size();
+            st_.fp = file_size_ ? fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb") : nullptr;
+        } else {
+            std::error_code ec;
+            file_size_ = fs::file_size(file, ec);
+            if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
+            st_.fp = std::fopen(path_.c_str(), "rb");
+        }
         if (!st_.fp) throw input_error(path_, "cannot open file (missing or unreadable)");
         unsigned char sig[8] = {};
         if (std::fread(sig, 1, 8, st_.fp) != 8 || png_sig_cmp(sig, 0, 8) != 0)
@@ -190,6 +198,7 @@ public:
 private:
     std::string path_;
     uint64_t file_size_ = 0;
+    std::string remote_bytes_;  // the whole object when the file is in S3 (st_.fp reads from it)
     PngState st_;
 };
 

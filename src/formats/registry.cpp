@@ -3,6 +3,7 @@
 
 #include "formats/builtin.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -34,8 +35,7 @@ const LayoutReader* find_layout_reader(const std::string& name) {
 }
 
 const LayoutReader& detect_layout(const fs::path& source) {
-    std::error_code ec;
-    if (!fs::is_directory(source, ec))
+    if (!source::is_dir(source))
         throw Error(source.string() + ": not a folder (the source must be the folder the microscope wrote)",
                     Error::Kind::input);
     const LayoutReader* best = nullptr;
@@ -74,10 +74,9 @@ const PixelDecoder& decoder_for(const fs::path& file) {
     unsigned char head[64] = {};
     size_t n = 0;
     {
-        std::ifstream in(file, std::ios::binary);
-        if (!in) throw input_error(file.string(), "cannot open file (missing or unreadable)");
-        in.read(reinterpret_cast<char*>(head), sizeof head);
-        n = size_t(in.gcount());
+        auto f = source::open(file);
+        n = size_t(std::min<uint64_t>(f->size(), sizeof head));
+        f->read_at(0, head, n);
     }
     for (auto& d : pixel_decoders())
         if (d->accepts(file, head, n)) return *d;
@@ -104,6 +103,7 @@ void check_relative_name(const std::string& relative) {
 fs::path resolve_inside(const fs::path& source, const std::string& relative) {
     check_relative_name(relative);
     fs::path full = source / fs::path(relative);
+    if (source::is_remote(source)) return full;  // object keys have no symlinks; the lexical check is all
     std::error_code ec;
     // Symlinks that point outside the source folder are refused as well.
     fs::path canon_src = fs::weakly_canonical(source, ec);

@@ -15,6 +15,7 @@
 
 #include "formats/builtin.h"
 #include "formats/xml_util.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -170,17 +171,15 @@ bool parse_name(const std::string& name, FileName& out) {
 }
 
 fs::path descriptor_in(const fs::path& source, const char* name) {
-    std::error_code ec;
-    return fs::is_regular_file(source / name, ec) ? source / name : fs::path();
+    return source::is_file(source / name) ? source / name : fs::path();
 }
 
 // The image folder: data/ (any case), else the source folder itself.
 fs::path data_dir(const fs::path& source) {
-    std::error_code ec;
-    for (auto it = fs::directory_iterator(source, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-        std::string n = it->path().filename().string();
+    for (auto& e : source::list(source)) {
+        std::string n = e.name;
         std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-        if (n == "data" && it->is_directory(ec)) return it->path();
+        if (n == "data" && e.is_dir) return e.path;
     }
     return source;
 }
@@ -219,11 +218,10 @@ public:
         std::vector<std::pair<std::string, FileName>> files;
         size_t unparsed = 0;
         std::string first_unparsed;
-        std::error_code ec;
-        for (auto it = fs::directory_iterator(data, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-            if (!it->is_regular_file(ec)) continue;
-            std::string n = it->path().filename().string();
-            std::string ext = lower_extension(it->path());
+        for (auto& e : source::list(data)) {
+            if (e.is_dir) continue;
+            std::string n = e.name;
+            std::string ext = lower_extension(e.path);
             if (ext != ".tif" && ext != ".tiff") continue;
             FileName f;
             if (!parse_name(n, f)) {
@@ -233,7 +231,6 @@ public:
             }
             files.push_back({n, f});
         }
-        if (ec) throw input_error(data.string(), "cannot list the folder: " + ec.message());
         if (unparsed)
             set.warnings.push_back("ignored " + std::to_string(unparsed) + " TIFF file(s) not named "
                                    "--W#####--P#####--Z#####--T#####--CHANNEL.tif (first: " + first_unparsed + ")");

@@ -19,6 +19,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -92,9 +93,14 @@ public:
     // `max_alloc` bounds every single allocation libtiff makes for this file (tags, strip tables,
     // decode buffers).
     explicit TiffFile(const fs::path& file, uint64_t max_alloc = kMaxBuffer) : path_(file.string()) {
-        std::error_code ec;
-        file_size_ = fs::file_size(file, ec);
-        if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
+        if (source::is_remote(file)) {
+            remote_ = std::make_unique<RemoteIo>(source::open(file));
+            file_size_ = remote_->file->size();
+        } else {
+            std::error_code ec;
+            file_size_ = fs::file_size(file, ec);
+            if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
+        }
         TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
         if (!opts) throw Error("libtiff: out of memory");
         TIFFOpenOptionsSetErrorHandlerExtR(opts, on_tiff_error, &messages_);
@@ -102,7 +108,11 @@ public:
         TIFFOpenOptionsSetMaxSingleMemAlloc(opts, tmsize_t(max_alloc));
         // "m": plain reads, no memory mapping. A file truncated or changed while mapped raises
         // SIGBUS, which would kill the whole conversion instead of failing one file.
-        tif_ = TIFFOpenExt(path_.c_str(), "rm", opts);
+        if (remote_)
+            tif_ = TIFFClientOpenExt(path_.c_str(), "rm", remote_.get(), RemoteIo::read, RemoteIo::write, RemoteIo::seek,
+                                     RemoteIo::close, RemoteIo::size, RemoteIo::map, RemoteIo::unmap, opts);
+        else
+            tif_ = TIFFOpenExt(path_.c_str(), "rm", opts);
         TIFFOpenOptionsFree(opts);
         if (!tif_) fail("not a readable TIFF file");
     }
@@ -219,6 +229,38 @@ public:
 private:
     std::string path_;
     uint64_t file_size_ = 0;
+    // libtiff's client I/O over an object in S3 (storage/source_files.h: ranged, cached reads).
+    struct RemoteIo {
+        explicit RemoteIo(std::unique_ptr<source::File> f) : file(std::move(f)) {}
+        std::unique_ptr<source::File> file;
+        uint64_t pos = 0;
+        static tmsize_t read(thandle_t h, void* buf, tmsize_t n) {
+            auto* io = static_cast<RemoteIo*>(h);
+            const uint64_t size = io->file->size();
+            if (n <= 0 || io->pos >= size) return 0;
+            const size_t take = size_t(std::min<uint64_t>(uint64_t(n), size - io->pos));
+            try {
+                io->file->read_at(io->pos, buf, take);
+            } catch (const std::exception&) {
+                return -1;  // libtiff reports a read error; the caller names the file
+            }
+            io->pos += take;
+            return tmsize_t(take);
+        }
+        static tmsize_t write(thandle_t, void*, tmsize_t) { return -1; }
+        static toff_t seek(thandle_t h, toff_t off, int whence) {
+            auto* io = static_cast<RemoteIo*>(h);
+            uint64_t base = whence == SEEK_CUR ? io->pos : whence == SEEK_END ? io->file->size() : 0;
+            io->pos = base + off;
+            return io->pos;
+        }
+        static int close(thandle_t) { return 0; }
+        static toff_t size(thandle_t h) { return static_cast<RemoteIo*>(h)->file->size(); }
+        static int map(thandle_t, void**, toff_t*) { return 0; }
+        static void unmap(thandle_t, void*, toff_t) {}
+    };
+
+    std::unique_ptr<RemoteIo> remote_;  // outlives tif_ (declared first, destroyed last)
     Messages messages_;  // declared before tif_ is used; outlives TIFFClose in the destructor
     TIFF* tif_ = nullptr;
 };
@@ -331,11 +373,24 @@ constexpr uint16_t kUic2Tag = 33629;
 // Count of the UIC2 tag in the first IFD (classic TIFF only, as STK is); 0 when absent. Reads the
 // header and the IFD entries directly: libtiff does not know the tag.
 uint32_t stk_plane_count(const std::string& path, uint64_t file_size) {
-    std::FILE* fp = std::fopen(path.c_str(), "rb");
-    if (!fp) return 0;
+    std::unique_ptr<source::File> fp;
+    try {
+        fp = source::open(path);
+    } catch (const Error&) {
+        return 0;
+    }
+    auto read = [&](uint64_t off, unsigned char* out, size_t n) {
+        if (off > file_size || n > file_size - off) return false;
+        try {
+            fp->read_at(off, out, n);
+        } catch (const Error&) {
+            return false;
+        }
+        return true;
+    };
     unsigned char head[8];
     uint32_t result = 0;
-    if (std::fread(head, 1, 8, fp) == 8 && head[2] + head[3] == 42) {
+    if (read(0, head, 8) && head[2] + head[3] == 42) {
         const bool big = head[0] == 'M';
         auto u16 = [&](const unsigned char* b) { return big ? uint16_t(b[0] << 8 | b[1]) : uint16_t(b[1] << 8 | b[0]); };
         auto u32 = [&](const unsigned char* b) {
@@ -344,19 +399,16 @@ uint32_t stk_plane_count(const std::string& path, uint64_t file_size) {
         };
         const uint64_t ifd = u32(head + 4);
         unsigned char cnt[2];
-        if (ifd + 2 <= file_size && std::fseek(fp, long(ifd), SEEK_SET) == 0 && std::fread(cnt, 1, 2, fp) == 2) {
+        if (read(ifd, cnt, 2)) {
             const uint16_t entries = u16(cnt);
-            if (ifd + 2 + uint64_t(entries) * 12 <= file_size) {
-                unsigned char e[12];
-                for (uint16_t i = 0; i < entries && std::fread(e, 1, 12, fp) == 12; ++i)
-                    if (u16(e) == kUic2Tag) {
-                        result = u32(e + 4);
-                        break;
-                    }
-            }
+            unsigned char e[12];
+            for (uint16_t i = 0; i < entries && read(ifd + 2 + uint64_t(i) * 12, e, 12); ++i)
+                if (u16(e) == kUic2Tag) {
+                    result = u32(e + 4);
+                    break;
+                }
         }
     }
-    std::fclose(fp);
     return result;
 }
 
@@ -431,11 +483,12 @@ void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out) {
         throw input_error(f.path(), "plane " + std::to_string(page) + " would end beyond the end of the " +
                                         std::to_string(f.file_size()) + "-byte file (truncated?)");
     std::vector<unsigned char> raw(plane_bytes);
-    std::FILE* fp = std::fopen(f.path().c_str(), "rb");
-    if (!fp) throw input_error(f.path(), "cannot open file (missing or unreadable)");
-    const bool ok = fseeko(fp, off_t(offset), SEEK_SET) == 0 && std::fread(raw.data(), 1, raw.size(), fp) == raw.size();
-    std::fclose(fp);
-    if (!ok) throw input_error(f.path(), "cannot read plane " + std::to_string(page) + " at offset " + std::to_string(offset));
+    try {
+        source::open(f.path())->read_at(offset, raw.data(), raw.size());
+    } catch (const Error& e) {
+        throw input_error(f.path(), "cannot read plane " + std::to_string(page) + " at offset " + std::to_string(offset) +
+                                        " (" + e.what() + ")");
+    }
     if (TIFFIsByteSwapped(t) && bpp > 1) {
         for (size_t i = 0; i + bpp <= raw.size(); i += bpp) std::reverse(raw.begin() + long(i), raw.begin() + long(i + bpp));
     }

@@ -18,6 +18,7 @@
 #include "core/fileutil.h"
 #include "core/types.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace imx::xml {
 
@@ -77,7 +78,7 @@ inline std::string child_text(const pugi::xml_node& n, std::string_view local) {
 // (parse_default has no parse_doctype), so "billion laughs" and external entities cannot work.
 inline pugi::xml_document parse_file(const std::filesystem::path& file, std::string& buffer,
                                      uint64_t max_bytes = 512ull << 20) {
-    buffer = read_file(file, max_bytes);
+    buffer = source::read_all(file, max_bytes);
     pugi::xml_document doc;
     auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
     if (!r)

@@ -409,6 +409,7 @@ struct Request {
     std::string_view body;
     std::vector<std::string> headers;
     bool not_found_ok = false;  // 404 NoSuchKey (or a bodiless 404 on HEAD) is an answer, not an error
+    bool range_ok = false;      // 416 InvalidRange (a range past the end) is an answer, not an error
 };
 
 struct Response {
@@ -497,6 +498,25 @@ public:
         return std::move(resp.body);
     }
 
+    std::optional<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length) const override {
+        check_key(key);
+        if (length == 0) return size(key) ? std::optional<std::string>(std::string()) : std::nullopt;
+        Request r;
+        r.key = full(key);
+        r.not_found_ok = true;
+        r.range_ok = true;
+        r.headers.push_back("Range: bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
+        Response resp = perform(r);
+        if (resp.status == 404) return std::nullopt;
+        if (resp.status == 416) return std::string();  // the range starts past the end
+        // A server that ignores Range answers 200 with the whole object.
+        if (resp.status == 200 && resp.body.size() > length) {
+            if (offset >= resp.body.size()) return std::string();
+            return resp.body.substr(size_t(offset), size_t(std::min<uint64_t>(length, resp.body.size() - offset)));
+        }
+        return std::move(resp.body);
+    }
+
     std::optional<uint64_t> size(const std::string& key) const override {
         check_key(key);
         Request r;
@@ -543,6 +563,19 @@ public:
         return keys;
     }
 
+    std::vector<KeySize> list_sizes(const std::string& prefix) const override {
+        std::string trimmed = prefix;
+        while (!trimmed.empty() && trimmed.back() == '/') trimmed.pop_back();
+        std::string root = loc_.prefix.empty() ? "" : loc_.prefix + "/";
+        std::string want = trimmed.empty() ? root : root + trimmed + "/";
+        std::vector<KeySize> out;
+        std::vector<uint64_t> sizes;
+        auto keys = list_full(want, &sizes);
+        for (size_t i = 0; i < keys.size(); ++i) out.push_back({keys[i].substr(root.size()), sizes[i]});
+        std::sort(out.begin(), out.end(), [](const KeySize& a, const KeySize& b) { return a.key < b.key; });
+        return out;
+    }
+
     // Interrupted multipart uploads are the only leftovers S3 can have (a PUT is atomic).
     uint64_t remove_temporaries() override {
         uint64_t n = 0;
@@ -577,7 +610,7 @@ private:
         return "s3://" + loc_.bucket + (full_key.empty() ? "" : "/" + full_key);
     }
 
-    std::vector<std::string> list_full(const std::string& prefix) const {
+    std::vector<std::string> list_full(const std::string& prefix, std::vector<uint64_t>* sizes = nullptr) const {
         std::vector<std::string> keys;
         std::string token;
         for (int page = 0;; ++page) {
@@ -589,7 +622,10 @@ private:
             if (!doc.load_buffer(resp.body.data(), resp.body.size()))
                 throw Error(where(prefix) + ": the server's object listing is not valid XML", Error::Kind::storage);
             auto result = doc.child("ListBucketResult");
-            for (auto c : result.children("Contents")) keys.emplace_back(c.child_value("Key"));
+            for (auto c : result.children("Contents")) {
+                keys.emplace_back(c.child_value("Key"));
+                if (sizes) sizes->push_back(std::strtoull(c.child_value("Size"), nullptr, 10));
+            }
             std::string truncated = result.child_value("IsTruncated");
             std::string next = result.child_value("NextContinuationToken");
             if (truncated != "true") break;
@@ -765,6 +801,7 @@ private:
             if (rc == CURLE_OK && resp.status >= 200 && resp.status < 300) return resp;
             if (rc == CURLE_OK) {
                 err = parse_error(resp.body);
+                if (resp.status == 416 && r.range_ok) return resp;
                 if (resp.status == 404 && r.not_found_ok && (err.code.empty() || err.code == "NoSuchKey" ||
                                                              err.code == "NoSuchUpload"))
                     return resp;

@@ -3,6 +3,7 @@
 // works on a local filesystem and on S3-compatible object storage (s3_store.h).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,6 +21,15 @@ public:
     // Writes a whole value atomically: readers see the old value, or the new one, never a part.
     virtual void put(const std::string& key, std::string_view value) = 0;
     virtual std::optional<std::string> get(const std::string& key) const = 0;
+    // Bytes [offset, offset + length) of a value (fewer at its end); nullopt when the key is absent.
+    // Object stores answer with one ranged GET, so a reader of a big container or a shard index
+    // does not fetch the whole object.
+    virtual std::optional<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length) const {
+        auto v = get(key);
+        if (!v) return v;
+        if (offset >= v->size()) return std::string();
+        return v->substr(size_t(offset), size_t(std::min<uint64_t>(length, v->size() - offset)));
+    }
     virtual std::optional<uint64_t> size(const std::string& key) const = 0;
     bool exists(const std::string& key) const { return size(key).has_value(); }
     virtual void remove(const std::string& key) = 0;
@@ -27,6 +37,17 @@ public:
     virtual uint64_t remove_prefix(const std::string& prefix) = 0;
     // Every key under `prefix`, sorted.
     virtual std::vector<std::string> list(const std::string& prefix) const = 0;
+    struct KeySize {
+        std::string key;
+        uint64_t size = 0;
+    };
+    // Like list(), with each value's size (one listing on object stores, no request per key).
+    virtual std::vector<KeySize> list_sizes(const std::string& prefix) const {
+        std::vector<KeySize> out;
+        for (auto& k : list(prefix))
+            if (auto n = size(k)) out.push_back({k, *n});
+        return out;
+    }
     // Removes leftovers of interrupted writes (temporary objects); returns how many.
     virtual uint64_t remove_temporaries() { return 0; }
 };

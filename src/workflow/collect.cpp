@@ -17,6 +17,7 @@
 #include "workflow/pixel_ops.h"
 #include "workflow/workflow.h"
 #include "zarr/pyramid.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -272,6 +273,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
         auto kept = cat.db().prepare("SELECT COUNT(*) FROM files WHERE state = 'present'");
         res.files_kept = kept.step() ? kept.int64(0) - int64_t(doomed.size()) : 0;
         fs::path source = config.source;
+        source::set_s3_endpoint(config.source_endpoint);
         auto mark = cat.db().prepare("UPDATE files SET state = 'deleted' WHERE id = ?");
         for (auto& [id, rel, size] : doomed) {
             fs::path full;
@@ -280,6 +282,36 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
             } catch (const Error& e) {
                 log::warn("not deleting: {}", e.what());
                 ++res.files_kept;
+                continue;
+            }
+            if (source::is_remote(full)) {
+                // Objects have no symlinks or modes; the size recorded at create must still match.
+                auto now = source::file_size(full);
+                if (!now) {
+                    log::warn("{}: already gone", full.string());
+                    mark.bind(1, id).run();
+                    continue;
+                }
+                if (int64_t(*now) != size) {
+                    log::warn("{}: {} bytes now, {} when the experiment was created; not deleting it", full.string(),
+                              *now, size);
+                    ++res.files_kept;
+                    continue;
+                }
+                if (!opt.dry_run) {
+                    try {
+                        source::remove(full);
+                    } catch (const Error& e) {
+                        log::warn("{}: cannot delete: {}", full.string(), e.what());
+                        ++res.files_kept;
+                        continue;
+                    }
+                    mark.bind(1, id).run();
+                } else {
+                    log::info("would delete {} ({} bytes)", full.string(), *now);
+                }
+                ++res.files_deleted;
+                res.bytes_freed += int64_t(*now);
                 continue;
             }
             struct stat lst {};
@@ -336,6 +368,7 @@ VerifyResult verify(const Workspace& ws, const VerifyOptions& opt) {
     for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
     std::vector<StoredPlane> stored = load_stored(cat, opt.sources);
     fs::path source = config.source;
+    source::set_s3_endpoint(config.source_endpoint);
     check_stored(stored, plates, opt.threads > 0 ? opt.threads : default_threads(), opt.sources ? &source : nullptr);
     VerifyResult r;
     r.planes = int64_t(stored.size());

@@ -10,6 +10,7 @@
 #include "storage/store.h"
 #include "workflow/merge.h"
 #include "workflow/workflow.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -70,7 +71,7 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
         check_relative_name(path);
         fs::path full = source / path;
         struct stat st {};
-        if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (source::is_remote(source) ? source::is_file(full) : ::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
             present.insert(path);
         } else {
             if (missing < 5) log::warn("{}: listed in the metadata but missing", full.string());
@@ -128,14 +129,32 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     if (opt.sources.empty()) throw Error("create needs at least one --source folder", Error::Kind::usage);
     std::error_code ec;
     std::vector<fs::path> folders;
+    std::string endpoint;  // s3:// sources: from the URL's ?endpoint= or --s3-endpoint
+    size_t remote = 0;
     for (auto& given : opt.sources) {
-        fs::path folder = fs::canonical(given, ec);
-        if (ec || !fs::is_directory(folder))
-            throw input_error(given.string(), "source folder does not exist or is not a folder");
+        fs::path folder;
+        if (source::is_remote(given)) {
+            source::RemoteSpec spec = source::parse_remote(given.string());
+            if (spec.endpoint.empty()) spec.endpoint = opt.s3_endpoint;
+            if (remote && spec.endpoint != endpoint)
+                throw Error(given.string() + ": every s3:// source must use the same endpoint", Error::Kind::usage);
+            endpoint = spec.endpoint;
+            source::set_s3_endpoint(endpoint);
+            folder = spec.path;
+            ++remote;
+            if (!source::is_dir(folder))
+                throw input_error(spec.path, "no objects under this prefix (wrong bucket or prefix?)");
+        } else {
+            folder = fs::canonical(given, ec);
+            if (ec || !fs::is_directory(folder))
+                throw input_error(given.string(), "source folder does not exist or is not a folder");
+        }
         for (auto& f : folders)
             if (f == folder) throw Error(given.string() + ": this source folder is given twice", Error::Kind::usage);
         folders.push_back(folder);
     }
+    if (remote && remote != folders.size())
+        throw Error("sources on local disk and in S3 cannot be mixed in one experiment", Error::Kind::usage);
     // File paths in the catalog are relative to one root: the deepest folder holding every source.
     const fs::path source = folders.size() == 1 ? folders[0] : common_root(folders);
     std::vector<SourceSet> sets;
@@ -152,7 +171,9 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
             SourceFile f{path, -1, 0};
             struct stat st {};
             fs::path full = folders[i] / pl.file;
-            if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            if (remote) {
+                if (auto n = source::file_size(full)) f.size = int64_t(*n);  // objects: the size stands in for mtime
+            } else if (::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
                 f.size = st.st_size;
                 f.mtime_ns = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
             }
@@ -165,6 +186,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
 
     ExperimentConfig config;
     config.source = source.string();
+    config.source_endpoint = endpoint;
     config.mode = folders.size() > 1 ? merge_mode_name(mode) : "plates";
     for (auto& f : folders) config.sources.push_back(f.string());
     config.cycle_channels = cycles.channels_per_cycle;

@@ -134,6 +134,7 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
         json job = {{"phase", "run"},
                     {"id", result.run_jobs},
                     {"source", name_to_json(config.source)},
+                    {"source_endpoint", config.source_endpoint},
                     {"store", name_to_json(config.store)},
                     {"mip", config.mip},
                     {"plates", plates_j},

@@ -24,6 +24,32 @@ std::string merge_mode_name(MergeMode m) {
 
 std::filesystem::path common_root(const std::vector<std::filesystem::path>& folders) {
     if (folders.empty()) return {};
+    if (folders[0].native().rfind("s3://", 0) == 0) {
+        // "s3://bucket/a/b": compare the parts after the scheme (path iteration would fold "//").
+        auto parts_of = [](const std::filesystem::path& p) {
+            std::vector<std::string> parts;
+            std::string s = p.native().substr(5);
+            size_t start = 0;
+            while (start <= s.size()) {
+                size_t end = s.find('/', start);
+                if (end == std::string::npos) end = s.size();
+                if (end > start) parts.push_back(s.substr(start, end - start));
+                start = end + 1;
+            }
+            return parts;
+        };
+        std::vector<std::string> common = parts_of(folders[0]);
+        for (size_t i = 1; i < folders.size(); ++i) {
+            std::vector<std::string> parts = parts_of(folders[i]);
+            size_t n = 0;
+            while (n < common.size() && n < parts.size() && common[n] == parts[n]) ++n;
+            common.resize(n);
+        }
+        if (common.empty()) throw Error("s3:// sources in different buckets cannot be combined", Error::Kind::usage);
+        std::string root = "s3:/";
+        for (auto& c : common) root += "/" + c;
+        return root;
+    }
     std::vector<std::filesystem::path> common(folders[0].begin(), folders[0].end());
     for (size_t i = 1; i < folders.size(); ++i) {
         std::vector<std::filesystem::path> parts(folders[i].begin(), folders[i].end());

@@ -167,7 +167,7 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
                 Plane p;
                 try {
                     p = ngff.read_plane(w.row, w.col, s, opt.tpoint, ch, zplane, level);
-                    result.bytes_read += store->size(ngff.chunk_key(w.row, w.col, s, opt.tpoint, ch, zplane, level)).value_or(0);
+
                 } catch (const Error& e) {
                     log::debug("overview: {}", e.what());
                     ok = false;
@@ -202,6 +202,7 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
         }
         (well_ok ? result.wells_drawn : result.wells_failed)++;
     }
+    result.bytes_read = ngff.bytes_read();
     write_png_rgb(opt.output, canvas.width, canvas.height, canvas.rgb);
     return result;
 }

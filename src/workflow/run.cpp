@@ -17,6 +17,7 @@
 #include "storage/store.h"
 #include "workflow/pixel_ops.h"
 #include "workflow/workflow.h"
+#include "storage/source_files.h"
 
 namespace imx {
 
@@ -72,6 +73,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
 
     auto store = open_store(name_from_json(job.at("store")));
     const fs::path source = name_from_json(job.at("source"));
+    source::set_s3_endpoint(job.value("source_endpoint", std::string()));
     const bool mip = job.value("mip", false);
     std::map<std::string, std::unique_ptr<NgffPlate>> plates;
     for (auto& [path, layout] : job.at("plates").items())

@@ -29,6 +29,7 @@ struct CreateOptions {
     std::string downsample = "mean";
     std::string ngff = "0.4";
     std::string shard = "none";
+    std::string s3_endpoint;    // --s3-endpoint: for an s3:// store and s3:// sources
 };
 // Reads the vendor metadata and writes the catalog. Returns the summary for printing.
 CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& options);

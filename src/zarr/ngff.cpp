@@ -490,42 +490,53 @@ Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z, int
     if (!sharded()) {
         object = store_.get(key);
         if (!object) throw Error(where + ": chunk is missing", Error::Kind::verification);
+        bytes_read_ += object->size();
         chunk = *object;
     } else {
-        // Planes are read in order, so one cached shard per thread saves re-reading it for every
-        // plane it holds.
-        thread_local uint64_t cached_instance = 0;
-        thread_local std::string cached_key, cached;
-        if (cached_instance != instance_ || cached_key != key) {
-            cached_instance = 0;
-            auto s = store_.get(key);
-            if (!s) throw Error(where + ": shard is missing", Error::Kind::verification);
-            cached = std::move(*s);
-            cached_key = key;
-            cached_instance = instance_;
-        }
+        // A viewer-style read wants one plane of a shard: the index (cached per thread, as planes
+        // are mostly read in order) and then that plane's byte range, never the whole shard.
         const auto e = shard_extent();
         const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]);
         const size_t index_size = n * 16 + 4;
-        if (cached.size() < index_size)
-            throw Error(where + ": shard of " + std::to_string(cached.size()) + " bytes is shorter than its index",
-                        Error::Kind::verification);
-        const char* index = cached.data() + cached.size() - index_size;
-        uint32_t crc = 0;
-        for (int i = 3; i >= 0; --i) crc = (crc << 8) | static_cast<unsigned char>(index[n * 16 + size_t(i)]);
-        if (crc != crc32c(index, n * 16)) {
+        thread_local uint64_t cached_instance = 0, cached_total = 0;
+        thread_local std::string cached_key, index;
+        if (cached_instance != instance_ || cached_key != key) {
             cached_instance = 0;
-            throw Error(where + ": shard index is corrupt (CRC-32C mismatch)", Error::Kind::verification);
+            auto total = store_.size(key);
+            if (!total) throw Error(where + ": shard is missing", Error::Kind::verification);
+            if (*total < index_size)
+                throw Error(where + ": shard of " + std::to_string(*total) + " bytes is shorter than its index",
+                            Error::Kind::verification);
+            auto got = store_.get_range(key, *total - index_size, index_size);
+            if (!got || got->size() != index_size)
+                throw Error(where + ": cannot read the shard index (shard changed while reading?)",
+                            Error::Kind::verification);
+            bytes_read_ += index_size;
+            uint32_t crc = 0;
+            for (int i = 3; i >= 0; --i) crc = (crc << 8) | static_cast<unsigned char>((*got)[n * 16 + size_t(i)]);
+            if (crc != crc32c(got->data(), n * 16))
+                throw Error(where + ": shard index is corrupt (CRC-32C mismatch)", Error::Kind::verification);
+            index = std::move(*got);
+            cached_total = *total;
+            cached_key = key;
+            cached_instance = instance_;
         }
         auto o = shard_origin(t, c, z);
         const size_t i = (size_t(t - o[0]) * size_t(e[1]) + size_t(c - o[1])) * size_t(e[2]) + size_t(z - o[2]);
-        uint64_t off = get_u64(index + 16 * i), len = get_u64(index + 16 * i + 8);
+        uint64_t off = get_u64(index.data() + 16 * i), len = get_u64(index.data() + 16 * i + 8);
         if (off == kNoChunk && len == kNoChunk)
             throw Error(where + ": plane t=" + std::to_string(t) + " c=" + std::to_string(c) + " z=" + std::to_string(z) +
                             " is missing from its shard", Error::Kind::verification);
-        if (off > cached.size() - index_size || len > cached.size() - index_size - off)
+        if (off > cached_total - index_size || len > cached_total - index_size - off)
             throw Error(where + ": shard index points past the end of the shard", Error::Kind::verification);
-        chunk = std::string_view(cached).substr(size_t(off), size_t(len));
+        object = store_.get_range(key, off, len);
+        if (!object || object->size() != len) {
+            cached_instance = 0;  // the shard was rewritten: read its index again next time
+            throw Error(where + ": shard is shorter than its index says (rewritten while reading?)",
+                        Error::Kind::verification);
+        }
+        bytes_read_ += len;
+        chunk = *object;
     }
     try {
         decode_chunk(layout_.codec, chunk, p.data.data(), p.byte_size());

@@ -6,6 +6,7 @@
 //    magnitude fewer files.
 #pragma once
 
+#include <atomic>
 #include <array>
 #include <map>
 #include <optional>
@@ -114,6 +115,9 @@ public:
                        const std::map<std::array<int, 3>, EncodedPlane>& planes) const;
     // Reads one plane back; throws Error when the chunk is missing or corrupt.
     Plane read_plane(int row, int col, int site, int t, int c, int z, int level = 0) const;
+    // Bytes fetched from the store by read_plane so far: whole chunks, or a shard's index once
+    // and then each plane's range of it.
+    uint64_t bytes_read() const { return bytes_read_.load(); }
 
     // Reads the layout of an existing plate from the store (the plate's attributes carry it).
     static PlateLayout read_layout(const Store& store, const std::string& plate_path);
@@ -126,7 +130,8 @@ private:
     void put_group(const std::string& path, const nlohmann::json& attrs) const;
     Store& store_;
     PlateLayout layout_;
-    uint64_t instance_;  // tells this plate's cached shard apart from another plate's
+    uint64_t instance_;  // tells this plate's cached shard index apart from another plate's
+    mutable std::atomic<uint64_t> bytes_read_{0};
 };
 
 // CRC-32C (Castagnoli), as the Zarr v3 crc32c codec computes it over a shard index.

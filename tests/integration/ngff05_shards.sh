@@ -59,6 +59,18 @@ assert a['dimension_names'] == ['t', 'c', 'z', 'y', 'x'] and a['codecs'][0]['nam
 i = json.load(open(sys.argv[1] + '/B/02/0/zarr.json'))
 assert [d['path'] for d in i['attributes']['ome']['multiscales'][0]['datasets']] == ['0', '1']
 " "$WORK/v5s/DemoPlate.zarr"
+# The overview of the sharded plate reads shard indexes and the lowest level's ranges: a small
+# fraction of the plate's bytes, as on a plate of one file per chunk.
+expect_exit 0 "$IMX" "$WORK/v5s" overview -o "$WORK/v5s.png"
+expect_output "6 well\(s\) drawn, 0 with missing"
+read_mb=$(grep -oE 'read [0-9.]+ MB' "$WORK/last.out" | grep -oE '[0-9.]+')
+$PY - "$WORK/v5s/DemoPlate.zarr" "$read_mb" <<'PYEOF'
+import os, sys
+total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(sys.argv[1]) for f in fs)
+read = float(sys.argv[2]) * 1e6
+assert 0 < read < 0.05 * total, (read, total)
+print(f"sharded overview read {read/total:.2%} of {total/1e6:.1f} MB")
+PYEOF
 # A flipped byte in a shard's index is caught by verify.
 SHARD="$WORK/v5s/DemoPlate.zarr/B/03/1/0/c/0/0/0/0/0"
 [ -f "$SHARD" ] || fail "no shard at $SHARD"

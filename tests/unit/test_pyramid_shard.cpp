@@ -139,6 +139,12 @@ TEST(Shard, ShardedPlateRoundTripsEveryPlaneAndLevel) {
         EXPECT_EQ(got1.data, half.data);
     }
     EXPECT_NE(test::error_of([&] { plate.read_plane(1, 2, 1, 1, 0, 2); }).find("missing from its shard"), std::string::npos);
+    // A viewer reading one plane fetches the shard's index and that plane's range, not the shard.
+    NgffPlate viewer(*store, NgffPlate::read_layout(*store, "P.zarr"));
+    viewer.read_plane(1, 2, 1, 0, 1, 1);
+    const uint64_t shard_bytes = store->size(plate.chunk_key(1, 2, 1, 0, 1, 1)).value();
+    EXPECT_GT(viewer.bytes_read(), 12u * 16 + 4);
+    EXPECT_LT(viewer.bytes_read(), shard_bytes / 4) << viewer.bytes_read() << " of " << shard_bytes;
     // A fresh plate object (no cached shard) sees a corrupted index.
     std::string key = plate.chunk_key(1, 2, 1, 0, 0, 0);
     std::string shard = *store->get(key);

@@ -1,0 +1,95 @@
+// The microscope's files as the format readers see them: a folder on a local filesystem, or a
+// prefix in S3-compatible object storage ("s3://bucket/plates/run1"). Readers list folders, test
+// for files and read byte ranges only through here, so every reader works on both without
+// knowing which it is. Remote paths keep the "s3://bucket/key" spelling, so `source / "a.tif"`
+// composes as for local folders; they are never canonicalised (that would fold "s3://" to "s3:/").
+//
+// Remote files are read with ranged GETs: small files in one request, big containers (CZI, ND2,
+// LIF, ImageJ > 4 GB) block by block, so nothing is copied to local disk first.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace imx {
+class Store;
+}
+
+namespace imx::source {
+
+namespace fs = std::filesystem;
+
+// True for "s3://..." paths.
+bool is_remote(const fs::path& p);
+
+// The S3 endpoint for remote sources ("" = AWS_ENDPOINT_URL or AWS itself); set from the experiment
+// configuration before any remote path is touched. Credentials come from the usual places.
+void set_s3_endpoint(const std::string& endpoint);
+const std::string& s3_endpoint();
+
+// Splits "s3://bucket/key?endpoint=URL" into the path "s3://bucket/key" and the endpoint ("" when
+// none is given). Throws Error (usage) for a malformed remote path.
+struct RemoteSpec {
+    std::string path;
+    std::string endpoint;
+};
+RemoteSpec parse_remote(const std::string& given);
+
+struct Entry {
+    fs::path path;       // dir / name
+    std::string name;    // last component
+    bool is_dir = false;
+    uint64_t size = 0;   // files only
+    int depth = 0;       // list_tree: 0 = a child of the folder listed
+};
+
+// Children of `dir`, sorted by name; empty when `dir` is missing or unreadable. Symlinked folders
+// are not followed.
+std::vector<Entry> list(const fs::path& dir);
+// Everything below `dir` down to `max_depth` (0 = children only), in sorted path order, at most
+// `max_entries` entries.
+std::vector<Entry> list_tree(const fs::path& dir, int max_depth = 1 << 20, size_t max_entries = SIZE_MAX);
+bool is_dir(const fs::path& p);
+bool is_file(const fs::path& p);
+std::optional<uint64_t> file_size(const fs::path& p);
+
+// A file opened for positional reads; safe to use from several threads.
+class File {
+public:
+    virtual ~File() = default;
+    const std::string& path() const { return path_; }
+    uint64_t size() const { return size_; }
+    // Modification time for change detection (0 for objects: their size and listing stand in).
+    int64_t mtime_ns() const { return mtime_ns_; }
+    // Reads exactly `len` bytes at `offset`; throws an input error naming the file when it cannot
+    // (the caller checks the range against size() first for a better message).
+    virtual void read_at(uint64_t offset, void* out, size_t len) const = 0;
+
+protected:
+    std::string path_;
+    uint64_t size_ = 0;
+    int64_t mtime_ns_ = 0;
+};
+
+// Throws an input error naming the file when it is missing, not a regular file or unreadable.
+std::unique_ptr<File> open(const fs::path& p);
+
+// The whole file, refusing files larger than `max_bytes` (metadata files, not pixels).
+std::string read_all(const fs::path& p, uint64_t max_bytes);
+
+// Deletes an object (collect --delete on s3:// sources); local files are deleted by the caller, which
+// checks symlinks and modes first.
+void remove(const fs::path& p);
+
+// Serves "s3://BUCKET/..." from the given store instead of an S3 server (unit tests count what a
+// reader fetches this way).
+void use_store_for_bucket(const std::string& bucket, std::shared_ptr<Store> store);
+
+// Forgets cached listings (tests; a long-running process that watches a prefix).
+void clear_cache();
+
+}  // namespace imx::source
