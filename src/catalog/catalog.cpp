@@ -85,6 +85,19 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     meta("pixel_size_z", num(set.pixel_size_z));
     meta("time_interval_s", num(set.time_interval_s));
 
+    // Plates with their own plane geometry (formats/reader.h PlateInfo), by catalog plate name.
+    nlohmann::json geometry = nlohmann::json::object();
+    for (auto& p : set.plates) {
+        if (!p.own_geometry()) continue;
+        nlohmann::json g = {{"width", p.width}, {"height", p.height}, {"bits_per_sample", p.bits_per_sample}};
+        if (p.dtype) g["dtype"] = dtype_name(*p.dtype);
+        if (p.pixel_size_x) g["pixel_size_x"] = *p.pixel_size_x;
+        if (p.pixel_size_y) g["pixel_size_y"] = *p.pixel_size_y;
+        if (p.pixel_size_z) g["pixel_size_z"] = *p.pixel_size_z;
+        geometry[printable_utf8(p.name)] = g;
+    }
+    meta("plate_geometry", geometry.dump());
+
     auto ins_plate = db.prepare("INSERT INTO plates(name, store_path, rows, cols) VALUES(?,?,?,?)");
     std::map<std::string, int64_t> plate_ids;
     std::set<std::string> used_keys;
@@ -222,6 +235,12 @@ CatalogSummary Catalog::summary() {
     s.width = uint32_t(std::stoul(meta("width", "0")));
     s.height = uint32_t(std::stoul(meta("height", "0")));
     s.dtype = meta("dtype");
+    auto geometry = nlohmann::json::parse(meta("plate_geometry", "{}"), nullptr, false);
+    if (geometry.is_object())
+        for (auto& [name, g] : geometry.items())
+            if (g.is_object())
+                s.own_geometry.push_back(name + ": " + std::to_string(g.value("width", 0)) + "x" +
+                                         std::to_string(g.value("height", 0)) + " " + g.value("dtype", s.dtype));
     auto num = [&](const char* k) -> std::optional<double> {
         std::string v = meta(k);
         if (v.empty()) return std::nullopt;

@@ -57,6 +57,7 @@ struct CatalogSummary {
     uint32_t width = 0, height = 0;
     std::string dtype;
     std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;
+    std::vector<std::string> own_geometry;  // "PLATE: WxH dtype" for plates with their own plane size
     std::vector<std::string> channel_names;
     std::vector<std::string> warnings;
 };

@@ -48,6 +48,7 @@ void print_summary(const CatalogSummary& s) {
     if (s.pixel_size_x) fmt::print(", pixel {} x {} um", fmt_size(*s.pixel_size_x), fmt_size(s.pixel_size_y.value_or(0)));
     if (s.pixel_size_z) fmt::print(", z step {} um", fmt_size(*s.pixel_size_z));
     fmt::print("\n");
+    for (auto& g : s.own_geometry) fmt::print("plane of plate {}\n", g);
     fmt::print("source planes {} in {} file(s), {:.1f} MB{}{}\n", s.planes, s.files, s.source_bytes / 1e6,
                s.files_missing ? fmt::format(", {} missing", s.files_missing) : "",
                s.files_deleted ? fmt::format(", {} deleted after verification", s.files_deleted) : "");

@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <optional>
 
 #include "formats/builtin.h"
@@ -520,8 +521,8 @@ public:
     std::string name() const override { return "lif"; }
     std::string description() const override {
         return "Leica LAS X / LAS AF LIF (v1 and v2 memory blocks; each file a well, each image and mosaic tile a "
-               "site; lambda sweeps as channels). Not yet: compressed or RGB LIF images, images whose plane size "
-               "differs from the first image's (skipped)";
+               "site; lambda sweeps as channels; images of another plane size go to a plate of their own). Not yet: "
+               "compressed or RGB LIF images";
     }
     int detect(const fs::path& source) const override { return lif_files(source).empty() ? 0 : 80; }
 
@@ -538,7 +539,16 @@ public:
         else throw input_error(source.string(), std::to_string(files.size()) + " LIF files: more than the 1536 wells of a plate");
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
-        bool first = true;
+        // Images of another plane size or pixel type (an XZ scan beside an XY image) go to a plate
+        // of their own, "<folder>_<W>x<H>[_<type>]": a plate holds one plane size.
+        struct Geometry {
+            uint32_t width, height;
+            DType dtype;
+            bool operator<(const Geometry& o) const {
+                return std::tie(width, height, dtype) < std::tie(o.width, o.height, o.dtype);
+            }
+        };
+        std::map<Geometry, size_t> plate_of;  // geometry -> index in set.plates
         for (size_t i = 0; i < files.size(); ++i) {
             auto s = structure_of(source / files[i]);
             for (auto& w : s->warnings) set.warnings.push_back(w);
@@ -547,37 +557,56 @@ public:
                 continue;
             }
             const int row = int(i) / plate.cols, col = int(i) % plate.cols;
-            int site = 0;
+            std::map<size_t, int> next_site;  // plate index -> next free site of this file's well
             for (auto& im : s->images) {
-                if (first) {
-                    set.width = im.width;
-                    set.height = im.height;
-                    set.dtype = im.dtype;
-                    set.bits_per_sample = im.resolution;
-                    set.pixel_size_x = im.pixel_size_x;
-                    set.pixel_size_y = im.pixel_size_y;
-                    set.pixel_size_z = im.pixel_size_z;
-                    set.time_interval_s = im.time_interval_s;
-                    first = false;
-                } else if (im.width != set.width || im.height != set.height || im.dtype != *set.dtype) {
-                    set.warnings.push_back(files[i] + ": image '" + im.name + "' is " + std::to_string(im.width) + "x" +
-                                           std::to_string(im.height) + " " + dtype_name(im.dtype) + ", unlike the first image's " +
-                                           std::to_string(set.width) + "x" + std::to_string(set.height) + " " +
-                                           dtype_name(*set.dtype) + "; skipped (a plate holds one plane size)");
-                    continue;
+                const Geometry g{im.width, im.height, im.dtype};
+                auto found = plate_of.find(g);
+                if (found == plate_of.end()) {
+                    if (plate_of.empty()) {
+                        set.width = im.width;
+                        set.height = im.height;
+                        set.dtype = im.dtype;
+                        set.bits_per_sample = im.resolution;
+                        set.pixel_size_x = im.pixel_size_x;
+                        set.pixel_size_y = im.pixel_size_y;
+                        set.pixel_size_z = im.pixel_size_z;
+                        set.time_interval_s = im.time_interval_s;
+                        found = plate_of.emplace(g, 0).first;
+                    } else {
+                        PlateInfo extra = plate;
+                        extra.name = plate.name + "_" + std::to_string(im.width) + "x" + std::to_string(im.height);
+                        if (im.dtype != *set.dtype) extra.name += "_" + dtype_name(im.dtype);
+                        extra.width = im.width;
+                        extra.height = im.height;
+                        extra.dtype = im.dtype;
+                        extra.bits_per_sample = im.resolution;
+                        extra.pixel_size_x = im.pixel_size_x;
+                        extra.pixel_size_y = im.pixel_size_y;
+                        extra.pixel_size_z = im.pixel_size_z;
+                        set.warnings.push_back(files[i] + ": image '" + im.name + "' is " + std::to_string(im.width) +
+                                               "x" + std::to_string(im.height) + " " + dtype_name(im.dtype) +
+                                               ", unlike the first image's " + std::to_string(set.width) + "x" +
+                                               std::to_string(set.height) + " " + dtype_name(*set.dtype) +
+                                               ": stored as plate " + extra.name);
+                        set.plates.push_back(extra);
+                        found = plate_of.emplace(g, set.plates.size() - 1).first;
+                    }
                 }
-                if (!set.pixel_size_z && im.pixel_size_z) set.pixel_size_z = im.pixel_size_z;
+                const size_t pi = found->second;
+                if (pi == 0 && !set.pixel_size_z && im.pixel_size_z) set.pixel_size_z = im.pixel_size_z;
+                if (pi > 0 && !set.plates[pi].pixel_size_z && im.pixel_size_z) set.plates[pi].pixel_size_z = im.pixel_size_z;
                 std::vector<int> channels;
                 for (auto& c : im.channels) {
                     auto [it, added] = channel_index.emplace(c.name, int(set.channels.size()));
                     if (added) set.channels.push_back({it->first, std::nullopt, std::nullopt});
                     channels.push_back(it->second);
                 }
+                int& site = next_site[pi];
                 const uint64_t n = im.plane_count();
                 for (uint64_t p = 0; p < n; ++p) {
                     const PlaneCoords c = coords_of(im, p);
                     PlaneRecord r;
-                    r.plate = plate.name;
+                    r.plate = set.plates[pi].name;
                     r.row = row;
                     r.col = col;
                     r.site = site + int(c.tile);

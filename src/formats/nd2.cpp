@@ -20,6 +20,7 @@
 #include <array>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <set>
 
@@ -642,7 +643,8 @@ public:
     std::string name() const override { return "nd2"; }
     std::string description() const override {
         return "Nikon NIS-Elements ND2 (chunked v3: raw and zlib frames, LV metadata; each file a well, XY positions "
-               "sites). Not yet: ND2 v2 (JPEG-2000), XML-metadata ND2 (NIS 3.x), lossy frames";
+               "sites; files of another frame size go to a plate of their own). Not yet: ND2 v2 (JPEG-2000), "
+               "XML-metadata ND2 (NIS 3.x), lossy frames";
     }
     int detect(const fs::path& source) const override { return nd2_files(source).empty() ? 0 : 80; }
 
@@ -657,31 +659,45 @@ public:
         if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " ND2 files: more than the 1536 wells of a plate");
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
-        bool first = true;
-        uint32_t width = 0, height = 0;
-        DType dtype = DType::u16;
+        // Files of another frame size or pixel type go to a plate of their own,
+        // "<folder>_<W>x<H>[_<type>]" (a plate holds one plane size); their wells keep the
+        // file's position.
+        std::map<std::tuple<uint32_t, uint32_t, DType>, size_t> plate_of;
         for (size_t i = 0; i < files.size(); ++i) {
             auto s = structure_of(source / files[i]);
             for (auto& w : s->warnings) set.warnings.push_back(w);
-            if (first) {
-                width = s->width;
-                height = s->height;
-                dtype = s->dtype;
-                set.width = width;
-                set.height = height;
-                set.dtype = dtype;
-                set.bits_per_sample = s->bits_significant;
-                set.pixel_size_x = set.pixel_size_y = s->pixel_size;
-                set.pixel_size_z = s->z_step;
-                set.time_interval_s = s->time_interval_s;
-                first = false;
-            } else if (s->width != width || s->height != height || s->dtype != dtype) {
-                set.warnings.push_back(files[i] + ": frames are " + std::to_string(s->width) + "x" + std::to_string(s->height) +
-                                       " " + dtype_name(s->dtype) + ", unlike the first file's " + std::to_string(width) +
-                                       "x" + std::to_string(height) + " " + dtype_name(dtype) +
-                                       "; file skipped (a plate holds one plane size)");
-                continue;
+            const auto g = std::make_tuple(s->width, s->height, s->dtype);
+            auto found = plate_of.find(g);
+            if (found == plate_of.end()) {
+                if (plate_of.empty()) {
+                    set.width = s->width;
+                    set.height = s->height;
+                    set.dtype = s->dtype;
+                    set.bits_per_sample = s->bits_significant;
+                    set.pixel_size_x = set.pixel_size_y = s->pixel_size;
+                    set.pixel_size_z = s->z_step;
+                    set.time_interval_s = s->time_interval_s;
+                    found = plate_of.emplace(g, 0).first;
+                } else {
+                    PlateInfo extra = plate;
+                    extra.name = plate.name + "_" + std::to_string(s->width) + "x" + std::to_string(s->height);
+                    if (s->dtype != *set.dtype) extra.name += "_" + dtype_name(s->dtype);
+                    extra.width = s->width;
+                    extra.height = s->height;
+                    extra.dtype = s->dtype;
+                    extra.bits_per_sample = s->bits_significant;
+                    extra.pixel_size_x = extra.pixel_size_y = s->pixel_size;
+                    extra.pixel_size_z = s->z_step;
+                    set.warnings.push_back(files[i] + ": frames are " + std::to_string(s->width) + "x" +
+                                           std::to_string(s->height) + " " + dtype_name(s->dtype) +
+                                           ", unlike the first file's " + std::to_string(set.width) + "x" +
+                                           std::to_string(set.height) + " " + dtype_name(*set.dtype) +
+                                           ": stored as plate " + extra.name);
+                    set.plates.push_back(extra);
+                    found = plate_of.emplace(g, set.plates.size() - 1).first;
+                }
             }
+            const std::string plate_name = set.plates[found->second].name;
             std::vector<int> channels;
             for (auto& n : s->channel_names) {
                 auto [it, added] = channel_index.emplace(n, int(set.channels.size()));
@@ -699,7 +715,7 @@ public:
                 s->coords(seq, site, t, z);
                 for (uint32_t c = 0; c < s->components; ++c) {
                     PlaneRecord p;
-                    p.plate = plate.name;
+                    p.plate = plate_name;
                     p.row = row;
                     p.col = col;
                     p.site = int(site);

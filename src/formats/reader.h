@@ -45,8 +45,17 @@ struct PlaneRecord {
 };
 
 struct PlateInfo {
+    PlateInfo() = default;
+    PlateInfo(std::string name_, int rows_ = 0, int cols_ = 0) : name(std::move(name_)), rows(rows_), cols(cols_) {}
     std::string name;
     int rows = 0, cols = 0;  // plate format (8x12 for 96 wells); 0 when unknown
+    // A plate's own plane geometry, for sources whose images differ in size (a LIF file with an XY
+    // image and an XZ scan): each size becomes a plate. 0 / unset: the ImageSet's.
+    uint32_t width = 0, height = 0;
+    std::optional<DType> dtype;
+    int bits_per_sample = 0;
+    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;
+    bool own_geometry() const { return width != 0; }
 };
 
 // Everything a layout reader found in a source folder.

@@ -81,11 +81,19 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
     if (missing) set.warnings.push_back(std::to_string(missing) + " image file(s) listed in the metadata are missing; "
                                                                   "the jobs that need them will fail");
     const PlaneRecord* first = nullptr;
+    std::set<std::string> own_geometry;  // plates whose reader gave them their own plane size
+    for (auto& p : set.plates)
+        if (p.own_geometry()) own_geometry.insert(p.name);
     for (auto& pl : set.planes)
-        if (present.count(pl.file)) {
+        if (present.count(pl.file) && !own_geometry.count(pl.plate)) {
             first = &pl;
             break;
         }
+    if (!first && !own_geometry.empty()) {
+        bool any = false;
+        for (auto& pl : set.planes) any = any || present.count(pl.file);
+        if (any) return set;  // every plate has its own geometry, set by the reader from the file
+    }
     if (!first)
         throw input_error(source.string(), "none of the " + std::to_string(names.size()) +
                                                " image files named in the metadata exists");

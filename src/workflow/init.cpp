@@ -60,6 +60,17 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.pixel_size_y = meta_number(cat, "pixel_size_y");
     L.pixel_size_z = meta_number(cat, "pixel_size_z");
     L.time_interval_s = meta_number(cat, "time_interval_s");
+    // A plate with its own plane size (images of several sizes in one source).
+    auto geometry = nlohmann::json::parse(cat.meta("plate_geometry", "{}"), nullptr, false);
+    if (geometry.is_object() && geometry.contains(plate.name) && geometry[plate.name].is_object()) {
+        const auto& g = geometry[plate.name];
+        L.width = g.value("width", L.width);
+        L.height = g.value("height", L.height);
+        if (g.contains("dtype")) L.dtype = dtype_from_name(g["dtype"].get<std::string>());
+        if (g.contains("pixel_size_x")) L.pixel_size_x = g["pixel_size_x"].get<double>();
+        if (g.contains("pixel_size_y")) L.pixel_size_y = g["pixel_size_y"].get<double>();
+        if (g.contains("pixel_size_z")) L.pixel_size_z = g["pixel_size_z"].get<double>();
+    }
     ExperimentConfig config = cat.config();
     L.codec = config.codec;
     L.levels = config.levels > 0 ? config.levels : default_levels(L.width, L.height);

@@ -40,9 +40,18 @@ if [ -f "$F" ]; then
 fi
 F="$SAMPLES/lif/readlif/LeicaLASX_xz-plane_example.lif"
 if [ -f "$F" ]; then
-    convert lif_xz "$F" 1
+    # Three images of three plane sizes (an XY image, an XZ time series, an XZ scan along Y):
+    # one plate each, every plane checked by the oracle.
+    convert lif_xz "$F" 75
     created lif_xz "512x512 uint8"
-    created lif_xz "image 'x-z-t' is 128x128 uint8, unlike the first image's 512x512 uint8; skipped"
+    created lif_xz "plane of plate src_lif_xz_128x128: 128x128 uint8"
+    created lif_xz "plane of plate src_lif_xz_128x38: 128x38 uint8"
+    created lif_xz "image 'x-z-t' is 128x128 uint8, unlike the first image's 512x512 uint8: stored as plate src_lif_xz_128x128"
+    for g in 128x128 128x38; do
+        $PY "$ORACLE/nd2_lif_oracle.py" check "$WORK/lif_xz/src_lif_xz_$g.zarr" "$F" A01 "$g" || fail "lif_xz $g: oracle mismatch"
+    done
+    expect_exit 0 "$IMX" "$WORK/lif_xz" status
+    expect_output "stored planes 75 \(75 verified\)"
 fi
 [ "$n" -gt 0 ] || skip "no ND2 or LIF samples"
 echo "PASS container_samples_nd2_lif: $n files"

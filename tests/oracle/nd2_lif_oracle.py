@@ -4,7 +4,7 @@ descriptions with numpy and ElementTree (a different code path from imextract's 
 
   nd2_lif_oracle.py summary FILE          prints a JSON summary: geometry, names, pixel sizes,
                                           and per plane (site, channel, t, z) its sum and first pixels
-  nd2_lif_oracle.py check PLATE.zarr FILE WELL
+  nd2_lif_oracle.py check PLATE.zarr FILE WELL [WxH]
                                           compares every plane of FILE with the stored plate
                                           (sites = images/XY positions, channels by name)
 
@@ -153,7 +153,8 @@ def nd2_read(path):
 # ---------------------------------------------------------------- LIF -----------------------------
 
 
-def lif_read(path):
+def lif_read(path, want=None):
+    """Planes of the images of one plane size: `want` = (width, height), else the first image's."""
     buf = open(path, "rb").read()
     assert struct.unpack_from("<I", buf, 0)[0] == 0x70 and buf[8] == 0x2A
     (nchars,) = struct.unpack_from("<I", buf, 9)
@@ -190,6 +191,8 @@ def lif_read(path):
         xid = 1
         yid = 2 if 2 in dims else 3
         w, h = int(dims[xid].get("NumberOfElements")), int(dims[yid].get("NumberOfElements"))
+        if want is not None and (w, h) != want:
+            continue
         if first is None:
             first = (w, h, np.dtype(dt).name, dims)
         elif (w, h, np.dtype(dt).name) != first[:3]:
@@ -227,9 +230,9 @@ def lif_read(path):
     return dict(width=w, height=h, dtype=dtn, channels=names_all, planes=planes)
 
 
-def read_any(path):
+def read_any(path, want=None):
     head = open(path, "rb").read(4)
-    return nd2_read(path) if head == b"\xda\xce\xbe\x0a" else lif_read(path)
+    return nd2_read(path) if head == b"\xda\xce\xbe\x0a" else lif_read(path, want)
 
 
 def main():
@@ -246,7 +249,9 @@ def main():
     elif sys.argv[1] == "check":
         import zarr
         plate_path, path, well = sys.argv[2], sys.argv[3], sys.argv[4]
-        r = read_any(path)
+        # Optional WxH: check the images of that plane size (stored as a plate of their own).
+        want = tuple(int(v) for v in sys.argv[5].split("x")) if len(sys.argv) > 5 else None
+        r = read_any(path, want)
         plate = zarr.open(plate_path, mode="r")
         row, col = well[0], well[1:]
         checked = 0

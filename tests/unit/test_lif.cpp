@@ -303,13 +303,28 @@ TEST(Lif, SampleXzPlanes) {
     fs::path d = fresh_dir("xz");
     fs::copy_file(f, d / "xz.lif");
     ImageSet set = lif().configure(d, {});
-    // 'x-z' (512 x 512, X by Z) sets the plate's plane size; the 128-pixel images are skipped.
+    // 'x-z' (512 x 512, X by Z) sets the first plate's plane size; the 128-pixel images (10
+    // time-points of 128 x 128, 64 planes of 128 x 38) go to plates of their own.
     EXPECT_EQ(set.width, 512u);
     EXPECT_EQ(set.height, 512u);
-    ASSERT_EQ(set.planes.size(), 1u);
-    size_t skipped = 0;
-    for (auto& w : set.warnings) skipped += w.find("skipped (a plate holds one plane size)") != std::string::npos;
-    EXPECT_EQ(skipped, 2u);
+    ASSERT_EQ(set.planes.size(), 75u);
+    ASSERT_EQ(set.plates.size(), 3u);
+    EXPECT_EQ(set.plates[1].name, d.filename().string() + "_128x128");
+    EXPECT_EQ(set.plates[2].name, d.filename().string() + "_128x38");
+    EXPECT_EQ(set.plates[2].width, 128u);
+    EXPECT_EQ(set.plates[2].height, 38u);
+    std::map<std::string, size_t> per_plate;
+    for (auto& pl : set.planes) per_plate[pl.plate]++;
+    EXPECT_EQ(per_plate[set.plates[0].name], 1u);
+    EXPECT_EQ(per_plate[set.plates[1].name], 10u);
+    EXPECT_EQ(per_plate[set.plates[2].name], 64u);
+    for (auto& pl : set.planes) {
+        if (pl.plate != set.plates[2].name) continue;
+        PageInfo info = decoder_for(d / "xz.lif").page_info(d / "xz.lif", pl.page);
+        EXPECT_EQ(info.width, 128u);
+        EXPECT_EQ(info.height, 38u);
+        break;
+    }
     Plane p;
     read_plane(d / "xz.lif", set.planes[0].page, 0, p);
     uint64_t total = 0;

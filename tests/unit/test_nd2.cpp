@@ -186,6 +186,39 @@ TEST(Nd2, SyntheticRawAndZlibFilesMapToWellsSitesChannelsZ) {
     fs::remove_all(d);
 }
 
+TEST(Nd2, FilesOfAnotherFrameSizeBecomeAPlateOfTheirOwn) {
+    fs::path d = fresh_dir("sizes");
+    Nd2Spec small, big;
+    big.width = 8;
+    big.height = 6;
+    write_bytes(d / "a.nd2", make_nd2(small));
+    write_bytes(d / "b.nd2", make_nd2(big));
+    write_bytes(d / "c.nd2", make_nd2(small));
+    ImageSet set = nd2().configure(d, {});
+    ASSERT_EQ(set.plates.size(), 2u);
+    EXPECT_FALSE(set.plates[0].own_geometry());
+    EXPECT_EQ(set.width, 5u);
+    EXPECT_EQ(set.plates[1].name, d.filename().string() + "_8x6");
+    EXPECT_EQ(set.plates[1].width, 8u);
+    EXPECT_EQ(set.plates[1].height, 6u);
+    EXPECT_EQ(set.plates[1].dtype, DType::u16);
+    EXPECT_DOUBLE_EQ(set.plates[1].pixel_size_x.value(), 0.325);
+    size_t in_big = 0;
+    for (auto& p : set.planes) {
+        EXPECT_EQ(p.plate, p.file == "b.nd2" ? set.plates[1].name : set.plates[0].name) << p.file;
+        EXPECT_EQ(p.col, p.file == "a.nd2" ? 0 : p.file == "b.nd2" ? 1 : 2);  // wells keep the file's position
+        in_big += p.file == "b.nd2";
+    }
+    EXPECT_EQ(in_big, 2u * 2 * 2);
+    EXPECT_EQ(set.planes.size(), 3u * 2 * 2 * 2);
+    bool warned = false;
+    for (auto& w : set.warnings) warned = warned || w.find("b.nd2: frames are 8x6 uint16") != std::string::npos;
+    EXPECT_TRUE(warned);
+    PageInfo info = decoder_for(d / "b.nd2").page_info(d / "b.nd2", 0);
+    EXPECT_EQ(info.width, 8u);
+    fs::remove_all(d);
+}
+
 TEST(Nd2, DuplicateAndMissingChannelNamesBecomeUnique) {
     fs::path d = fresh_dir("names");
     Nd2Spec s;
