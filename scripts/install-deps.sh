@@ -5,7 +5,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtiff-dev libpng-dev libpugixml-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev libjxr-dev zlib1g-dev libcurl4-openssl-dev libssl-dev
+  libsqlite3-dev libblosc-dev libzstd-dev libxxhash-dev libjxr-dev libopenjp2-7-dev zlib1g-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the sanitizer build uses clang, whose libFuzzer runs the fuzz targets
   clang libclang-rt-14-dev

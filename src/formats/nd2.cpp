@@ -26,6 +26,7 @@
 
 #include "formats/builtin.h"
 #include "formats/container_util.h"
+#include "formats/nd2_legacy.h"
 #include "storage/source_files.h"
 
 namespace imx {
@@ -209,6 +210,9 @@ struct Nd2Structure {
     std::optional<double> pixel_size, z_step, time_interval_s;
     std::vector<std::array<std::optional<double>, 3>> positions;  // per XY site
     std::vector<std::string> warnings;
+    // Version 2 (JPEG 2000) files: where the codestreams are; components = channels x components
+    // per codestream, frames[seq] = the first channel's box.
+    std::shared_ptr<const nd2legacy::Info> legacy;
 
     uint32_t count_of(Axis a) const {
         uint32_t n = 1;
@@ -395,13 +399,38 @@ std::vector<std::string> channel_names_from(const LvItem* picture) {
     return names;
 }
 
+// Version 2: the JPEG 2000 box file (nd2_legacy.h), in the same structure as version 3 files.
+std::shared_ptr<const Nd2Structure> parse_legacy(const RandomAccessFile& f) {
+    auto info = std::make_shared<const nd2legacy::Info>(nd2legacy::parse(f));
+    auto s = std::make_shared<Nd2Structure>();
+    s->legacy = info;
+    s->width = info->width;
+    s->height = info->height;
+    s->components = info->channels * info->components;
+    s->dtype = info->dtype;
+    s->bytes_per_sample = uint32_t(dtype_size(info->dtype));
+    s->bits_significant = int(info->bits);
+    for (uint64_t seq = 0; seq < info->sequences; ++seq) s->frames.push_back(info->images[seq * info->channels]);
+    s->frame_count = info->sequences;
+    for (auto& [axis, n] : info->loops)
+        s->loops.push_back({axis == nd2legacy::Axis::time ? Axis::time : axis == nd2legacy::Axis::xy ? Axis::xy : Axis::z, n});
+    static const char* const kRgb[] = {"R", "G", "B", "A"};
+    for (auto& name : info->channel_names)
+        for (uint32_t k = 0; k < info->components; ++k)
+            s->channel_names.push_back(info->components == 1 ? name : name + "_" + kRgb[k]);
+    s->pixel_size = info->pixel_size;
+    s->z_step = info->z_step;
+    s->warnings = info->warnings;
+    return s;
+}
+
 std::shared_ptr<const Nd2Structure> parse_nd2(const RandomAccessFile& f) {
     unsigned char head[4];
     f.read_at(0, head, 4, "file header");
     if (container::load_le<uint32_t>(head) != kChunkMagic) {
-        static const unsigned char jp2[4] = {0x00, 0x00, 0x00, 0x0C};
-        if (std::equal(head, head + 4, jp2))
-            throw input_error(f.path(), "ND2 version 2 (JPEG-2000 based, NIS-Elements before 4.0) is not supported yet");
+        unsigned char sig[12] = {};
+        if (f.size() >= 12) f.read_at(0, sig, 12, "file header");
+        if (nd2legacy::is_jp2(sig, 12)) return parse_legacy(f);
         throw input_error(f.path(), "not an ND2 file (no chunk magic 0x0ABECEDA at the start)");
     }
     auto s = std::make_shared<Nd2Structure>();
@@ -551,6 +580,11 @@ public:
         const uint64_t chunk = s->frames[page];
         if (!chunk) throw input_error(file.string(), "frame " + std::to_string(page) + " is not in the chunk map");
         RandomAccessFile f(file);
+        if (s->legacy) {
+            const uint32_t per = s->legacy->components;
+            nd2legacy::decode(f, *s->legacy, uint64_t(page) * s->legacy->channels + sample / per, sample % per, out);
+            return;
+        }
         const std::string chunk_name = "ImageDataSeq|" + std::to_string(page) + "!";
         const ChunkData d = chunk_at(f, chunk, chunk_name);
         if (d.length < 8) f.fail(chunk, chunk_name + " is too short to hold a frame");
@@ -642,9 +676,9 @@ class Nd2Layout final : public LayoutReader {
 public:
     std::string name() const override { return "nd2"; }
     std::string description() const override {
-        return "Nikon NIS-Elements ND2 (chunked v3: raw and zlib frames, LV metadata; each file a well, XY positions "
-               "sites; files of another frame size go to a plate of their own). Not yet: ND2 v2 (JPEG-2000), "
-               "XML-metadata ND2 (NIS 3.x), lossy frames";
+        return "Nikon NIS-Elements ND2: v3 (chunked: raw and zlib frames, LV metadata) and v2 (JPEG 2000 boxes, "
+               "XML metadata); each file a well, XY positions sites; files of another frame size go to a plate of "
+               "their own. Not yet: v3 files with XML metadata chunks (NIS 3.x), lossy v3 frames";
     }
     int detect(const fs::path& source) const override { return nd2_files(source).empty() ? 0 : 80; }
 

@@ -2,6 +2,7 @@
 """Writes the small synthetic seed files of tests/fuzz/corpus/{nd2,lif} (run from the project root)."""
 import os
 import struct
+import sys
 import zlib
 
 
@@ -72,6 +73,11 @@ def lif(version, dims, nbytes, res=8):
 
 
 os.makedirs("tests/fuzz/corpus/nd2", exist_ok=True)
+# ND2 version 2 (JPEG 2000 boxes), written by the test oracle's writer (Pillow's encoder).
+sys.path.insert(0, "tests/oracle")
+from make_nd2_legacy import legacy_nd2  # noqa: E402
+
+open("tests/fuzz/corpus/nd2/legacy_t2.nd2", "wb").write(legacy_nd2(2, ["GFP"], 8, 6, 8, "T(2)"))
 os.makedirs("tests/fuzz/corpus/lif", exist_ok=True)
 open("tests/fuzz/corpus/nd2/raw_z2.nd2", "wb").write(nd2(False))
 open("tests/fuzz/corpus/nd2/zlib_z2.nd2", "wb").write(nd2(True))
