@@ -179,6 +179,39 @@ TEST(PixelOps, MaxProjectionAndStatistics) {
     EXPECT_THROW(max_project_into(a, other), Error);
 }
 
+TEST(PixelOps, StatisticsOfCameraFramesMatchAFullScan) {
+    // Minimum and maximum are exact (a vectorised pass over lanes, with a tail that does not fill
+    // the lanes); the percentiles come from a sample and stay close to the exact ones.
+    std::mt19937 rng(11);
+    for (uint32_t w : {2560u, 2561u, 7u}) {
+        Plane p;
+        p.allocate(DType::u16, w, 2160 / (w == 7 ? 2160 : 1));
+        auto* v = p.as<uint16_t>();
+        const size_t n = p.pixel_count();
+        for (size_t i = 0; i < n; ++i) v[i] = uint16_t(1000 + rng() % 3000);
+        v[n - 1] = 65000;                   // the maximum in the tail
+        if (n > 100) v[n / 2 + 3] = 12;     // the minimum mid-lane
+        PlaneStats s = plane_stats(p);
+        auto [lo, hi] = std::minmax_element(v, v + n);
+        EXPECT_EQ(s.min, *lo) << w;
+        EXPECT_EQ(s.max, *hi) << w;
+        if (n > 100) {
+            std::vector<uint16_t> sorted(v, v + n);
+            std::sort(sorted.begin(), sorted.end());
+            EXPECT_NEAR(s.p999, sorted[size_t(double(n) * 0.999)], 10) << w;
+            EXPECT_NEAR(s.p001, sorted[size_t(double(n) * 0.001)], 10) << w;
+        }
+    }
+    Plane f;
+    f.allocate(DType::f32, 1001, 3);
+    auto* fv = f.as<float>();
+    for (size_t i = 0; i < f.pixel_count(); ++i) fv[i] = float(i % 97) - 40.5f;
+    fv[2999] = 1e6f;
+    PlaneStats fs_ = plane_stats(f);
+    EXPECT_EQ(fs_.min, -40.5);
+    EXPECT_EQ(fs_.max, 1e6);
+}
+
 TEST(Catalog, CreateRecordsPlatesSitesAndMipOutputs) {
     fs::path dir = fresh_dir("catalog");
     ImageSet set;
