@@ -198,7 +198,15 @@ public:
         auto* dst = static_cast<unsigned char*>(out);
         // Big reads (a container's pixel block) go straight through; small ones (headers,
         // directories, a TIFF's tags) come from cached blocks.
-        if (size_ > kWholeObject && len >= kBlock) return fetch(offset, dst, len);
+        if (size_ <= kWholeObject) {
+            // The whole object is one cached piece: copy straight from it.
+            std::shared_ptr<const std::string> whole = block_at(0);
+            if (whole->size() < offset + len)
+                throw input_error(path_, "offset " + std::to_string(offset) + ": the object is shorter than listed");
+            std::memcpy(dst, whole->data() + offset, len);
+            return;
+        }
+        if (len >= kBlock) return fetch(offset, dst, len);
         while (len > 0) {
             const uint64_t block = offset / kBlock;
             const size_t in_block = size_t(offset % kBlock);

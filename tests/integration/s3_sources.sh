@@ -76,7 +76,7 @@ IMX_SOURCE_WHOLE_BYTES=0 IMX_SOURCE_BLOCK_BYTES=4096 expect_exit 0 "$IMX" "$EXPB
 checksums "$EXPB" >"$WORK/s3b.sums"
 cmp "$WORK/local.sums" "$WORK/s3b.sums" || fail "planes read by small ranges differ"
 
-# --- container files from S3 (the samples, where present): ranged reads of CZI, ND2, LIF
+# --- container files from S3 (the samples, where present): whole and ranged reads of CZI, ND2, LIF
 containers=0
 for rel in czi/aicspylibczi/CD_s_1_t_3_c_2_z_5.czi nd2/pims/cluster.nd2 lif/readlif/LeicaLASX_wavelength-sweep_example.lif; do
     [ -f "$SAMPLES/$rel" ] || { echo "NOTE: $rel absent; not tested"; continue; }
@@ -87,11 +87,19 @@ for rel in czi/aicspylibczi/CD_s_1_t_3_c_2_z_5.czi nd2/pims/cluster.nd2 lif/read
     expect_exit 0 "$IMX" "$WORK/cl-$name" init
     expect_exit 0 "$IMX" "$WORK/cl-$name" submit
     upload "$WORK/c/$name" "containers/$name"
-    expect_exit 0 "$IMX" "$WORK/cs-$name" create --source "s3://$BUCKET/containers/$name" --s3-endpoint "$ENDPOINT"
-    expect_exit 0 "$IMX" "$WORK/cs-$name" init
-    IMX_SOURCE_WHOLE_BYTES=0 IMX_SOURCE_BLOCK_BYTES=65536 expect_exit 0 "$IMX" "$WORK/cs-$name" submit
-    [ "$(checksums "$WORK/cl-$name")" = "$(checksums "$WORK/cs-$name")" ] || fail "$name: S3 and local planes differ"
-    checksums "$WORK/cs-$name" | grep -q NULL && fail "$name: planes missing"
+    # Default reads (these 0.5-3 MB files come whole), then 64 KiB ranged blocks.
+    for mode in whole blocks; do
+        exp="$WORK/cs-$mode-$name"
+        expect_exit 0 "$IMX" "$exp" create --source "s3://$BUCKET/containers/$name" --s3-endpoint "$ENDPOINT"
+        expect_exit 0 "$IMX" "$exp" init
+        if [ "$mode" = blocks ]; then
+            IMX_SOURCE_WHOLE_BYTES=0 IMX_SOURCE_BLOCK_BYTES=65536 expect_exit 0 "$IMX" "$exp" submit
+        else
+            expect_exit 0 "$IMX" "$exp" submit
+        fi
+        [ "$(checksums "$WORK/cl-$name")" = "$(checksums "$exp")" ] || fail "$name ($mode): S3 and local planes differ"
+        checksums "$exp" | grep -q NULL && fail "$name ($mode): planes missing"
+    done
     containers=$((containers + 1))
 done
 echo "containers read from S3: $containers"
