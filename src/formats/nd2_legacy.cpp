@@ -245,8 +245,12 @@ Info parse(const container::RandomAccessFile& f) {
         info.warnings.push_back(f.path() + ": " + std::to_string(info.images.size()) + " image boxes for " +
                                 std::to_string(info.channels) + " channels; the last frame is incomplete and skipped");
     info.sequences = info.images.size() / info.channels;
+    if (info.sequences == 0)
+        f.fail(map_at, std::to_string(info.images.size()) + " image box(es) for " + std::to_string(info.channels) +
+                           " channels: not one whole frame");
     uint64_t described = 1;
-    for (auto& [axis, n] : info.loops) described *= n;
+    for (auto& [axis, n] : info.loops)
+        if (__builtin_mul_overflow(described, uint64_t(n), &described)) described = UINT64_MAX;
     if (info.loops.empty() || described != info.sequences) {
         if (!info.loops.empty())
             info.warnings.push_back(f.path() + ": the text info describes " + std::to_string(described) +
