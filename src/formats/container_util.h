@@ -1,6 +1,6 @@
 // Helpers shared by the single-file container readers (ND2, LIF): bounded reads at an offset,
-// UTF-16LE decoding with checks, and a small per-file cache of parsed structures so that decoding
-// N planes of one file does not parse its metadata N times.
+// UTF-16LE decoding with checks, plates by plane size, and a small per-file cache of parsed
+// structures so that decoding N planes of one file does not parse its metadata N times.
 #pragma once
 
 #include <cstdint>
@@ -8,13 +8,16 @@
 #include <filesystem>
 #include <functional>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "core/types.h"
+#include "formats/reader.h"
 #include "storage/source_files.h"
 
 namespace imx::container {
@@ -108,6 +111,59 @@ inline bool utf16le_to_utf8(std::string_view in, std::string& out) {
     }
     return true;
 }
+
+// Plates by plane geometry, for container folders whose files or images differ in plane size (a
+// LIF file with an XY image and an XZ scan): a plate holds one plane size, so each further size
+// becomes a plate of its own, "<base>_<W>x<H>[_<type>]", beside the base plate set.plates[0].
+class PlatesBySize {
+public:
+    struct Geometry {
+        uint32_t width = 0, height = 0;
+        DType dtype = DType::u16;
+        int bits_per_sample = 0;
+        std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
+    };
+    explicit PlatesBySize(ImageSet& set) : set_(set) {}
+
+    // Index in set.plates for planes of geometry `g`. The first geometry fills the set's own fields
+    // (plate 0); another one adds a plate and a warning "<subject> WxH type, unlike the first
+    // <first_of>'s WxH type: stored as plate NAME" (subject: "a.lif: image 'x' is").
+    size_t plate_for(const Geometry& g, const std::string& subject, const char* first_of) {
+        const auto key = std::make_tuple(g.width, g.height, g.dtype);
+        if (auto it = plates_.find(key); it != plates_.end()) return it->second;
+        if (plates_.empty()) {
+            set_.width = g.width;
+            set_.height = g.height;
+            set_.dtype = g.dtype;
+            set_.bits_per_sample = g.bits_per_sample;
+            set_.pixel_size_x = g.pixel_size_x;
+            set_.pixel_size_y = g.pixel_size_y;
+            set_.pixel_size_z = g.pixel_size_z;
+            set_.time_interval_s = g.time_interval_s;
+            return plates_.emplace(key, 0).first->second;
+        }
+        PlateInfo extra = set_.plates.front();
+        extra.name += "_" + std::to_string(g.width) + "x" + std::to_string(g.height);
+        if (g.dtype != *set_.dtype) extra.name += "_" + dtype_name(g.dtype);
+        extra.width = g.width;
+        extra.height = g.height;
+        extra.dtype = g.dtype;
+        extra.bits_per_sample = g.bits_per_sample;
+        extra.pixel_size_x = g.pixel_size_x;
+        extra.pixel_size_y = g.pixel_size_y;
+        extra.pixel_size_z = g.pixel_size_z;
+        set_.warnings.push_back(subject + " " + std::to_string(g.width) + "x" + std::to_string(g.height) + " " +
+                                dtype_name(g.dtype) + ", unlike the first " + first_of + "'s " +
+                                std::to_string(set_.width) + "x" + std::to_string(set_.height) + " " +
+                                dtype_name(*set_.dtype) + ": stored as plate " + extra.name);
+        set_.plates.push_back(std::move(extra));
+        return plates_.emplace(key, set_.plates.size() - 1).first->second;
+    }
+
+private:
+    ImageSet& set_;
+    std::map<std::tuple<uint32_t, uint32_t, DType>, size_t> plates_;
+};
 
 // The last few parsed file structures, keyed by path, size and modification time, so a changed
 // file is parsed again. Thread-safe; parsing happens outside the lock (two threads may parse the

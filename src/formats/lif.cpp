@@ -17,7 +17,6 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <tuple>
 #include <optional>
 
 #include "formats/builtin.h"
@@ -540,15 +539,8 @@ public:
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
         // Images of another plane size or pixel type (an XZ scan beside an XY image) go to a plate
-        // of their own, "<folder>_<W>x<H>[_<type>]": a plate holds one plane size.
-        struct Geometry {
-            uint32_t width, height;
-            DType dtype;
-            bool operator<(const Geometry& o) const {
-                return std::tie(width, height, dtype) < std::tie(o.width, o.height, o.dtype);
-            }
-        };
-        std::map<Geometry, size_t> plate_of;  // geometry -> index in set.plates
+        // of their own.
+        container::PlatesBySize plates(set);
         for (size_t i = 0; i < files.size(); ++i) {
             auto s = structure_of(source / files[i]);
             for (auto& w : s->warnings) set.warnings.push_back(w);
@@ -559,40 +551,9 @@ public:
             const int row = int(i) / plate.cols, col = int(i) % plate.cols;
             std::map<size_t, int> next_site;  // plate index -> next free site of this file's well
             for (auto& im : s->images) {
-                const Geometry g{im.width, im.height, im.dtype};
-                auto found = plate_of.find(g);
-                if (found == plate_of.end()) {
-                    if (plate_of.empty()) {
-                        set.width = im.width;
-                        set.height = im.height;
-                        set.dtype = im.dtype;
-                        set.bits_per_sample = im.resolution;
-                        set.pixel_size_x = im.pixel_size_x;
-                        set.pixel_size_y = im.pixel_size_y;
-                        set.pixel_size_z = im.pixel_size_z;
-                        set.time_interval_s = im.time_interval_s;
-                        found = plate_of.emplace(g, 0).first;
-                    } else {
-                        PlateInfo extra = plate;
-                        extra.name = plate.name + "_" + std::to_string(im.width) + "x" + std::to_string(im.height);
-                        if (im.dtype != *set.dtype) extra.name += "_" + dtype_name(im.dtype);
-                        extra.width = im.width;
-                        extra.height = im.height;
-                        extra.dtype = im.dtype;
-                        extra.bits_per_sample = im.resolution;
-                        extra.pixel_size_x = im.pixel_size_x;
-                        extra.pixel_size_y = im.pixel_size_y;
-                        extra.pixel_size_z = im.pixel_size_z;
-                        set.warnings.push_back(files[i] + ": image '" + im.name + "' is " + std::to_string(im.width) +
-                                               "x" + std::to_string(im.height) + " " + dtype_name(im.dtype) +
-                                               ", unlike the first image's " + std::to_string(set.width) + "x" +
-                                               std::to_string(set.height) + " " + dtype_name(*set.dtype) +
-                                               ": stored as plate " + extra.name);
-                        set.plates.push_back(extra);
-                        found = plate_of.emplace(g, set.plates.size() - 1).first;
-                    }
-                }
-                const size_t pi = found->second;
+                const size_t pi = plates.plate_for({im.width, im.height, im.dtype, im.resolution, im.pixel_size_x,
+                                                    im.pixel_size_y, im.pixel_size_z, im.time_interval_s},
+                                                   files[i] + ": image '" + im.name + "' is", "image");
                 if (pi == 0 && !set.pixel_size_z && im.pixel_size_z) set.pixel_size_z = im.pixel_size_z;
                 if (pi > 0 && !set.plates[pi].pixel_size_z && im.pixel_size_z) set.plates[pi].pixel_size_z = im.pixel_size_z;
                 std::vector<int> channels;

@@ -20,7 +20,6 @@
 #include <array>
 #include <cmath>
 #include <map>
-#include <tuple>
 #include <optional>
 #include <set>
 
@@ -693,45 +692,16 @@ public:
         if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " ND2 files: more than the 1536 wells of a plate");
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
-        // Files of another frame size or pixel type go to a plate of their own,
-        // "<folder>_<W>x<H>[_<type>]" (a plate holds one plane size); their wells keep the
+        // Files of another frame size or pixel type go to a plate of their own; their wells keep the
         // file's position.
-        std::map<std::tuple<uint32_t, uint32_t, DType>, size_t> plate_of;
+        container::PlatesBySize plates(set);
         for (size_t i = 0; i < files.size(); ++i) {
             auto s = structure_of(source / files[i]);
             for (auto& w : s->warnings) set.warnings.push_back(w);
-            const auto g = std::make_tuple(s->width, s->height, s->dtype);
-            auto found = plate_of.find(g);
-            if (found == plate_of.end()) {
-                if (plate_of.empty()) {
-                    set.width = s->width;
-                    set.height = s->height;
-                    set.dtype = s->dtype;
-                    set.bits_per_sample = s->bits_significant;
-                    set.pixel_size_x = set.pixel_size_y = s->pixel_size;
-                    set.pixel_size_z = s->z_step;
-                    set.time_interval_s = s->time_interval_s;
-                    found = plate_of.emplace(g, 0).first;
-                } else {
-                    PlateInfo extra = plate;
-                    extra.name = plate.name + "_" + std::to_string(s->width) + "x" + std::to_string(s->height);
-                    if (s->dtype != *set.dtype) extra.name += "_" + dtype_name(s->dtype);
-                    extra.width = s->width;
-                    extra.height = s->height;
-                    extra.dtype = s->dtype;
-                    extra.bits_per_sample = s->bits_significant;
-                    extra.pixel_size_x = extra.pixel_size_y = s->pixel_size;
-                    extra.pixel_size_z = s->z_step;
-                    set.warnings.push_back(files[i] + ": frames are " + std::to_string(s->width) + "x" +
-                                           std::to_string(s->height) + " " + dtype_name(s->dtype) +
-                                           ", unlike the first file's " + std::to_string(set.width) + "x" +
-                                           std::to_string(set.height) + " " + dtype_name(*set.dtype) +
-                                           ": stored as plate " + extra.name);
-                    set.plates.push_back(extra);
-                    found = plate_of.emplace(g, set.plates.size() - 1).first;
-                }
-            }
-            const std::string plate_name = set.plates[found->second].name;
+            const size_t pi = plates.plate_for({s->width, s->height, s->dtype, s->bits_significant, s->pixel_size,
+                                                s->pixel_size, s->z_step, s->time_interval_s},
+                                               files[i] + ": frames are", "file");
+            const std::string plate_name = set.plates[pi].name;
             std::vector<int> channels;
             for (auto& n : s->channel_names) {
                 auto [it, added] = channel_index.emplace(n, int(set.channels.size()));
