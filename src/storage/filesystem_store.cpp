@@ -44,29 +44,7 @@ public:
     }
 
     std::optional<std::string> get(const std::string& key) const override {
-        check_key(key);
-        fs::path p = root_ / key;
-        int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-            throw Error(p.string() + ": cannot open: " + std::strerror(errno), Error::Kind::storage);
-        }
-        struct stat st {};
-        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            ::close(fd);
-            return std::nullopt;
-        }
-        std::string out(size_t(st.st_size), '\0');
-        size_t off = 0;
-        while (off < out.size()) {
-            ssize_t n = ::read(fd, out.data() + off, out.size() - off);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            off += size_t(n);
-        }
-        ::close(fd);
-        out.resize(off);
-        return out;
+        return get_range(key, 0, UINT64_MAX);
     }
 
     std::optional<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length) const override {

@@ -14,21 +14,6 @@ template <class T> void max_into(Plane& acc, const Plane& p) {
     for (size_t i = 0; i < n; ++i) a[i] = std::max(a[i], b[i]);
 }
 
-template <class T> std::pair<T, T> lane_minmax(const T* v, size_t n);
-
-template <class T> PlaneStats minmax_stats(const Plane& p) {
-    const T* v = p.as<T>();
-    const size_t n = p.pixel_count();
-    PlaneStats s;
-    if (n == 0) return s;
-    const auto [lo, hi] = lane_minmax(v, n);
-    s.min = double(lo);
-    s.max = double(hi);
-    s.p001 = s.min;
-    s.p999 = s.max;
-    return s;
-}
-
 // Exact minimum and maximum in one pass over fixed groups of lanes, which the compiler turns into
 // vector min/max at -O2 (std::minmax_element is a branchy scalar loop: it was 40% of a run job's
 // time on 16-bit planes).
@@ -52,6 +37,19 @@ template <class T> std::pair<T, T> lane_minmax(const T* v, size_t n) {
         mx = std::max(mx, v[i]);
     }
     return {mn, mx};
+}
+
+template <class T> PlaneStats minmax_stats(const Plane& p) {
+    const T* v = p.as<T>();
+    const size_t n = p.pixel_count();
+    PlaneStats s;
+    if (n == 0) return s;
+    const auto [lo, hi] = lane_minmax(v, n);
+    s.min = double(lo);
+    s.max = double(hi);
+    s.p001 = s.min;
+    s.p999 = s.max;
+    return s;
 }
 
 template <class T> PlaneStats histogram_stats(const Plane& p, std::vector<uint64_t>* coarse) {
