@@ -9,18 +9,7 @@
 source "$(dirname "$0")/lib/common.bash"
 need_oracle
 $PY -c "import boto3" 2>/dev/null || skip "needs python3-boto3"
-UP="$SRC/scripts/s3-local-up.sh"
-DOWN="$SRC/scripts/s3-local-down.sh"
-export IMX_S3_DIR="$WORK/s3"
-export IMX_S3_PORT=${IMX_S3_SOURCES_TEST_PORT:-17690}
-trap 'bash "$DOWN" 2>/dev/null; rm -rf "$WORK"' EXIT
-if ! SETTINGS=$(bash "$UP" 2>"$WORK/up.err"); then
-    cat "$WORK/up.err" >&2
-    skip "the local S3 server (radosgw) could not be started"
-fi
-eval "$SETTINGS"
-ENDPOINT=$AWS_ENDPOINT_URL
-unset AWS_ENDPOINT_URL  # the endpoint must come from create (--s3-endpoint), saved with the experiment
+start_local_s3 "${IMX_S3_SOURCES_TEST_PORT:-17690}"
 BUCKET=imx-src
 
 # upload DIR PREFIX: every file below DIR as PREFIX/relative/path
@@ -41,13 +30,7 @@ PYEOF
 }
 
 # --- the demo CellVoyager plate: local reference, then from S3
-expect_exit 0 "$IMX" demo "$WORK/d" --no-run
-MIC="$WORK/d/microscope"
-expect_exit 0 "$IMX" "$WORK/local" create --source "$MIC"
-expect_exit 0 "$IMX" "$WORK/local" init
-expect_exit 0 "$IMX" "$WORK/local" submit
-checksums "$WORK/local" >"$WORK/local.sums"
-grep -qv NULL "$WORK/local.sums" || fail "the local reference has no checksums"
+demo_reference "$WORK/local"
 upload "$MIC" cv
 
 EXP="$WORK/s3src"

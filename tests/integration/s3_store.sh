@@ -8,20 +8,8 @@
 source "$(dirname "$0")/lib/common.bash"
 need_oracle
 $PY -c "import boto3, numcodecs" 2>/dev/null || skip "needs python3-boto3 and python3-numcodecs"
-UP="$SRC/scripts/s3-local-up.sh"
-DOWN="$SRC/scripts/s3-local-down.sh"
-export IMX_S3_DIR="$WORK/s3"  # our own server state, so parallel test runs do not share one
-export IMX_S3_PORT=${IMX_S3_TEST_PORT:-17680}
-trap 'bash "$DOWN" 2>/dev/null; rm -rf "$WORK"' EXIT
-if ! SETTINGS=$(bash "$UP" 2>"$WORK/up.err"); then
-    cat "$WORK/up.err" >&2
-    skip "the local S3 server (radosgw) could not be started"
-fi
-eval "$SETTINGS"
-ENDPOINT=$AWS_ENDPOINT_URL
+start_local_s3 "${IMX_S3_TEST_PORT:-17680}"
 REAL_SECRET=$AWS_SECRET_ACCESS_KEY
-# imextract must get the endpoint from the experiment (create --s3-endpoint), not the environment.
-unset AWS_ENDPOINT_URL
 BUCKET=imx-test
 
 $PY - "$ENDPOINT" "$BUCKET" <<'PYEOF'
@@ -31,13 +19,7 @@ s3.create_bucket(Bucket=sys.argv[2])
 PYEOF
 
 # The same demo plate on the filesystem store: the reference.
-expect_exit 0 "$IMX" demo "$WORK/d" --no-run
-MIC="$WORK/d/microscope"
-expect_exit 0 "$IMX" "$WORK/fs" create --source "$MIC"
-expect_exit 0 "$IMX" "$WORK/fs" init
-expect_exit 0 "$IMX" "$WORK/fs" submit
-checksums "$WORK/fs" >"$WORK/fs.sums"
-grep -qv NULL "$WORK/fs.sums" || fail "the filesystem reference has no checksums"
+demo_reference "$WORK/fs"
 FSPLATE=$(find "$WORK/fs" -maxdepth 1 -name '*.zarr' | head -1)
 PLATENAME=$(basename "$FSPLATE")
 

@@ -28,3 +28,33 @@ checksums() { $PY -c "import sqlite3,sys; print('\n'.join(r[0] or 'NULL' for r i
 need_oracle() {
     $PY -c "import zarr, tifffile, numpy, PIL" 2>/dev/null || skip "the oracle needs python3-zarr, python3-tifffile, python3-numpy, python3-pil"
 }
+# start_local_s3 PORT: the project's loopback S3 server (scripts/s3-local-up.sh) with its own
+# state in $WORK, stopped when the test exits; skips the test when it cannot start. Sets UP and
+# DOWN (the scripts), ENDPOINT, and the AWS_* credentials; unsets AWS_ENDPOINT_URL, so imextract
+# must get the endpoint from the experiment (create --s3-endpoint), not the environment.
+start_local_s3() {
+    UP="$SRC/scripts/s3-local-up.sh"
+    DOWN="$SRC/scripts/s3-local-down.sh"
+    export IMX_S3_DIR="$WORK/s3"  # our own server state, so parallel test runs do not share one
+    export IMX_S3_PORT=$1
+    trap 'bash "$DOWN" 2>/dev/null; rm -rf "$WORK"' EXIT
+    local settings
+    if ! settings=$(bash "$UP" 2>"$WORK/up.err"); then
+        cat "$WORK/up.err" >&2
+        skip "the local S3 server (radosgw) could not be started"
+    fi
+    eval "$settings"
+    ENDPOINT=$AWS_ENDPOINT_URL
+    unset AWS_ENDPOINT_URL
+}
+# demo_reference EXP: the demo plate's microscope folder (in $MIC), extracted to EXP on the
+# filesystem; its checksums in EXP.sums, the reference for the same plate through other routes.
+demo_reference() {
+    expect_exit 0 "$IMX" demo "$WORK/d" --no-run
+    MIC="$WORK/d/microscope"
+    expect_exit 0 "$IMX" "$1" create --source "$MIC"
+    expect_exit 0 "$IMX" "$1" init
+    expect_exit 0 "$IMX" "$1" submit
+    checksums "$1" >"$1.sums"
+    grep -qv NULL "$1.sums" || fail "the filesystem reference has no checksums"
+}
