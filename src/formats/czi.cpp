@@ -11,9 +11,6 @@
 // sample 0 = R, 1 = G, 2 = B, like the TIFF and PNG decoders.
 #include "formats/czi.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include <pugixml.hpp>
@@ -566,16 +563,11 @@ std::shared_ptr<const Index> cached_index(const fs::path& file) {
     static std::list<CacheEntry> cache;  // most recently used first
     constexpr size_t kEntries = 8;
     uint64_t size = 0;
-    int64_t mtime = 0;  // objects in S3: the size alone tells a changed object (source_files.h)
-    if (source::is_remote(file)) {
-        auto n = source::file_size(file);
-        if (!n) throw input_error(file.string(), "no such object in the bucket");
-        size = *n;
-    } else {
-        struct stat st {};
-        if (::stat(file.c_str(), &st) != 0) throw input_error(file.string(), "cannot open file (missing or unreadable)");
-        size = uint64_t(st.st_size);
-        mtime = int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    int64_t mtime = 0;  // objects in S3 have none: their size tells a changed object (source_files.h)
+    {
+        auto f = source::open(file);
+        size = f->size();
+        mtime = f->mtime_ns();
     }
     const std::string key = file.string();
     {

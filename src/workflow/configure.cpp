@@ -70,8 +70,7 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
     for (auto& path : names) {
         check_relative_name(path);
         fs::path full = source / path;
-        struct stat st {};
-        if (source::is_remote(source) ? source::is_file(full) : ::stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        if (source::is_file(full)) {
             present.insert(path);
         } else {
             if (missing < 5) log::warn("{}: listed in the metadata but missing", full.string());
