@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "formats/reader.h"
+#include "test_util.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -32,12 +33,7 @@ Counts count(const ImageSet& s) {
 
 fs::path samples() { return fs::path(IMX_SAMPLES_DIR) / "yokogawa"; }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_cv_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 const char* kHead =
     "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<bts:MeasurementData bts:Version=\"1.0\" "

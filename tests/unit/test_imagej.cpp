@@ -16,12 +16,7 @@ namespace {
 
 const LayoutReader& files() { return *find_layout_reader("files"); }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_ij_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 const PlaneRecord* find(const ImageSet& s, int ch, int t, int z) {
     for (auto& p : s.planes)

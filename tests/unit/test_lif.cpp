@@ -90,12 +90,7 @@ std::string two_image_file(std::string* xml_out = nullptr) {
     return make_lif(xml, {{"MemBlock_0", ""}, {"MemBlock_1", data[0]}, {"MemBlock_2", ""}, {"MemBlock_3", data[1]}});
 }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_lif_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 const LayoutReader& lif() { return *find_layout_reader("lif"); }
 

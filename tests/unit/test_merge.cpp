@@ -54,12 +54,7 @@ const PlaneRecord* find_plane(const ImageSet& s, const std::string& file) {
     return nullptr;
 }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_unit_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 }  // namespace
 

@@ -17,12 +17,7 @@ namespace {
 
 const LayoutReader& nd() { return *find_layout_reader("metamorph-nd"); }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_nd_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 void tiff(const fs::path& f, uint16_t tag) {
     Plane p;

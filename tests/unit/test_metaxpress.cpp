@@ -17,12 +17,7 @@ namespace {
 
 const LayoutReader& mx() { return *find_layout_reader("metaxpress"); }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_mx_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 // A 4x3 16-bit plane whose pixels encode `tag`, so a test can tell files apart.
 void tiff(const fs::path& f, uint16_t tag, const std::string& description = {}) {

@@ -118,12 +118,7 @@ std::string make_nd2(const Nd2Spec& s, std::vector<uint64_t>* frame_offsets = nu
     return file;
 }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_nd2_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 const LayoutReader& nd2() { return *find_layout_reader("nd2"); }
 

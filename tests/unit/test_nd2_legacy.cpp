@@ -16,19 +16,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_nd2v2_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 const LayoutReader& nd2() { return *find_layout_reader("nd2"); }
 
 }  // namespace
 
 TEST(Nd2Legacy, FramesAndChannelsMapToSitesTimeAndChannelsPixelExact) {
-    fs::path d = fresh("map");
+    fs::path d = fresh_dir("map");
     Nd2LegacySpec spec;  // T(2) x XY(3), 2 channels, 12-bit in 16
     write_bytes(d / "old.nd2", make_nd2_legacy(spec).bytes);
     EXPECT_EQ(detect_layout(d).name(), "nd2");
@@ -63,7 +58,7 @@ TEST(Nd2Legacy, FramesAndChannelsMapToSitesTimeAndChannelsPixelExact) {
 }
 
 TEST(Nd2Legacy, RgbFramesBecomeThreeChannels) {
-    fs::path d = fresh("rgb");
+    fs::path d = fresh_dir("rgb");
     Nd2LegacySpec spec;
     spec.components = 3;
     spec.bits = 8;
@@ -84,7 +79,7 @@ TEST(Nd2Legacy, RgbFramesBecomeThreeChannels) {
 }
 
 TEST(Nd2Legacy, DimensionsThatDoNotMatchTheFramesFallBackToTimeWithAWarning) {
-    fs::path d = fresh("dims");
+    fs::path d = fresh_dir("dims");
     Nd2LegacySpec spec;
     spec.dimensions = "T(5) x XY(2)";  // 10, but the file holds 6 frames
     write_bytes(d / "x.nd2", make_nd2_legacy(spec).bytes);
@@ -99,7 +94,7 @@ TEST(Nd2Legacy, DimensionsThatDoNotMatchTheFramesFallBackToTimeWithAWarning) {
 }
 
 TEST(Nd2Legacy, CorruptFilesGiveClearErrorsAndNeverCrash) {
-    fs::path d = fresh("corrupt");
+    fs::path d = fresh_dir("corrupt");
     Nd2LegacySpec spec;
     spec.frames = 2;
     spec.dimensions = "T(2)";

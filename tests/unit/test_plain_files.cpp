@@ -6,6 +6,7 @@
 
 #include "formats/image_writer.h"
 #include "formats/reader.h"
+#include "test_util.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -19,12 +20,7 @@ LayoutOptions with_pattern(const std::string& pattern) {
     return o;
 }
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_pf_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 Plane small(uint16_t v) {
     Plane p;

@@ -16,12 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_unit_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 template <class T> Plane make_plane(DType t, uint32_t w, uint32_t h, std::initializer_list<T> values) {
     Plane p;

@@ -14,18 +14,14 @@
 #include "workflow/pixel_ops.h"
 #include "zarr/codec.h"
 #include "zarr/ngff.h"
+#include "test_util.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fresh_dir(const std::string& name) {
-    fs::path d = fs::temp_directory_path() / ("imx_unit_" + name + "_" + std::to_string(::getpid()));
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
+using imx::test::fresh_dir;
 
 Plane ramp_plane(uint32_t w, uint32_t h, uint16_t offset) {
     Plane p;

@@ -1,9 +1,11 @@
 // Helpers shared by the unit tests.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <unistd.h>
 #include <string>
 
 #include "core/types.h"
@@ -20,6 +22,17 @@ inline std::string error_of(const std::function<void()>& f) {
         return std::string("unexpected exception type: ") + e.what();
     }
     return "no exception";
+}
+
+// A new empty folder for one test, TMPDIR/imx_unit_NAME_PID_N: never the same path twice in a
+// process, so no test sees another's files (or a parse cached for them).
+inline std::filesystem::path fresh_dir(const std::string& name) {
+    static std::atomic<unsigned> counter{0};
+    std::filesystem::path d = std::filesystem::temp_directory_path() /
+                              ("imx_unit_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(d);
+    std::filesystem::create_directories(d);
+    return d;
 }
 
 inline void write_bytes(const std::filesystem::path& file, const std::string& bytes) {
