@@ -180,14 +180,15 @@ int run_demo(const fs::path& dir, bool run_workflow, const DemoPlateSpec& spec) 
     if (!run_workflow) return exit_ok;
     CreateOptions copt;
     copt.sources = {source};
-    auto summary = create_experiment(ws, copt);
-    print_summary(summary);
+    create_experiment(ws, copt);
     init_jobs(ws, InitOptions{});
     SubmitOptions sopt;
     sopt.verbose = log::verbosity() > 0;
     auto r = submit(ws, sopt, false);
     if (r.exit_code != exit_ok) return r.exit_code;
     Catalog cat(ws.catalog_file(), true);
+    // The experiment as it ends (planes stored and verified), not as create left it.
+    print_summary(cat.summary());
     auto plates = cat.plates();
     std::string plate = s3::describe_key(cat.config().store, plates.at(0).store_path);
     fmt::print("\nThe plate is at {}\n", plate);

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib/common.bash"
 need_oracle
 expect_exit 0 "$IMX" demo "$WORK/demo"
+expect_output "stored planes 72 \(72 verified\)"  # the summary the demo prints is the final state
 expect_output "The plate is at"
 PLATE=$(find "$WORK/demo/experiment" -maxdepth 1 -name '*.zarr' | head -1)
 [ -n "$PLATE" ] || fail "no plate written"
