@@ -71,8 +71,8 @@ int main(int argc, char** argv) {
             pool.emplace_back([&] {
                 std::string enc;
                 for (size_t i = next++; i < planes.size(); i = next++) {
-                    encode_chunk(c, planes[i].data.data(), planes[i].byte_size(), dtype_size(planes[i].dtype), enc);
-                    stored += enc.size();
+                    // As a run job's thread: into a reused buffer.
+                    stored += encode_chunk_into(c, planes[i].data.data(), planes[i].byte_size(), dtype_size(planes[i].dtype), enc);
                 }
             });
         for (auto& t : pool) t.join();

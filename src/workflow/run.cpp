@@ -150,12 +150,12 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     };
     auto worker = [&] {
         Plane plane, acc;
+        EncodedPlane encoded;  // reused from plane to plane, unless handed to a shard
         std::map<std::pair<std::string, int>, std::vector<uint64_t>> local_hist;
         for (size_t i = next++; i < outputs.size(); i = next++) {
             const Output& o = outputs[i];
             Outcome& r = outcomes[i];
             ShardGroup* group = group_of[i];
-            EncodedPlane encoded;
             try {
                 const PlateLayout& L = o.plate->layout();
                 for (size_t k = 0; k < o.inputs.size(); ++k) {
@@ -173,7 +173,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                 }
                 r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.c}] : nullptr);
                 r.checksum = pixel_checksum(acc.data.data(), acc.byte_size());
-                encoded = o.plate->encode_plane(acc);
+                o.plate->encode_plane(acc, encoded);
                 r.stored = encoded.bytes();
                 if (!group) o.plate->write_encoded(o.row, o.col, o.site, o.t, o.c, o.z, encoded);
                 r.ok = true;
@@ -187,7 +187,10 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             }
             if (group) {
                 std::unique_lock glock(group->mu);
-                if (r.ok) group->planes[{o.t, o.c, o.z}] = std::move(encoded);
+                if (r.ok) {
+                    encoded.compact();  // held until the shard's last plane: no worst-case buffers
+                    group->planes[{o.t, o.c, o.z}] = std::move(encoded);
+                }
                 if (--group->remaining == 0) store_shard(*group);
             }
             ++done;

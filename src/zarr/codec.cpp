@@ -83,33 +83,47 @@ CodecSpec codec_from_compressor_json(const nlohmann::json& j) {
     throw Error("unsupported zarr compressor '" + id + "'", Error::Kind::storage);
 }
 
-void encode_chunk(const CodecSpec& c, const void* data, size_t n, size_t typesize, std::string& out) {
+namespace {
+
+// Makes `buffer` at least `n` bytes long. It never shrinks: a reused buffer is zero-filled by
+// std::string only the first time it grows, not for every chunk.
+char* grow(std::string& buffer, size_t n) {
+    if (buffer.size() < n) buffer.resize(n);
+    return buffer.data();
+}
+
+}  // namespace
+
+size_t encode_chunk_into(const CodecSpec& c, const void* data, size_t n, size_t typesize, std::string& buffer) {
     switch (c.kind) {
         case CodecSpec::Kind::none:
-            out.assign(static_cast<const char*>(data), n);
-            return;
+            std::memcpy(grow(buffer, n), data, n);
+            return n;
         case CodecSpec::Kind::blosc_lz4:
         case CodecSpec::Kind::blosc_zstd: {
             if (n > size_t(BLOSC_MAX_BUFFERSIZE))
                 throw Error("chunk of " + std::to_string(n) + " bytes is too large for blosc");
-            out.resize(n + BLOSC_MAX_OVERHEAD);
+            const size_t bound = n + BLOSC_MAX_OVERHEAD;
             // The _ctx variant keeps no global state, so worker threads can compress in parallel.
-            int r = blosc_compress_ctx(c.level, BLOSC_SHUFFLE, typesize, n, data, out.data(), out.size(),
+            int r = blosc_compress_ctx(c.level, BLOSC_SHUFFLE, typesize, n, data, grow(buffer, bound), bound,
                                        c.kind == CodecSpec::Kind::blosc_lz4 ? "lz4" : "zstd", 0, 1);
             if (r <= 0) throw Error("blosc compression failed (code " + std::to_string(r) + ")");
-            out.resize(size_t(r));
-            return;
+            return size_t(r);
         }
         case CodecSpec::Kind::zstd: {
-            out.resize(ZSTD_compressBound(n));
+            const size_t bound = ZSTD_compressBound(n);
             // One context per thread, reused: creating one per chunk costs more than small chunks.
             thread_local std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-            size_t r = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(), data, n, c.level);
+            size_t r = ZSTD_compressCCtx(cctx.get(), grow(buffer, bound), bound, data, n, c.level);
             if (ZSTD_isError(r)) throw Error(std::string("zstd compression failed: ") + ZSTD_getErrorName(r));
-            out.resize(r);
-            return;
+            return r;
         }
     }
+    return 0;
+}
+
+void encode_chunk(const CodecSpec& c, const void* data, size_t n, size_t typesize, std::string& out) {
+    out.resize(encode_chunk_into(c, data, n, typesize, out));
 }
 
 void decode_chunk(const CodecSpec& c, std::string_view chunk, void* out, size_t expected) {

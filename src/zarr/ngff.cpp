@@ -35,8 +35,15 @@ std::string shard_mode_name(ShardMode m) {
 
 size_t EncodedPlane::bytes() const {
     size_t n = 0;
-    for (auto& l : levels) n += l.size();
+    for (size_t l : lengths) n += l;
     return n;
+}
+
+void EncodedPlane::compact() {
+    for (size_t i = 0; i < buffers.size(); ++i) {
+        buffers[i].resize(lengths[i]);
+        buffers[i].shrink_to_fit();
+    }
 }
 
 uint32_t crc32c(const void* data, size_t n) {
@@ -418,30 +425,36 @@ void NgffPlate::write_rendering() const {
 }
 
 EncodedPlane NgffPlate::encode_plane(const Plane& plane) const {
+    EncodedPlane out;
+    encode_plane(plane, out);
+    return out;
+}
+
+void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
     if (plane.width != layout_.width || plane.height != layout_.height || plane.dtype != layout_.dtype)
         throw Error("plane of " + std::to_string(plane.width) + "x" + std::to_string(plane.height) + " " +
                         dtype_name(plane.dtype) + " does not fit the plate's " + std::to_string(layout_.width) + "x" +
                         std::to_string(layout_.height) + " " + dtype_name(layout_.dtype),
                     Error::Kind::input);
-    EncodedPlane out;
-    out.levels.resize(size_t(layout_.levels));
+    out.buffers.resize(size_t(layout_.levels));
+    out.lengths.resize(size_t(layout_.levels));
     const size_t ts = dtype_size(plane.dtype);
-    encode_chunk(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.levels[0]);
+    out.lengths[0] = encode_chunk_into(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.buffers[0]);
     thread_local Plane a, b;
     const Plane* prev = &plane;
     for (int level = 1; level < layout_.levels; ++level) {
         Plane& next = (level % 2) ? a : b;
         downsample_2x2(*prev, next, layout_.downsample);
-        encode_chunk(layout_.codec, next.data.data(), next.byte_size(), ts, out.levels[size_t(level)]);
+        out.lengths[size_t(level)] =
+            encode_chunk_into(layout_.codec, next.data.data(), next.byte_size(), ts, out.buffers[size_t(level)]);
         prev = &next;
     }
-    return out;
 }
 
 size_t NgffPlate::write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const {
     if (sharded()) throw Error("internal: write_encoded on a sharded plate; use write_shard");
-    for (size_t level = 0; level < plane.levels.size(); ++level)
-        store_.put(chunk_key(row, col, site, t, c, z, int(level)), plane.levels[level]);
+    for (size_t level = 0; level < plane.level_count(); ++level)
+        store_.put(chunk_key(row, col, site, t, c, z, int(level)), plane.level(level));
     return plane.bytes();
 }
 
@@ -462,7 +475,7 @@ size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> ori
             if (dt < 0 || dc < 0 || dz < 0 || dt >= e[0] || dc >= e[1] || dz >= e[2])
                 throw Error("internal: plane outside its shard");
             const size_t i = (size_t(dt) * size_t(e[1]) + size_t(dc)) * size_t(e[2]) + size_t(dz);
-            const std::string& chunk = enc.levels.at(size_t(level));
+            const std::string_view chunk = enc.level(size_t(level));
             entries[i] = {shard.size(), chunk.size()};
             shard += chunk;
         }

@@ -78,8 +78,15 @@ std::string column_name(int col);  // 0 -> "01": zero-padded so that keys sort l
 
 // One plane encoded at every resolution level, ready to be stored.
 struct EncodedPlane {
-    std::vector<std::string> levels;  // levels[0] = full resolution
+    // Per level (0 = full resolution) a buffer whose front `lengths[level]` bytes are the chunk;
+    // the buffers keep the codec's worst-case size so that a worker thread reuses them.
+    std::vector<std::string> buffers;
+    std::vector<size_t> lengths;
+    size_t level_count() const { return lengths.size(); }
+    std::string_view level(size_t i) const { return {buffers.at(i).data(), lengths.at(i)}; }
     size_t bytes() const;
+    // Shrinks the buffers to the chunks, for planes held in memory until their shard is complete.
+    void compact();
 };
 
 class NgffPlate {
@@ -104,6 +111,8 @@ public:
 
     // Computes the pyramid of `plane` and encodes every level.
     EncodedPlane encode_plane(const Plane& plane) const;
+    // The same into `out`, reusing its buffers (a run job's thread encodes plane after plane).
+    void encode_plane(const Plane& plane, EncodedPlane& out) const;
     // Stores one encoded plane (not sharded); returns the stored bytes.
     size_t write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const;
     // Encodes and stores one plane (not sharded); returns the stored (compressed) size.

@@ -106,6 +106,30 @@ TEST(Shard, Crc32cKnownValue) {
     EXPECT_EQ(crc32c("", 0), 0u);
 }
 
+TEST(Pyramid, ReusedEncodedPlaneMatchesAFreshOneAtEveryLevel) {
+    // A run job's thread reuses one EncodedPlane; planes handed to a shard are compacted first.
+    fs::path root = fresh_dir("reuse");
+    auto store = open_store(root.string());
+    NgffPlate plate(*store, small_layout("0.4", ShardMode::none));
+    EncodedPlane reused;
+    for (uint32_t seed : {7u, 8u, 9u}) {
+        Plane p = noise_plane(37, 21, seed);
+        if (seed == 8) std::fill_n(p.as<uint16_t>(), p.pixel_count(), uint16_t(3));  // compresses to little
+        plate.encode_plane(p, reused);
+        EncodedPlane fresh = plate.encode_plane(p);
+        ASSERT_EQ(reused.level_count(), 3u);
+        for (size_t level = 0; level < 3; ++level) EXPECT_EQ(reused.level(level), fresh.level(level)) << level;
+        EXPECT_EQ(reused.bytes(), fresh.bytes());
+    }
+    EncodedPlane held = reused;
+    held.compact();
+    for (size_t level = 0; level < 3; ++level) {
+        EXPECT_EQ(held.level(level), reused.level(level));
+        EXPECT_EQ(held.buffers[level].size(), held.lengths[level]);
+    }
+    fs::remove_all(root);
+}
+
 TEST(Shard, ShardedPlateRoundTripsEveryPlaneAndLevel) {
     fs::path root = fresh_dir("shard");
     auto store = open_store(root.string());

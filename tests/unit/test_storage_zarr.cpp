@@ -92,6 +92,25 @@ TEST_P(CodecRoundTrip, EncodesAndDecodesExactly) {
     EXPECT_EQ(codec_from_compressor_json(compressor_json(c)).kind, c.kind);
 }
 
+TEST_P(CodecRoundTrip, ReusedBufferHoldsEachChunkAtItsFront) {
+    // A run job's thread encodes plane after plane into one buffer: a big plane, then a small one,
+    // then a big one again; each time the front of the buffer is exactly that plane's chunk.
+    CodecSpec c = parse_codec(GetParam());
+    std::string buffer;
+    for (auto [w, h, seed] : {std::tuple{300, 200, 100}, {31, 7, 5}, {280, 190, 9}}) {
+        Plane p = ramp_plane(uint32_t(w), uint32_t(h), uint16_t(seed));
+        std::string alone;
+        encode_chunk(c, p.data.data(), p.byte_size(), 2, alone);
+        const size_t n = encode_chunk_into(c, p.data.data(), p.byte_size(), 2, buffer);
+        ASSERT_EQ(n, alone.size());
+        EXPECT_GE(buffer.size(), n);
+        EXPECT_EQ(std::string_view(buffer.data(), n), alone);
+        std::vector<std::byte> out(p.byte_size());
+        decode_chunk(c, std::string_view(buffer.data(), n), out.data(), out.size());
+        EXPECT_EQ(0, std::memcmp(out.data(), p.data.data(), out.size()));
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllCodecs, CodecRoundTrip,
                          ::testing::Values("none", "blosc-lz4", "blosc-zstd", "zstd", "zstd:9", "blosc-lz4:1"));
 
