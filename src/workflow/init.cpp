@@ -1,5 +1,7 @@
 // `init`: removes the output of a previous run, writes the plate's NGFF metadata, and splits the
 // sites into run jobs (TissueMAPS' create_run_batches), each described by one JSON file.
+#include <charconv>
+#include <future>
 #include <map>
 
 #include "core/fileutil.h"
@@ -114,14 +116,27 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
     if (result.removed_keys) log::info("removed {} files of a previous run from {}", result.removed_keys, store->url());
 
     std::map<int64_t, json> layouts;  // plate id -> layout json
+    std::vector<PlateLayout> plate_layouts;
     for (auto& p : plates) {
         PlateLayout L = plate_layout(cat, p);
-        NgffPlate(*store, L).write_metadata();
         layouts[p.id] = L.to_json();
         log::info("plate '{}': {} wells, {} channels, {} tpoints, {} zplanes, {}x{} {} -> {}/{}", L.name,
                   L.wells.size(), L.channels.size(), L.tpoints, L.zplanes, L.width, L.height, dtype_name(L.dtype),
                   store->url(), L.path);
+        plate_layouts.push_back(std::move(L));
     }
+    // The NGFF metadata (a few files per field: tens of thousands on a big plate, mostly the
+    // kernel's work) is written by a second thread while this one reads the catalog and writes
+    // the job files (mostly user time).
+    auto metadata = std::async(std::launch::async, [&store, &plate_layouts] {
+        for (const PlateLayout& L : plate_layouts) NgffPlate(*store, L).write_metadata();
+    });
+    struct JoinMetadata {  // an exception below must not leave the thread running
+        std::future<void>& f;
+        ~JoinMetadata() {
+            if (f.valid()) f.wait();
+        }
+    } join_metadata{metadata};
 
     // Sites in plate order, batch_size sites per job; each job lists its stored planes and, for
     // each, the source planes (several with --mip).
@@ -131,15 +146,19 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
         "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
         "JOIN plates p ON w.plate_id = p.id JOIN planes pl ON pl.output_id = o.id JOIN files f ON pl.file_id = f.id "
         "ORDER BY w.plate_id, w.row, w.col, s.idx, o.tpoint, o.channel, o.zplane, pl.zplane");
-    json job_outputs = json::array();
+    // The outputs of a job are written as JSON text directly: building a json tree of a million
+    // rows and dumping it took longer than the catalog query.
+    std::string job_outputs;
+    int64_t job_output_count = 0;
     std::map<int64_t, bool> job_plates;
+    std::map<std::string, std::string> quoted_paths;  // plate store path -> its JSON string
     int sites_in_job = 0;
     int64_t current_site = -1, current_output = -1;
     std::vector<int64_t> job_planes;
     auto flush = [&] {
-        if (job_outputs.empty()) return;
+        if (job_output_count == 0) return;
         ++result.run_jobs;
-        job_planes.push_back(int64_t(job_outputs.size()));
+        job_planes.push_back(job_output_count);
         json plates_j = json::object();
         for (auto& [pid, _] : job_plates) plates_j[layouts[pid]["path"].get<std::string>()] = layouts[pid];
         json job = {{"phase", "run"},
@@ -150,12 +169,22 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
                     {"mip", config.mip},
                     {"plates", plates_j},
                     {"output_columns", {"id", "plate", "row", "col", "site", "t", "c", "z",
-                                        "inputs [file, series, page, sample]"}},
-                    {"outputs", std::move(job_outputs)}};
-        write_file_atomic(ws.job_file(Phase::run, result.run_jobs), job.dump());
-        job_outputs = json::array();
+                                        "inputs [file, series, page, sample]"}}};
+        std::string text = job.dump();
+        text.pop_back();  // the closing brace: "outputs" follows
+        text += ",\"outputs\":[";
+        text += job_outputs;
+        text += "]]]}";
+        write_file_atomic(ws.job_file(Phase::run, result.run_jobs), text);
+        job_outputs.clear();
+        job_output_count = 0;
         job_plates.clear();
         sites_in_job = 0;
+    };
+    auto append_int = [&job_outputs](int64_t v) {
+        char buf[24];
+        auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+        job_outputs.append(buf, end);
     };
     while (st.step()) {
         int64_t site_id = st.int64(2);
@@ -166,16 +195,38 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
         }
         int64_t output_id = st.int64(6);
         if (output_id != current_output) {
+            // A row [id, plate, row, col, site, t, c, z, [inputs]] (rows rather than objects: a
+            // million planes cost a third of the time and space); run.cpp reads it.
+            if (job_output_count > 0) job_outputs += "]],";
             current_output = output_id;
             ++result.outputs;
+            ++job_output_count;
             job_plates[st.int64(0)] = true;
-            // Rows rather than objects: a million planes cost a third of the time and space.
-            job_outputs.push_back(json::array({output_id, st.text(1), st.integer(3), st.integer(4), st.integer(5),
-                                               st.integer(8), st.integer(7), st.integer(9), json::array()}));
+            std::string path = st.text(1);
+            auto quoted = quoted_paths.find(path);
+            if (quoted == quoted_paths.end()) quoted = quoted_paths.emplace(path, json(path).dump()).first;
+            job_outputs += '[';
+            append_int(output_id);
+            job_outputs += ',';
+            job_outputs += quoted->second;
+            for (int column : {3, 4, 5, 8, 7, 9}) {
+                job_outputs += ',';
+                append_int(st.integer(column));
+            }
+            job_outputs += ",[";
+        } else {
+            job_outputs += ',';
         }
-        job_outputs.back()[8].push_back(json::array({name_to_json(st.text(10)), st.int64(11), st.int64(12), st.int64(13)}));
+        job_outputs += '[';
+        job_outputs += name_to_json(st.text(10)).dump();
+        for (int column : {11, 12, 13}) {
+            job_outputs += ',';
+            append_int(st.int64(column));
+        }
+        job_outputs += ']';
     }
     flush();
+    metadata.get();  // its exception, if any
 
     write_file_atomic(ws.job_file(Phase::collect, 0), json{{"phase", "collect"}, {"delete", opt.delete_sources}}.dump(1));
     write_file_atomic(ws.batches_file(), json{{"run_jobs", result.run_jobs},
