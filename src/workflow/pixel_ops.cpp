@@ -1,7 +1,10 @@
 #include "workflow/pixel_ops.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
+
+#include "core/checksum.h"
 
 namespace imx {
 
@@ -39,12 +42,30 @@ template <class T> std::pair<T, T> lane_minmax(const T* v, size_t n) {
     return {mn, mx};
 }
 
-template <class T> PlaneStats minmax_stats(const Plane& p) {
+// Pixels per block of the one pass over a plane: small enough to stay in the first-level cache
+// between the minimum/maximum, the sample and the checksum.
+constexpr size_t kBlockBytes = 32 * 1024;
+
+template <class T> PlaneStats minmax_stats(const Plane& p, std::string* checksum) {
     const T* v = p.as<T>();
     const size_t n = p.pixel_count();
     PlaneStats s;
-    if (n == 0) return s;
-    const auto [lo, hi] = lane_minmax(v, n);
+    std::unique_ptr<PixelChecksum> sum;
+    if (checksum) sum = std::make_unique<PixelChecksum>();
+    if (n == 0) {
+        if (checksum) *checksum = sum->hex();
+        return s;
+    }
+    T lo = v[0], hi = v[0];
+    constexpr size_t block = kBlockBytes / sizeof(T);
+    for (size_t b = 0; b < n; b += block) {
+        const size_t m = std::min(block, n - b);
+        const auto [blo, bhi] = lane_minmax(v + b, m);
+        lo = std::min(lo, blo);
+        hi = std::max(hi, bhi);
+        if (sum) sum->update(v + b, m * sizeof(T));
+    }
+    if (checksum) *checksum = sum->hex();
     s.min = double(lo);
     s.max = double(hi);
     s.p001 = s.min;
@@ -52,22 +73,36 @@ template <class T> PlaneStats minmax_stats(const Plane& p) {
     return s;
 }
 
-template <class T> PlaneStats histogram_stats(const Plane& p, std::vector<uint64_t>* coarse) {
+template <class T> PlaneStats histogram_stats(const Plane& p, std::vector<uint64_t>* coarse, std::string* checksum) {
     constexpr size_t bins = size_t(1) << (8 * sizeof(T));
     thread_local std::vector<uint32_t> hist;
     hist.assign(bins, 0);
     const T* v = p.as<T>();
     const size_t n = p.pixel_count();
     PlaneStats s;
-    if (n == 0) return s;
+    std::unique_ptr<PixelChecksum> sum;
+    if (checksum) sum = std::make_unique<PixelChecksum>();
+    if (n == 0) {
+        if (checksum) *checksum = sum->hex();
+        return s;
+    }
     // Exact minimum and maximum (a vectorised pass); the percentiles from a sample of at least
     // 65,536 pixels (every 16th of a camera frame), plenty for a contrast window.
-    const auto [mn, mx] = lane_minmax(v, n);
+    const size_t step = std::max<size_t>(1, std::min<size_t>(16, n / 65536));
+    T mn = v[0], mx = v[0];
+    size_t sampled = 0, i = 0;  // i: the next sampled pixel
+    constexpr size_t block = kBlockBytes / sizeof(T);
+    for (size_t b = 0; b < n; b += block) {
+        const size_t end = std::min(n, b + block);
+        const auto [blo, bhi] = lane_minmax(v + b, end - b);
+        mn = std::min(mn, blo);
+        mx = std::max(mx, bhi);
+        for (; i < end; i += step, ++sampled) ++hist[v[i]];
+        if (sum) sum->update(v + b, (end - b) * sizeof(T));
+    }
+    if (checksum) *checksum = sum->hex();
     s.min = double(mn);
     s.max = double(mx);
-    const size_t step = std::max<size_t>(1, std::min<size_t>(16, n / 65536));
-    size_t sampled = 0;
-    for (size_t i = 0; i < n; i += step, ++sampled) ++hist[v[i]];
     size_t lo = size_t(mn), hi = size_t(mx);
     if (coarse) {
         const size_t shift = sizeof(T) == 1 ? 0 : 4;
@@ -116,15 +151,15 @@ void max_project_into(Plane& acc, const Plane& p) {
 size_t histogram_bins(DType t) { return t == DType::u8 ? 256 : t == DType::u16 ? 4096 : 0; }
 double histogram_bin_width(DType t) { return t == DType::u16 ? 16 : 1; }
 
-PlaneStats plane_stats(const Plane& p, std::vector<uint64_t>* histogram) {
+PlaneStats plane_stats(const Plane& p, std::vector<uint64_t>* histogram, std::string* checksum) {
     switch (p.dtype) {
-        case DType::u8: return histogram_stats<uint8_t>(p, histogram);
-        case DType::u16: return histogram_stats<uint16_t>(p, histogram);
-        case DType::i8: return minmax_stats<int8_t>(p);
-        case DType::i16: return minmax_stats<int16_t>(p);
-        case DType::u32: return minmax_stats<uint32_t>(p);
-        case DType::i32: return minmax_stats<int32_t>(p);
-        case DType::f32: return minmax_stats<float>(p);
+        case DType::u8: return histogram_stats<uint8_t>(p, histogram, checksum);
+        case DType::u16: return histogram_stats<uint16_t>(p, histogram, checksum);
+        case DType::i8: return minmax_stats<int8_t>(p, checksum);
+        case DType::i16: return minmax_stats<int16_t>(p, checksum);
+        case DType::u32: return minmax_stats<uint32_t>(p, checksum);
+        case DType::i32: return minmax_stats<int32_t>(p, checksum);
+        case DType::f32: return minmax_stats<float>(p, checksum);
     }
     return {};
 }

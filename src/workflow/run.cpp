@@ -10,7 +10,6 @@
 #include <mutex>
 #include <thread>
 
-#include "core/checksum.h"
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "formats/reader.h"
@@ -171,8 +170,8 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                     r.read += target.byte_size();
                     if (k > 0) max_project_into(acc, plane);
                 }
-                r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.c}] : nullptr);
-                r.checksum = pixel_checksum(acc.data.data(), acc.byte_size());
+                r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.c}] : nullptr,
+                                      &r.checksum);
                 o.plate->encode_plane(acc, encoded);
                 r.stored = encoded.bytes();
                 if (!group) o.plate->write_encoded(o.row, o.col, o.site, o.t, o.c, o.z, encoded);

@@ -227,6 +227,34 @@ TEST(PixelOps, StatisticsOfCameraFramesMatchAFullScan) {
     EXPECT_EQ(fs_.max, 1e6);
 }
 
+TEST(PixelOps, StatisticsPassAlsoGivesThePlanesChecksum) {
+    // The one pass over the plane feeds the checksum block by block: the same value as the
+    // checksum of the whole plane at once, for every type, for planes shorter than a block and
+    // planes that end inside one; and the same statistics as without it.
+    std::mt19937 rng(5);
+    for (DType t : {DType::u8, DType::u16, DType::i16, DType::u32, DType::f32})
+        for (uint32_t w : {0u, 1u, 7u, 2560u, 2561u}) {
+            Plane p;
+            p.allocate(t, w, w > 100 ? 13 : 3);
+            auto* bytes = reinterpret_cast<unsigned char*>(p.data.data());
+            for (size_t i = 0; i < p.byte_size(); ++i) bytes[i] = (unsigned char)(rng() % 200);
+            std::vector<uint64_t> h1(histogram_bins(t)), h2(histogram_bins(t));
+            std::string sum;
+            PlaneStats with = plane_stats(p, h1.empty() ? nullptr : &h1, &sum);
+            PlaneStats without = plane_stats(p, h2.empty() ? nullptr : &h2);
+            EXPECT_EQ(sum, pixel_checksum(p.data.data(), p.byte_size())) << dtype_name(t) << " " << w;
+            EXPECT_EQ(with.min, without.min);
+            EXPECT_EQ(with.max, without.max);
+            EXPECT_EQ(with.p999, without.p999);
+            EXPECT_EQ(h1, h2);
+        }
+    PixelChecksum pieces;
+    pieces.update("abc", 3);
+    pieces.update("defgh", 5);
+    EXPECT_EQ(pieces.hex(), pixel_checksum("abcdefgh", 8));
+    EXPECT_NE(pieces.hex(), pixel_checksum("abcdefg", 7));
+}
+
 TEST(Catalog, CreateRecordsPlatesSitesAndMipOutputs) {
     fs::path dir = fresh_dir("catalog");
     ImageSet set;
