@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 #include "core/types.h"
 #include "storage/s3_store.h"
@@ -91,6 +92,9 @@ std::mutex g_mu;
 std::string g_endpoint;
 std::map<std::string, std::shared_ptr<Store>> g_stores;   // bucket -> store
 std::list<std::shared_ptr<const Listing>> g_listings;
+// Sizes from HEAD requests, by object (bounded; a process trusts an object not to change size
+// while it runs, as the block cache does).
+std::unordered_map<std::string, uint64_t> g_sizes;
 
 std::shared_ptr<Store> store_for(const std::string& bucket) {
     std::lock_guard lock(g_mu);
@@ -346,7 +350,19 @@ std::optional<uint64_t> file_size(const fs::path& p) {
         if (it == l->files.end()) return std::nullopt;
         return it->second;
     }
-    return store_for(r.bucket)->size(r.key);  // a worker asking about one file: HEAD, not a listing
+    // A worker asking about one file: a HEAD, not a listing; remembered, because a reader opens
+    // the same file two or three times per plane (format sniffing, then the decoder).
+    {
+        std::lock_guard lock(g_mu);
+        if (auto it = g_sizes.find(p.string()); it != g_sizes.end()) return it->second;
+    }
+    auto size = store_for(r.bucket)->size(r.key);
+    if (size) {
+        std::lock_guard lock(g_mu);
+        if (g_sizes.size() >= 65536) g_sizes.clear();
+        g_sizes.emplace(p.string(), *size);
+    }
+    return size;
 }
 
 bool is_file(const fs::path& p) { return source::file_size(p).has_value(); }
@@ -376,18 +392,21 @@ void remove(const fs::path& p) {
     store_for(r.bucket)->remove(r.key);
     std::lock_guard lock(g_mu);
     g_listings.clear();  // they list the object no more
+    g_sizes.erase(p.string());
 }
 
 void use_store_for_bucket(const std::string& bucket, std::shared_ptr<Store> store) {
     std::lock_guard lock(g_mu);
     g_stores[bucket] = std::move(store);
     g_listings.clear();
+    g_sizes.clear();
 }
 
 void clear_cache() {
     {
         std::lock_guard lock(g_mu);
         g_listings.clear();
+        g_sizes.clear();
         g_stores.clear();
     }
     std::lock_guard lock(g_cache_mu);

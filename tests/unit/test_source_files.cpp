@@ -7,6 +7,7 @@
 #include <atomic>
 #include <iostream>
 #include <random>
+#include <set>
 
 #include "czi_writer.h"
 #include "demo/demo_plate.h"
@@ -37,14 +38,17 @@ public:
         if (v) bytes += v->size(), ++gets;
         return v;
     }
-    std::optional<uint64_t> size(const std::string& k) const override { return inner_->size(k); }
+    std::optional<uint64_t> size(const std::string& k) const override {
+        ++heads;
+        return inner_->size(k);
+    }
     void remove(const std::string& k) override { inner_->remove(k); }
     uint64_t remove_prefix(const std::string& p) override { return inner_->remove_prefix(p); }
     std::vector<std::string> list(const std::string& p) const override {
         ++lists;
         return inner_->list(p);
     }
-    mutable std::atomic<uint64_t> bytes{0}, gets{0}, lists{0};
+    mutable std::atomic<uint64_t> bytes{0}, gets{0}, lists{0}, heads{0};
 
 private:
     std::unique_ptr<Store> inner_;
@@ -187,6 +191,19 @@ TEST_F(RemoteSource, CellVoyagerPlateConfiguresAndDecodesFromTheBucket) {
     }
     ::unsetenv("IMX_SOURCE_WHOLE_BYTES");
     ::unsetenv("IMX_SOURCE_BLOCK_BYTES");
+    // A run job holds no listing: it asks the size of each file it opens once (a HEAD), although
+    // decoding a plane opens its file twice (format sniffing, then libtiff).
+    source::clear_cache();
+    source::use_store_for_bucket("unit-bucket", store);
+    const uint64_t heads_before = store->heads.load();
+    std::set<std::string> files;
+    for (auto& plane : r.planes) {
+        Plane p;
+        read_plane(resolve_inside(remote, plane.file), plane.page, 0, p);
+        read_plane(resolve_inside(remote, plane.file), plane.page, 0, p);
+        files.insert(plane.file);
+    }
+    EXPECT_EQ(store->heads.load() - heads_before, files.size());
     // '..' in a name is refused before any request is made.
     EXPECT_NE(test::error_of([&] { resolve_inside(remote, "../other/x.tif"); }).find("leaves the source folder"),
               std::string::npos);
