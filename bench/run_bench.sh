@@ -5,7 +5,8 @@
 #   the Python route (tifffile + zarr-python + numcodecs, 2 processes), imextract (create + init +
 #   submit + collect, and the run phase alone), with MB/s of source pixels, ratios, peak RSS and
 #   the compressed size; then time per plane for a 4x larger plate, `create` on 100,000 metadata
-#   records and `init` on 1,000,000 planes.
+#   records and `init` on 1,000,000 planes; the Python route and the run phase again from a cold
+#   page cache (root only); what writing into memory the VM handed back to its host costs.
 # usage: bench/run_bench.sh [WORKDIR]   (QUICK=1: small planes, for a smoke run; ROUNDS=N interleaved
 # rounds of the compared routes and of the scaling runs, default 5)
 set -euo pipefail
@@ -22,10 +23,14 @@ if [ "${QUICK:-0}" = 1 ]; then WIDTH=640 HEIGHT=540 RECORDS=2000 MILLION=20000; 
 CORES=$(nproc)
 OUT="$W/results.md"
 note() { echo "$*" | tee -a "$OUT"; }
-# timed LABEL CMD...: wall seconds and peak RSS (MB) of CMD into $T and $RSS
-timed() { local label=$1; shift
-    /usr/bin/time -f "%e %M" -o "$W/time.txt" "$@" > "$W/$label.out" 2> "$W/$label.err" || { cat "$W/$label.err" >&2; exit 1; }
-    read -r T RSS_KB < "$W/time.txt"; RSS=$((RSS_KB / 1024)); }
+# timed LABEL CMD...: wall seconds, peak RSS (MB), user and kernel CPU seconds of CMD into $T,
+# $RSS, $UT and $ST; $REPORTED: MB of free memory the guest handed back to the hypervisor meanwhile
+REPORTED_KIB=/sys/module/page_reporting/parameters/reported_kib
+reported_kib() { if [ -r "$REPORTED_KIB" ]; then cat "$REPORTED_KIB"; else echo 0; fi; }
+timed() { local label=$1; shift; local k0; k0=$(reported_kib)
+    /usr/bin/time -f "%e %M %U %S" -o "$W/time.txt" "$@" > "$W/$label.out" 2> "$W/$label.err" || { cat "$W/$label.err" >&2; exit 1; }
+    REPORTED=$(( ($(reported_kib) - k0) / 1024 ))
+    read -r T RSS_KB UT ST < "$W/time.txt"; RSS=$((RSS_KB / 1024)); }
 # best LABEL CMD...: the fastest of 3 runs (a shared VM is noisy); $T, $RSS of that run
 best() { local label=$1; shift; local bt="" brss=0
     for _ in 1 2 3; do timed "$label" "$@"
@@ -125,7 +130,38 @@ run_codec() { local codec=$1
     note ""
     RUN_T_1X=$RUN_T
 }
+# Cold cache: right after an acquisition the microscope's files are on disk, not in memory. The
+# Python route, imextract's run phase and cat, each after dropping the page cache (needs root).
+cold_rounds() {
+    if ! [ -w /proc/sys/vm/drop_caches ]; then
+        note "(cold-cache rounds skipped: /proc/sys/vm/drop_caches is not writable)"; note ""; return
+    fi
+    local rounds="$W/cold.txt"; : > "$rounds"
+    drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+    for _ in $(seq 1 "$ROUNDS"); do
+        drop; timed pycold "$PY" "$ROOT/bench/python_route.py" "$SRC" "$W/py.zarr" blosc-lz4 "$CORES"
+        read -r _ t _ < "$W/pycold.out"; echo "python $t $RSS" >> "$rounds"
+        "$IMX" "$W/exp" init > /dev/null 2>&1
+        drop; timed runcold "$IMX" "$W/exp" run -j 1; echo "imextract $T $RSS" >> "$rounds"
+        drop; timed catcold sh -c "cat '$SRC'/*.tif > /dev/null"; echo "cat $T 0" >> "$rounds"
+    done
+    cat "$SRC"/*.tif > /dev/null  # warm again for what follows
+    local py run cat_t
+    py=$(stat_in "$rounds" python min); run=$(stat_in "$rounds" imextract min); cat_t=$(stat_in "$rounds" cat min)
+    note "## cold cache (blosc-lz4; the page cache dropped before each; $ROUNDS interleaved rounds)"
+    note ""
+    note "| route | seconds, min | seconds, median | MB/s of pixels (min) |"
+    note "| --- | ---: | ---: | ---: |"
+    note "| read floor: cat of the source files | $cat_t | $(stat_in "$rounds" cat median) | $(mbs $PIXMB $cat_t) |"
+    note "| Python route | $py | $(stat_in "$rounds" python median) | $(mbs $PIXMB $py) |"
+    note "| imextract run phase | $run | $(stat_in "$rounds" imextract median) | $(mbs $PIXMB $run) |"
+    note ""
+    note "- run phase / Python from a cold cache: **$(ratio "$py" "$run")x** by the minimum, $(ratio "$(stat_in "$rounds" python median)" "$(stat_in "$rounds" imextract median)")x by the median"
+    note "- every round: $(tr '\n' ';' < "$rounds" | sed 's/;$//') (route, seconds, RSS MB)"
+    note ""
+}
 run_codec blosc-lz4
+cold_rounds
 DEFAULT=$("$IMX" "$W/exp" status | awk '/^compression/{print $2}')
 run_codec blosc-zstd
 
@@ -139,7 +175,7 @@ N4=$(ls "$W/p4/microscope"/*.tif | wc -l)
 rm -rf "$W/exp"; "$IMX" "$W/exp" create --source "$SRC" --compression blosc-lz4 --levels 1 > /dev/null 2>&1
 # Interleaved rounds, each on a freshly initialised plate (new files, as the write floor), so that
 # a slow phase of the shared VM hits both sizes alike; the minimum and the median per size.
-: > "$W/scaling.txt"
+: > "$W/scaling.txt"; : > "$W/scaling_cpu.txt"
 for round in $(seq 1 "$ROUNDS"); do
     for size in 1 4; do
         exp="$W/exp"; [ "$size" = 4 ] && exp="$W/exp4"
@@ -147,6 +183,7 @@ for round in $(seq 1 "$ROUNDS"); do
         timed "run$size" "$IMX" "$exp" run -j 1
         n=$NPLANES; [ "$size" = 4 ] && n=$N4
         echo "$size $(awk -v t=$T -v n=$n 'BEGIN{printf "%.2f", t*1000/n}') $RSS" >> "$W/scaling.txt"
+        echo "$size $(awk -v u=$UT -v s=$ST -v n=$n 'BEGIN{printf "%.2f %.2f", u*1000/n, s*1000/n}') $REPORTED" >> "$W/scaling_cpu.txt"
     done
 done
 write_floor "$W/exp4"; W4_T=$T
@@ -161,8 +198,38 @@ note "| 4x | $N4 | $(stat_of 4 min) | $(stat_of 4 median) | $(stat_of 4 rss) | $
 note ""
 note "- cost per plane 4x / 1x: **$(ratio "$(stat_of 4 min)" "$(stat_of 1 min)")** by the minimum, $(ratio "$(stat_of 4 median)" "$(stat_of 1 median)") by the median (target 0.85-1.15)"
 note "- every round: $(tr '\n' ';' < "$W/scaling.txt" | sed 's/;$//') (size, ms per plane, RSS MB)"
+# CPU time per plane, split into user (imextract's own work) and kernel (page cache copies and
+# allocation), with the memory the guest reported free to the hypervisor during the run.
+cpu_median() { awk -v k="$1" -v c="$2" '$1 == k { print $c }' "$W/scaling_cpu.txt" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+note "- CPU ms per plane (median of the rounds): user 1x $(cpu_median 1 2), 4x $(cpu_median 4 2) (4x / 1x **$(ratio "$(cpu_median 4 2)" "$(cpu_median 1 2)")**); kernel 1x $(cpu_median 1 3), 4x $(cpu_median 4 3) ($(ratio "$(cpu_median 4 3)" "$(cpu_median 1 3)"))"
+note "- every round: $(tr '\n' ';' < "$W/scaling_cpu.txt" | sed 's/;$//') (size, user ms per plane, kernel ms per plane, MB the guest reported free to the hypervisor during the run)"
 note ""
 rm -rf "$W/p4" "$W/exp4"
+
+# The VM's memory. A guest with free page reporting (virtio-balloon) hands memory it has freed back
+# to the hypervisor, and touching such memory again costs a fault in the host. Every route writes
+# its output into newly allocated page cache, so how much of that memory was handed back changes
+# its time. Probe: as much as the 4x plate stores (2.4 GB) written to tmpfs into memory freed a
+# moment ago, and again after 10 s.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+    probe=/dev/shm/imextract-bench-probe.$$
+    : > "$W/probe.txt"
+    for _ in 1 2 3; do
+        dd if=/dev/zero of="$probe" bs=1M count=2400 2> /dev/null; rm -f "$probe"
+        timed probe dd if=/dev/zero of="$probe" bs=1M count=2400; hot=$T; rm -f "$probe"
+        k0=$(reported_kib); sleep 10; idle=$(( ($(reported_kib) - k0) / 1024 ))
+        timed probe dd if=/dev/zero of="$probe" bs=1M count=2400; rm -f "$probe"
+        echo "$hot $T $idle" >> "$W/probe.txt"
+    done
+    note "## the VM's memory: writing 2,400 MiB into tmpfs"
+    note ""
+    note "| round | freed a moment before: s | freed 10 s before: s | MB reported free to the hypervisor in those 10 s |"
+    note "| ---: | ---: | ---: | ---: |"
+    awk '{ printf "| %d | %s | %s | %s |\n", NR, $1, $2, $3 }' "$W/probe.txt" | tee -a "$OUT"
+    note ""
+    note "(free page reporting on: $([ -r "$REPORTED_KIB" ] && echo "yes, $(cat /sys/module/page_reporting/parameters/page_reporting_order 2>/dev/null) = page_reporting_order" || echo "not visible"))"
+    note ""
+fi
 
 # Metadata at scale: create on RECORDS records, init on MILLION planes.
 tifs=("$SRC"/*.tif)  # not `ls | head`: with pipefail, ls killed by SIGPIPE would end the script
