@@ -304,7 +304,7 @@ int real_main(int argc, char** argv) {
     auto* run = app.add_subcommand("run", "run one run job (what the engines start)");
     run->add_option("-j,--job", job, "run job id (1-based)")->required();
     run->add_flag("--assume-clean-state", ropt.assume_clean_state, "keep the job's previous result file");
-    run->add_option("--threads", ropt.threads, "threads (default: one per core)");
+    run->add_option("--threads", ropt.threads, "worker threads (default: one more than the CPUs this process may use)");
 
     SubmitOptions sopt;
     // Resource options given once are kept in the experiment and are the defaults after that.

@@ -130,7 +130,7 @@ std::string describe(const StoredPlane& s) {
            std::to_string(s.c) + " tpoint " + std::to_string(s.t) + " zplane " + std::to_string(s.z) + ": " + s.problem;
 }
 
-int default_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+int default_threads() { return usable_cpus(); }
 
 using Histograms = std::map<std::pair<std::string, int>, std::vector<uint64_t>>;  // (plate, channel)
 

@@ -10,7 +10,6 @@
 #include <csignal>
 #include <cstring>
 #include <map>
-#include <thread>
 
 #include "core/log.h"
 #include "workflow/engine.h"
@@ -33,11 +32,14 @@ public:
     std::string name() const override { return "local"; }
 
     bool run(const Workspace& ws, const std::vector<int>& jobs, const SubmitOptions& opt, Monitor& monitor) override {
-        const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+        const int cores = usable_cpus();
         const int parallel = std::max(1, std::min<int>(opt.max_parallel > 0 ? opt.max_parallel : cores, int(jobs.size())));
-        const int threads = opt.cores > 0 ? opt.cores : std::max(1, cores / parallel);
+        const int job_cores = opt.cores > 0 ? opt.cores : std::max(1, cores / parallel);
+        // A worker more than cores, as `run` does by default (a worker waiting for I/O leaves no core idle).
+        const int threads = job_cores + 1;
         const std::string exe = self_executable();
-        log::info("local engine: {} job(s), {} at a time, {} thread(s) each", jobs.size(), parallel, threads);
+        log::info("local engine: {} job(s), {} at a time, {} core(s) ({} worker threads) each", jobs.size(), parallel,
+                  job_cores, threads);
 
         InterruptGuard interrupt;
 

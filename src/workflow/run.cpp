@@ -42,10 +42,10 @@ struct Outcome {
     uint64_t read = 0;
 };
 
-int default_threads() {
-    unsigned n = std::thread::hardware_concurrency();
-    return n ? int(n) : 2;
-}
+// One worker more than the CPUs this process may use, so that a worker waiting for a read leaves
+// no core idle: on 2 cores, the benchmark plate's run phase from a cold page cache took a median
+// 1.27 s with 3 workers against 1.36 s with 2 (10 rounds each); from a warm cache the same 0.8 s.
+int default_threads() { return usable_cpus() + 1; }
 
 }  // namespace
 

@@ -131,7 +131,7 @@ public:
                                              "--output=" + (ws.jobs_dir() / "run" / "slurm-%A_%a.out").string()};
         run_args.insert(run_args.end(), common.begin(), common.end());
         run_args.push_back("--wrap=exec " + shell_quote(exe) + " " + shell_quote(exp) +
-                           " run -j \"$SLURM_ARRAY_TASK_ID\" --threads " + std::to_string(cores));
+                           " run -j \"$SLURM_ARRAY_TASK_ID\" --threads " + std::to_string(cores + 1));  // as run's default
         auto r = run_command(run_args);
         if (r.exit_code != 0) throw refusal(r, opt, cores);
         array_ = trim(r.out.substr(0, r.out.find(';')));

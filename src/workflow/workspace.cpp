@@ -1,11 +1,14 @@
 #include "workflow/workspace.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "core/fileutil.h"
 #include "core/types.h"
@@ -140,6 +143,13 @@ std::string hostname() {
     char buf[256] = {};
     ::gethostname(buf, sizeof buf - 1);
     return buf;
+}
+
+int usable_cpus() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    return int(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace imx

@@ -75,5 +75,8 @@ private:
 
 double now_seconds();
 std::string hostname();
+// CPUs this process may run on: its affinity mask (a SLURM allocation, taskset, a container's
+// cpuset), not every CPU of the node.
+int usable_cpus();
 
 }  // namespace imx

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include "core/types.h"
+#include "workflow/workspace.h"
 
 using namespace imx;
 
@@ -25,4 +27,20 @@ TEST(Types, DtypeNames) {
     EXPECT_EQ(dtype_from_zarr("<f4"), DType::f32);
     EXPECT_EQ(dtype_from_name("int16"), DType::i16);
     EXPECT_THROW(dtype_from_name("complex"), Error);
+}
+
+TEST(Workspace, UsableCpusFollowTheAffinityMaskNotTheNode) {
+    // A SLURM allocation or taskset narrows the mask; the default worker count must follow it.
+    cpu_set_t all;
+    ASSERT_EQ(::sched_getaffinity(0, sizeof all, &all), 0);
+    EXPECT_EQ(usable_cpus(), CPU_COUNT(&all));
+    int first = 0;
+    while (!CPU_ISSET(first, &all)) ++first;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof one, &one), 0);
+    EXPECT_EQ(usable_cpus(), 1);
+    ASSERT_EQ(::sched_setaffinity(0, sizeof all, &all), 0);
+    EXPECT_EQ(usable_cpus(), CPU_COUNT(&all));
 }
