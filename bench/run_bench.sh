@@ -84,12 +84,14 @@ run_codec() { local codec=$1
     timed init "$IMX" "$W/exp" init; INIT_T=$T
     # Python (its own timing of the worker pool, into a fresh store) and imextract's run phase
     # (the whole `run` process, into a freshly initialised plate), alternating.
-    local rounds="$W/rounds_$codec.txt"; : > "$rounds"
+    local rounds="$W/rounds_$codec.txt"; : > "$rounds"; : > "$rounds.cpu"
     for _ in $(seq 1 "$ROUNDS"); do
         timed python "$PY" "$ROOT/bench/python_route.py" "$SRC" "$W/py.zarr" "$codec" "$CORES"
         read -r _ t _ < "$W/python.out"; echo "python $t $RSS" >> "$rounds"
+        echo "python $UT $ST" >> "$rounds.cpu"
         "$IMX" "$W/exp" init > /dev/null 2>&1
         timed run "$IMX" "$W/exp" run -j 1; echo "imextract $T $RSS" >> "$rounds"
+        echo "imextract $UT $ST" >> "$rounds.cpu"
     done
     PY_T=$(stat_in "$rounds" python min); PY_MED=$(stat_in "$rounds" python median); PY_RSS=$(stat_in "$rounds" python rss)
     RUN_T=$(stat_in "$rounds" imextract min); RUN_MED=$(stat_in "$rounds" imextract median); RUN_RSS=$(stat_in "$rounds" imextract rss)
@@ -117,13 +119,14 @@ run_codec() { local codec=$1
     note "| write floor: files of the stored chunks' sizes, written new by $CORES processes | $WRITE_T | $(mbs $PIXMB $WRITE_T) | | |"
     note "| codec ceiling: $codec alone, $CORES threads, planes in memory | $CEIL_T | $(mbs $PIXMB $CEIL_T) | | $((CEIL_BYTES / 1000000)) |"
     note "| Python: tifffile + zarr-python/numcodecs, $CORES processes (min of $ROUNDS; median $PY_MED) | $PY_T | $(mbs $PIXMB $PY_T) | $PY_RSS | $PY_SIZE |"
-    note "| imextract run phase (run -j 1, $CORES threads; min of $ROUNDS; median $RUN_MED) | $RUN_T | $(mbs $PIXMB $RUN_T) | $RUN_RSS | $IMX_SIZE |"
+    note "| imextract run phase (run -j 1: $((CORES + 1)) workers on $CORES cores; min of $ROUNDS; median $RUN_MED) | $RUN_T | $(mbs $PIXMB $RUN_T) | $RUN_RSS | $IMX_SIZE |"
     note "| imextract run phase with the default pyramid ($LEVELS levels in the first field) | $PYR_T | $(mbs $PIXMB $PYR_T) | $PYR_RSS | $PYR_SIZE |"
     note "| imextract create + init + run + collect | $FULL_T | $(mbs $PIXMB $FULL_T) | | |"
     note "| imextract create + init + submit (incl. collect) | $(awk -v a=$CREATE_T -v b=$INIT_T -v c=$SUBMIT_T 'BEGIN{print a+b+c}') | | $SUBMIT_RSS | |"
     note ""
     note "- run phase / Python: **$(ratio $PY_T $RUN_T)x** the throughput by the minimum, $(ratio $PY_MED $RUN_MED)x by the median (target >= 2)"
     note "- rounds (route, seconds, RSS MB): $(tr '\n' ';' < "$rounds" | sed 's/;$//')"
+    note "- CPU seconds of the same rounds (route, user, kernel; Python's whole processes, interpreter start and imports included): $(tr '\n' ';' < "$rounds.cpu" | sed 's/;$//')"
     note "- run phase / codec ceiling: takes **$(ratio $RUN_T $CEIL_T)x** the codec's time (target <= 1.5)"
     note "- run phase / write floor: takes **$(ratio $RUN_T $WRITE_T)x** the time of only writing its output files"
     note "- collect (read back, verify every plane): $COLLECT_T s; create $CREATE_T s; init $INIT_T s"
