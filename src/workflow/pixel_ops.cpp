@@ -42,7 +42,7 @@ template <class T> std::pair<T, T> lane_minmax(const T* v, size_t n) {
     return {mn, mx};
 }
 
-// Pixels per block of the one pass over a plane: small enough to stay in the first-level cache
+// Bytes per block of the one pass over a plane: small enough to stay in the first-level cache
 // between the minimum/maximum, the sample and the checksum.
 constexpr size_t kBlockBytes = 32 * 1024;
 
