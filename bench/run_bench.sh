@@ -178,7 +178,7 @@ N4=$(ls "$W/p4/microscope"/*.tif | wc -l)
 rm -rf "$W/exp"; "$IMX" "$W/exp" create --source "$SRC" --compression blosc-lz4 --levels 1 > /dev/null 2>&1
 # Interleaved rounds, each on a freshly initialised plate (new files, as the write floor), so that
 # a slow phase of the shared VM hits both sizes alike; the minimum and the median per size.
-: > "$W/scaling.txt"; : > "$W/scaling_cpu.txt"
+: > "$W/scaling.txt"; : > "$W/scaling_cpu.txt"; : > "$W/scaling_direct.txt"; : > "$W/scaling_direct_cpu.txt"; : > "$W/collect_direct.txt"; : > "$W/collect_buffered.txt"
 for round in $(seq 1 "$ROUNDS"); do
     for size in 1 4; do
         exp="$W/exp"; [ "$size" = 4 ] && exp="$W/exp4"
@@ -187,6 +187,13 @@ for round in $(seq 1 "$ROUNDS"); do
         n=$NPLANES; [ "$size" = 4 ] && n=$N4
         echo "$size $(awk -v t=$T -v n=$n 'BEGIN{printf "%.2f", t*1000/n}') $RSS" >> "$W/scaling.txt"
         echo "$size $(awk -v u=$UT -v s=$ST -v n=$n 'BEGIN{printf "%.2f %.2f", u*1000/n, s*1000/n}') $REPORTED" >> "$W/scaling_cpu.txt"
+        timed "collectbuf$size" "$IMX" "$exp" collect; echo "$size $T 0" >> "$W/collect_buffered.txt"
+        # the same with the chunks written past the page cache (IMX_DIRECT_WRITES=1)
+        "$IMX" "$exp" init > /dev/null 2>&1
+        timed "direct$size" env IMX_DIRECT_WRITES=1 "$IMX" "$exp" run -j 1
+        echo "$size $(awk -v t=$T -v n=$n 'BEGIN{printf "%.2f", t*1000/n}') $RSS" >> "$W/scaling_direct.txt"
+        echo "$size $(awk -v u=$UT -v s=$ST -v n=$n 'BEGIN{printf "%.2f %.2f", u*1000/n, s*1000/n}') $REPORTED" >> "$W/scaling_direct_cpu.txt"
+        timed "collectdirect$size" "$IMX" "$exp" collect; echo "$size $T 0" >> "$W/collect_direct.txt"
     done
 done
 write_floor "$W/exp4"; W4_T=$T
@@ -206,6 +213,9 @@ note "- every round: $(tr '\n' ';' < "$W/scaling.txt" | sed 's/;$//') (size, ms 
 cpu_median() { awk -v k="$1" -v c="$2" '$1 == k { print $c }' "$W/scaling_cpu.txt" | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 note "- CPU ms per plane (median of the rounds): user 1x $(cpu_median 1 2), 4x $(cpu_median 4 2) (4x / 1x **$(ratio "$(cpu_median 4 2)" "$(cpu_median 1 2)")**); kernel 1x $(cpu_median 1 3), 4x $(cpu_median 4 3) ($(ratio "$(cpu_median 4 3)" "$(cpu_median 1 3)"))"
 note "- every round: $(tr '\n' ';' < "$W/scaling_cpu.txt" | sed 's/;$//') (size, user ms per plane, kernel ms per plane, MB the guest reported free to the hypervisor during the run)"
+d_of() { stat_in "$W/scaling_direct.txt" "$1" "$2"; }
+note "- with IMX_DIRECT_WRITES=1 (chunks written past the page cache), same rounds: ms per plane 1x $(d_of 1 min) / $(d_of 1 median), 4x $(d_of 4 min) / $(d_of 4 median) (min / median): 4x / 1x **$(ratio "$(d_of 4 min)" "$(d_of 1 min)")** by the minimum, $(ratio "$(d_of 4 median)" "$(d_of 1 median)") by the median; collect (verification, now reading from disk) 1x $(stat_in "$W/collect_direct.txt" 1 median) s, 4x $(stat_in "$W/collect_direct.txt" 4 median) s against $(stat_in "$W/collect_buffered.txt" 1 median) s and $(stat_in "$W/collect_buffered.txt" 4 median) s after buffered writes (medians)"
+note "- every direct round: $(tr '\n' ';' < "$W/scaling_direct_cpu.txt" | sed 's/;$//') (size, user ms, kernel ms per plane, MB reported)"
 note ""
 rm -rf "$W/p4" "$W/exp4"
 

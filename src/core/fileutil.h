@@ -14,8 +14,16 @@ namespace imx {
 std::filesystem::path temporary_sibling(const std::filesystem::path& target);
 // fsync()s nothing (speed), renames `tmp` to `target`; removes tmp and throws on failure.
 void commit_temporary(const std::filesystem::path& tmp, const std::filesystem::path& target);
+// How write_file_atomic writes. `direct_if_enabled`: with IMX_DIRECT_WRITES=1, values of 1 MiB or
+// more bypass the page cache (O_DIRECT, through a small aligned bounce buffer) where the filesystem
+// allows it; buffered otherwise. Through the page cache a chunk costs a copy into newly allocated
+// memory, which on a VM that hands freed memory back to its host costs several times the copy;
+// without it, reading the chunks back (collect's verification) comes from disk. Measured in
+// docs/performance.md; off by default.
+enum class WriteMode { buffered, direct_if_enabled };
 // Writes `data` to `target` atomically (temporary name, then rename). Creates parent folders.
-void write_file_atomic(const std::filesystem::path& target, std::string_view data);
+void write_file_atomic(const std::filesystem::path& target, std::string_view data,
+                       WriteMode mode = WriteMode::buffered);
 // The file's extension in lower case, with the dot (".tif").
 std::string lower_extension(const std::filesystem::path& file);
 // Reads a whole file; refuses files larger than `max_bytes` with an Error naming the file.

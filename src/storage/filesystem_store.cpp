@@ -40,7 +40,7 @@ public:
 
     void put(const std::string& key, std::string_view value) override {
         check_key(key);
-        write_file_atomic(root_ / key, value);  // creates missing folders
+        write_file_atomic(root_ / key, value, WriteMode::direct_if_enabled);  // creates missing folders
     }
 
     std::optional<std::string> get(const std::string& key) const override {
