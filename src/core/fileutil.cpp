@@ -50,29 +50,28 @@ struct AlignedFree {
     void operator()(void* p) const { std::free(p); }
 };
 
-// Writes `data` into the (new, empty) file `path` with O_DIRECT, in aligned pieces copied through a
-// per-thread bounce buffer; the last piece is padded and the file cut to size. Returns false,
-// having written nothing, when the filesystem refuses O_DIRECT (the caller then writes buffered).
-bool write_direct(const fs::path& path, const fs::path& target, std::string_view data) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_DIRECT | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == EINVAL || errno == EOPNOTSUPP) return false;
-        throw Error(target.string() + ": cannot open for writing: " + std::strerror(errno), Error::Kind::storage);
-    }
+// A failed write: errno and what was being done.
+struct WriteError {
+    int err = 0;
+    const char* what = "";
+};
+
+// Writes `data` to `fd` (opened with O_DIRECT) in aligned pieces copied through a per-thread bounce
+// buffer; the last piece is padded and the file cut to size. Sets `refused`, having written
+// nothing, when the filesystem refuses direct I/O only at the first write (or no aligned buffer
+// could be had): the caller then writes through the page cache.
+WriteError write_direct(int fd, std::string_view data, bool& refused) {
+    refused = false;
     thread_local std::unique_ptr<void, AlignedFree> bounce;
     if (!bounce) {
         void* p = nullptr;
         if (::posix_memalign(&p, kDirectAlign, kDirectBounceBytes) != 0) {
-            ::close(fd);
-            return false;
+            refused = true;
+            return {};
         }
         bounce.reset(p);
     }
     auto* buf = static_cast<char*>(bounce.get());
-    auto fail = [&](const char* what, int err) {
-        ::close(fd);
-        throw Error(target.string() + ": " + what + ": " + std::strerror(err), Error::Kind::storage);
-    };
     size_t off = 0;
     while (off < data.size()) {
         const size_t take = std::min(kDirectBounceBytes, data.size() - off);
@@ -84,66 +83,66 @@ bool write_direct(const fs::path& path, const fs::path& target, std::string_view
             ssize_t n = ::pwrite(fd, buf + done, padded - done, off_t(off + done));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EINVAL && off == 0 && done == 0) {  // O_DIRECT accepted, then refused
-                ::close(fd);
-                return false;
+                refused = true;
+                return {};
             }
-            if (n < 0) fail("write failed", errno);
-            if (n == 0 || size_t(n) % kDirectAlign != 0) fail("write failed", EIO);
+            if (n < 0) return {errno, "write failed"};
+            if (n == 0 || size_t(n) % kDirectAlign != 0) return {EIO, "write failed"};
             done += size_t(n);
         }
         off += take;
     }
-    if (::ftruncate(fd, off_t(data.size())) != 0) fail("cannot cut the padding", errno);
-    if (::close(fd) != 0) throw Error(target.string() + ": write failed: " + std::strerror(errno), Error::Kind::storage);
-    return true;
+    if (::ftruncate(fd, off_t(data.size())) != 0) return {errno, "cannot cut the padding"};
+    return {};
+}
+
+// Creates the temporary file; creates missing folders only when the first open says they are
+// missing (most writes go into an existing folder, and checking every path component on every
+// write costs more than the write of a chunk).
+int create_temporary(const fs::path& tmp, const fs::path& target, int extra_flags) {
+    const int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | extra_flags;
+    int fd = ::open(tmp.c_str(), flags, 0644);
+    if (fd < 0 && errno == ENOENT && target.has_parent_path()) {
+        std::error_code ec;
+        fs::create_directories(target.parent_path(), ec);
+        if (ec)
+            throw Error(target.parent_path().string() + ": cannot create folder: " + ec.message(), Error::Kind::storage);
+        fd = ::open(tmp.c_str(), flags, 0644);
+    }
+    return fd;
 }
 
 }  // namespace
 
 void write_file_atomic(const fs::path& target, std::string_view data, WriteMode mode) {
-    fs::path tmp = temporary_sibling(target);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == ENOENT && target.has_parent_path()) {
-        // Folders are created only when missing: most writes go into an existing folder, and
-        // checking every path component on every write costs more than the write of a chunk.
-        std::error_code ec;
-        fs::create_directories(target.parent_path(), ec);
-        if (ec)
-            throw Error(target.parent_path().string() + ": cannot create folder: " + ec.message(), Error::Kind::storage);
-        fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const fs::path tmp = temporary_sibling(target);
+    bool direct = mode == WriteMode::direct_if_enabled && data.size() >= kDirectMinBytes && direct_writes_enabled();
+    int fd = create_temporary(tmp, target, direct ? O_DIRECT : 0);
+    if (fd < 0 && direct && (errno == EINVAL || errno == EOPNOTSUPP)) {  // no direct I/O on this filesystem
+        direct = false;
+        fd = create_temporary(tmp, target, 0);
     }
     if (fd < 0)
         throw Error(target.string() + ": cannot create file: " + std::strerror(errno), Error::Kind::storage);
-    if (mode == WriteMode::direct_if_enabled && data.size() >= kDirectMinBytes && direct_writes_enabled()) {
-        bool written = false;
-        try {
-            written = write_direct(tmp, target, data);
-        } catch (...) {
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw;
-        }
-        if (written) {
-            if (::close(fd) != 0) {
-                int err = errno;
-                ::unlink(tmp.c_str());
-                throw Error(target.string() + ": write failed: " + std::strerror(err), Error::Kind::storage);
-            }
-            commit_temporary(tmp, target);
-            return;
-        }
+    auto fail = [&](const WriteError& e) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw Error(target.string() + ": " + e.what + ": " + std::strerror(e.err), Error::Kind::storage);
+    };
+    if (direct) {
+        bool refused = false;
+        if (WriteError e = write_direct(fd, data, refused); e.err) fail(e);
+        if (refused && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_DIRECT) != 0) fail({errno, "write failed"});
+        direct = !refused;
     }
-    size_t off = 0;
-    while (off < data.size()) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int err = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            throw Error(target.string() + ": write failed: " + std::strerror(err), Error::Kind::storage);
+    if (!direct) {
+        size_t off = 0;
+        while (off < data.size()) {
+            ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) fail({errno, "write failed"});
+            off += size_t(n);
         }
-        off += size_t(n);
     }
     if (::close(fd) != 0) {
         int err = errno;
