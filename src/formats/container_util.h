@@ -132,26 +132,14 @@ public:
         const auto key = std::make_tuple(g.width, g.height, g.dtype);
         if (auto it = plates_.find(key); it != plates_.end()) return it->second;
         if (plates_.empty()) {
-            set_.width = g.width;
-            set_.height = g.height;
-            set_.dtype = g.dtype;
-            set_.bits_per_sample = g.bits_per_sample;
-            set_.pixel_size_x = g.pixel_size_x;
-            set_.pixel_size_y = g.pixel_size_y;
-            set_.pixel_size_z = g.pixel_size_z;
+            assign(set_, g);
             set_.time_interval_s = g.time_interval_s;
             return plates_.emplace(key, 0).first->second;
         }
         PlateInfo extra = set_.plates.front();
         extra.name += "_" + std::to_string(g.width) + "x" + std::to_string(g.height);
         if (g.dtype != *set_.dtype) extra.name += "_" + dtype_name(g.dtype);
-        extra.width = g.width;
-        extra.height = g.height;
-        extra.dtype = g.dtype;
-        extra.bits_per_sample = g.bits_per_sample;
-        extra.pixel_size_x = g.pixel_size_x;
-        extra.pixel_size_y = g.pixel_size_y;
-        extra.pixel_size_z = g.pixel_size_z;
+        assign(extra, g);
         set_.warnings.push_back(subject + " " + std::to_string(g.width) + "x" + std::to_string(g.height) + " " +
                                 dtype_name(g.dtype) + ", unlike the first " + first_of + "'s " +
                                 std::to_string(set_.width) + "x" + std::to_string(set_.height) + " " +
@@ -161,6 +149,17 @@ public:
     }
 
 private:
+    // The geometry fields ImageSet and PlateInfo share.
+    template <class Target> static void assign(Target& t, const Geometry& g) {
+        t.width = g.width;
+        t.height = g.height;
+        t.dtype = g.dtype;
+        t.bits_per_sample = g.bits_per_sample;
+        t.pixel_size_x = g.pixel_size_x;
+        t.pixel_size_y = g.pixel_size_y;
+        t.pixel_size_z = g.pixel_size_z;
+    }
+
     ImageSet& set_;
     std::map<std::tuple<uint32_t, uint32_t, DType>, size_t> plates_;
 };
