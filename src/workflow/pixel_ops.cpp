@@ -46,26 +46,31 @@ template <class T> std::pair<T, T> lane_minmax(const T* v, size_t n) {
 // between the minimum/maximum, the sample and the checksum.
 constexpr size_t kBlockBytes = 32 * 1024;
 
-template <class T> PlaneStats minmax_stats(const Plane& p, std::string* checksum) {
-    const T* v = p.as<T>();
-    const size_t n = p.pixel_count();
-    PlaneStats s;
+// The one pass over a plane: per block, its exact minimum and maximum, then `visit(begin, end)`
+// (pixel indices) while the block is still in cache, then the checksum (when asked for).
+template <class T, class Visit>
+std::pair<T, T> block_pass(const T* v, size_t n, std::string* checksum, Visit&& visit) {
     std::unique_ptr<PixelChecksum> sum;
     if (checksum) sum = std::make_unique<PixelChecksum>();
-    if (n == 0) {
-        if (checksum) *checksum = sum->hex();
-        return s;
-    }
-    T lo = v[0], hi = v[0];
+    T lo = n ? v[0] : T(), hi = lo;
     constexpr size_t block = kBlockBytes / sizeof(T);
     for (size_t b = 0; b < n; b += block) {
-        const size_t m = std::min(block, n - b);
-        const auto [blo, bhi] = lane_minmax(v + b, m);
+        const size_t end = std::min(n, b + block);
+        const auto [blo, bhi] = lane_minmax(v + b, end - b);
         lo = std::min(lo, blo);
         hi = std::max(hi, bhi);
-        if (sum) sum->update(v + b, m * sizeof(T));
+        visit(b, end);
+        if (sum) sum->update(v + b, (end - b) * sizeof(T));
     }
     if (checksum) *checksum = sum->hex();
+    return {lo, hi};
+}
+
+template <class T> PlaneStats minmax_stats(const Plane& p, std::string* checksum) {
+    const size_t n = p.pixel_count();
+    const auto [lo, hi] = block_pass(p.as<T>(), n, checksum, [](size_t, size_t) {});
+    PlaneStats s;
+    if (n == 0) return s;
     s.min = double(lo);
     s.max = double(hi);
     s.p001 = s.min;
@@ -79,28 +84,15 @@ template <class T> PlaneStats histogram_stats(const Plane& p, std::vector<uint64
     hist.assign(bins, 0);
     const T* v = p.as<T>();
     const size_t n = p.pixel_count();
-    PlaneStats s;
-    std::unique_ptr<PixelChecksum> sum;
-    if (checksum) sum = std::make_unique<PixelChecksum>();
-    if (n == 0) {
-        if (checksum) *checksum = sum->hex();
-        return s;
-    }
     // Exact minimum and maximum (a vectorised pass); the percentiles from a sample of at least
     // 65,536 pixels (every 16th of a camera frame), plenty for a contrast window.
     const size_t step = std::max<size_t>(1, std::min<size_t>(16, n / 65536));
-    T mn = v[0], mx = v[0];
     size_t sampled = 0, i = 0;  // i: the next sampled pixel
-    constexpr size_t block = kBlockBytes / sizeof(T);
-    for (size_t b = 0; b < n; b += block) {
-        const size_t end = std::min(n, b + block);
-        const auto [blo, bhi] = lane_minmax(v + b, end - b);
-        mn = std::min(mn, blo);
-        mx = std::max(mx, bhi);
+    const auto [mn, mx] = block_pass(v, n, checksum, [&](size_t, size_t end) {
         for (; i < end; i += step, ++sampled) ++hist[v[i]];
-        if (sum) sum->update(v + b, (end - b) * sizeof(T));
-    }
-    if (checksum) *checksum = sum->hex();
+    });
+    PlaneStats s;
+    if (n == 0) return s;
     s.min = double(mn);
     s.max = double(mx);
     size_t lo = size_t(mn), hi = size_t(mx);
