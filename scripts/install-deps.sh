@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages imextract builds, tests and runs with. Idempotent: does nothing
-# when everything is there already.
+# when everything is there already. `--services` adds the loopback S3 gateway (Ceph radosgw) and
+# SLURM the service tests start: installed here, once, because the tests run in parallel and two
+# apt-get runs at once fail on dpkg's lock.
 set -euo pipefail
+services=0
+[ "${1:-}" = --services ] && services=1
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libtiff-dev libpng-dev libpugixml-dev nlohmann-json3-dev libcli11-dev libfmt-dev
@@ -17,6 +21,7 @@ PACKAGES=(
 # Node runs zarrita, the independent Zarr v3 reader of the NGFF 0.5 tests; a machine that has a
 # node of its own keeps it.
 command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+[ "$services" = 1 ] && PACKAGES+=(ceph-mon ceph-osd radosgw ceph-common curl slurmctld slurmd slurm-client munge)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -28,6 +33,12 @@ if [ ${#missing[@]} -eq 0 ]; then
 else
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Package installs try to start the daemons (munge, slurmctld, ceph); the tests start their own.
+  policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null; $SUDO chmod 755 /usr/sbin/policy-rc.d; policy=1
+  fi
+  trap '[ "$policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

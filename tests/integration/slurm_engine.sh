@@ -10,7 +10,7 @@ scontrol ping 2>/dev/null | grep -q 'is UP' && was_up=1
 trap '[ "$was_up" = 1 ] || "$SRC/scripts/slurm-local-down.sh"; rm -rf "$WORK"' EXIT
 if ! "$SRC/scripts/slurm-local-up.sh" 2> "$WORK/slurm-up.log"; then
     cat "$WORK/slurm-up.log"
-    skip "SLURM could not be started on this machine"
+    skip_service "SLURM could not be started on this machine"
 fi
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 

@@ -10,6 +10,9 @@ SAMPLES="$SRC/../shared/samples"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 skip() { echo "SKIP: $*"; exit 77; }
+# A service the test needs (S3 gateway, SLURM) could not start: a skip, unless the run requires
+# the services (scripts/test.sh as root sets IMX_REQUIRE_SERVICES=1), where it is a failure.
+skip_service() { [ "${IMX_REQUIRE_SERVICES:-0}" = 1 ] && fail "$* (IMX_REQUIRE_SERVICES=1)"; skip "$*"; }
 # expect_exit CODE CMD...: runs CMD, fails unless it exits with CODE; output in $WORK/last.out
 expect_exit() {
     local want=$1; shift
@@ -41,7 +44,7 @@ start_local_s3() {
     local settings
     if ! settings=$(bash "$UP" 2>"$WORK/up.err"); then
         cat "$WORK/up.err" >&2
-        skip "the local S3 server (radosgw) could not be started"
+        skip_service "the local S3 server (radosgw) could not be started"
     fi
     eval "$settings"
     ENDPOINT=$AWS_ENDPOINT_URL
