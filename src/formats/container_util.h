@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -202,17 +203,17 @@ private:
     std::list<std::pair<Key, std::shared_ptr<const T>>> entries_;
 };
 
-// Channel names must be unique within an acquisition: "GFP", "GFP" -> "GFP", "GFP (2)".
+// Channel names must be unique within an acquisition: "GFP", "GFP" -> "GFP", "GFP (2)"; an empty
+// name becomes "C<index>". The names taken and the next suffix of each name keep this near linear
+// in the count, which a file chooses.
 inline void make_unique_names(std::vector<std::string>& names) {
+    std::set<std::string> taken;
+    std::map<std::string, size_t> next_suffix;
     for (size_t i = 0; i < names.size(); ++i) {
         if (names[i].empty()) names[i] = "C" + std::to_string(i);
         const std::string base = names[i];
-        for (int k = 2;; ++k) {
-            bool clash = false;
-            for (size_t j = 0; j < i; ++j) clash |= names[j] == names[i];
-            if (!clash) break;
-            names[i] = base + " (" + std::to_string(k) + ")";
-        }
+        size_t& k = next_suffix.emplace(base, 2).first->second;
+        while (!taken.insert(names[i]).second) names[i] = base + " (" + std::to_string(k++) + ")";
     }
 }
 
