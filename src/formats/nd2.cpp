@@ -171,9 +171,9 @@ public:
         if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " ND2 files: more than the 1536 wells of a plate");
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
-        // Files of another frame size or pixel type go to a plate of their own; their wells keep the
+        // Files of another frame size, pixel type or scale go to a plate of their own; their wells keep the
         // file's position.
-        container::PlatesBySize plates(set);
+        container::PlatesBySize plates(set, true);
         for (size_t i = 0; i < files.size(); ++i) {
             auto s = structure_of(source / files[i]);
             for (auto& w : s->warnings) set.warnings.push_back(w);

@@ -44,6 +44,20 @@ void expect_frame(const fs::path& file, int seq, uint32_t c, const Nd2Spec& s) {
             ASSERT_EQ(p.as<uint16_t>()[y * s.width + x], pixel(seq, c, x, y)) << file << " frame " << seq << " c " << c;
 }
 
+bool has_warning(const ImageSet& set, const std::string& text) {
+    for (auto& w : set.warnings)
+        if (w.find(text) != std::string::npos) return true;
+    return false;
+}
+
+// The planes of `set` from file `name`, as (page, sample) pairs.
+std::set<std::pair<uint32_t, uint32_t>> pages_of(const ImageSet& set, const std::string& name) {
+    std::set<std::pair<uint32_t, uint32_t>> out;
+    for (auto& p : set.planes)
+        if (p.file == name) out.insert({p.page, p.sample});
+    return out;
+}
+
 }  // namespace
 
 TEST(Nd2, SyntheticRawAndZlibFilesMapToWellsSitesChannelsZ) {
@@ -124,6 +138,36 @@ TEST(Nd2, FilesOfAnotherFrameSizeBecomeAPlateOfTheirOwn) {
     fs::remove_all(d);
 }
 
+// Files of one frame size taken with two objectives (as the 2025 files of one lab: 0.108 and
+// 0.323 um pixels at 256x256) or with two z steps: one plate per scale, each with its own.
+TEST(Nd2, FilesOfAnotherScaleBecomeAPlateOfTheirOwn) {
+    fs::path d = fresh_dir("scales");
+    Nd2Spec a, b, c;
+    b.calibration = 0.108;
+    c.loops = {{2, 2}, {4, 2, 6.0}};
+    write_bytes(d / "a.nd2", make_nd2(a));
+    write_bytes(d / "b.nd2", make_nd2(b));
+    write_bytes(d / "c.nd2", make_nd2(c));
+    write_bytes(d / "d.nd2", make_nd2(a));
+    ImageSet set = nd2().configure(d, {});
+    ASSERT_EQ(set.plates.size(), 3u);
+    EXPECT_DOUBLE_EQ(set.pixel_size_x.value(), 0.325);
+    EXPECT_DOUBLE_EQ(set.pixel_size_z.value(), 1.5);
+    EXPECT_EQ(set.plates[1].name, d.filename().string() + "_5x3_0.108um");
+    EXPECT_DOUBLE_EQ(set.plates[1].pixel_size_x.value(), 0.108);
+    EXPECT_DOUBLE_EQ(set.plates[1].pixel_size_y.value(), 0.108);
+    EXPECT_EQ(set.plates[2].name, d.filename().string() + "_5x3_z6um");
+    EXPECT_DOUBLE_EQ(set.plates[2].pixel_size_z.value(), 6.0);
+    EXPECT_DOUBLE_EQ(set.plates[2].pixel_size_x.value(), 0.325);
+    for (auto& p : set.planes)
+        EXPECT_EQ(p.plate, p.file == "b.nd2" ? set.plates[1].name : p.file == "c.nd2" ? set.plates[2].name : set.plates[0].name);
+    EXPECT_TRUE(has_warning(set, "b.nd2: frames are 5x3 uint16, pixel 0.108 um, unlike the first file's 5x3 uint16, pixel "
+                                 "0.325 um: stored as plate " + set.plates[1].name));
+    EXPECT_TRUE(has_warning(set, "c.nd2: frames are 5x3 uint16, z step 6 um, unlike the first file's 5x3 uint16, z step "
+                                 "1.5 um: stored as plate " + set.plates[2].name));
+    fs::remove_all(d);
+}
+
 TEST(Nd2, DuplicateAndMissingChannelNamesBecomeUnique) {
     fs::path d = fresh_dir("names");
     Nd2Spec s;
@@ -137,20 +181,6 @@ TEST(Nd2, DuplicateAndMissingChannelNamesBecomeUnique) {
     EXPECT_EQ(set.channels[2].name, "C2");
     expect_frame(d / "x.nd2", 3, 2, s);
     fs::remove_all(d);
-}
-
-bool has_warning(const ImageSet& set, const std::string& text) {
-    for (auto& w : set.warnings)
-        if (w.find(text) != std::string::npos) return true;
-    return false;
-}
-
-// The planes of `set` from file `name`, as (page, sample) pairs.
-std::set<std::pair<uint32_t, uint32_t>> pages_of(const ImageSet& set, const std::string& name) {
-    std::set<std::pair<uint32_t, uint32_t>> out;
-    for (auto& p : set.planes)
-        if (p.file == name) out.insert({p.page, p.sample});
-    return out;
 }
 
 // One file per NIS-Elements generation, each with the loops and pixel formats of its time: every
