@@ -136,7 +136,7 @@ public:
     // Index in set.plates for planes of geometry `g`. The first geometry fills the set's own fields
     // (plate 0); another one adds a plate and a warning "<subject> WxH type[, pixel P um][, z step
     // Z um], unlike the first <first_of>'s ...: stored as plate NAME" (subject: "a.lif: image 'x' is"),
-    // naming the pixel size and z step when they differ.
+    // naming the pixel size and z step when they are what differs.
     size_t plate_for(const Geometry& g, const std::string& subject, const char* first_of) {
         Key key{g.width, g.height, g.dtype, g.pixel_size_x, g.pixel_size_y, g.pixel_size_z};
         if (!split_by_scale_) {
@@ -167,10 +167,11 @@ public:
         if ((same_plane || taken(extra.name)) && z_differs) extra.name += "_z" + micrometres(g.pixel_size_z) + "um";
         for (int k = 2; taken(extra.name); ++k) extra.name += "_" + std::to_string(k);
         assign(extra, g);
+        // The scale is named where it is what differs.
         auto describe = [&](uint32_t w, uint32_t h, DType t, const std::optional<double>& px, const std::optional<double>& pz) {
             std::string d = std::to_string(w) + "x" + std::to_string(h) + " " + dtype_name(t);
-            if (xy_differs) d += px ? ", pixel " + micrometres(px) + " um" : ", no pixel size";
-            if (z_differs) d += pz ? ", z step " + micrometres(pz) + " um" : ", no z step";
+            if (same_plane && xy_differs) d += px ? ", pixel " + micrometres(px) + " um" : ", no pixel size";
+            if (same_plane && z_differs) d += pz ? ", z step " + micrometres(pz) + " um" : ", no z step";
             return d;
         };
         set_.warnings.push_back(subject + " " + describe(g.width, g.height, g.dtype, g.pixel_size_x, g.pixel_size_z) +

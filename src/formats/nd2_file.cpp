@@ -253,12 +253,12 @@ void read_loops(const RandomAccessFile& f, std::optional<Meta> experiment, Struc
 }
 
 // Name of component `c` of a picture plane of `k` components: the plane's name, or for colour
-// planes the name and R, G, B (A).
+// planes the name and _R, _G, _B (_A), as for CZI colour subblocks.
 std::string component_name(const std::string& plane, uint64_t c, uint64_t k) {
     static const char* const kRgba[] = {"R", "G", "B", "A"};
     if (k == 1) return plane;
     const std::string suffix = k <= 4 ? kRgba[c] : std::to_string(c + 1);
-    return plane.empty() ? suffix : plane + " " + suffix;
+    return plane.empty() ? suffix : plane + "_" + suffix;
 }
 
 // Channel names per component: the picture planes' descriptions (sPlaneNew, or sPlane in older
@@ -321,10 +321,8 @@ std::shared_ptr<const Structure> parse_legacy(const RandomAccessFile& f) {
     s->frame_count = info->sequences;
     for (auto& [axis, n] : info->loops)
         s->loops.push_back({axis == nd2legacy::Axis::time ? Axis::time : axis == nd2legacy::Axis::xy ? Axis::xy : Axis::z, n});
-    static const char* const kRgb[] = {"R", "G", "B", "A"};
     for (auto& name : info->channel_names)
-        for (uint32_t k = 0; k < info->components; ++k)
-            s->channel_names.push_back(info->components == 1 ? name : name + "_" + kRgb[k]);
+        for (uint32_t k = 0; k < info->components; ++k) s->channel_names.push_back(component_name(name, k, info->components));
     s->pixel_size = info->pixel_size;
     s->z_step = info->z_step;
     s->warnings = info->warnings;

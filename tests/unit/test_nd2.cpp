@@ -202,7 +202,7 @@ TEST(Nd2, ThreeGenerationsReadAlike) {
     cases[0].spec.loops = {{8, 2, 500}, {2, 3}, {4, 2, 0.75}};
     cases[0].spec.xy_valid = {true, false, true};
     // NIS-Elements 4: LV metadata, zlib frames of 8-bit RGB, one picture plane of 3 components.
-    cases[1] = {"b_nis4.nd2", {}, 2, 1, 3, {"Brightfield R", "Brightfield G", "Brightfield B"}};
+    cases[1] = {"b_nis4.nd2", {}, 2, 1, 3, {"Brightfield_R", "Brightfield_G", "Brightfield_B"}};
     cases[1].spec.bits = 8;
     cases[1].spec.comp = 3;
     cases[1].spec.padding = 1;
