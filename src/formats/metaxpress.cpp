@@ -28,7 +28,6 @@ namespace imx {
 
 namespace {
 
-constexpr uint64_t kMaxHtdBytes = 4u << 20;
 constexpr int kMaxDepth = 6;            // DATE/PLATE/TimePoint_N/ZStep_N/file below the source
 constexpr size_t kMaxDetectEntries = 4000;
 
@@ -69,7 +68,7 @@ int htd_int(const fs::path& file, const std::string& key, const std::string& val
 
 // Lines are `"Key", value[, value...]`. Unknown keys are ignored.
 Htd parse_htd(const fs::path& file) {
-    std::string text = source::read_all(file, kMaxHtdBytes);
+    std::string text = source::read_all(file);
     if (text.rfind("\"HTSInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaXpress HTD file (does not start with \"HTSInfoFile\")");
     Htd h;
