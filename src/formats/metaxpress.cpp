@@ -81,8 +81,9 @@ Htd parse_htd(const fs::path& file) {
         size_t comma = line.find(',');
         if (comma == std::string::npos) continue;
         std::string key = unquote(line.substr(0, comma)), value = line.substr(comma + 1);
-        if (key == "XWells") h.xwells = htd_int(file, key, value, 1, 48);
-        else if (key == "YWells") h.ywells = htd_int(file, key, value, 1, 32);
+        // Plate sizes as far as well names go (types.h); wave numbers are the two digits of _wN.
+        if (key == "XWells") h.xwells = htd_int(file, key, value, 1, kMaxWellColumns);
+        else if (key == "YWells") h.ywells = htd_int(file, key, value, 1, kMaxWellRows);
         else if (key == "UniquePlateIdentifier") h.plate_id = unquote(value);
         else if (key.rfind("WaveName", 0) == 0 && key.size() > 8) {
             int n = htd_int(file, key, key.substr(8), 1, 99);
