@@ -163,15 +163,17 @@ public:
         const bool xy_differs = g.pixel_size_x != set_.pixel_size_x || g.pixel_size_y != set_.pixel_size_y;
         const bool z_differs = g.pixel_size_z != set_.pixel_size_z;
         const bool same_plane = g.width == set_.width && g.height == set_.height && g.dtype == *set_.dtype;
-        if ((same_plane || taken(extra.name)) && xy_differs) extra.name += "_" + micrometres(g.pixel_size_x) + "um";
-        if ((same_plane || taken(extra.name)) && z_differs) extra.name += "_z" + micrometres(g.pixel_size_z) + "um";
+        const bool xy_named = (same_plane || taken(extra.name)) && xy_differs;
+        if (xy_named) extra.name += "_" + micrometres(g.pixel_size_x) + "um";
+        const bool z_named = (same_plane || taken(extra.name)) && z_differs;
+        if (z_named) extra.name += "_z" + micrometres(g.pixel_size_z) + "um";
         for (int k = 2; taken(extra.name); ++k) extra.name += "_" + std::to_string(k);
         assign(extra, g);
-        // The scale is named where it is what differs.
+        // The scale is described where the plate's name says it.
         auto describe = [&](uint32_t w, uint32_t h, DType t, const std::optional<double>& px, const std::optional<double>& pz) {
             std::string d = std::to_string(w) + "x" + std::to_string(h) + " " + dtype_name(t);
-            if (same_plane && xy_differs) d += px ? ", pixel " + micrometres(px) + " um" : ", no pixel size";
-            if (same_plane && z_differs) d += pz ? ", z step " + micrometres(pz) + " um" : ", no z step";
+            if (xy_named) d += px ? ", pixel " + micrometres(px) + " um" : ", no pixel size";
+            if (z_named) d += pz ? ", z step " + micrometres(pz) + " um" : ", no z step";
             return d;
         };
         set_.warnings.push_back(subject + " " + describe(g.width, g.height, g.dtype, g.pixel_size_x, g.pixel_size_z) +

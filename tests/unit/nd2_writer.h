@@ -279,9 +279,9 @@ inline std::string make_nd2(const Nd2Spec& s, Nd2Offsets* where = nullptr) {
     if (aligned) std::sort(entries.begin(), entries.end(), [](auto& a, auto& b) { return a.first > b.first; });
     const uint64_t map_offset = file.size();
     std::string map;
-    for (auto& [name, off] : entries) {
-        const auto it = std::find_if(chunks.begin(), chunks.end(), [&](auto& c) { return c.first == name; });
-        map += name + le(off) + le(uint64_t(it->second.size()));
+    for (auto& entry : entries) {  // (a structured binding cannot be captured by clang 14's lambdas)
+        const auto it = std::find_if(chunks.begin(), chunks.end(), [&](auto& c) { return c.first == entry.first; });
+        map += entry.first + le(entry.second) + le(uint64_t(it->second.size()));
     }
     const std::string signature = "ND2 CHUNK MAP SIGNATURE 0000001!";
     map += signature + le(map_offset) + le(uint64_t(0));
