@@ -60,6 +60,9 @@ inline Error input_error(const std::string& file, const std::string& reason) {
 
 // Well names: row 0 -> "A", row 26 -> "AA" (1536-well plates have 32 rows: A..Z, AA..AF).
 std::string row_name(int row);
+// What well names can say: rows of one or two letters (A..Z, AA..ZZ) and columns of up to three
+// digits (parse_well_name). Readers refuse well positions beyond them.
+constexpr int kMaxWellRows = 26 + 26 * 26, kMaxWellColumns = 999;
 int row_index(std::string_view name);  // "A" -> 0, "AF" -> 31; -1 when not a row name
 std::string well_name(int row, int col);  // (1, 2) -> "B03"
 // Parses "B03", "B3", "AF48"; returns false when the text is not a well name.

@@ -4,6 +4,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <climits>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -18,7 +19,6 @@ namespace imx {
 
 namespace {
 
-constexpr uint64_t kMaxMetadataBytes = 2ull << 30;
 
 // Attribute by local name, whatever the namespace prefix ("bts:Row" or "Row").
 const char* attr(const pugi::xml_node& n, const char* local) {
@@ -37,7 +37,7 @@ bool local_name_is(const pugi::xml_node& n, const char* local) {
 }
 
 pugi::xml_document parse_xml(const fs::path& file, std::string& buffer) {
-    buffer = source::read_all(file, kMaxMetadataBytes);
+    buffer = source::read_all(file);
     pugi::xml_document doc;
     // parse_default without DOCTYPE expansion: pugixml never expands entities it does not know.
     auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
@@ -151,8 +151,8 @@ public:
                 throw input_error(mrf.string(), "not a MeasurementDetail file (root element is '" +
                                                     std::string(root.name()) + "')");
             RecordReader rr(mrf, 0, root);
-            plate_rows = int(rr.integer("RowCount", 0, 1000, 0));
-            plate_cols = int(rr.integer("ColumnCount", 0, 1000, 0));
+            plate_rows = int(rr.integer("RowCount", 0, kMaxWellRows, 0));
+            plate_cols = int(rr.integer("ColumnCount", 0, kMaxWellColumns, 0));
             if (const char* t = attr(root, "Title"); t && *t) plate_name = t;
             size_t idx = 0;
             for (auto n : root.children()) {
@@ -160,9 +160,9 @@ public:
                 if (local_name_is(n, "MeasurementSamplePlate")) {
                     if (const char* nm = attr(n, "Name"); nm && *nm) plate_name = nm;
                 } else if (local_name_is(n, "MeasurementChannel")) {
-                    long ch = r.integer("Ch", 0, 10000);
+                    long ch = r.integer("Ch", 0, LONG_MAX);
                     pixel_size[ch] = {r.real("HorizontalPixelDimension"), r.real("VerticalPixelDimension")};
-                    long w = r.integer("HorizontalPixels", 0, 1 << 20, 0), h = r.integer("VerticalPixels", 0, 1 << 20, 0);
+                    long w = r.integer("HorizontalPixels", 0, UINT32_MAX, 0), h = r.integer("VerticalPixels", 0, UINT32_MAX, 0);
                     if (w && h && !set.width) {
                         set.width = uint32_t(w);
                         set.height = uint32_t(h);
@@ -190,6 +190,9 @@ public:
         };
         std::vector<Raw> raws;
         size_t index = 0, errors = 0, others = 0;
+        // Field and z indices are stored as they are: a file cannot number more of them than it
+        // has bytes (a record takes far more), nor more than an int holds.
+        const long max_index = long(std::min<size_t>(mlf_buffer.size(), INT32_MAX));
         for (auto n : root.children()) {
             if (!local_name_is(n, "MeasurementRecord")) continue;
             RecordReader r(mlf, index, n);
@@ -199,9 +202,9 @@ public:
                 if (t == "ERR") {
                     if (errors < 10)
                         set.warnings.push_back("skipped ERR record " + std::to_string(index + 1) + " (well " +
-                                               well_name(int(r.integer("Row", 1, 1000, 1)) - 1,
-                                                         int(r.integer("Column", 1, 1000, 1)) - 1) +
-                                               ", field " + std::to_string(r.integer("FieldIndex", 0, 100000, 0)) +
+                                               well_name(int(r.integer("Row", 1, kMaxWellRows, 1)) - 1,
+                                                         int(r.integer("Column", 1, kMaxWellColumns, 1)) - 1) +
+                                               ", field " + std::to_string(r.integer("FieldIndex", 0, max_index, 0)) +
                                                "): " + n.child_value());
                     ++errors;
                 } else {
@@ -211,12 +214,13 @@ public:
                 continue;
             }
             Raw raw;
-            raw.row = int(r.integer("Row", 1, 1000)) - 1;
-            raw.col = int(r.integer("Column", 1, 1000)) - 1;
-            raw.site = int(r.integer("FieldIndex", 1, 100000)) - 1;
-            raw.z = int(r.integer("ZIndex", 1, 100000, 1)) - 1;
-            raw.channel = {r.integer("ActionIndex", 0, 100000, 1), r.integer("Ch", 0, 100000)};
-            raw.time = {r.integer("TimelineIndex", 0, 100000, 1), r.integer("TimePoint", 0, 1000000, 1)};
+            raw.row = int(r.integer("Row", 1, kMaxWellRows)) - 1;
+            raw.col = int(r.integer("Column", 1, kMaxWellColumns)) - 1;
+            raw.site = int(r.integer("FieldIndex", 1, max_index)) - 1;
+            raw.z = int(r.integer("ZIndex", 1, max_index, 1)) - 1;
+            // Channels and time points are ranked, so any number serves.
+            raw.channel = {r.integer("ActionIndex", 0, LONG_MAX, 1), r.integer("Ch", 0, LONG_MAX)};
+            raw.time = {r.integer("TimelineIndex", 0, LONG_MAX, 1), r.integer("TimePoint", 0, LONG_MAX, 1)};
             raw.file = n.child_value();
             // Trim whitespace around the file name.
             auto b = raw.file.find_first_not_of(" \t\r\n"), e = raw.file.find_last_not_of(" \t\r\n");

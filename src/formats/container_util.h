@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <functional>
@@ -11,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -113,8 +116,10 @@ inline bool utf16le_to_utf8(std::string_view in, std::string& out) {
 }
 
 // Plates by plane geometry, for container folders whose files or images differ in plane size (a
-// LIF file with an XY image and an XZ scan): a plate holds one plane size, so each further size
-// becomes a plate of its own, "<base>_<W>x<H>[_<type>]", beside the base plate set.plates[0].
+// LIF file with an XY image and an XZ scan) or scale (ND2 files taken with two objectives): a plate
+// holds one plane size and one scale, so each further geometry becomes a plate of its own,
+// "<base>_<W>x<H>[_<type>]", then "_<pixel size>um", "_z<step>um" for another scale of a size
+// already stored, beside the base plate set.plates[0].
 class PlatesBySize {
 public:
     struct Geometry {
@@ -123,13 +128,28 @@ public:
         int bits_per_sample = 0;
         std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
     };
-    explicit PlatesBySize(ImageSet& set) : set_(set) {}
+    // split_by_scale: another pixel size or z step of a stored plane size makes a plate of its own
+    // (ND2: each file a well); otherwise such planes join the plate of their size with a warning
+    // that they are stored at that plate's scale (LIF: images of one file are sites of one well).
+    explicit PlatesBySize(ImageSet& set, bool split_by_scale = false) : set_(set), split_by_scale_(split_by_scale) {}
 
     // Index in set.plates for planes of geometry `g`. The first geometry fills the set's own fields
-    // (plate 0); another one adds a plate and a warning "<subject> WxH type, unlike the first
-    // <first_of>'s WxH type: stored as plate NAME" (subject: "a.lif: image 'x' is").
+    // (plate 0); another one adds a plate and a warning "<subject> WxH type[, pixel P um][, z step
+    // Z um], unlike the first <first_of>'s ...: stored as plate NAME" (subject: "a.lif: image 'x' is"),
+    // naming the pixel size and z step when they are what differs.
     size_t plate_for(const Geometry& g, const std::string& subject, const char* first_of) {
-        const auto key = std::make_tuple(g.width, g.height, g.dtype);
+        Key key{g.width, g.height, g.dtype, g.pixel_size_x, g.pixel_size_y, g.pixel_size_z};
+        if (!split_by_scale_) {
+            std::get<3>(key) = std::get<4>(key) = std::get<5>(key) = std::nullopt;
+            if (auto it = plates_.find(key); it != plates_.end()) {
+                const PlateInfo& p = set_.plates[it->second];
+                const auto px = it->second ? p.pixel_size_x : set_.pixel_size_x;
+                if (g.pixel_size_x && px && *g.pixel_size_x != *px)
+                    set_.warnings.push_back(subject + " at " + micrometres(g.pixel_size_x) + " um pixels, stored in plate " +
+                                            p.name + " with its " + micrometres(px) + " um pixels");
+                return it->second;
+            }
+        }
         if (auto it = plates_.find(key); it != plates_.end()) return it->second;
         if (plates_.empty()) {
             assign(set_, g);
@@ -139,16 +159,45 @@ public:
         PlateInfo extra = set_.plates.front();
         extra.name += "_" + std::to_string(g.width) + "x" + std::to_string(g.height);
         if (g.dtype != *set_.dtype) extra.name += "_" + dtype_name(g.dtype);
+        // The same plane size at another scale: the name says the scale.
+        const bool xy_differs = g.pixel_size_x != set_.pixel_size_x || g.pixel_size_y != set_.pixel_size_y;
+        const bool z_differs = g.pixel_size_z != set_.pixel_size_z;
+        const bool same_plane = g.width == set_.width && g.height == set_.height && g.dtype == *set_.dtype;
+        const bool xy_named = (same_plane || taken(extra.name)) && xy_differs;
+        if (xy_named) extra.name += "_" + micrometres(g.pixel_size_x) + "um";
+        const bool z_named = (same_plane || taken(extra.name)) && z_differs;
+        if (z_named) extra.name += "_z" + micrometres(g.pixel_size_z) + "um";
+        for (int k = 2; taken(extra.name); ++k) extra.name += "_" + std::to_string(k);
         assign(extra, g);
-        set_.warnings.push_back(subject + " " + std::to_string(g.width) + "x" + std::to_string(g.height) + " " +
-                                dtype_name(g.dtype) + ", unlike the first " + first_of + "'s " +
-                                std::to_string(set_.width) + "x" + std::to_string(set_.height) + " " +
-                                dtype_name(*set_.dtype) + ": stored as plate " + extra.name);
+        // The scale is described where the plate's name says it.
+        auto describe = [&](uint32_t w, uint32_t h, DType t, const std::optional<double>& px, const std::optional<double>& pz) {
+            std::string d = std::to_string(w) + "x" + std::to_string(h) + " " + dtype_name(t);
+            if (xy_named) d += px ? ", pixel " + micrometres(px) + " um" : ", no pixel size";
+            if (z_named) d += pz ? ", z step " + micrometres(pz) + " um" : ", no z step";
+            return d;
+        };
+        set_.warnings.push_back(subject + " " + describe(g.width, g.height, g.dtype, g.pixel_size_x, g.pixel_size_z) +
+                                ", unlike the first " + first_of + "'s " +
+                                describe(set_.width, set_.height, *set_.dtype, set_.pixel_size_x, set_.pixel_size_z) +
+                                ": stored as plate " + extra.name);
         set_.plates.push_back(std::move(extra));
         return plates_.emplace(key, set_.plates.size() - 1).first->second;
     }
 
 private:
+    using Key = std::tuple<uint32_t, uint32_t, DType, std::optional<double>, std::optional<double>, std::optional<double>>;
+
+    static std::string micrometres(const std::optional<double>& v) {
+        if (!v) return "uncalibrated";  // only in names: the description says "no pixel size"
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.4g", *v);
+        return buf;
+    }
+    bool taken(const std::string& name) const {
+        for (auto& p : set_.plates)
+            if (p.name == name) return true;
+        return false;
+    }
     // The geometry fields ImageSet and PlateInfo share.
     template <class Target> static void assign(Target& t, const Geometry& g) {
         t.width = g.width;
@@ -161,7 +210,8 @@ private:
     }
 
     ImageSet& set_;
-    std::map<std::tuple<uint32_t, uint32_t, DType>, size_t> plates_;
+    bool split_by_scale_;
+    std::map<Key, size_t> plates_;
 };
 
 // The last few parsed file structures, keyed by path, size and modification time, so a changed
@@ -202,17 +252,17 @@ private:
     std::list<std::pair<Key, std::shared_ptr<const T>>> entries_;
 };
 
-// Channel names must be unique within an acquisition: "GFP", "GFP" -> "GFP", "GFP (2)".
+// Channel names must be unique within an acquisition: "GFP", "GFP" -> "GFP", "GFP (2)"; an empty
+// name becomes "C<index>". The names taken and the next suffix of each name keep this near linear
+// in the count, which a file chooses.
 inline void make_unique_names(std::vector<std::string>& names) {
+    std::set<std::string> taken;
+    std::map<std::string, size_t> next_suffix;
     for (size_t i = 0; i < names.size(); ++i) {
         if (names[i].empty()) names[i] = "C" + std::to_string(i);
         const std::string base = names[i];
-        for (int k = 2;; ++k) {
-            bool clash = false;
-            for (size_t j = 0; j < i; ++j) clash |= names[j] == names[i];
-            if (!clash) break;
-            names[i] = base + " (" + std::to_string(k) + ")";
-        }
+        size_t& k = next_suffix.emplace(base, 2).first->second;
+        while (!taken.insert(names[i]).second) names[i] = base + " (" + std::to_string(k++) + ")";
     }
 }
 

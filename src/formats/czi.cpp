@@ -40,10 +40,9 @@ namespace {
 static_assert(std::endian::native == std::endian::little, "CZI and planes are little endian");
 
 constexpr uint64_t kSegmentHeader = 32;
-constexpr uint64_t kMaxPlaneBytes = 2ull << 30;      // one decoded plane (a whole mosaic) or tile
-constexpr uint64_t kMaxXmlBytes = 64ull << 20;
-constexpr int32_t kMaxDimensions = 40;               // a DV entry has about 10 in practice
-constexpr uint64_t kMaxSubblocks = 1ull << 24;
+// One decoded plane (a whole mosaic) or tile is held in memory and stored as one chunk, which
+// blosc compresses only up to 2 GiB.
+constexpr uint64_t kMaxPlaneBytes = 2ull << 30;
 
 std::string at(uint64_t offset) { return "offset " + std::to_string(offset); }
 
@@ -105,11 +104,8 @@ size_t parse_entry(const unsigned char* p, size_t n, Subblock& sb, std::string& 
     sb.compression = get<int32_t>(p + 18);
     sb.pyramid_type = p[22];
     const int32_t count = get<int32_t>(p + 28);
-    if (count < 1 || count > kMaxDimensions)
-        return error = "directory entry declares " + std::to_string(count) + " dimensions (1.." +
-                       std::to_string(kMaxDimensions) + " allowed)",
-               0;
-    const size_t size = 32 + size_t(count) * 20;
+    if (count < 1) return error = "directory entry declares " + std::to_string(count) + " dimensions", 0;
+    const size_t size = 32 + size_t(count) * 20;  // what the directory holds bounds it: checked next
     if (n < size) return error = "directory entry is cut off", 0;
     bool have_x = false, have_y = false;
     for (int32_t k = 0; k < count; ++k) {
@@ -355,7 +351,7 @@ void decode_subblock(const File& f, const Subblock& sb, std::vector<unsigned cha
     const int32_t dims = get<int32_t>(head + 16 + 28);
     if (meta_size < 0 || attach_size < 0 || data_size < 0)
         subblock_fail(f, sb, "negative metadata, attachment or data size");
-    if (head[16] != 'D' || head[17] != 'V' || dims < 1 || dims > kMaxDimensions)
+    if (head[16] != 'D' || head[17] != 'V' || dims < 1)
         subblock_fail(f, sb, "the subblock's own directory entry is not a valid DV entry");
     const uint64_t header_len = std::max<uint64_t>(256, 16 + 32 + uint64_t(dims) * 20);
     const uint64_t pixels_pos = data_pos + header_len + uint64_t(meta_size);
@@ -375,7 +371,6 @@ void decode_subblock(const File& f, const Subblock& sb, std::vector<unsigned cha
     case kZstd0:
     case kZstd1:
     case kJpegXr: {
-        if (uint64_t(data_size) > kMaxPlaneBytes) subblock_fail(f, sb, "compressed data larger than 2 GiB");
         std::vector<unsigned char> data(static_cast<size_t>(data_size));
         f.read(pixels_pos, data.data(), data.size(), "subblock pixels");
         if (sb.compression == kJpegXr) return jxr_decode(f, sb, data, expected, out);
@@ -446,11 +441,12 @@ std::optional<double> number(std::string_view text) {
     return v;
 }
 
-std::optional<int> small_int(std::string_view text) {
+// A non-negative integer below `end`, else nothing.
+std::optional<int> index_below(std::string_view text, int end) {
     const std::string t = trim(text);
     int v = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (t.empty() || ec != std::errc() || p != t.data() + t.size() || v < 0 || v >= 1024) return std::nullopt;
+    if (t.empty() || ec != std::errc() || p != t.data() + t.size() || v < 0 || v >= end) return std::nullopt;
     return v;
 }
 
@@ -529,24 +525,33 @@ Index read_index(const fs::path& path) {
     const int32_t count = get<int32_t>(count_bytes);
     const uint64_t entries = dir + 128;
     const uint64_t avail = f.size() > entries ? f.size() - entries : 0;
-    if (count < 0 || uint64_t(count) > kMaxSubblocks || uint64_t(count) * 32 > avail)
+    if (count < 0 || uint64_t(count) * 32 > avail)
         throw input_error(f.path(), "subblock directory at " + at(uint64_t(idx.directory_pos)) + " declares " +
                                         std::to_string(count) + " entries, more than the " + std::to_string(avail) +
                                         " bytes after it can hold; truncated or corrupt file");
-    uint64_t len = std::min<uint64_t>(avail, uint64_t(count) * (32 + 20 * kMaxDimensions));
     // The segment's allocated size bounds the entries too (the directory may sit before gigabytes
-    // of subblocks).
+    // of subblocks); entries are read as far as they go, so the buffer is the entries' own size.
+    uint64_t limit = avail;
     unsigned char seg[kSegmentHeader];
     f.read(uint64_t(idx.directory_pos), seg, sizeof seg, "subblock directory");
     const int64_t allocated = get<int64_t>(seg + 16);
-    if (allocated > 128) len = std::min<uint64_t>(len, uint64_t(allocated) - 128);
-    std::vector<unsigned char> buf(len);
-    f.read(entries, buf.data(), len, "subblock directory");
+    if (allocated > 128) limit = std::min<uint64_t>(limit, uint64_t(allocated) - 128);
+    std::vector<unsigned char> buf;
+    auto have = [&](uint64_t need) {  // at least `need` bytes read, if the directory holds them
+        if (need <= buf.size()) return;
+        const uint64_t want = std::min<uint64_t>(limit, std::max<uint64_t>(need, 2 * buf.size() + 4096));
+        if (want <= buf.size()) return;
+        const size_t old = buf.size();
+        buf.resize(size_t(want));
+        f.read(entries + old, buf.data() + old, buf.size() - old, "subblock directory");
+    };
     idx.subblocks.reserve(size_t(count));
     size_t off = 0;
     for (int32_t i = 0; i < count; ++i) {
         Subblock sb;
         std::string error;
+        have(off + 32);
+        if (buf.size() >= off + 32) have(off + 32 + uint64_t(std::max<int32_t>(0, get<int32_t>(buf.data() + off + 28))) * 20);
         const size_t used = parse_entry(buf.data() + off, buf.size() - off, sb, error);
         if (!used)
             throw input_error(f.path(), "subblock directory entry " + std::to_string(i) + " at " +
@@ -599,7 +604,7 @@ Metadata parse_metadata_xml(const std::string& file_label, std::string_view xml)
     auto meta = doc.child("ImageDocument").child("Metadata");
     if (!meta) return md;
     auto image = meta.child("Information").child("Image");
-    if (auto bits = small_int(image.child_value("ComponentBitCount"))) md.component_bits = *bits;
+    if (auto bits = index_below(image.child_value("ComponentBitCount"), 65)) md.component_bits = *bits;
 
     auto channel_list = [&](pugi::xml_node channels) {
         std::vector<std::string> names;
@@ -626,15 +631,15 @@ Metadata parse_metadata_xml(const std::string& file_label, std::string_view xml)
     int order = 0;
     for (auto sc : image.child("Dimensions").child("S").child("Scenes").children("Scene")) {
         SceneInfo s;
-        auto index = small_int(sc.attribute("Index").value());
+        auto index = index_below(sc.attribute("Index").value(), INT32_MAX);  // the S index is an int32
         s.index = index ? *index : order;
         ++order;
         s.name = trim(sc.attribute("Name").value()).substr(0, 200);
         int row = 0, col = 0;
         const std::string array = trim(sc.child_value("ArrayName"));
         const std::string shape = trim(sc.child("Shape").attribute("Name").value());
-        auto ri = small_int(sc.child("Shape").child_value("RowIndex"));
-        auto ci = small_int(sc.child("Shape").child_value("ColumnIndex"));
+        auto ri = index_below(sc.child("Shape").child_value("RowIndex"), kMaxWellRows);
+        auto ci = index_below(sc.child("Shape").child_value("ColumnIndex"), kMaxWellColumns);
         if (!array.empty() && parse_well_name(array, row, col)) {
             s.row = row;
             s.col = col;
@@ -661,9 +666,10 @@ Metadata read_metadata(const fs::path& path, const Index& index) {
     unsigned char h[8];
     f.read(data, h, 8, "metadata segment");
     const int32_t xml_size = get<int32_t>(h);
-    if (xml_size < 0 || uint64_t(xml_size) > kMaxXmlBytes)
+    if (xml_size < 0 || !f.fits(data + 256, uint64_t(xml_size)))
         throw input_error(label, "metadata segment at " + at(uint64_t(index.metadata_pos)) + " declares " +
-                                     std::to_string(xml_size) + " bytes of XML (0..64 MiB allowed)");
+                                     std::to_string(xml_size) + " bytes of XML, past the end of the file (" +
+                                     std::to_string(f.size()) + " bytes)");
     std::string xml(size_t(xml_size), '\0');
     f.read(data + 256, xml.data(), xml.size(), "metadata XML");
     return parse_metadata_xml(label, xml);

@@ -8,6 +8,7 @@
 // Elements are matched by local name, so the namespace version does not matter. Positions and
 // resolutions carry a Unit attribute (metres in practice) and are converted to micrometres.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -21,9 +22,8 @@ namespace imx {
 
 namespace {
 
-constexpr long kMaxWellIndex = 1000;      // far above 1536-well plates (32 x 48)
-constexpr long kMaxId = 1000000000;       // FieldID, PlaneID, ... are ranked, never used as sizes
-constexpr size_t kMaxImages = size_t(1) << 24;
+// FieldID, PlaneID, ... are ranked, never used as sizes: any non-negative integer.
+constexpr long kMaxId = LONG_MAX;
 
 const char* const kIndexNames[] = {"Index.idx.xml", "Index.xml", "Index.ref.xml"};
 
@@ -87,9 +87,9 @@ public:
             if (auto n = xml::child_text(p, "Name"); !n.empty()) plate.name = n;
             else if (auto id = xml::child_text(p, "PlateID"); !id.empty()) plate.name = id;
             if (auto r = xml::child_text(p, "PlateRows"); !r.empty())
-                plate.rows = int(num_.integer(r, "Plate/PlateRows", 0, kMaxWellIndex));
+                plate.rows = int(num_.integer(r, "Plate/PlateRows", 0, kMaxWellRows));
             if (auto c = xml::child_text(p, "PlateColumns"); !c.empty())
-                plate.cols = int(num_.integer(c, "Plate/PlateColumns", 0, kMaxWellIndex));
+                plate.cols = int(num_.integer(c, "Plate/PlateColumns", 0, kMaxWellColumns));
             if (plate_nodes.size() > 1)
                 set.warnings.push_back(index_.string() + " lists " + std::to_string(plate_nodes.size()) +
                                        " plates; the images are assigned to the first ('" + plate.name + "')");
@@ -112,7 +112,7 @@ public:
         std::string first_skipped;
         for (auto n : images_node.children()) {
             if (!xml::named(n, "Image")) continue;
-            if (++index > kMaxImages) throw input_error(index_.string(), "more than " + std::to_string(kMaxImages) + " images");
+            ++index;  // Image elements of the parsed index: as many as its size allows
             const std::string where = "Image " + std::to_string(index);
             std::string state = xml::child_text(n, "State");
             Image im;
@@ -128,8 +128,8 @@ public:
                                                        "); only images inside the export folder are supported");
             xml::check_name_from(index_.string(), where, im.file);
             if (!rel_dir.empty()) im.file = rel_dir + "/" + im.file;
-            im.row = int(need_int(n, "Row", where, 1, kMaxWellIndex)) - 1;
-            im.col = int(need_int(n, "Col", where, 1, kMaxWellIndex)) - 1;
+            im.row = int(need_int(n, "Row", where, 1, kMaxWellRows)) - 1;
+            im.col = int(need_int(n, "Col", where, 1, kMaxWellColumns)) - 1;
             im.field = need_int(n, "FieldID", where, 0, kMaxId);
             im.plane = opt_int(n, "PlaneID", where, 1);
             im.time = opt_int(n, "TimepointID", where, 0);
@@ -285,8 +285,8 @@ private:
             if (!p.width) {
                 std::string w = xml::child_text(node, "ImageSizeX"), h = xml::child_text(node, "ImageSizeY");
                 if (!w.empty() && !h.empty()) {
-                    p.width = num_.integer(w, label + " ImageSizeX", 1, 1 << 20);
-                    p.height = num_.integer(h, label + " ImageSizeY", 1, 1 << 20);
+                    p.width = num_.integer(w, label + " ImageSizeX", 1, UINT32_MAX);
+                    p.height = num_.integer(h, label + " ImageSizeY", 1, UINT32_MAX);
                 }
             }
         }

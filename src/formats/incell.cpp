@@ -12,6 +12,7 @@
 //       ExcitationFilter / EmissionFilter name (the image's own wavelength, when written)
 // The file names come from the XML; the indices in the name are not parsed.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <map>
 #include <set>
@@ -24,9 +25,7 @@ namespace imx {
 
 namespace {
 
-constexpr long kMaxWellIndex = 1000;
-constexpr long kMaxIndex = 1000000000;  // ranked, never used as a size
-constexpr size_t kMaxImages = size_t(1) << 24;
+constexpr long kMaxIndex = LONG_MAX;  // ranked, never used as a size
 
 std::vector<fs::path> xdce_files(const fs::path& source) {
     std::vector<fs::path> out;
@@ -70,9 +69,9 @@ public:
         PlateInfo plate{xdce_.stem().string(), 0, 0};
         if (auto p = xml::descendant(protocol ? protocol : root, "Plate")) {
             if (auto n = xml::attr_str(p, "name"); !n.empty()) plate.name = n;
-            if (auto r = xml::attr_str(p, "rows"); !r.empty()) plate.rows = int(num_.integer(r, "Plate rows", 0, kMaxWellIndex));
+            if (auto r = xml::attr_str(p, "rows"); !r.empty()) plate.rows = int(num_.integer(r, "Plate rows", 0, kMaxWellRows));
             if (auto c = xml::attr_str(p, "columns"); !c.empty())
-                plate.cols = int(num_.integer(c, "Plate columns", 0, kMaxWellIndex));
+                plate.cols = int(num_.integer(c, "Plate columns", 0, kMaxWellColumns));
         }
 
         if (auto oc = xml::descendant(protocol ? protocol : root, "ObjectiveCalibration")) {
@@ -83,8 +82,8 @@ public:
         if (auto size = xml::descendant(xml::descendant(protocol ? protocol : root, "Camera"), "Size")) {
             std::string w = xml::attr_str(size, "width"), h = xml::attr_str(size, "height");
             if (!w.empty() && !h.empty()) {
-                set.width = uint32_t(num_.integer(w, "Camera Size width", 1, 1 << 20));
-                set.height = uint32_t(num_.integer(h, "Camera Size height", 1, 1 << 20));
+                set.width = uint32_t(num_.integer(w, "Camera Size width", 1, UINT32_MAX));
+                set.height = uint32_t(num_.integer(h, "Camera Size height", 1, UINT32_MAX));
             }
         }
 
@@ -103,7 +102,7 @@ public:
         size_t index = 0;
         for (auto n : images_node.children()) {
             if (!xml::named(n, "Image")) continue;
-            if (++index > kMaxImages) throw input_error(xdce_.string(), "more than " + std::to_string(kMaxImages) + " images");
+            ++index;  // Image elements of the parsed file: as many as its size allows
             const std::string where = "Image " + std::to_string(index);
             Image im;
             im.file = xml::attr_str(n, "filename");
@@ -118,8 +117,8 @@ public:
             auto well = xml::child(n, "Well");
             auto row = xml::child(well, "Row"), col = xml::child(well, "Column");
             if (!row || !col) throw input_error(xdce_.string(), where + " (" + im.file + ") has no Well/Row and Well/Column");
-            im.row = int(num_.integer(xml::attr_str(row, "number"), where + " Well/Row number", 1, kMaxWellIndex)) - 1;
-            im.col = int(num_.integer(xml::attr_str(col, "number"), where + " Well/Column number", 1, kMaxWellIndex)) - 1;
+            im.row = int(num_.integer(xml::attr_str(row, "number"), where + " Well/Row number", 1, kMaxWellRows)) - 1;
+            im.col = int(num_.integer(xml::attr_str(col, "number"), where + " Well/Column number", 1, kMaxWellColumns)) - 1;
             if (auto off = xml::child(n, "OffsetFromWellCenter")) {
                 im.x = num_.real(xml::attr_str(off, "x"), where + " OffsetFromWellCenter x");
                 im.y = num_.real(xml::attr_str(off, "y"), where + " OffsetFromWellCenter y");

@@ -31,9 +31,7 @@ using container::RandomAccessFile;
 
 constexpr uint32_t kLifMagic = 0x70;
 constexpr unsigned char kLifSeparator = 0x2A;
-constexpr uint64_t kMaxXmlChars = 128ull << 20;
-constexpr size_t kMaxBlocks = size_t(1) << 20;
-constexpr uint64_t kMaxPlanes = uint64_t(1) << 24;
+// One decoded plane is held in memory: the limit TIFF and PNG planes have too.
 constexpr uint64_t kMaxPlaneBytes = 4ull << 30;
 
 struct Dim {
@@ -101,13 +99,14 @@ class ImageParser {
 public:
     ImageParser(const std::string& file) : file_(file) {}
 
-    // Fills `im` from an Element; returns a reason when the image cannot be read ("" when it can).
-    std::string parse(const pugi::xml_node& element, const pugi::xml_node& image_desc, LifImage& im) {
+    // Fills `im` from an Element whose pixels are a memory block of `block_bytes`; returns a reason
+    // when the image cannot be read ("" when it can).
+    std::string parse(const pugi::xml_node& element, const pugi::xml_node& image_desc, uint64_t block_bytes, LifImage& im) {
         note_.clear();
         std::vector<Dim> dims;
         for (auto d : image_desc.child("Dimensions").children("DimensionDescription")) {
             Dim dim;
-            dim.id = int(integer(d, "DimID", 0, 1000));
+            dim.id = int(integer(d, "DimID", 0, INT32_MAX));
             dim.count = integer(d, "NumberOfElements", 1, uint64_t(1) << 31);
             dim.bytes_inc = integer(d, "BytesInc", 0, uint64_t(1) << 62);
             const double length = real(d, "Length").value_or(0);
@@ -119,8 +118,7 @@ public:
                     dim.step_um = std::abs(length) * *f / double(dim.count - 1);
                 }
             }
-            dims.push_back(dim);
-            if (dims.size() > 16) return "more than 16 dimensions";
+            dims.push_back(dim);  // each kind at most once: checked below
         }
         if (dims.empty()) return "no DimensionDescription";
         for (auto c : image_desc.child("Channels").children("ChannelDescription")) {
@@ -149,7 +147,6 @@ public:
             }
             ch.name = c.attribute("LUTName").value();
             im.channels.push_back(ch);
-            if (im.channels.size() > 4096) return "more than 4096 channels";
         }
         if (im.channels.empty()) return "no ChannelDescription";
         {
@@ -197,7 +194,6 @@ public:
             if (!slot->empty()) return "two dimensions of the same kind (DimID " + std::to_string(d.id) + ")";
             slot->push_back(d);
         }
-        if (im.x.count > (1u << 20) || im.y.count > (1u << 20)) return "planes larger than 1048576 pixels a side";
         im.width = uint32_t(im.x.count);
         im.height = uint32_t(im.y.count);
         im.pixel_size_x = im.x.step_um;
@@ -210,6 +206,11 @@ public:
             const Dim& l = im.lambda[0];
             std::optional<double> origin_nm;
             if (auto o = real_of(l)) origin_nm = *o;
+            // Every swept channel is a plane of at least a byte of the memory block.
+            uint64_t n = 0;
+            if (container::mul_overflows(l.count, im.channels.size(), n) || n > block_bytes)
+                return std::to_string(l.count) + " wavelengths x " + std::to_string(im.channels.size()) +
+                       " channels are more planes than its memory block of " + std::to_string(block_bytes) + " bytes holds";
             std::vector<LifChannel> swept;
             for (uint64_t i = 0; i < l.count; ++i)
                 for (auto& c : im.channels) {
@@ -223,7 +224,6 @@ public:
                     s.name = c.name + (l.id == 9 ? " ex " : " em ") + label;
                     swept.push_back(s);
                 }
-            if (swept.size() > 65536) return "more than 65536 wavelength channels";
             im.channels = std::move(swept);
         }
         (void)element;
@@ -234,7 +234,7 @@ public:
     void set_origins(const pugi::xml_node& image_desc) {
         origins_.clear();
         for (auto d : image_desc.child("Dimensions").children("DimensionDescription"))
-            origins_[int(integer(d, "DimID", 0, 1000))] = d.attribute("Origin").value();
+            origins_[int(integer(d, "DimID", 0, INT32_MAX))] = d.attribute("Origin").value();
     }
 
 private:
@@ -304,7 +304,6 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
     if (container::load_le<uint32_t>(head) != kLifMagic || head[8] != kLifSeparator)
         throw input_error(f.path(), "not a Leica LIF file (no 0x70 test value and XML header block at the start)");
     const uint64_t xml_chars = container::load_le<uint32_t>(head + 9);
-    if (xml_chars > kMaxXmlChars) f.fail(9, "XML header of " + std::to_string(xml_chars) + " characters is implausibly large");
     if (!f.contains(13, xml_chars * 2))
         f.fail(13, "XML header of " + std::to_string(xml_chars * 2) + " bytes runs past the end of the file (truncated?)");
     std::string xml;
@@ -323,7 +322,6 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
     uint64_t pos = 13 + xml_chars * 2;
     const size_t size_bytes = version == 1 ? 4 : 8;
     while (pos < f.size()) {
-        if (blocks.size() >= kMaxBlocks) f.fail(pos, "more than " + std::to_string(kMaxBlocks) + " memory blocks");
         unsigned char bh[8 + 1 + 8 + 1 + 4];
         const size_t bh_len = 8 + 1 + size_bytes + 1 + 4;
         if (!f.contains(pos, bh_len)) {
@@ -335,7 +333,6 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
             f.fail(pos, "memory block header without the 0x70 test value (corrupt file)");
         const uint64_t data_size = size_bytes == 4 ? container::load_le<uint32_t>(bh + 9) : container::load_le<uint64_t>(bh + 9);
         const uint64_t id_chars = container::load_le<uint32_t>(bh + 10 + size_bytes);
-        if (id_chars > 4096) f.fail(pos, "memory block ID of " + std::to_string(id_chars) + " characters is implausible");
         const uint64_t id_at = pos + bh_len;
         if (!f.contains(id_at, id_chars * 2)) {
             s->warnings.push_back(f.path() + ": offset " + std::to_string(pos) + ": memory block ID cut short (truncated file?)");
@@ -354,36 +351,43 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
     }
 
     // Images, in document order.
-    std::vector<std::pair<pugi::xml_node, std::string>> elements;  // Element, path of names
+    // Element nodes in document order, each with the index of its nearest Element ancestor (-1 for
+    // none): paths of names are built only for the images, so deep nesting costs no copies.
+    std::vector<std::pair<pugi::xml_node, long>> elements;
     {
-        std::vector<std::pair<pugi::xml_node, std::string>> todo{{root, ""}};
-        size_t visited = 0;
+        std::vector<std::pair<pugi::xml_node, long>> todo{{root, -1}};
         while (!todo.empty()) {
-            auto [n, path] = todo.back();
+            auto [n, parent] = todo.back();
             todo.pop_back();
-            if (++visited > (size_t(1) << 22)) f.fail(13, "XML header has too many elements");
-            std::vector<std::pair<pugi::xml_node, std::string>> kids;
+            std::vector<std::pair<pugi::xml_node, long>> kids;
             for (auto c : n.children()) {
                 if (c.type() != pugi::node_element) continue;
-                std::string p = path;
+                long p = parent;
                 if (std::strcmp(c.name(), "Element") == 0) {
-                    const std::string nm = c.attribute("Name").value();
-                    p = path.empty() ? nm : path + "/" + nm;
-                    elements.push_back({c, p});
+                    elements.push_back({c, parent});
+                    p = long(elements.size() - 1);
                 }
                 kids.push_back({c, p});
             }
             for (auto it = kids.rbegin(); it != kids.rend(); ++it) todo.push_back(*it);
         }
     }
+    auto path_of = [&](size_t i) {
+        std::vector<std::string> names;
+        for (long k = long(i); k >= 0; k = elements[size_t(k)].second) names.push_back(elements[size_t(k)].first.attribute("Name").value());
+        std::string path;
+        for (auto it = names.rbegin(); it != names.rend(); ++it) path = path.empty() ? *it : path + "/" + *it;
+        return path;
+    };
     // Element paths start at the file's root element (named after the file); drop that part.
     uint64_t plane_total = 0;
     std::map<std::string, int> names;
     ImageParser parser(f.path());
-    for (auto& [el, path] : elements) {
+    for (size_t e = 0; e < elements.size(); ++e) {
+        const pugi::xml_node el = elements[e].first;
         pugi::xml_node desc = el.child("Data").child("Image").child("ImageDescription");
         if (!desc) continue;
-        std::string name = path;
+        std::string name = path_of(e);
         if (auto slash = name.find('/'); slash != std::string::npos) name = name.substr(slash + 1);
         pugi::xml_node mem = el.child("Memory");
         const std::string block_id = mem.attribute("MemoryBlockID").value();
@@ -397,7 +401,7 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
         LifImage im;
         im.name = name;
         parser.set_origins(desc);
-        const std::string why = parser.parse(el, desc, im);
+        const std::string why = parser.parse(el, desc, it->second.size, im);
         if (!why.empty()) {
             s->warnings.push_back(f.path() + ": image '" + name + "': " + why + "; skipped");
             continue;
@@ -424,15 +428,18 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
                 if (dd.count > 1 && dd.bytes_inc == 0)
                     f.fail(b.offset, "image '" + name + "': dimension DimID " + std::to_string(dd.id) + " has " +
                                          std::to_string(dd.count) + " elements but BytesInc 0");
+        // Every plane is at least a byte of its memory block, and every block is part of the file.
         uint64_t planes = 1;
         for (uint64_t factor : {im.count(im.z), im.count(im.t), uint64_t(im.channels.size()), im.tile_count()})
-            if (container::mul_overflows(planes, factor, planes) || planes > kMaxPlanes)
-                f.fail(b.offset, "image '" + name + "' holds more than " + std::to_string(kMaxPlanes) + " planes");
+            if (container::mul_overflows(planes, factor, planes) || planes > b.size)
+                f.fail(b.offset, "image '" + name + "' describes more planes than memory block " + block_id + " of " +
+                                     std::to_string(b.size) + " bytes holds");
         im.data_offset = b.offset;
         im.data_size = b.size;
         im.first_plane = plane_total;
         plane_total += planes;
-        if (plane_total > kMaxPlanes) f.fail(13, "the images hold more than " + std::to_string(kMaxPlanes) + " planes");
+        if (plane_total > f.size())
+            f.fail(13, "the images describe more planes than the file's " + std::to_string(f.size()) + " bytes hold");
         s->images.push_back(std::move(im));
     }
     s->plane_count = plane_total;

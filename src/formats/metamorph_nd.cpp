@@ -22,9 +22,12 @@ namespace imx {
 
 namespace {
 
-constexpr uint64_t kMaxNdBytes = 16u << 20;
+// A .nd file gives counts, not planes, and names image files that may be absent: no file's size
+// bounds what it describes, so the counts and their product are capped where the plane records
+// would take gigabytes (50 million records of about 150 bytes).
 constexpr long kMaxCount = 100000;          // stages, waves, time-points or z-steps
-constexpr uint64_t kMaxPlanes = 50000000;   // refuse absurd products before allocating
+constexpr uint64_t kMaxPlanes = 50000000;
+
 
 struct NdFile {
     bool do_stage = false, do_wave = false, do_time = false, do_z = false, wave_in_name = true;
@@ -44,7 +47,7 @@ std::string unquote(std::string s) {
 }
 
 NdFile parse_nd(const fs::path& file) {
-    std::string text = source::read_all(file, kMaxNdBytes);
+    std::string text = source::read_all(file);
     if (text.rfind("\"NDInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaMorph .nd file (does not start with \"NDInfoFile\")");
     NdFile nd;
@@ -157,13 +160,13 @@ private:
         if (total > kMaxPlanes)
             throw input_error(nd_path.string(), "describes " + std::to_string(total) + " planes, more than the " +
                                                     std::to_string(kMaxPlanes) + " imextract accepts");
+        const fs::path folder = nd_path.parent_path();
+        std::set<std::string> present;  // one listing instead of a stat per expected name
+        for (auto& e : source::list(folder)) present.insert(e.name);
         const std::string stem = nd_path.stem().string();
         std::string plate = stem;
         for (int k = 2; std::any_of(set.plates.begin(), set.plates.end(), [&](auto& p) { return p.name == plate; }); ++k)
             plate = stem + "_" + std::to_string(k);
-        const fs::path folder = nd_path.parent_path();
-        std::set<std::string> present;  // one listing instead of a stat per expected name
-        for (auto& e : source::list(folder)) present.insert(e.name);
         const std::string rel_folder = folder.lexically_relative(source).generic_string();
         auto rel = [&](const std::string& f) { return rel_folder.empty() || rel_folder == "." ? f : rel_folder + "/" + f; };
 

@@ -28,7 +28,6 @@ namespace imx {
 
 namespace {
 
-constexpr uint64_t kMaxHtdBytes = 4u << 20;
 constexpr int kMaxDepth = 6;            // DATE/PLATE/TimePoint_N/ZStep_N/file below the source
 constexpr size_t kMaxDetectEntries = 4000;
 
@@ -69,7 +68,7 @@ int htd_int(const fs::path& file, const std::string& key, const std::string& val
 
 // Lines are `"Key", value[, value...]`. Unknown keys are ignored.
 Htd parse_htd(const fs::path& file) {
-    std::string text = source::read_all(file, kMaxHtdBytes);
+    std::string text = source::read_all(file);
     if (text.rfind("\"HTSInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaXpress HTD file (does not start with \"HTSInfoFile\")");
     Htd h;
@@ -82,8 +81,9 @@ Htd parse_htd(const fs::path& file) {
         size_t comma = line.find(',');
         if (comma == std::string::npos) continue;
         std::string key = unquote(line.substr(0, comma)), value = line.substr(comma + 1);
-        if (key == "XWells") h.xwells = htd_int(file, key, value, 1, 48);
-        else if (key == "YWells") h.ywells = htd_int(file, key, value, 1, 32);
+        // Plate sizes as far as well names go (types.h); wave numbers are the two digits of _wN.
+        if (key == "XWells") h.xwells = htd_int(file, key, value, 1, kMaxWellColumns);
+        else if (key == "YWells") h.ywells = htd_int(file, key, value, 1, kMaxWellRows);
         else if (key == "UniquePlateIdentifier") h.plate_id = unquote(value);
         else if (key.rfind("WaveName", 0) == 0 && key.size() > 8) {
             int n = htd_int(file, key, key.substr(8), 1, 99);

@@ -4,6 +4,7 @@
 #include <pugixml.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -12,8 +13,9 @@ namespace imx::nd2legacy {
 namespace {
 
 constexpr char kMapSignature[] = "LABORATORY IMAGING ND BOX MAP 00";  // 32 bytes, no terminator in the file
-constexpr uint64_t kMaxBoxes = 1u << 24;
-constexpr uint64_t kMaxXmlBytes = 64u << 20;
+// A decoded frame is held in memory whole: the limit TIFF and PNG planes have too. (A JPEG 2000
+// codestream can shrink an empty frame far beyond any ratio, so the file size cannot bound it.)
+constexpr uint64_t kMaxPlaneBytes = 4ull << 30;
 
 uint32_t be32(const unsigned char* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]; }
 uint16_t be16(const unsigned char* p) { return uint16_t(p[0] << 8 | p[1]); }
@@ -41,12 +43,12 @@ std::string_view proper_name(const char* tag) {
     return i < s.size() ? s.substr(i) : s;
 }
 
+// The first child named `name`, else the first such descendant (pugixml's walk, no recursion:
+// metadata may nest as deep as its size allows).
 pugi::xml_node find(const pugi::xml_node& under, std::string_view name) {
     for (auto n : under.children())
         if (proper_name(n.name()) == name) return n;
-    for (auto n : under.children())
-        if (auto hit = find(n, name)) return hit;
-    return {};
+    return under.find_node([&](const pugi::xml_node& n) { return proper_name(n.name()) == name; });
 }
 
 std::optional<double> number(const pugi::xml_node& under, std::string_view name) {
@@ -60,7 +62,6 @@ std::optional<double> number(const pugi::xml_node& under, std::string_view name)
 }
 
 void parse_xml(const container::RandomAccessFile& f, const Box& b, const char* what, pugi::xml_document& doc) {
-    if (b.length > kMaxXmlBytes) f.fail(b.data, std::string(what) + " metadata is larger than 64 MiB");
     const std::string text = f.read_string(b.data, size_t(b.length), what);
     auto r = doc.load_buffer(text.data(), text.size(), pugi::parse_default, pugi::encoding_auto);
     if (!r) f.fail(b.data, std::string(what) + " metadata is not well-formed XML (" + r.description() + ")");
@@ -154,7 +155,7 @@ Info parse(const container::RandomAccessFile& f) {
     unsigned char cnt[4];
     f.read_at(map_at, cnt, 4, "box map count");
     const uint64_t count = be32(cnt);
-    if (count > kMaxBoxes || count * 16 > map_distance - 4)
+    if (count * 16 > map_distance - 4)
         f.fail(map_at, "box map declares " + std::to_string(count) + " boxes, more than its " +
                            std::to_string(map_distance - 4) + " bytes hold");
     const std::string map = f.read_string(map_at + 4, size_t(count * 16), "box map");
@@ -179,8 +180,10 @@ Info parse(const container::RandomAccessFile& f) {
     info.width = be32(ihdr + 12);
     info.components = be16(ihdr + 16);
     info.bits = (ihdr[18] & 0x7F) + 1u;
-    if (info.width == 0 || info.height == 0 || info.width > (1u << 20) || info.height > (1u << 20))
-        f.fail(jp2h.data, "frame size " + std::to_string(info.width) + " x " + std::to_string(info.height) + " is not plausible");
+    if (info.width == 0 || info.height == 0 ||
+        uint64_t(info.width) * info.height * ((info.bits + 7) / 8) * info.components > kMaxPlaneBytes)
+        f.fail(jp2h.data, "frame size " + std::to_string(info.width) + " x " + std::to_string(info.height) + " x " +
+                              std::to_string(info.components) + " components is empty or above the 4 GiB a frame may take");
     if (info.components == 0 || info.components > 4)
         f.fail(jp2h.data, std::to_string(info.components) + " components per frame (1 to 4 supported)");
     if (ihdr[18] & 0x80) f.fail(jp2h.data, "signed samples are not supported");
@@ -192,9 +195,10 @@ Info parse(const container::RandomAccessFile& f) {
         pugi::xml_document doc;
         parse_xml(f, box_at(f, boxes["VIMD"][0], "VIMD"), "VIMD (frame metadata)", doc);
         info.pixel_size = number(doc, "Calibration");
-        if (info.pixel_size && !(*info.pixel_size > 0 && *info.pixel_size < 1e6)) info.pixel_size.reset();
+        if (info.pixel_size && !(*info.pixel_size > 0 && std::isfinite(*info.pixel_size))) info.pixel_size.reset();
         if (auto planes = find(doc, "PicturePlanes")) {
-            if (auto n = number(planes, "Count"); n && *n >= 1 && *n <= 64) info.channels = uint32_t(*n);
+            // A frame holds one codestream box per channel: the image boxes bound the count (below).
+            if (auto n = number(planes, "Count"); n && *n >= 1 && *n <= UINT32_MAX) info.channels = uint32_t(*n);
             if (auto list = find(planes, "Plane"))
                 for (auto p : list.children()) {
                     auto name = find(p, "OpticalConfigName");

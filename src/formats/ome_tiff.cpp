@@ -28,11 +28,6 @@ namespace imx {
 
 namespace {
 
-constexpr uint64_t kMaxXmlBytes = 64ull << 20;
-// Bounds on what metadata may declare, far above real acquisitions, to keep hostile XML from
-// making us allocate without limit.
-constexpr uint64_t kMaxPlanesPerImage = 1ull << 22;
-constexpr size_t kMaxPlaneRecords = size_t(1) << 23;
 
 // ---- small helpers ---------------------------------------------------------------------------
 
@@ -210,7 +205,11 @@ struct Image {
     std::vector<std::array<std::optional<double>, 3>> positions;  // by plane index, may be empty
     Placement where;
 
-    uint64_t plane_count() const { return uint64_t(sz) * ec * st; }
+    // SizeZ x effective SizeC x SizeT; UINT64_MAX when the product overflows.
+    uint64_t plane_count() const {
+        uint64_t n = 0;
+        return __builtin_mul_overflow(uint64_t(sz) * ec, uint64_t(st), &n) ? UINT64_MAX : n;
+    }
     // (z, c, t) of plane index p, following DimensionOrder (letters 2..4, fastest first).
     void coords(uint64_t p, uint32_t& z, uint32_t& c, uint32_t& t) const {
         for (int i = 2; i < 5; ++i) {
@@ -261,6 +260,7 @@ private:
     fs::path source_;
     std::vector<std::string> docs_;       // relative names: companions first, then TIFFs
     std::set<std::string> tiff_names_;    // OME-TIFF files in the folder
+    uint64_t folder_bytes_ = 0;           // the size of the folder's files, which hold every plane
     std::set<std::string> covered_;       // files referenced by a document already read
     std::vector<std::string> no_xml_;
     std::vector<std::string> files_;      // files planes point at (relative, '/' separated)
@@ -279,6 +279,7 @@ private:
             if (e.is_dir) continue;
             if (is_companion_name(e.name)) companions.push_back(e.name);
             else if (is_ome_tiff_name(e.name)) tiffs.push_back(e.name);
+            folder_bytes_ += e.size;
         }
         std::sort(companions.begin(), companions.end());
         std::sort(tiffs.begin(), tiffs.end());
@@ -296,12 +297,9 @@ private:
     std::string xml_of(const std::string& doc) {
         std::string text;
         if (is_companion_name(doc)) {
-            text = source::read_all(source_ / doc, kMaxXmlBytes);
+            text = source::read_all(source_ / doc);
         } else {
             text = tiff_image_description(source_ / doc, 0);
-            if (text.size() > kMaxXmlBytes)
-                throw input_error(path_of(doc), "OME-XML description is " + std::to_string(text.size()) +
-                                                    " bytes, more than the 64 MiB allowed");
         }
         return text;
     }
@@ -449,9 +447,11 @@ private:
         }
         read_physical(num, px, img);
         read_channels(num, node, px, img);
-        if (img.plane_count() > kMaxPlanesPerImage)
-            num.fail("OME-XML Image " + img.id + " declares " + std::to_string(img.plane_count()) +
-                     " planes, more than imextract accepts (" + std::to_string(kMaxPlanesPerImage) + ")");
+        // Every plane is at least a byte of one of the folder's files.
+        if (img.plane_count() > folder_bytes_)
+            num.fail("OME-XML Image " + img.id + " declares " + std::to_string(img.sz) + " x " + std::to_string(img.ec) +
+                     " x " + std::to_string(img.st) + " planes, more than the " + std::to_string(folder_bytes_) +
+                     " bytes of the folder's files hold");
         img.planes.assign(size_t(img.plane_count()), Loc{});
         map_tiff_data(doc, num, px, img, default_ifd);
         read_plane_positions(num, px, img);
@@ -594,13 +594,16 @@ private:
         plate.id = attr_str(node, "ID");
         plate.info.name = attr_str(node, "Name");
         if (plate.info.name.empty()) plate.info.name = plate.id;
-        plate.info.rows = int(std::min<uint64_t>(num.uint_or(node, "Rows", 0), 1024));
-        plate.info.cols = int(std::min<uint64_t>(num.uint_or(node, "Columns", 0), 1024));
+        plate.info.rows = int(std::min<uint64_t>(num.uint_or(node, "Rows", 0), kMaxWellRows));
+        plate.info.cols = int(std::min<uint64_t>(num.uint_or(node, "Columns", 0), kMaxWellColumns));
         const int index = int(plates_.size());
         bool used = false;
         for (auto well : children(node, "Well")) {
             const uint64_t row = num.uint_or(well, "Row", 0), col = num.uint_or(well, "Column", 0);
-            if (row >= 1024 || col >= 1024) num.bad(well, "Row", std::to_string(row) + "," + std::to_string(col), "a well position below 1024");
+            static const std::string within = "a well position within " + std::to_string(kMaxWellRows) + " rows and " +
+                                              std::to_string(kMaxWellColumns) + " columns";
+            if (row >= uint64_t(kMaxWellRows) || col >= uint64_t(kMaxWellColumns))
+                num.bad(well, "Row", std::to_string(row) + "," + std::to_string(col), within.c_str());
             // Sites are numbered by WellSample Index within the well (document order on ties).
             std::vector<std::pair<uint64_t, pugi::xml_node>> samples;
             for (auto ws : children(well, "WellSample"))
@@ -725,9 +728,9 @@ private:
                 uint32_t z = 0, c = 0, t = 0;
                 img.coords(p, z, c, t);
                 for (uint32_t s = 0; s < img.spp; ++s) {
-                    if (set.planes.size() >= kMaxPlaneRecords)
-                        throw input_error(source_.string(), "more than " + std::to_string(kMaxPlaneRecords) +
-                                                                " planes; refusing such a large OME-TIFF set");
+                    if (set.planes.size() >= folder_bytes_)
+                        throw input_error(source_.string(), "the OME-XML describes more planes than the " +
+                                                                std::to_string(folder_bytes_) + " bytes of the folder's files hold");
                     PlaneRecord r;
                     r.plate = plate;
                     r.row = img.where.row;

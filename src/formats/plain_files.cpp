@@ -116,7 +116,7 @@ bool imagej_geometry(const std::string& desc, HyperStack& h) {
         size_t p = desc.find(k);
         if (p == std::string::npos) return 1;
         long v = std::strtol(desc.c_str() + p + k.size(), nullptr, 10);
-        return v > 0 && v < 1000000 ? int(v) : 1;
+        return v > 0 && v <= INT32_MAX ? int(v) : 1;  // a Java int in ImageJ
     };
     h.channels = value("channels");
     h.slices = value("slices");
@@ -237,7 +237,9 @@ public:
                     }
                     if (h.spacing > 0 && h.slices > 1) set.pixel_size_z = h.spacing * h.unit_um;
                 }
-                if (uint64_t(h.channels) * h.slices * h.frames > pages) {
+                uint64_t described = 0;
+                if (__builtin_mul_overflow(uint64_t(h.channels) * uint64_t(h.slices), uint64_t(h.frames), &described) ||
+                    described > pages) {
                     set.warnings.push_back(m.file + ": ImageJ description promises more planes than the file's " +
                                            std::to_string(pages) + " pages; using one plane per page as z");
                     h = {1, int(pages), 1, 0, 0};

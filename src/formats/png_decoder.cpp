@@ -21,10 +21,11 @@ namespace imx {
 
 namespace {
 
+// A plane is held in memory whole: the limit TIFF planes have too.
 constexpr uint64_t kMaxPlaneBytes = 4ull << 30;
-// Deflate cannot expand data more than about 1032:1; a larger claim means a hostile file.
-constexpr uint64_t kMaxExpansion = 1040;
-constexpr uint32_t kMaxSide = 1u << 20;
+// Deflate cannot expand data more than 1032:1 (zlib's maximum compression factor); a larger claim
+// means a hostile file.
+constexpr uint64_t kMaxExpansion = 1032;
 
 // Everything libpng touches. Only ever handled by pointer inside the setjmp functions; its
 // destructor releases libpng and the file, also when PngFile's constructor throws.
@@ -38,6 +39,7 @@ struct PngState {
     }
 
     FILE* fp = nullptr;
+    uint64_t file_size = 0;
     png_structp png = nullptr;
     png_infop info = nullptr;
     char message[512] = {};
@@ -65,8 +67,11 @@ void on_png_warning(png_structp, png_const_charp) {}  // ancillary-chunk trivia:
 bool png_read_header(PngState* st) {
     if (setjmp(png_jmpbuf(st->png))) return false;
     png_init_io(st->png, st->fp);
-    png_set_user_limits(st->png, kMaxSide, kMaxSide);
-    png_set_chunk_malloc_max(st->png, 64u << 20);  // metadata chunks (iCCP, text): 64 MiB at most
+    png_set_user_limits(st->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);  // the format's limit; planes are bounded below
+    // Metadata chunks (iCCP, zTXt) are deflated data from the file.
+    uint64_t chunk_max = 0;
+    if (__builtin_mul_overflow(st->file_size, kMaxExpansion, &chunk_max) || chunk_max > SIZE_MAX) chunk_max = SIZE_MAX;
+    png_set_chunk_malloc_max(st->png, png_alloc_size_t(chunk_max));
     png_read_info(st->png, st->info);
     int interlace = 0, compression = 0, filter = 0;
     png_get_IHDR(st->png, st->info, &st->width, &st->height, &st->bit_depth, &st->color_type, &interlace,
@@ -128,7 +133,7 @@ public:
     explicit PngFile(const fs::path& file) : path_(file.string()) {
         if (source::is_remote(file)) {
             // Objects in S3: one GET, then libpng reads from memory.
-            remote_bytes_ = source::read_all(file, 1ull << 30);
+            remote_bytes_ = source::read_all(file);
             file_size_ = remote_bytes_.size();
             st_.fp = file_size_ ? fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb") : nullptr;
         } else {
@@ -145,6 +150,7 @@ public:
         if (st_.png) st_.info = png_create_info_struct(st_.png);
         if (!st_.png || !st_.info) throw Error("libpng: out of memory");
         png_set_sig_bytes(st_.png, 8);
+        st_.file_size = file_size_;
         if (!png_read_header(&st_)) fail("cannot read PNG header");
         if (st_.out_depth != 8 && st_.out_depth != 16)
             fail("unsupported PNG bit depth " + std::to_string(st_.out_depth));
@@ -177,10 +183,11 @@ public:
                                          std::to_string(p.samples) + (p.samples == 1 ? " sample)" : " samples)"));
         // Bound the allocation by what the compressed data can really expand to.
         const size_t bytes = dtype_size(p.dtype);
-        const uint64_t plane_bytes = uint64_t(p.width) * p.height * bytes;  // < 2^42: no overflow
-        const uint64_t raw_bytes =
-            uint64_t(p.height) * ((uint64_t(p.width) * st_.file_channels * st_.bit_depth + 7) / 8 + 1);
-        if (plane_bytes > kMaxPlaneBytes || raw_bytes / kMaxExpansion > file_size_)
+        const uint64_t plane_bytes = uint64_t(p.width) * p.height * bytes;  // sides < 2^31, bytes <= 2: < 2^63
+        uint64_t raw_bytes = 0;
+        const bool huge = __builtin_mul_overflow(
+            uint64_t(p.height), (uint64_t(p.width) * st_.file_channels * st_.bit_depth + 7) / 8 + 1, &raw_bytes);
+        if (huge || plane_bytes > kMaxPlaneBytes || raw_bytes / kMaxExpansion > file_size_)
             throw input_error(path_, "image claims " + std::to_string(p.width) + " x " + std::to_string(p.height) +
                                          " pixels, more than a " + std::to_string(file_size_) +
                                          "-byte PNG can hold; the file is corrupt or hostile");

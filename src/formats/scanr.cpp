@@ -21,8 +21,8 @@ namespace imx {
 
 namespace {
 
-constexpr long kMaxWellIndex = 1000;
-constexpr long kMaxFileIndex = 99999999;
+// Well numbers count the wells of a plate, whose rows and columns well names bound (types.h).
+constexpr long kMaxWellNumber = long(kMaxWellRows) * kMaxWellColumns;
 
 struct Descriptor {
     std::string plate_name;
@@ -39,7 +39,7 @@ bool is_scalar(const pugi::xml_node& n) { return xml::child(n, "Name") && xml::c
 Descriptor read_descriptor(const fs::path& file) {
     Descriptor d;
     std::string buffer;
-    auto doc = xml::parse_file(file, buffer, 64ull << 20);
+    auto doc = xml::parse_file(file, buffer);
     auto root = doc.document_element();
     xml::Numbers num(file.string());
     // Depth-first walk over every element: LabVIEW nests clusters freely, keys are unique enough.
@@ -70,7 +70,8 @@ Descriptor read_descriptor(const fs::path& file) {
                 // The first Rows / Columns after "format typedef" are the plate's (the same names
                 // appear elsewhere, e.g. for the field grid).
                 int& target = name == "Rows" ? d.rows : d.cols;
-                if (!target) target = int(num.integer(val, "plate format '" + name + "'", 1, kMaxWellIndex));
+                if (!target)
+                    target = int(num.integer(val, "plate format '" + name + "'", 1, name == "Rows" ? kMaxWellRows : kMaxWellColumns));
             }
             return true;
         }
@@ -105,8 +106,8 @@ Descriptor read_descriptor(const fs::path& file) {
                 if (xml::named(cur, "Val")) {
                     std::string s = xml::trim(cur.text().get());
                     if (!s.empty() && std::isdigit(static_cast<unsigned char>(s[0])))
-                        current = num.integer(s, "'well selection table + cDNA' well number", 0, kMaxFileIndex);
-                    else if (!s.empty() && current >= 0 && d.well_labels.size() < 100000)
+                        current = num.integer(s, "'well selection table + cDNA' well number", 0, kMaxWellNumber);
+                    else if (!s.empty() && current >= 0)
                         d.well_labels.emplace(current, s);
                 }
                 if (cur.first_child()) {
@@ -294,7 +295,7 @@ public:
                 row = wrow;
                 col = wcol;
             }
-            if (row >= kMaxWellIndex || col >= kMaxWellIndex)
+            if (row >= kMaxWellRows || col >= kMaxWellColumns)
                 throw input_error((data / n).string(), "well '" + label + "' is outside any plate");
             max_row = std::max(max_row, row);
             max_col = std::max(max_col, col);

@@ -28,10 +28,25 @@ namespace {
 static_assert(std::endian::native == std::endian::little,
               "planes are little endian; a big-endian host needs byte swapping here");
 
-// No plane, strip or tile buffer may exceed this, whatever the file claims.
+// No plane, strip or tile buffer may exceed this, whatever the file claims: a plane is held in
+// memory whole.
 constexpr uint64_t kMaxBuffer = 4ull << 30;
-// Compressed data rarely expands more than this; a larger claim means a corrupt or hostile file.
-constexpr uint64_t kMaxExpansion = 1024;
+
+// The most a codec can expand its data, so that no buffer may exceed this many times the file:
+// PackBits 64:1 (a 2-byte run of 128); Deflate 1032:1 (zlib's maximum compression factor); TIFF's
+// LZW 3412:1 (a code of at least 9 bits stands for at most 3838 bytes: 4094 table entries, each one
+// byte longer than an earlier one); any other codec 32768:1 (zstd's run-length blocks, 4 bytes for
+// 128 KiB, the largest of the codecs libtiff decodes).
+uint64_t max_expansion(uint16_t compression) {
+    switch (compression) {
+        case COMPRESSION_NONE: return 1;
+        case COMPRESSION_PACKBITS: return 64;
+        case COMPRESSION_ADOBE_DEFLATE:
+        case COMPRESSION_DEFLATE: return 1032;
+        case COMPRESSION_LZW: return 3412;
+        default: return 32768;
+    }
+}
 
 // Messages libtiff reported while working on one file. Each open file has its own instance, so
 // threads decoding different files never share state.
@@ -91,7 +106,9 @@ struct Layout {
 class TiffFile {
 public:
     // `max_alloc` bounds every single allocation libtiff makes for this file (tags, strip tables,
-    // decode buffers).
+    // decode buffers); kFileSize: what metadata can need, a tag no larger than the file, plus
+    // libtiff's own structures (the TIFF handle takes about 1.4 KB).
+    static constexpr uint64_t kFileSize = 0;
     explicit TiffFile(const fs::path& file, uint64_t max_alloc = kMaxBuffer) : path_(file.string()) {
         if (source::is_remote(file)) {
             remote_ = std::make_unique<RemoteIo>(source::open(file));
@@ -105,7 +122,7 @@ public:
         if (!opts) throw Error("libtiff: out of memory");
         TIFFOpenOptionsSetErrorHandlerExtR(opts, on_tiff_error, &messages_);
         TIFFOpenOptionsSetWarningHandlerExtR(opts, on_tiff_warning, nullptr);
-        TIFFOpenOptionsSetMaxSingleMemAlloc(opts, tmsize_t(max_alloc));
+        TIFFOpenOptionsSetMaxSingleMemAlloc(opts, tmsize_t(max_alloc == kFileSize ? file_size_ + (64 << 10) : max_alloc));
         // "m": plain reads, no memory mapping. A file truncated or changed while mapped raises
         // SIGBUS, which would kill the whole conversion instead of failing one file.
         if (remote_)
@@ -215,14 +232,11 @@ public:
         return l;
     }
 
-    // The largest buffer this file can honestly need: uncompressed data cannot be larger than the
-    // file; compressed data is allowed a generous expansion, with an absolute cap.
+    // The largest buffer this file can honestly need: the file's size times its codec's maximum
+    // expansion, and never more than a plane may be.
     uint64_t buffer_limit(const Layout& l) const {
-        uint64_t limit = file_size_;
-        if (l.compression != COMPRESSION_NONE) {
-            uint64_t expanded = 0;
-            limit = mul_overflows(file_size_, kMaxExpansion, expanded) ? kMaxBuffer : expanded;
-        }
+        uint64_t limit = 0;
+        if (mul_overflows(file_size_, max_expansion(l.compression), limit)) limit = kMaxBuffer;
         return std::min(limit, kMaxBuffer);
     }
 
@@ -434,7 +448,6 @@ uint32_t declared_planes(TiffFile& f) {
 
 // Planes that page 0's pixel data plus the rest of the file can really hold, so that a
 // description promising billions of planes cannot make a layout reader list them.
-constexpr uint32_t kMaxContiguousPlanes = 10'000'000;
 uint32_t planes_that_fit(TiffFile& f, uint32_t declared) {
     const uint32_t ifds = f.page_count();
     if (declared <= ifds) return ifds;
@@ -447,7 +460,7 @@ uint32_t planes_that_fit(TiffFile& f, uint32_t declared) {
         return ifds;
     const uint64_t plane_bytes = uint64_t(l.width) * l.height * dtype_size(l.dtype) * l.spp;
     const uint64_t fit = plane_bytes ? (f.file_size() - offsets[0]) / plane_bytes : 0;
-    return uint32_t(std::max<uint64_t>(ifds, std::min<uint64_t>({declared, fit, kMaxContiguousPlanes})));
+    return uint32_t(std::max<uint64_t>(ifds, std::min<uint64_t>(declared, fit)));
 }
 
 // Reads plane `page` (>= the IFD count) at offset(first strip of page 0) + page * plane bytes.
@@ -563,9 +576,8 @@ public:
 }  // namespace
 
 std::string tiff_image_description(const fs::path& file, uint32_t page) {
-    // Metadata only: no pixel buffers, so a tighter allocation bound keeps a hostile
-    // multi-gigabyte description tag from being loaded at all.
-    TiffFile f(file, 256ull << 20);
+    // Metadata only: a tag cannot be larger than the file.
+    TiffFile f(file, TiffFile::kFileSize);
     f.select(page);
     const char* text = nullptr;
     if (!TIFFGetField(f.get(), TIFFTAG_IMAGEDESCRIPTION, &text) || !text) return {};
@@ -578,7 +590,7 @@ uint32_t tiff_page_count(const fs::path& file) {
 }
 
 std::optional<std::pair<double, double>> tiff_resolution(const fs::path& file) {
-    TiffFile f(file, 256ull << 20);
+    TiffFile f(file, TiffFile::kFileSize);
     f.select(0);
     float x = 0, y = 0;
     if (!TIFFGetField(f.get(), TIFFTAG_XRESOLUTION, &x) || !TIFFGetField(f.get(), TIFFTAG_YRESOLUTION, &y)) return {};

@@ -73,12 +73,11 @@ inline std::string child_text(const pugi::xml_node& n, std::string_view local) {
     return c ? trim(c.text().get()) : std::string();
 }
 
-// Reads a whole metadata file (bounded) and parses it. pugixml never expands entities other than
+// Reads a whole metadata file (its size bounds the buffer) and parses it. pugixml never expands entities other than
 // the five predefined ones and character references, and does not read DOCTYPE internal subsets
 // (parse_default has no parse_doctype), so "billion laughs" and external entities cannot work.
-inline pugi::xml_document parse_file(const std::filesystem::path& file, std::string& buffer,
-                                     uint64_t max_bytes = 512ull << 20) {
-    buffer = source::read_all(file, max_bytes);
+inline pugi::xml_document parse_file(const std::filesystem::path& file, std::string& buffer) {
+    buffer = source::read_all(file);
     pugi::xml_document doc;
     auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
     if (!r)

@@ -78,8 +78,9 @@ protected:
 // Throws an input error naming the file when it is missing, not a regular file or unreadable.
 std::unique_ptr<File> open(const fs::path& p);
 
-// The whole file, refusing files larger than `max_bytes` (metadata files, not pixels).
-std::string read_all(const fs::path& p, uint64_t max_bytes);
+// The whole file (metadata files, not pixels): its own size bounds the allocation; `max_bytes`
+// refuses larger files where a caller knows a tighter bound.
+std::string read_all(const fs::path& p, uint64_t max_bytes = UINT64_MAX);
 
 // Deletes an object (collect --delete on s3:// sources); local files are deleted by the caller, which
 // checks symlinks and modes first.

@@ -3,58 +3,6 @@
 import os
 import struct
 import sys
-import zlib
-
-
-def u16z(s):
-    return s.encode("utf-16-le") + b"\0\0"
-
-
-def lv(t, name, value):
-    return bytes([t, len(name) + 1]) + u16z(name) + value
-
-
-def level(name, items):
-    head = bytes([11, len(name) + 1]) + u16z(name)
-    body = b"".join(items)
-    return head + struct.pack("<IQ", len(items), len(head) + 12 + len(body)) + body + b"\0" * (8 * len(items))
-
-
-def u32(n, v):
-    return lv(3, n, struct.pack("<I", v))
-
-
-def f64(n, v):
-    return lv(6, n, struct.pack("<d", v))
-
-
-def chunk(name, data):
-    name = name.encode()
-    return struct.pack("<IIQ", 0x0ABECEDA, len(name), len(data)) + name + data
-
-
-def nd2(compressed, w=3, h=2, comp=2, z=2):
-    wb = w * comp * 2 + 2
-    chunks = [("ImageAttributesLV!", level("SLxImageAttributes", [
-        u32("uiWidth", w), u32("uiWidthBytes", wb), u32("uiHeight", h), u32("uiComp", comp),
-        u32("uiBpcInMemory", 16), u32("uiSequenceCount", z), u32("eCompression", 0 if compressed else 2)])),
-        ("ImageMetadataLV!", level("SLxExperiment", [u32("eType", 4), level("uLoopPars", [u32("uiCount", z), f64("dZStep", 1.0)])])),
-        ("ImageMetadataSeqLV|0!", level("SLxPictureMetadata", [level("sPicturePlanes", [level("sPlaneNew", [
-            level("a%d" % i, [lv(8, "sDescription", u16z("ch%d" % i))]) for i in range(comp)])])])),
-        ("ImageCalibrationLV|0!", level("SLxCalibration", [f64("dCalibration", 0.5)]))]
-    for s in range(z):
-        px = b"".join(struct.pack("<%dH" % (w * comp), *range(s * 100 + y * 10, s * 100 + y * 10 + w * comp)) + b"\xee\xee"
-                      for y in range(h))
-        chunks.append(("ImageDataSeq|%d!" % s, struct.pack("<d", s) + (zlib.compress(px) if compressed else px)))
-    out = chunk("ND2 FILE SIGNATURE CHUNK NAME01!", b"Ver3.0")
-    m = b""
-    for name, data in chunks:
-        m += name.encode() + struct.pack("<QQ", len(out), len(data))
-        out += chunk(name, data)
-    off = len(out)
-    m += b"ND2 CHUNK MAP SIGNATURE 0000001!" + struct.pack("<QQ", off, 0)
-    out += chunk("ND2 FILEMAP SIGNATURE NAME 0001!", m)
-    return out + b"ND2 CHUNK MAP SIGNATURE 0000001!" + struct.pack("<Q", off)
 
 
 def lif(version, dims, nbytes, res=8):
@@ -73,14 +21,21 @@ def lif(version, dims, nbytes, res=8):
 
 
 os.makedirs("tests/fuzz/corpus/nd2", exist_ok=True)
-# ND2 version 2 (JPEG 2000 boxes), written by the test oracle's writer (Pillow's encoder).
+# ND2 files, written by the test oracle's writers: version 2 (JPEG 2000 boxes, Pillow's encoder)
+# and chunked files in small versions of the NIS-Elements 3.x (XML), 4.x (LV) and 2025 (4096-byte
+# pages, padded names) layouts.
 sys.path.insert(0, "tests/oracle")
+from make_nd2 import nd2  # noqa: E402
 from make_nd2_legacy import legacy_nd2  # noqa: E402
 
 open("tests/fuzz/corpus/nd2/legacy_t2.nd2", "wb").write(legacy_nd2(2, ["GFP"], 8, 6, 8, "T(2)"))
 os.makedirs("tests/fuzz/corpus/lif", exist_ok=True)
-open("tests/fuzz/corpus/nd2/raw_z2.nd2", "wb").write(nd2(False))
-open("tests/fuzz/corpus/nd2/zlib_z2.nd2", "wb").write(nd2(True))
+for name, gen, compressed, loops, valid in [
+        ("raw_z2", "lv", False, [(4, 2, 1.0)], None), ("zlib_z2", "lv", True, [(4, 2, 1.0)], None),
+        ("xml_nis3", "nis3", False, [(8, 1, 100.0), (2, 3, 0), (4, 2, 0.5)], [1, 0, 1]),
+        ("aligned_nis5", "nis5", False, [(1, 2, 100.0), (6, 2, 0)], None)]:
+    data = nd2(gen, 3, 2, 2, 16, 2, compressed, loops, ["ch0", "ch1"], [1, 1], 0.5, xy_valid=valid)
+    open("tests/fuzz/corpus/nd2/%s.nd2" % name, "wb").write(data)
 open("tests/fuzz/corpus/lif/v2_xyz.lif", "wb").write(lif(2, [(1, 4, 1), (2, 3, 4), (3, 2, 12)], 24))
 open("tests/fuzz/corpus/lif/v1_lambda.lif", "wb").write(lif(1, [(1, 3, 1), (5, 3, 3), (2, 2, 9)], 18))
 open("tests/fuzz/corpus/lif/v2_u16_t.lif", "wb").write(lif(2, [(1, 2, 2), (2, 2, 4), (4, 3, 8)], 24, res=12))

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Independent reader of ND2 (chunked v3) and LIF files for the tests, written from the format
-descriptions with numpy and ElementTree (a different code path from imextract's C++ readers).
+"""Independent reader of ND2 (chunked, nd2_oracle.py) and LIF files for the tests, written from the
+format descriptions with numpy and ElementTree (a different code path from imextract's C++ readers).
 
   nd2_lif_oracle.py summary FILE          prints a JSON summary: geometry, names, pixel sizes,
                                           and per plane (site, channel, t, z) its sum and first pixels
@@ -16,139 +16,10 @@ import json
 import struct
 import sys
 import xml.etree.ElementTree as ET
-import zlib
 
 import numpy as np
 
-# ---------------------------------------------------------------- ND2 -----------------------------
-
-
-def nd2_chunks(buf):
-    assert buf[-40:-8] == b"ND2 CHUNK MAP SIGNATURE 0000001!", "no chunk map signature"
-    (off,) = struct.unpack_from("<Q", buf, len(buf) - 8)
-    magic, name_len, data_len = struct.unpack_from("<IIQ", buf, off)
-    assert magic == 0x0ABECEDA
-    m = buf[off + 16 + name_len: off + 16 + name_len + data_len]
-    chunks, p = {}, 0
-    while p < len(m):
-        e = m.index(b"!", p) + 1
-        name = m[p:e].decode("latin-1")
-        p = e
-        if name == "ND2 CHUNK MAP SIGNATURE 0000001!":
-            break
-        chunks[name] = struct.unpack_from("<Q", m, p)[0]
-        p += 16
-    return chunks
-
-
-def nd2_data(buf, off):
-    magic, name_len, data_len = struct.unpack_from("<IIQ", buf, off)
-    assert magic == 0x0ABECEDA
-    s = off + 16 + name_len
-    return buf[s: s + data_len]
-
-
-def lv(b, pos=0, end=None):
-    """Decodes an LV block into a list of (name, value) pairs; levels are lists themselves."""
-    end = len(b) if end is None else end
-    out = []
-    while pos < end:
-        start = pos
-        t, nl = b[pos], b[pos + 1]
-        pos += 2
-        name = b[pos: pos + 2 * nl].decode("utf-16-le").rstrip("\0")
-        pos += 2 * nl
-        fixed = {1: "<B", 2: "<i", 3: "<I", 4: "<q", 5: "<Q", 6: "<d", 7: "<Q"}
-        if t in fixed:
-            (v,) = struct.unpack_from(fixed[t], b, pos)
-            pos += struct.calcsize(fixed[t])
-        elif t == 8:
-            e = pos
-            while b[e: e + 2] != b"\0\0":
-                e += 2
-            v = b[pos:e].decode("utf-16-le")
-            pos = e + 2
-        elif t == 9:
-            (n,) = struct.unpack_from("<Q", b, pos)
-            v = bytes(b[pos + 8: pos + 8 + n])
-            pos += 8 + n
-        elif t == 11:
-            count, length = struct.unpack_from("<IQ", b, pos)
-            v = lv(b, pos + 12, start + length)
-            pos = start + length + 8 * count
-        else:
-            raise ValueError("LV type %d" % t)
-        out.append((name, v))
-    return out
-
-
-def get(items, *path):
-    for key in path:
-        if items is None:
-            return None
-        items = next((v for n, v in items if n == key), None)
-    return items
-
-
-def nd2_read(path):
-    buf = open(path, "rb").read()
-    chunks = nd2_chunks(buf)
-    a = get(lv(nd2_data(buf, chunks["ImageAttributesLV!"])), "SLxImageAttributes")
-    w, h, comp = get(a, "uiWidth"), get(a, "uiHeight"), get(a, "uiComp")
-    bits, wb, n = get(a, "uiBpcInMemory"), get(a, "uiWidthBytes"), get(a, "uiSequenceCount")
-    dtype = {8: np.uint8, 16: np.uint16, 32: np.uint32}[bits]
-    # Loops, outermost first.
-    loops = []
-    exp = get(lv(nd2_data(buf, chunks["ImageMetadataLV!"])), "SLxExperiment") if "ImageMetadataLV!" in chunks else None
-    z_step = None
-    while exp:
-        kind, pars = get(exp, "eType"), get(exp, "uLoopPars")
-        count = get(pars, "uiCount") or 0
-        if kind == 8:
-            count = sum(get(p, "uiCount") for _, p in get(pars, "pPeriod") or []) or count
-        if kind == 2:
-            valid = get(exp, "pItemValid")
-            if isinstance(valid, bytes) and len(valid) == count:
-                count = sum(1 for x in valid if x)
-        if count > 1:
-            axis = {2: "s", 3: "s", 4: "z"}.get(kind, "t")
-            loops.append((axis, count))
-            if axis == "z":
-                z_step = abs(get(pars, "dZStep"))
-        nxt = get(exp, "ppNextLevelEx")
-        exp = nxt[0][1] if nxt else None
-    if not loops:
-        loops = [("t", n)]
-    shape = [c for _, c in loops]
-    names = []
-    if "ImageMetadataSeqLV|0!" in chunks:
-        pic = get(lv(nd2_data(buf, chunks["ImageMetadataSeqLV|0!"])), "SLxPictureMetadata")
-        planes = get(pic, "sPicturePlanes", "sPlaneNew") or get(pic, "sPicturePlanes", "sPlane") or []
-        names = [get(p, "sDescription") for _, p in sorted(planes, key=lambda kv: int(kv[0][1:]))]
-    if len(names) != comp:
-        names = ["C%d" % i for i in range(comp)]
-    cal = None
-    if "ImageCalibrationLV|0!" in chunks:
-        cal = get(lv(nd2_data(buf, chunks["ImageCalibrationLV|0!"])), "SLxCalibration", "dCalibration")
-    compression = get(a, "eCompression")
-    planes = {}
-    for seq in range(int(np.prod(shape))):
-        key = "ImageDataSeq|%d!" % seq
-        if key not in chunks:
-            continue
-        d = nd2_data(buf, chunks[key])[8:]
-        if compression == 0:
-            d = zlib.decompress(d)
-        rows = np.frombuffer(d[: wb * h], dtype=np.uint8).reshape(h, wb)
-        px = rows[:, : w * comp * (bits // 8)].copy().view(dtype).reshape(h, w, comp)
-        idx = dict(s=0, t=0, z=0)
-        for (axis, count), i in zip(loops, np.unravel_index(seq, shape)):
-            idx[axis] = idx[axis] * count + int(i)
-        for c in range(comp):
-            planes[(idx["s"], names[c], idx["t"], idx["z"])] = px[:, :, c]
-    return dict(width=w, height=h, dtype=np.dtype(dtype).name, channels=names, pixel_size=cal, z_step=z_step,
-                planes=planes)
-
+from nd2_oracle import read as nd2_read
 
 # ---------------------------------------------------------------- LIF -----------------------------
 

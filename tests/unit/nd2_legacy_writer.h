@@ -21,6 +21,7 @@ struct Nd2LegacySpec {
     std::string dimensions = "T(2) x XY(3) x \xCE\xBB(2)";  // the text info's "Dimensions:" line
     uint32_t frames = 6;
     double calibration = 0.5;
+    std::string vimd;  // the VIMD box's XML instead of the one written from the fields above
     // Pixel value of (frame, channel, component, x, y).
     std::function<uint32_t(uint32_t, uint32_t, uint32_t, uint32_t, uint32_t)> value =
         [](uint32_t f, uint32_t c, uint32_t k, uint32_t x, uint32_t y) { return (f * 500 + c * 100 + k * 37 + y * 17 + x) % 4096; };
@@ -139,7 +140,7 @@ inline Nd2LegacyFile make_nd2_legacy(const Nd2LegacySpec& s) {
         std::to_string(s.channels.size()) + "\"/><uiCompCount runtype=\"lx_uint32\" value=\"" +
         std::to_string(s.channels.size() * s.components) + "\"/><sPlane runtype=\"CLxListVariant\">" + planes +
         "</sPlane></sPicturePlanes></no_name></variant>";
-    add("uuid", "VIMD", jp2_box("uuid", vimd));
+    add("uuid", "VIMD", jp2_box("uuid", s.vimd.empty() ? vimd : s.vimd));
     const std::string tinf =
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><variant version=\"1.0\"><no_name runtype=\"CLxListVariant\">"
         "<TextInfoItem_9 runtype=\"CLxListVariant\"><sText runtype=\"CLxStringW\" value=\"Metadata:&#13;&#10;"

@@ -204,5 +204,27 @@ TEST(CellVoyager, RefusesHostileAndBrokenMetadata) {
     expect_error(std::string(kHead) + record(1, 1, 0, 1, 1, "a.tif") + "</bts:MeasurementData>", "FieldIndex");
     expect_error(std::string(kHead) + "</bts:MeasurementData>", "no IMG records");
     expect_error(std::string(kHead) + "<bts:x/>", "malformed XML");
+    // Rows up to ZZ (702) and columns up to 999, what well names can say; one more is refused.
+    write(d / "MeasurementData.mlf", std::string(kHead) + record(702, 999, 1, 1, 1, "a.tif") + "</bts:MeasurementData>");
+    ImageSet edge = cv().configure(d, {});
+    EXPECT_EQ(well_name(edge.planes[0].row, edge.planes[0].col), "ZZ999");
+    expect_error(std::string(kHead) + record(703, 1, 1, 1, 1, "a.tif") + "</bts:MeasurementData>",
+                 "attribute Row value 703 is outside 1..702");
+    expect_error(std::string(kHead) + record(1, 1000, 1, 1, 1, "a.tif") + "</bts:MeasurementData>",
+                 "attribute Column value 1000 is outside 1..999");
+    // Field and z indices are stored as given: at most the file's size in bytes.
+    std::string mlf = std::string(kHead) + record(1, 1, 1, 1, 1, "a.tif") + "</bts:MeasurementData>";
+    const std::string digits = std::to_string(mlf.size() + 8);  // the new number is longer than "1"
+    std::string at_size = std::string(kHead) + record(1, 1, 1, 1, 1, "a.tif") + "</bts:MeasurementData>";
+    at_size.replace(at_size.find("bts:FieldIndex=\"1\""), 18, "bts:FieldIndex=\"" + std::string(digits.size(), '0') + "\"");
+    const std::string size = std::to_string(at_size.size());
+    ASSERT_EQ(size.size(), digits.size());
+    at_size.replace(at_size.find("bts:FieldIndex=\""), 16 + size.size(), "bts:FieldIndex=\"" + size);
+    write(d / "MeasurementData.mlf", at_size);
+    EXPECT_EQ(cv().configure(d, {}).planes[0].site, std::stoi(size) - 1);
+    std::string past = at_size;
+    past.replace(past.find("bts:FieldIndex=\""), 16 + size.size(), "bts:FieldIndex=\"" + std::to_string(std::stoi(size) + 1));
+    ASSERT_EQ(past.size(), at_size.size());
+    expect_error(past, "attribute FieldIndex value " + std::to_string(std::stoi(size) + 1) + " is outside 1.." + size);
     fs::remove_all(d);
 }

@@ -485,6 +485,23 @@ TEST_F(CziTest, TruncatedAndCorruptFilesGiveClearErrors) {
     EXPECT_NE(err.find("declares 100000000 entries"), std::string::npos) << err;
     fs::remove(src() / "c.czi");
 
+    // The metadata XML may reach the end of the file (the segment is last), not one byte past it.
+    bad = good;
+    int32_t xml_bytes = int32_t(bad.size() - (li.metadata_pos + 32 + 256));
+    std::memcpy(bad.data() + li.metadata_pos + 32, &xml_bytes, 4);
+    write("m.czi", bad);
+    EXPECT_EQ(configure().channels.size(), 2u);
+    fs::remove(src() / "m.czi");
+    ++xml_bytes;
+    std::memcpy(bad.data() + li.metadata_pos + 32, &xml_bytes, 4);
+    write("n.czi", bad);
+    err = error_of([&] { configure(); });
+    EXPECT_NE(err.find("n.czi: metadata segment at offset " + std::to_string(li.metadata_pos) + " declares " +
+                       std::to_string(xml_bytes) + " bytes of XML, past the end of the file"),
+              std::string::npos)
+        << err;
+    fs::remove(src() / "n.czi");
+
     // Subblock pixels cut short: configure works, that plane fails naming file and offset.
     bad = good;
     const int64_t big = 1 << 20;

@@ -203,9 +203,16 @@ TEST(Harmony, RefusesHostileAndBrokenIndexes) {
     expect_refused(d, index_xml(one("/etc/passwd")), "absolute");
     expect_refused(d, index_xml(one("http://server/r01c01.tiff")), "remote image");
     expect_refused(d, index_xml(one("a.tiff")).substr(0, 400), "malformed XML");
+    // Rows up to ZZ (702), the last that well names can say; one more is refused.
+    std::string edge = index_xml(one("a.tiff"));
+    edge.replace(edge.find("<Row>1</Row>"), 12, "<Row>702</Row>");
+    write_text(d / "Images" / "Index.idx.xml", edge);
+    ImageSet at_limit = harmony().configure(d, {});
+    ASSERT_EQ(at_limit.planes.size(), 1u);
+    EXPECT_EQ(well_name(at_limit.planes[0].row, at_limit.planes[0].col), "ZZ01");
     std::string huge = index_xml(one("a.tiff"));
-    huge.replace(huge.find("<Row>1</Row>"), 12, "<Row>1000000</Row>");
-    expect_refused(d, huge, "Image 1 Row value 1000000 is outside 1..1000");
+    huge.replace(huge.find("<Row>1</Row>"), 12, "<Row>703</Row>");
+    expect_refused(d, huge, "Image 1 Row value 703 is outside 1..702");
     std::string text_row = index_xml(one("a.tiff"));
     text_row.replace(text_row.find("<Row>1</Row>"), 12, "<Row>A</Row>");
     expect_refused(d, text_row, "Image 1 Row is not a whole number ('A')");

@@ -163,9 +163,16 @@ TEST(InCell, RefusesHostileAndBrokenFiles) {
     expect_refused(d, xdce(one("../secret.tif")), "Image 1: ../secret.tif: file name in metadata leaves the source folder");
     expect_refused(d, xdce(one("/etc/passwd")), "absolute");
     expect_refused(d, xdce(one("a.tif")).substr(0, 300), "malformed XML");
+    // Rows up to ZZ (702), the last that well names can say; one more is refused.
+    std::string edge = xdce(one("a.tif"));
+    edge.replace(edge.find("<Row number=\"1\""), 15, "<Row number=\"702\"");
+    write_text(d / "plate.xdce", edge);
+    ImageSet at_limit = incell().configure(d, {});
+    ASSERT_EQ(at_limit.planes.size(), 1u);
+    EXPECT_EQ(well_name(at_limit.planes[0].row, at_limit.planes[0].col), "ZZ01");
     std::string huge = xdce(one("a.tif"));
-    huge.replace(huge.find("<Row number=\"1\""), 15, "<Row number=\"1000000\"");
-    expect_refused(d, huge, "Image 1 Well/Row number value 1000000 is outside 1..1000");
+    huge.replace(huge.find("<Row number=\"1\""), 15, "<Row number=\"703\"");
+    expect_refused(d, huge, "Image 1 Well/Row number value 703 is outside 1..702");
     std::string neg = xdce(one("a.tif"));
     neg.replace(neg.find("field_index=\"0\""), 15, "field_index=\"-1\"");
     expect_refused(d, neg, "field_index value -1 is outside");

@@ -338,3 +338,22 @@ TEST(Lif, Utf16ToUtf8) {
     EXPECT_EQ(out, "\xC2\xB5m\xF0\x9F\x98\x80\xEF\xBF\xBD");
     EXPECT_FALSE(container::utf16le_to_utf8(std::string("abc", 3), out));  // odd byte count
 }
+
+// Planes are at least a byte of their memory block: 1x1 8-bit planes of one channel, z = the
+// block's bytes, are accepted; two channels on the same bytes make twice as many planes as bytes.
+TEST(Lif, PlanesMayNotOutnumberTheirBlockBytes) {
+    fs::path d = fresh_dir("planes");
+    const uint64_t n = 64;
+    auto file = [&](const std::string& channels) {
+        return make_lif(document(image("z", channels, dim(1, 1, 1) + dim(2, 1, 1) + dim(3, n, 1), "MemBlock_1", n)),
+                        {{"MemBlock_1", std::string(n, '\x07')}});
+    };
+    fs::create_directories(d / "edge");
+    write_bytes(d / "edge/a.lif", file(channel(0, 8, "Gray")));
+    EXPECT_EQ(lif().configure(d / "edge", {}).planes.size(), n);
+    fs::create_directories(d / "past");
+    write_bytes(d / "past/a.lif", file(channel(0, 8, "Gray") + channel(0, 8, "Red")));
+    const std::string e = error_of([&] { lif().configure(d / "past", {}); });
+    EXPECT_NE(e.find("image 'z' describes more planes than memory block MemBlock_1 of 64 bytes holds"), std::string::npos) << e;
+    fs::remove_all(d);
+}

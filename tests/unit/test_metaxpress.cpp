@@ -171,6 +171,17 @@ TEST(MetaXpress, CorruptHtdIsAnInputError) {
     EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("not a MetaXpress HTD file"), std::string::npos);
     test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 99999999999999\n");
     EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("\"XWells\""), std::string::npos);
+    // Plates of up to 702 rows (ZZ) and 999 columns, what well names can say; one more is refused.
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 999\n\"YWells\", 702\n");
+    ImageSet edge = mx().configure(d, {});
+    EXPECT_EQ(edge.plates[0].rows, 702);
+    EXPECT_EQ(edge.plates[0].cols, 999);
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 1000\n");
+    EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("\"XWells\": '1000' is not a whole number in 1..999"),
+              std::string::npos)
+        << test::error_of([&] { mx().configure(d, {}); });
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"YWells\", 703\n");
+    EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("1..702"), std::string::npos);
     test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"WaveNamex\", \"a\"\n");
     EXPECT_NE(test::error_of([&] { mx().configure(d, {}); }).find("WaveNamex"), std::string::npos);
     fs::remove_all(d);

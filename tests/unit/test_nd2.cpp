@@ -1,140 +1,18 @@
-// ND2 reader: synthetic files written here (chunk map, LV metadata, raw and zlib frames with row
-// padding, an XY x Z experiment), their corrupted variants, and the real sample file.
+// ND2 reader: synthetic files (nd2_writer.h: chunk map, LV or XML metadata, raw and zlib frames
+// with row padding, loops) in the layouts of three NIS-Elements generations, their corrupted
+// variants, and the real sample file. The bounds at their edges: test_nd2_bounds.cpp.
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cstring>
 #include <filesystem>
 #include <set>
 
-#include "formats/reader.h"
-#include "test_util.h"
+#include "nd2_test_util.h"
 
 using namespace imx;
+using namespace imx::test;
 namespace fs = std::filesystem;
-using imx::test::error_of;
-using imx::test::write_bytes;
-
-namespace {
-
-// ---- a small ND2 writer -----------------------------------------------------------------------
-
-template <class T> std::string le(T v) {
-    std::string s(sizeof v, '\0');
-    std::memcpy(s.data(), &v, sizeof v);
-    return s;
-}
-
-std::string utf16z(const std::string& ascii) {
-    std::string s;
-    for (char c : ascii) s += std::string{c, '\0'};
-    return s + std::string(2, '\0');
-}
-
-// LV items: type byte, name length in UTF-16 units with the terminating 0, name, value.
-std::string lv_head(uint8_t type, const std::string& name) {
-    return std::string(1, char(type)) + char(name.size() + 1) + utf16z(name);
-}
-std::string lv_u32(const std::string& n, uint32_t v) { return lv_head(3, n) + le(v); }
-std::string lv_f64(const std::string& n, double v) { return lv_head(6, n) + le(v); }
-std::string lv_str(const std::string& n, const std::string& v) { return lv_head(8, n) + utf16z(v); }
-std::string lv_level(const std::string& n, const std::vector<std::string>& items) {
-    std::string body;
-    for (auto& i : items) body += i;
-    std::string head = lv_head(11, n);
-    const uint64_t length = head.size() + 12 + body.size();  // from the item start to the offset table
-    return head + le(uint32_t(items.size())) + le(length) + body + std::string(items.size() * 8, '\0');
-}
-
-std::string chunk(const std::string& name, const std::string& data) {
-    return le(uint32_t(0x0ABECEDA)) + le(uint32_t(name.size())) + le(uint64_t(data.size())) + name + data;
-}
-
-struct Nd2Spec {
-    uint32_t width = 5, height = 3, comp = 2;
-    uint32_t padding = 4;  // bytes after each row
-    bool zlib = false;
-    int sites = 2, zs = 2;
-    std::vector<std::string> names = {"DAPI", "GFP"};
-};
-
-uint16_t pixel(int seq, uint32_t c, uint32_t x, uint32_t y) { return uint16_t(seq * 1000 + c * 100 + y * 10 + x); }
-
-// Returns the file bytes; `frame_offsets` receives where each frame chunk starts.
-std::string make_nd2(const Nd2Spec& s, std::vector<uint64_t>* frame_offsets = nullptr) {
-    const uint32_t width_bytes = s.width * s.comp * 2 + s.padding;
-    const int frames = s.sites * s.zs;
-    std::vector<std::pair<std::string, std::string>> chunks;
-    chunks.push_back({"ImageAttributesLV!",
-                      lv_level("SLxImageAttributes",
-                               {lv_u32("uiWidth", s.width), lv_u32("uiWidthBytes", width_bytes), lv_u32("uiHeight", s.height),
-                                lv_u32("uiComp", s.comp), lv_u32("uiBpcInMemory", 16), lv_u32("uiBpcSignificant", 12),
-                                lv_u32("uiSequenceCount", uint32_t(frames)), lv_u32("ePixelType", 1),
-                                lv_u32("eCompression", s.zlib ? 0 : 2)})});
-    // XY positions (outer) then a Z stack (inner).
-    std::string z_level = lv_level("", {lv_u32("eType", 4), lv_level("uLoopPars", {lv_u32("uiCount", uint32_t(s.zs)),
-                                                                                   lv_f64("dZStep", 1.5)})});
-    std::vector<std::string> points;
-    for (int i = 0; i < s.sites; ++i) points.push_back(lv_level("", {lv_f64("dPosX", 100.0 + i), lv_f64("dPosY", -5.0)}));
-    chunks.push_back({"ImageMetadataLV!",
-                      lv_level("SLxExperiment", {lv_u32("eType", 2),
-                                                 lv_level("uLoopPars", {lv_u32("uiCount", uint32_t(s.sites)),
-                                                                        lv_level("Points", points)}),
-                                                 lv_level("ppNextLevelEx", {z_level})})});
-    std::vector<std::string> planes;
-    for (size_t i = 0; i < s.names.size(); ++i)
-        planes.push_back(lv_level("a" + std::to_string(i), {lv_str("sDescription", s.names[i])}));
-    chunks.push_back({"ImageMetadataSeqLV|0!",
-                      lv_level("SLxPictureMetadata", {lv_level("sPicturePlanes", {lv_level("sPlaneNew", planes)})})});
-    chunks.push_back({"ImageCalibrationLV|0!", lv_level("SLxCalibration", {lv_f64("dCalibration", 0.325)})});
-    for (int seq = 0; seq < frames; ++seq) {
-        std::string px;
-        for (uint32_t y = 0; y < s.height; ++y) {
-            for (uint32_t x = 0; x < s.width; ++x)
-                for (uint32_t c = 0; c < s.comp; ++c) px += le(pixel(seq, c, x, y));
-            px += std::string(s.padding, '\xEE');  // padding that must never show up in a plane
-        }
-        if (s.zlib) {
-            uLongf n = compressBound(uLong(px.size()));
-            std::string packed(n, '\0');
-            compress(reinterpret_cast<Bytef*>(packed.data()), &n, reinterpret_cast<const Bytef*>(px.data()), uLong(px.size()));
-            packed.resize(n);
-            px = packed;
-        }
-        chunks.push_back({"ImageDataSeq|" + std::to_string(seq) + "!", le(double(seq)) + px});
-    }
-    std::string file = chunk("ND2 FILE SIGNATURE CHUNK NAME01!", "Ver3.0");
-    std::string map;
-    for (auto& [name, data] : chunks) {
-        map += name + le(uint64_t(file.size())) + le(uint64_t(data.size()));
-        if (frame_offsets && name.rfind("ImageDataSeq|", 0) == 0) frame_offsets->push_back(file.size());
-        file += chunk(name, data);
-    }
-    const uint64_t map_offset = file.size();
-    map += std::string("ND2 CHUNK MAP SIGNATURE 0000001!") + le(map_offset) + le(uint64_t(0));
-    file += chunk("ND2 FILEMAP SIGNATURE NAME 0001!", map);
-    file += std::string("ND2 CHUNK MAP SIGNATURE 0000001!") + le(map_offset);
-    return file;
-}
-
-using imx::test::fresh_dir;
-
-const LayoutReader& nd2() { return *find_layout_reader("nd2"); }
-
-// Reads plane (page, sample) of `file` and checks every pixel against the writer's formula.
-void expect_frame(const fs::path& file, int seq, uint32_t c, const Nd2Spec& s) {
-    Plane p;
-    read_plane(file, uint32_t(seq), c, p);
-    ASSERT_EQ(p.dtype, DType::u16);
-    ASSERT_EQ(p.width, s.width);
-    ASSERT_EQ(p.height, s.height);
-    for (uint32_t y = 0; y < s.height; ++y)
-        for (uint32_t x = 0; x < s.width; ++x)
-            ASSERT_EQ(p.as<uint16_t>()[y * s.width + x], pixel(seq, c, x, y)) << file << " frame " << seq << " c " << c;
-}
-
-}  // namespace
 
 TEST(Nd2, SyntheticRawAndZlibFilesMapToWellsSitesChannelsZ) {
     fs::path d = fresh_dir("synthetic");
@@ -214,6 +92,36 @@ TEST(Nd2, FilesOfAnotherFrameSizeBecomeAPlateOfTheirOwn) {
     fs::remove_all(d);
 }
 
+// Files of one frame size taken with two objectives (as the 2025 files of one lab: 0.108 and
+// 0.323 um pixels at 256x256) or with two z steps: one plate per scale, each with its own.
+TEST(Nd2, FilesOfAnotherScaleBecomeAPlateOfTheirOwn) {
+    fs::path d = fresh_dir("scales");
+    Nd2Spec a, b, c;
+    b.calibration = 0.108;
+    c.loops = {{2, 2}, {4, 2, 6.0}};
+    write_bytes(d / "a.nd2", make_nd2(a));
+    write_bytes(d / "b.nd2", make_nd2(b));
+    write_bytes(d / "c.nd2", make_nd2(c));
+    write_bytes(d / "d.nd2", make_nd2(a));
+    ImageSet set = nd2().configure(d, {});
+    ASSERT_EQ(set.plates.size(), 3u);
+    EXPECT_DOUBLE_EQ(set.pixel_size_x.value(), 0.325);
+    EXPECT_DOUBLE_EQ(set.pixel_size_z.value(), 1.5);
+    EXPECT_EQ(set.plates[1].name, d.filename().string() + "_5x3_0.108um");
+    EXPECT_DOUBLE_EQ(set.plates[1].pixel_size_x.value(), 0.108);
+    EXPECT_DOUBLE_EQ(set.plates[1].pixel_size_y.value(), 0.108);
+    EXPECT_EQ(set.plates[2].name, d.filename().string() + "_5x3_z6um");
+    EXPECT_DOUBLE_EQ(set.plates[2].pixel_size_z.value(), 6.0);
+    EXPECT_DOUBLE_EQ(set.plates[2].pixel_size_x.value(), 0.325);
+    for (auto& p : set.planes)
+        EXPECT_EQ(p.plate, p.file == "b.nd2" ? set.plates[1].name : p.file == "c.nd2" ? set.plates[2].name : set.plates[0].name);
+    EXPECT_TRUE(has_warning(set, "b.nd2: frames are 5x3 uint16, pixel 0.108 um, unlike the first file's 5x3 uint16, pixel "
+                                 "0.325 um: stored as plate " + set.plates[1].name));
+    EXPECT_TRUE(has_warning(set, "c.nd2: frames are 5x3 uint16, z step 6 um, unlike the first file's 5x3 uint16, z step "
+                                 "1.5 um: stored as plate " + set.plates[2].name));
+    fs::remove_all(d);
+}
+
 TEST(Nd2, DuplicateAndMissingChannelNamesBecomeUnique) {
     fs::path d = fresh_dir("names");
     Nd2Spec s;
@@ -229,25 +137,168 @@ TEST(Nd2, DuplicateAndMissingChannelNamesBecomeUnique) {
     fs::remove_all(d);
 }
 
-TEST(Nd2, TruncatedAndCorruptFilesGiveClearErrors) {
-    fs::path d = fresh_dir("corrupt");
+// One file per NIS-Elements generation, each with the loops and pixel formats of its time: every
+// plane lands at the right site, time point, z plane and channel, pixel-exact, with the pixel size
+// and z step of the file.
+TEST(Nd2, ThreeGenerationsReadAlike) {
+    fs::path d = fresh_dir("generations");
+    struct Case {
+        const char* file;
+        Nd2Spec spec;
+        size_t sites, tpoints, zplanes;
+        std::vector<std::string> channels;
+    };
+    std::vector<Case> cases(3);
+    // NIS-Elements 3.x: XML metadata, an NE time loop of two periods, XY positions of which the
+    // middle one is unselected, a z stack; 12 bits in 16 with row padding.
+    cases[0] = {"a_nis3.nd2", {}, 2, 4, 2, {"DAPI", "GFP"}};
+    cases[0].spec.layout = Nd2Layout::nis3_xml;
+    cases[0].spec.loops = {{8, 2, 500}, {2, 3}, {4, 2, 0.75}};
+    cases[0].spec.xy_valid = {true, false, true};
+    // NIS-Elements 4: LV metadata, zlib frames of 8-bit RGB, one picture plane of 3 components.
+    cases[1] = {"b_nis4.nd2", {}, 2, 1, 3, {"Brightfield_R", "Brightfield_G", "Brightfield_B"}};
+    cases[1].spec.bits = 8;
+    cases[1].spec.comp = 3;
+    cases[1].spec.padding = 1;
+    cases[1].spec.zlib = true;
+    cases[1].spec.names = {"Brightfield"};
+    cases[1].spec.plane_components = {3};
+    cases[1].spec.loops = {{2, 2}, {4, 3, 2.0}};
+    // NIS-Elements 5.42 (2025 acquisition): 4096-aligned chunks, padded names, a time loop and a
+    // lambda loop whose planes are the frame's components.
+    cases[2] = {"c_nis5.nd2", {}, 1, 3, 1, {"Mono", "DAPI", "FITC BP", "TRITC BP"}};
+    cases[2].spec.layout = Nd2Layout::nis5_aligned;
+    cases[2].spec.comp = 4;
+    cases[2].spec.padding = 0;
+    cases[2].spec.names = {"Mono", "DAPI", "FITC BP", "TRITC BP"};
+    cases[2].spec.loops = {{1, 3, 1000}, {6, 4}};
+    for (auto& c : cases) {
+        Nd2Offsets where;
+        const std::string bytes = make_nd2(c.spec, &where);
+        if (c.spec.layout == Nd2Layout::nis5_aligned) {  // the fixture has the padded name of current files
+            uint32_t name_field = 0;
+            std::memcpy(&name_field, bytes.data() + where.map + 4, 4);
+            ASSERT_EQ(name_field, 4128u);
+            ASSERT_EQ(where.frames[0] % 4096, 0u);
+        }
+        fs::path sub = d / c.file;
+        fs::create_directories(sub);
+        write_bytes(sub / c.file, bytes);
+        ImageSet set = nd2().configure(sub, {});
+        EXPECT_TRUE(set.warnings.empty()) << c.file << ": " << set.warnings.front();
+        ASSERT_EQ(set.channels.size(), c.channels.size()) << c.file;
+        for (size_t i = 0; i < c.channels.size(); ++i) EXPECT_EQ(set.channels[i].name, c.channels[i]) << c.file;
+        EXPECT_EQ(set.width, c.spec.width);
+        EXPECT_EQ(set.height, c.spec.height);
+        EXPECT_EQ(set.dtype, c.spec.bits == 8 ? DType::u8 : DType::u16);
+        EXPECT_DOUBLE_EQ(set.pixel_size_x.value(), c.spec.calibration) << c.file;
+        std::set<int> sites, t, z;
+        for (auto& p : set.planes) {
+            sites.insert(p.site);
+            t.insert(p.tpoint);
+            z.insert(p.zplane);
+            EXPECT_EQ(int(p.sample), p.channel);
+            Plane plane;
+            read_plane(sub / p.file, p.page, p.sample, plane);
+            ASSERT_EQ(plane.width, c.spec.width);
+            for (uint32_t y = 0; y < c.spec.height; ++y)
+                for (uint32_t x = 0; x < c.spec.width; ++x) {
+                    const uint32_t want = nd2_value(p.page, p.sample, x, y, c.spec.bits);
+                    const uint32_t got = c.spec.bits == 8 ? plane.as<uint8_t>()[y * c.spec.width + x]
+                                                          : plane.as<uint16_t>()[y * c.spec.width + x];
+                    ASSERT_EQ(got, want) << c.file << " frame " << p.page << " component " << p.sample;
+                }
+        }
+        EXPECT_EQ(sites.size(), c.sites) << c.file;
+        EXPECT_EQ(t.size(), c.tpoints) << c.file;
+        EXPECT_EQ(z.size(), c.zplanes) << c.file;
+        EXPECT_EQ(set.planes.size(), c.sites * c.tpoints * c.zplanes * c.channels.size()) << c.file;
+    }
+    // Frame order: NE time (outer) x XY x Z (inner); the unselected position is not a frame.
+    ImageSet nis3 = nd2().configure(d / "a_nis3.nd2", {});
+    for (auto& p : nis3.planes) EXPECT_EQ(int(p.page), (p.tpoint * 2 + p.site) * 2 + p.zplane);
+    EXPECT_DOUBLE_EQ(nis3.pixel_size_z.value(), 0.75);
+    for (auto& p : nis3.planes) EXPECT_DOUBLE_EQ(p.stage_x.value(), p.site == 0 ? 100.0 : 102.0);
+    EXPECT_DOUBLE_EQ(nd2().configure(d / "b_nis4.nd2", {}).pixel_size_z.value(), 2.0);
+    fs::remove_all(d);
+}
+
+// A file whose chunk map is gone or wrong is read by scanning the chunk headers, with a warning
+// naming the damage; where that cannot recover the metadata, the error names the damage.
+TEST(Nd2, DamagedChunkMapFallsBackToAScanOfTheChunkHeaders) {
+    fs::path d = fresh_dir("scan");
     Nd2Spec s;
-    std::vector<uint64_t> frames;
-    const std::string good = make_nd2(s, &frames);
+    Nd2Offsets where;
+    const std::string good = make_nd2(s, &where);
 
-    // Cut anywhere: the chunk map at the end is gone.
-    write_bytes(d / "cut.nd2", good.substr(0, good.size() / 2));
-    EXPECT_NE(error_of([&] { nd2().configure(d, {}); }).find("no ND2 chunk map signature"), std::string::npos);
-    fs::remove(d / "cut.nd2");
+    // Cut short in frame 2's pixels (acquisition crashed): frames 0 and 1 are whole.
+    fs::create_directories(d / "cut");
+    write_bytes(d / "cut/x.nd2", good.substr(0, where.frames[2] + 40));
+    ImageSet set = nd2().configure(d / "cut", {});
+    EXPECT_TRUE(has_warning(set, "x.nd2: the chunk map is damaged (offset " + std::to_string(where.frames[2]) +
+                                     ": no ND2 chunk map signature at the end of the file"));
+    EXPECT_TRUE(has_warning(set, "the chunks were found by scanning the file"));
+    EXPECT_TRUE(has_warning(set, "x.nd2: 2 frames are missing"));
+    EXPECT_EQ(pages_of(set, "x.nd2"), (std::set<std::pair<uint32_t, uint32_t>>{{0, 0}, {0, 1}, {1, 0}, {1, 1}}));
+    expect_frame(d / "cut/x.nd2", 1, 1, s);
 
-    // The trailer points past the end of the file.
+    // The trailer points past the end, or the map entry of frame 0 points at frame 1's chunk.
     std::string bad = good;
     const uint64_t huge = uint64_t(1) << 40;
     std::memcpy(bad.data() + bad.size() - 8, &huge, 8);
-    write_bytes(d / "map.nd2", bad);
-    EXPECT_NE(error_of([&] { nd2().configure(d, {}); }).find("chunk map offset 1099511627776 is past the end"),
-              std::string::npos);
-    fs::remove(d / "map.nd2");
+    fs::create_directories(d / "trailer");
+    write_bytes(d / "trailer/x.nd2", bad);
+    set = nd2().configure(d / "trailer", {});
+    EXPECT_TRUE(has_warning(set, "chunk map offset 1099511627776 is past the end of the file"));
+    EXPECT_EQ(set.planes.size(), 8u);
+    for (int seq = 0; seq < 4; ++seq) expect_frame(d / "trailer/x.nd2", seq, 0, s);
+    bad = good;
+    const size_t entry = bad.find("ImageDataSeq|0!", where.map) + 15;
+    std::memcpy(bad.data() + entry, &where.frames[1], 8);
+    fs::create_directories(d / "entry");
+    write_bytes(d / "entry/x.nd2", bad);
+    set = nd2().configure(d / "entry", {});
+    EXPECT_TRUE(has_warning(set, "offset " + std::to_string(where.frames[1]) + ": the chunk here is not ImageDataSeq|0!"));
+    expect_frame(d / "entry/x.nd2", 0, 1, s);  // frame 0's own pixels, found by the scan
+
+    // A middle frame's entry points at another frame: the map is used, and that plane fails
+    // rather than showing the other frame's pixels.
+    bad = good;
+    const size_t entry2 = bad.find("ImageDataSeq|2!", where.map) + 15;
+    std::memcpy(bad.data() + entry2, &where.frames[1], 8);
+    fs::create_directories(d / "middle");
+    write_bytes(d / "middle/x.nd2", bad);
+    set = nd2().configure(d / "middle", {});
+    EXPECT_TRUE(set.warnings.empty());
+    std::string e = error_of([&] {
+        Plane p;
+        read_plane(d / "middle/x.nd2", 2, 0, p);
+    });
+    EXPECT_NE(e.find("offset " + std::to_string(where.frames[1]) + ": the chunk here is not ImageDataSeq|2!"), std::string::npos) << e;
+
+    // Current files keep the attributes after the frames: cut short, the scan cannot find them.
+    Nd2Spec current;
+    current.layout = Nd2Layout::nis5_aligned;
+    Nd2Offsets at;
+    const std::string aligned = make_nd2(current, &at);
+    fs::create_directories(d / "current");
+    write_bytes(d / "current/x.nd2", aligned.substr(0, at.frames[3] + 100));
+    e = error_of([&] { nd2().configure(d / "current", {}); });
+    EXPECT_NE(e.find("current/x.nd2: no ImageAttributesLV! or ImageAttributes! chunk: frame geometry unknown (the chunk "
+                     "map is damaged: offset " + std::to_string(at.frames[3] + 60) + ": no ND2 chunk map signature"),
+              std::string::npos) << e;
+    fs::remove_all(d);
+}
+
+TEST(Nd2, TruncatedAndCorruptFilesGiveClearErrors) {
+    fs::path d = fresh_dir("corrupt");
+    Nd2Spec s;
+    Nd2Offsets where;
+    const std::string good = make_nd2(s, &where);
+    const std::vector<uint64_t>& frames = where.frames;
+
+    std::string bad;
+    const uint64_t huge = uint64_t(1) << 40;
 
     // A frame chunk claims more data than the file holds: that plane fails with file and offset.
     bad = good;
@@ -267,7 +318,7 @@ TEST(Nd2, TruncatedAndCorruptFilesGiveClearErrors) {
 
     // A nested LV level claims more bytes than its parent holds.
     bad = good;
-    const std::string key = utf16z("SLxImageAttributes");
+    const std::string key = imx::test::nd2w::utf16z("SLxImageAttributes");
     size_t at = bad.find(key);
     ASSERT_NE(at, std::string::npos);
     std::memcpy(bad.data() + at + key.size() + 4, &huge, 8);
@@ -283,8 +334,9 @@ TEST(Nd2, CorruptZlibFrameFailsThatPlane) {
     fs::path d = fresh_dir("zlib");
     Nd2Spec s;
     s.zlib = true;
-    std::vector<uint64_t> frames;
-    std::string bad = make_nd2(s, &frames);
+    Nd2Offsets where;
+    std::string bad = make_nd2(s, &where);
+    const std::vector<uint64_t>& frames = where.frames;
     // Frame 0's data starts after the 16-byte header, the name and the 8-byte time stamp.
     const uint64_t data = frames[0] + 16 + std::string("ImageDataSeq|0!").size() + 8;
     for (size_t i = 2; i < 12; ++i) bad[data + i] = char(0xFF);

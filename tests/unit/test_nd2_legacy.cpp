@@ -150,3 +150,22 @@ TEST(Nd2Legacy, CorruptFilesGiveClearErrorsAndNeverCrash) {
     EXPECT_GT(decoded, 0u);
     fs::remove_all(d);
 }
+
+TEST(Nd2Legacy, DeeplyNestedMetadataIsSearchedWithoutRecursion) {
+    // 200,000 nested elements and no PicturePlanes: the search walks them all, without the stack.
+    fs::path d = fresh_dir("deep");
+    Nd2LegacySpec spec;
+    spec.channels = {"DAPI"};
+    spec.frames = 2;
+    spec.dimensions = "T(2)";
+    std::string nest;
+    for (int i = 0; i < 200000; ++i) nest += "<n>";
+    for (int i = 0; i < 200000; ++i) nest += "</n>";
+    spec.vimd = "<?xml version=\"1.0\"?><variant version=\"1.0\"><no_name runtype=\"CLxListVariant\">" + nest +
+                "<dCalibration runtype=\"double\" value=\"0.25\"/></no_name></variant>";
+    write_bytes(d / "deep.nd2", make_nd2_legacy(spec).bytes);
+    ImageSet set = find_layout_reader("nd2")->configure(d, {});
+    EXPECT_DOUBLE_EQ(set.pixel_size_x.value(), 0.25);
+    EXPECT_EQ(set.planes.size(), 2u);
+    fs::remove_all(d);
+}

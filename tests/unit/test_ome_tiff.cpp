@@ -376,13 +376,39 @@ TEST_F(OmeTiffTest, InconsistentOrBrokenMetadataIsAClearError) {
     e = error_of([&] { configure(); });
     EXPECT_NE(e.find("uint16 pixels but the OME-XML says uint8"), std::string::npos) << e;
 
-    // Absurd sizes are refused before allocating anything.
+    // Absurd sizes are refused before allocating anything: every plane is at least a byte of the
+    // folder's files. As many planes as bytes get as far as the TIFF (which has one page).
+    auto with_planes = [&](uint64_t z) {  // SizeZ = z, then = the file's size, which holds that number too
+        for (int i = 0; i < 5; ++i) {
+            std::string xml = simple(16);
+            xml.replace(xml.find("SizeZ=\"1\""), 9, "SizeZ=\"" + std::to_string(z) + "\"");
+            write_ome_tiff(dir_ / "a.ome.tif", {1}, xml);
+            if (fs::file_size(dir_ / "a.ome.tif") == z) break;
+            z = fs::file_size(dir_ / "a.ome.tif");
+        }
+        return z;
+    };
+    const uint64_t bytes = with_planes(1000);
+    ASSERT_EQ(fs::file_size(dir_ / "a.ome.tif"), bytes);
+    EXPECT_EQ(error_of([&] { configure(); }), "no exception");  // the planes beyond the TIFF's one are missing
+    std::string past = simple(16);
+    past.replace(past.find("SizeZ=\"1\""), 9, "SizeZ=\"" + std::to_string(bytes + 1) + "\"");
+    write_ome_tiff(dir_ / "a.ome.tif", {1}, past);
+    ASSERT_EQ(fs::file_size(dir_ / "a.ome.tif"), bytes);
+    e = error_of([&] { configure(); });
+    EXPECT_NE(e.find("declares " + std::to_string(bytes + 1) + " x 1 x 1 planes, more than the " + std::to_string(bytes) +
+                     " bytes of the folder's files hold"),
+              std::string::npos)
+        << e;
     std::string huge = simple(16);
     huge.replace(huge.find("SizeZ=\"1\""), 9, "SizeZ=\"2000000000\"");
     huge.replace(huge.find("SizeT=\"1\""), 9, "SizeT=\"2000000000\"");
     write_ome_tiff(dir_ / "a.ome.tif", {1}, huge);
     e = error_of([&] { configure(); });
-    EXPECT_NE(e.find("planes, more than imextract accepts"), std::string::npos) << e;
+    EXPECT_NE(e.find("declares 2000000000 x 1 x 2000000000 planes, more than the " +
+                     std::to_string(fs::file_size(dir_ / "a.ome.tif")) + " bytes of the folder's files hold"),
+              std::string::npos)
+        << e;
 
     // Bad numbers.
     std::string bad = simple(16);

@@ -313,8 +313,14 @@ TEST_F(PngDecoderTest, HostileDimensionsAreRefused) {
     const std::string e = error_of([&] { make_png_decoder()->read(file, 0, 0, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_TRUE(p.data.empty()) << "allocated before refusing";
-    // Beyond libpng's user limit (2^20) the header itself is refused.
-    put_be(16, 3000000);
+    // Sides up to the format's 2^31 - 1 are a header PNG allows (the plane is refused when read);
+    // 2^31 is not a PNG.
+    put_be(16, 0x7FFFFFFFu);
+    put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));
+    write_bytes(file, bytes);
+    EXPECT_EQ(make_png_decoder()->page_info(file, 0).width, 0x7FFFFFFFu);
+    EXPECT_NE(error_of([&] { make_png_decoder()->read(file, 0, 0, p); }).find("-byte PNG can hold"), std::string::npos);
+    put_be(16, 0x80000000u);
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));
     write_bytes(file, bytes);
     EXPECT_EQ(error_of([&] { make_png_decoder()->page_info(file, 0); }).rfind(file.string(), 0), 0u);

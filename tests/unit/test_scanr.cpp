@@ -179,10 +179,19 @@ TEST(Scanr, RefusesHostileAndBrokenInput) {
     expect_refused(d, "experiment_descriptor.xml: malformed XML");
     write_text(d / "experiment_descriptor.xml", descriptor("", "", "-3"));
     expect_refused(d, "'conversion factor um/pixel' must be positive");
-    std::string huge_rows = "<Cluster><Name>format typedef</Name>" + scalar("I32", "Rows", "1000000") +
-                            scalar("I32", "Columns", "12") + "</Cluster>";
-    write_text(d / "experiment_descriptor.xml", descriptor(huge_rows));
-    expect_refused(d, "plate format 'Rows' value 1000000 is outside 1..1000");
+    // Plates of up to 702 rows (ZZ) and 999 columns, what well names can say; one more is refused.
+    auto format = [&](const char* rows, const char* cols) {
+        return "<Cluster><Name>format typedef</Name>" + scalar("I32", "Rows", rows) + scalar("I32", "Columns", cols) +
+               "</Cluster>";
+    };
+    write_text(d / "experiment_descriptor.xml", descriptor(format("702", "999")));
+    ImageSet at_limit = scanr().configure(d, {});
+    EXPECT_EQ(at_limit.plates[0].rows, 702);
+    EXPECT_EQ(at_limit.plates[0].cols, 999);
+    write_text(d / "experiment_descriptor.xml", descriptor(format("703", "12")));
+    expect_refused(d, "plate format 'Rows' value 703 is outside 1..702");
+    write_text(d / "experiment_descriptor.xml", descriptor(format("8", "1000")));
+    expect_refused(d, "plate format 'Columns' value 1000 is outside 1..999");
     std::string lol = descriptor();
     lol.insert(lol.find("<LVData"), "<!DOCTYPE LVData [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;\">]>");
     lol.replace(lol.find("ScanR plate 1"), 13, "&b;&b;&b;&b;");
