@@ -163,6 +163,8 @@ void build_planes(const std::string& path, Index& idx) {
         else used.push_back(i);
     }
     (void)pyramid;  // downscaled pyramid levels are expected and silently left out
+    idx.other_index_blocks = other_bh;
+    idx.other_part_blocks = parts;
     if (other_bh)
         idx.warnings.push_back(path + ": " + std::to_string(other_bh) +
                                " subblocks of further B (block), H (phase), R, I or V indices are not extracted");
@@ -891,6 +893,7 @@ public:
         auto idx = czi::cached_index(file);
         czi::decode_plane(file, *idx, page, sample, out);
     }
+    FileContents contents(const fs::path& file) const override { return czi::contents(file, czi::cached_index(file)); }
 };
 
 }  // namespace

@@ -85,6 +85,7 @@ struct LifStructure {
     std::vector<LifImage> images;  // images with pixel data, in document order
     uint64_t plane_count = 0;
     std::vector<std::string> warnings;
+    std::vector<std::string> unread;  // images with pixel data that the decoder cannot read
 };
 
 // ---- XML -------------------------------------------------------------------------------------
@@ -400,6 +401,7 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
         const std::string why = parser.parse(el, desc, im);
         if (!why.empty()) {
             s->warnings.push_back(f.path() + ": image '" + name + "': " + why + "; skipped");
+            s->unread.push_back("image '" + name + "' (" + why + ")");
             continue;
         }
         if (!parser.note().empty()) s->warnings.push_back(f.path() + ": image '" + name + "' is " + parser.note());
@@ -470,6 +472,14 @@ public:
         return len >= 9 && container::load_le<uint32_t>(head) == kLifMagic && head[8] == kLifSeparator;
     }
     uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->plane_count); }
+    FileContents contents(const fs::path& file) const override {
+        auto s = structure_of(file);
+        FileContents c;  // each image a series of planes with one sample
+        for (auto& im : s->images)
+            c.runs.push_back({uint32_t(&im - s->images.data()), uint32_t(im.first_plane), uint32_t(im.plane_count()), 1, false});
+        c.unreachable = s->unread;
+        return c;
+    }
     PageInfo page_info(const fs::path& file, uint32_t page) const override {
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);

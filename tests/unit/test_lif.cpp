@@ -102,6 +102,14 @@ TEST(Lif, SyntheticTwoImagesTwoChannelsZAndT) {
     EXPECT_EQ(lif().detect(d), 80);
     ImageSet set = lif().configure(d, {});
     EXPECT_EQ(set.format, "lif");
+    // The inventory: each image a series of one-sample planes, together every plane the layout maps.
+    const FileContents c = decoder_for(d / "a.lif").contents(d / "a.lif");
+    ASSERT_EQ(c.runs.size(), 2u);
+    EXPECT_EQ(c.runs[1].series, 1u);
+    EXPECT_EQ(c.runs[1].first, c.runs[0].count);
+    EXPECT_EQ(c.runs[0].count + c.runs[1].count, set.planes.size());
+    EXPECT_EQ(c.runs[0].samples, 1u);
+    EXPECT_TRUE(c.unreachable.empty());
     ASSERT_EQ(set.channels.size(), 2u);
     EXPECT_EQ(set.channels[0].name, "Green");
     EXPECT_EQ(set.channels[1].name, "Red");
@@ -224,6 +232,11 @@ TEST(Lif, EveryByteFlippedNeverCrashes) {
         std::string bad = good;
         bad[i] = char(~bad[i]);
         write_bytes(sub / "f.lif", bad);
+        try {
+            decoder_for(sub / "f.lif").contents(sub / "f.lif");  // the inventory's view: no crash
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
+        }
         try {
             ImageSet set = lif().configure(sub, {});
             for (auto& p : set.planes) {
