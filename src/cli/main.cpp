@@ -306,7 +306,8 @@ int real_main(int argc, char** argv) {
     create->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
         ->check(CLI::IsMember({"mosaic", "as-sites"}));
     create->add_flag("--skip-projections", copt.skip_projections,
-                     "MetaXpress: leave out projection images (default: stored as an extra z-plane)");
+                     "leave out projections the microscope software computed (MetaXpress, CellVoyager; default: "
+                     "channels named '<channel> (<method> projection)')");
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
     std::string s3_endpoint;
     create->add_option("--s3-endpoint", s3_endpoint,

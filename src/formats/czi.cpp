@@ -774,6 +774,7 @@ public:
 
         ImageSet set;
         set.format = name();
+        set.maps_samples = true;  // colour samples are channels already
         set.plates.push_back(PlateInfo{folder_name(source), 0, 0});
         const std::string& plate = set.plates.front().name;
         std::map<std::pair<int, int>, int> next_site;  // well -> next free site

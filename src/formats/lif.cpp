@@ -540,6 +540,7 @@ public:
         if (files.empty()) throw input_error(source.string(), "no .lif files in this folder");
         ImageSet set;
         set.format = name();
+        set.maps_samples = true;  // planes have one sample
         PlateInfo plate{source.filename().string(), 0, 0};
         if (plate.name.empty()) plate.name = "plate";
         if (files.size() <= 96) plate.rows = 8, plate.cols = 12;

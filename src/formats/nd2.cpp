@@ -695,6 +695,7 @@ public:
         if (files.empty()) throw input_error(source.string(), "no .nd2 files in this folder");
         ImageSet set;
         set.format = name();
+        set.maps_samples = true;  // components are channels already
         PlateInfo plate{source.filename().string(), 0, 0};
         if (plate.name.empty()) plate.name = "plate";
         plate_format(files.size(), plate.rows, plate.cols);

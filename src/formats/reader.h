@@ -88,7 +88,6 @@ struct ImageSet {
 struct LayoutOptions {
     std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
     std::string tiles;    // containers with mosaic tiles: "mosaic" (default, stitched by position) or "as-sites"
-    bool skip_projections = false;  // MetaXpress: leave out projection images instead of an extra z-plane
 };
 
 class LayoutReader {

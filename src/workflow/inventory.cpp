@@ -77,11 +77,14 @@ void samples_to_channels(ImageSet& set, std::vector<size_t>& file_of, const std:
     std::vector<uint32_t> samples(nc, 0);
     std::vector<bool> rgb(nc, false);
     std::vector<size_t> example(nc, 0);
+    std::vector<bool> mapped(nc, false);  // a channel the layout already points at a sample > 0
+    for (auto& pl : set.planes)
+        if (pl.sample != 0) mapped[size_t(pl.channel)] = true;
     for (size_t i = 0; i < set.planes.size(); ++i) {
         const PlaneRecord& pl = set.planes[i];
         const Probe& p = probes[file_of[i]];
         const PageRun* run = p.contents ? p.contents->run_of(pl.page) : nullptr;
-        if (!run || pl.sample != 0) continue;
+        if (!run || mapped[size_t(pl.channel)]) continue;
         const size_t c = size_t(pl.channel);
         if (samples[c] == 0) {
             samples[c] = run->samples;

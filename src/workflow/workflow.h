@@ -21,7 +21,7 @@ struct CreateOptions {
     std::string format = "auto";
     std::string pattern;
     std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats
-    bool skip_projections = false;  // MetaXpress projection images (see LayoutOptions)
+    bool skip_projections = false;  // leave out projections (PlaneRecord::projection) instead of channels
     std::string store;          // empty: the experiment folder
     bool mip = false;
     std::string compression;    // empty: default_codec()
