@@ -358,10 +358,13 @@ CatalogSummary Catalog::summary() {
     s.outputs_stored = count("SELECT COUNT(*) FROM outputs WHERE checksum IS NOT NULL");
     s.outputs_missing = count("SELECT COUNT(*) FROM outputs WHERE missing IS NOT NULL AND checksum IS NULL");
     s.absent = std::stoll(meta("absent_planes", "0"));
-    s.files_complete = count("SELECT COUNT(*) FROM files WHERE content = 'complete'");
-    s.files_incomplete = count("SELECT COUNT(*) FROM files WHERE content = 'incomplete'");
-    s.files_unreadable = count("SELECT COUNT(*) FROM files WHERE content = 'unreadable'");
-    s.files_unknown = count("SELECT COUNT(*) FROM files WHERE content = 'unknown'");
+    auto by_content = db_.prepare("SELECT content, COUNT(*) FROM files GROUP BY content");
+    while (by_content.step()) {
+        const std::string content = by_content.text(0);
+        int64_t* n = content == "complete" ? &s.files_complete : content == "incomplete" ? &s.files_incomplete
+                     : content == "unreadable" ? &s.files_unreadable : content == "unknown" ? &s.files_unknown : nullptr;
+        if (n) *n = by_content.int64(1);
+    }
     s.unused_files = count("SELECT COUNT(*) FROM unused_files");
     s.unused_bytes = count("SELECT COALESCE(SUM(size), 0) FROM unused_files");
     for (auto& c : channels()) s.channel_names.push_back(c.name);
