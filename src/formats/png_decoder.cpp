@@ -126,10 +126,15 @@ class PngFile {
 public:
     explicit PngFile(const fs::path& file) : path_(file.string()) {
         if (source::is_remote(file)) {
-            // Objects in S3: one GET, then libpng reads from memory.
-            remote_bytes_ = source::read_all(file, 1ull << 30);
-            file_size_ = remote_bytes_.size();
-            st_.fp = file_size_ ? fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb") : nullptr;
+            // Objects in S3: one GET, then libpng reads from memory; for headers only
+            // (source::HeaderReads) the first 256 KiB, which hold the chunks before the pixels.
+            auto f = source::open(file);
+            file_size_ = f->size();
+            if (file_size_ > (1ull << 30))
+                throw input_error(path_, "file is " + std::to_string(file_size_) + " bytes, more than a PNG plane may be");
+            remote_bytes_.resize(size_t(source::header_reads() ? std::min<uint64_t>(file_size_, 256u << 10) : file_size_));
+            f->read_at(0, remote_bytes_.data(), remote_bytes_.size());
+            st_.fp = remote_bytes_.empty() ? nullptr : fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb");
         } else {
             std::error_code ec;
             file_size_ = fs::file_size(file, ec);

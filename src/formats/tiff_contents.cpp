@@ -2,6 +2,7 @@
 // larger than 4 GB store back to back after page 0's pixel data.
 #include <algorithm>
 #include <string>
+#include <vector>
 
 #include "formats/tiff_file.h"
 
@@ -17,45 +18,29 @@ namespace {
 constexpr uint16_t kUic2Tag = 33629;
 
 // Count of the UIC2 tag in the first IFD (classic TIFF only, as STK is); 0 when absent. Reads the
-// header and the IFD entries directly: libtiff does not know the tag.
-uint32_t stk_plane_count(const std::string& path, uint64_t file_size) {
-    std::unique_ptr<source::File> fp;
-    try {
-        fp = source::open(path);
-    } catch (const Error&) {
-        return 0;
-    }
-    auto read = [&](uint64_t off, unsigned char* out, size_t n) {
-        if (off > file_size || n > file_size - off) return false;
-        try {
-            fp->read_at(off, out, n);
-        } catch (const Error&) {
-            return false;
-        }
-        return true;
+// IFD's entries directly, with page 0 selected (libtiff knows where it is, but not the tag).
+uint32_t stk_plane_count(const TiffFile& f) {
+    if (TIFFIsBigTIFF(f.get())) return 0;
+    const uint64_t ifd = TIFFCurrentDirOffset(f.get());
+    // The entry count and, in the same read, the first 64 entries (most IFDs have fewer).
+    std::vector<unsigned char> table(2 + 64 * 12);
+    table.resize(size_t(std::min<uint64_t>(table.size(), f.file_size() > ifd ? f.file_size() - ifd : 0)));
+    if (table.size() < 2 || !f.read_at(ifd, table.data(), table.size())) return 0;
+    const bool swab = TIFFIsByteSwapped(f.get());
+    auto u16 = [&](const unsigned char* b) { return swab ? uint16_t(b[0] << 8 | b[1]) : uint16_t(b[1] << 8 | b[0]); };
+    auto u32 = [&](const unsigned char* b) {
+        return swab ? uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]
+                    : uint32_t(b[3]) << 24 | uint32_t(b[2]) << 16 | uint32_t(b[1]) << 8 | b[0];
     };
-    unsigned char head[8];
-    uint32_t result = 0;
-    if (read(0, head, 8) && head[2] + head[3] == 42) {
-        const bool big = head[0] == 'M';
-        auto u16 = [&](const unsigned char* b) { return big ? uint16_t(b[0] << 8 | b[1]) : uint16_t(b[1] << 8 | b[0]); };
-        auto u32 = [&](const unsigned char* b) {
-            return big ? uint32_t(b[0]) << 24 | uint32_t(b[1]) << 16 | uint32_t(b[2]) << 8 | b[3]
-                       : uint32_t(b[3]) << 24 | uint32_t(b[2]) << 16 | uint32_t(b[1]) << 8 | b[0];
-        };
-        const uint64_t ifd = u32(head + 4);
-        unsigned char cnt[2];
-        if (read(ifd, cnt, 2)) {
-            const uint16_t entries = u16(cnt);
-            unsigned char e[12];
-            for (uint16_t i = 0; i < entries && read(ifd + 2 + uint64_t(i) * 12, e, 12); ++i)
-                if (u16(e) == kUic2Tag) {
-                    result = u32(e + 4);
-                    break;
-                }
-        }
+    const size_t entries = u16(table.data());
+    if (table.size() < 2 + entries * 12) {  // more than 64 entries: read the rest (inside the file)
+        const size_t have = table.size();
+        table.resize(2 + entries * 12);
+        if (!f.read_at(ifd + have, table.data() + have, table.size() - have)) return 0;
     }
-    return result;
+    for (size_t at = 2; at + 12 <= table.size(); at += 12)
+        if (u16(&table[at]) == kUic2Tag) return u32(&table[at + 4]);
+    return 0;
 }
 
 // images=N of an ImageJ description; 0 when absent or not ImageJ's.
@@ -71,17 +56,21 @@ uint32_t imagej_images(const char* desc) {
 // description promising billions of planes cannot make a layout reader list them.
 constexpr uint32_t kMaxContiguousPlanes = 10'000'000;
 
+// Planes page 0 declares (ImageJ images=, STK UIC2 count), 0 when it declares none; page 0 selected.
+uint32_t declared_by_page0(TiffFile& f) {
+    const char* desc = nullptr;
+    uint32_t declared = 0;
+    if (TIFFGetField(f.get(), TIFFTAG_IMAGEDESCRIPTION, &desc)) declared = imagej_images(desc);
+    return declared ? declared : stk_plane_count(f);
+}
+
 }  // namespace
 
 // Planes the file declares (>= its IFD count), page 0 selected on return.
 uint32_t declared_planes(TiffFile& f) {
     const uint32_t ifds = f.page_count();
     f.select(0);
-    const char* desc = nullptr;
-    uint32_t declared = 0;
-    if (TIFFGetField(f.get(), TIFFTAG_IMAGEDESCRIPTION, &desc)) declared = imagej_images(desc);
-    if (!declared) declared = stk_plane_count(f.path(), f.file_size());
-    return std::max(ifds, declared);
+    return std::max(ifds, declared_by_page0(f));
 }
 
 uint32_t planes_that_fit(TiffFile& f, uint32_t declared) {
@@ -148,15 +137,16 @@ void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out) {
 FileContents contents(const fs::path& file) {
     // Headers only: a tighter allocation bound than for pixels.
     TiffFile f(file, 256ull << 20);
-    const uint32_t ifds = f.page_count();
     FileContents c;
-    // Every IFD of the main chain, read in order (TIFFReadDirectory walks the chain once).
-    f.select(0);
-    for (uint32_t page = 0; page < ifds; ++page) {
+    const uint32_t declared = declared_by_page0(f);  // while page 0, read when opening, is current
+    // Every IFD of the main chain, read once in order: their count without a second walk.
+    uint32_t ifds = 0;
+    for (uint32_t page = 0;; ++page) {
         if (page > 0) {
             f.clear_messages();
             if (!TIFFReadDirectory(f.get())) f.fail("cannot read the directory of page " + std::to_string(page));
         }
+        ifds = page + 1;
         uint16_t spp = 1, photometric = PHOTOMETRIC_MINISBLACK;
         TIFFGetFieldDefaulted(f.get(), TIFFTAG_SAMPLESPERPIXEL, &spp);
         if (!TIFFGetField(f.get(), TIFFTAG_PHOTOMETRIC, &photometric)) photometric = PHOTOMETRIC_MINISBLACK;
@@ -166,9 +156,15 @@ FileContents contents(const fs::path& file) {
             ++c.runs.back().count;
         else
             c.runs.push_back({0, page, 1, spp, rgb});
+        if (TIFFLastDirectory(f.get())) break;
     }
-    // Planes stored back to back after page 0 (MetaMorph STK, ImageJ > 4 GB): page 0's samples.
-    const uint32_t planes = planes_that_fit(f, declared_planes(f));
+    f.set_page_count(ifds);
+    // Planes stored back to back after page 0 (MetaMorph STK, ImageJ > 4 GB), with its samples.
+    uint32_t planes = ifds;
+    if (declared > ifds) {
+        f.select(0);
+        planes = planes_that_fit(f, declared);
+    }
     if (planes > ifds) {
         const PageRun& first = c.runs.front();
         if (c.runs.size() == 1 && first.count == ifds) c.runs.front().count = planes;

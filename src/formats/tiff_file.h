@@ -4,6 +4,7 @@
 #pragma once
 
 #include <tiffio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -128,11 +129,31 @@ public:
     }
     void clear_messages() { messages_.clear(); }
 
+    // IFDs in the main chain; walked once per open file.
     uint32_t page_count() {
+        if (pages_) return pages_;
         clear_messages();
         tdir_t n = TIFFNumberOfDirectories(tif_);
         if (n == 0) fail("TIFF file has no pages");
-        return uint32_t(n);
+        return pages_ = uint32_t(n);
+    }
+
+    // The count, when the caller walked the chain itself.
+    void set_page_count(uint32_t n) { pages_ = n; }
+
+    // Reads `n` bytes at `offset` through this open file (pread: libtiff's own position stays);
+    // false when the range is outside the file or the read fails.
+    bool read_at(uint64_t offset, void* out, size_t n) const {
+        if (offset > file_size_ || n > file_size_ - offset) return false;
+        if (remote_) {
+            try {
+                remote_->file->read_at(offset, out, n);
+            } catch (const Error&) {
+                return false;
+            }
+            return true;
+        }
+        return ::pread(TIFFFileno(tif_), out, n, off_t(offset)) == ssize_t(n);
     }
 
     void select(uint32_t page) {
@@ -257,6 +278,7 @@ private:
     std::unique_ptr<RemoteIo> remote_;  // outlives tif_ (declared first, destroyed last)
     Messages messages_;  // declared before tif_ is used; outlives TIFFClose in the destructor
     TIFF* tif_ = nullptr;
+    uint32_t pages_ = 0;  // page_count(), once known
 };
 
 // Copies sample `sample` of `count` interleaved pixels.

@@ -78,6 +78,21 @@ protected:
 // Throws an input error naming the file when it is missing, not a regular file or unreadable.
 std::unique_ptr<File> open(const fs::path& p);
 
+// While one lives, remote files this thread opens are read in 64 KiB blocks whatever their size, not
+// in one GET of the whole object: for reading the headers of many files (create's pixel inventory)
+// without fetching their pixels.
+class HeaderReads {
+public:
+    HeaderReads();
+    ~HeaderReads();
+    HeaderReads(const HeaderReads&) = delete;
+    HeaderReads& operator=(const HeaderReads&) = delete;
+
+private:
+    bool before_;
+};
+bool header_reads();  // true on a thread inside a HeaderReads
+
 // The whole file, refusing files larger than `max_bytes` (metadata files, not pixels).
 std::string read_all(const fs::path& p, uint64_t max_bytes);
 
