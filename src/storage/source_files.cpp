@@ -313,11 +313,10 @@ std::vector<Entry> list_tree(const fs::path& dir, int max_depth, size_t max_entr
         e.path = it->path();
         e.name = it->path().filename().string();
         e.depth = it.depth();
+        // The entry's type comes from the directory itself (d_type): no stat per file, which
+        // detection, listing every folder a few times, would pay for each of 100,000 files.
         e.is_dir = it->is_directory(ec2) && !it->is_symlink(ec2);
-        if (!e.is_dir) {
-            if (!it->is_regular_file(ec2)) continue;  // sockets, dangling links
-            e.size = it->file_size(ec2);
-        }
+        if (!e.is_dir && !it->is_regular_file(ec2)) continue;  // sockets, dangling links
         if (e.is_dir && it.depth() >= max_depth) it.disable_recursion_pending();
         out.push_back(std::move(e));
     }

@@ -43,7 +43,7 @@ struct Entry {
     fs::path path;       // dir / name
     std::string name;    // last component
     bool is_dir = false;
-    uint64_t size = 0;   // files only
+    uint64_t size = 0;   // objects in S3 (their listing says it); 0 for local files: file_size() stats one
     int depth = 0;       // list_tree: 0 = a child of the folder listed
 };
 

@@ -318,7 +318,9 @@ SourceInventory take_inventory(ImageSet& set, const fs::path& source) {
         const fs::path rel = e.path.lexically_relative(source);
         bool hidden = false;
         for (auto& part : rel) hidden = hidden || (!part.empty() && part.native()[0] == '.');
-        if (!hidden && !index.count(rel.generic_string())) inv.unused.emplace_back(rel.generic_string(), int64_t(e.size));
+        if (hidden || index.count(rel.generic_string())) continue;
+        const uint64_t size = source::is_remote(source) ? e.size : source::file_size(e.path).value_or(0);
+        inv.unused.emplace_back(rel.generic_string(), int64_t(size));
     }
     return inv;
 }
