@@ -87,7 +87,7 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt, Sour
     for (auto& p : set.plates)
         if (p.own_geometry()) own_geometry.insert(p.name);
     for (auto& pl : set.planes)
-        if (present.count(pl.file) && !own_geometry.count(pl.plate)) {
+        if (present.count(pl.file) && pl.missing.empty() && !own_geometry.count(pl.plate)) {
             first = &pl;
             break;
         }
@@ -96,9 +96,16 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt, Sour
         for (auto& pl : set.planes) any = any || present.count(pl.file);
         if (any) return set;  // every plate has its own geometry, set by the reader from the file
     }
-    if (!first)
+    if (!first) {
+        std::string why;
+        for (auto& pl : set.planes)
+            if (!pl.missing.empty()) {
+                why = " (first: " + pl.file + ": " + pl.missing + ")";
+                break;
+            }
         throw input_error(source.string(), "none of the " + std::to_string(names.size()) +
-                                               " image files named in the metadata exists");
+                                               " image files named in the metadata exists and holds its planes" + why);
+    }
 
     // The first image decides the plane geometry when the metadata does not give it, and checks it
     // when it does: a plate stores one plane size and one pixel type.
