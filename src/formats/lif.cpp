@@ -474,10 +474,9 @@ public:
     uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->plane_count); }
     FileContents contents(const fs::path& file) const override {
         auto s = structure_of(file);
-        FileContents c;  // each image a series of planes with one sample
+        FileContents c{{}, s->unread, {}};  // each image a series of planes with one sample
         for (auto& im : s->images)
             c.runs.push_back({uint32_t(&im - s->images.data()), uint32_t(im.first_plane), uint32_t(im.plane_count()), 1, false});
-        c.unreachable = s->unread;
         return c;
     }
     PageInfo page_info(const fs::path& file, uint32_t page) const override {
