@@ -107,8 +107,8 @@ std::vector<Probe> probe_files(const std::vector<std::string>& names, const fs::
 }
 
 // Each sample of a multi-sample page becomes a channel: channel c of S samples turns into S
-// channels, named R, G, B (A) when the file says RGB ("<name> R" when the set has several
-// channels), else "<name> S0", "<name> S1", ...
+// channels, named "<name> R", "<name> G", "<name> B" (A) when the file says RGB (R, G, B alone for
+// the files layout's placeholder channel), else "<name> S0", "<name> S1", ...
 void samples_to_channels(ImageSet& set, std::vector<size_t>& file_of, const std::vector<Probe>& probes,
                          const fs::path& source) {
     const size_t nc = set.channels.size();
@@ -137,6 +137,8 @@ void samples_to_channels(ImageSet& set, std::vector<size_t>& file_of, const std:
         }
     }
     if (std::none_of(samples.begin(), samples.end(), [](uint32_t n) { return n > 1; })) return;
+    // The files layout's made-up name for its only channel says nothing: R, G, B alone then.
+    const bool placeholder = nc == 1 && set.format == "files" && set.channels[0].name == "C0";
     std::vector<size_t> first(nc);
     std::vector<ChannelInfo> channels;
     std::set<std::string> names;
@@ -146,7 +148,7 @@ void samples_to_channels(ImageSet& set, std::vector<size_t>& file_of, const std:
             ChannelInfo ch = set.channels[c];
             if (samples[c] > 1) {
                 const std::string suffix = rgb[c] && samples[c] <= 4 ? std::string(1, "RGBA"[s]) : "S" + std::to_string(s);
-                ch.name = nc == 1 && rgb[c] ? suffix : ch.name + " " + suffix;
+                ch.name = placeholder && rgb[c] ? suffix : ch.name + " " + suffix;
                 ch.excitation_nm = ch.emission_nm = std::nullopt;  // the filter's, not the sample's
             }
             for (int k = 2; names.count(ch.name); ++k) ch.name = set.channels[c].name + " S" + std::to_string(s) + "_" + std::to_string(k);

@@ -182,6 +182,30 @@ TEST(Inventory, SeveralChannelsKeepTheirNamesAndOtherSampleCountsAreNumbered) {
     EXPECT_EQ(set.planes.size(), 6u);
 }
 
+// A vendor layout that knows nothing of samples (CellVoyager here, as MetaXpress, ScanR, Harmony,
+// InCell, MetaMorph): an RGB camera's planes still become three channels, named after its channel.
+TEST(Inventory, VendorLayoutsGetChannelsForSamplesToo) {
+    const fs::path d = test::fresh_dir("inv_vendor");
+    write_tiff_pages(d / "f1.tif", {3});
+    write_tiff_pages(d / "f2.tif", {3}, true);
+    std::string mlf = "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<bts:MeasurementData bts:Version=\"1.0\" "
+                      "xmlns:bts=\"http://www.yokogawa.co.jp/BTS/BTSSchema/1.0\">\n";
+    for (int f = 1; f <= 2; ++f)
+        mlf += "<bts:MeasurementRecord bts:Type=\"IMG\" bts:Column=\"3\" bts:Row=\"2\" bts:FieldIndex=\"" +
+               std::to_string(f) + "\" bts:ZIndex=\"1\" bts:ActionIndex=\"1\" bts:Ch=\"1\">f" + std::to_string(f) +
+               ".tif</bts:MeasurementRecord>\n";
+    test::write_bytes(d / "MeasurementData.mlf", mlf + "</bts:MeasurementData>\n");
+    ImageSet set = find_layout_reader("cellvoyager")->configure(d, {});
+    const SourceInventory inv = take_inventory(set, d);
+    std::vector<std::string> names;
+    for (auto& c : set.channels) names.push_back(c.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"A01_C01 R", "A01_C01 G", "A01_C01 B"}));
+    EXPECT_EQ(set.planes.size(), 6u);
+    EXPECT_EQ(inv.files.at("f1.tif").content, "complete");
+    EXPECT_EQ(inv.files.at("f2.tif").content, "complete");
+    EXPECT_TRUE(inv.unused.empty());  // the mlf is not an image file
+}
+
 TEST(Inventory, OneChannelWithFilesOfDifferentSampleCountsIsRefused) {
     const fs::path d = test::fresh_dir("inv_mixed");
     write_tiff_pages(d / "gray.tif", {1});
