@@ -2,6 +2,7 @@
 
 #include "core/fileutil.h"
 
+#include <array>
 #include <map>
 #include <set>
 #include <tuple>
@@ -12,6 +13,19 @@ namespace imx {
 
 namespace {
 
+// Tables schema 2 added (also created when a schema 1 catalog is upgraded).
+const char* kSchema2Tables = R"SQL(
+-- Image files in the source folders that no plane reads (thumbnails, shading images, ...).
+CREATE TABLE unused_files(path TEXT PRIMARY KEY, size INTEGER NOT NULL);
+-- Positions of a plate's arrays (fields 0..max of each well, t x c x z) that no source plane fills:
+-- they read as zeros. At most kMaxAbsentRows are listed; meta absent_planes has the count.
+CREATE TABLE absent_planes(plate_id INTEGER NOT NULL, row INTEGER NOT NULL, col INTEGER NOT NULL,
+                           site INTEGER NOT NULL, tpoint INTEGER NOT NULL, channel INTEGER NOT NULL,
+                           zplane INTEGER NOT NULL);
+)SQL";
+
+constexpr size_t kMaxAbsentRows = 100000;
+
 const char* kSchema = R"SQL(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE plates(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, store_path TEXT NOT NULL,
@@ -21,13 +35,16 @@ CREATE TABLE wells(id INTEGER PRIMARY KEY, plate_id INTEGER NOT NULL REFERENCES 
 CREATE TABLE sites(id INTEGER PRIMARY KEY, well_id INTEGER NOT NULL REFERENCES wells(id),
                    idx INTEGER NOT NULL, stage_x REAL, stage_y REAL, UNIQUE(well_id, idx));
 CREATE TABLE channels(idx INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, excitation_nm REAL, emission_nm REAL);
+-- content: create's pixel inventory (complete | incomplete | unreadable | missing; 'unknown' in
+-- catalogs upgraded from schema 1); only complete files may be deleted.
 CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEGER NOT NULL,
-                   mtime_ns INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'present');
+                   mtime_ns INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'present',
+                   content TEXT NOT NULL DEFAULT 'unknown', content_detail TEXT NOT NULL DEFAULT '');
 -- Stored planes: one per (site, channel, tpoint, zplane) of the plate, z collapsed to 0 with --mip.
 CREATE TABLE outputs(id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
                      channel INTEGER NOT NULL, tpoint INTEGER NOT NULL, zplane INTEGER NOT NULL,
                      checksum TEXT, min REAL, max REAL, p999 REAL, stored_bytes INTEGER,
-                     job INTEGER, verified INTEGER NOT NULL DEFAULT 0,
+                     job INTEGER, verified INTEGER NOT NULL DEFAULT 0, missing TEXT,
                      UNIQUE(site_id, channel, tpoint, zplane));
 -- Source planes: where each microscope plane lives and which stored plane it feeds.
 CREATE TABLE planes(id INTEGER PRIMARY KEY, output_id INTEGER NOT NULL REFERENCES outputs(id),
@@ -48,9 +65,10 @@ std::string safe_plate_key(const std::string& name) {
 }
 
 void Catalog::create(const std::filesystem::path& file, const ImageSet& set, const ExperimentConfig& config,
-                     const std::vector<SourceFile>& files) {
+                     const std::vector<SourceFile>& files, const std::vector<std::pair<std::string, int64_t>>& unused) {
     sql::Database db(file, false);
     db.exec(kSchema);
+    db.exec(kSchema2Tables);
     sql::Transaction tx(db);
     auto put_meta = db.prepare("INSERT INTO meta(key, value) VALUES(?, ?)");
     auto meta = [&](const std::string& k, const std::string& v) { put_meta.bind(1, k).bind(2, v).run(); };
@@ -111,12 +129,16 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     for (size_t i = 0; i < set.channels.size(); ++i)
         ins_ch.bind(1, int64_t(i)).bind(2, printable_utf8(set.channels[i].name)).bind(3, set.channels[i].excitation_nm)
             .bind(4, set.channels[i].emission_nm).run();
-    auto ins_file = db.prepare("INSERT INTO files(path, size, mtime_ns, state) VALUES(?,?,?,?)");
+    auto ins_file =
+        db.prepare("INSERT INTO files(path, size, mtime_ns, state, content, content_detail) VALUES(?,?,?,?,?,?)");
     std::map<std::string, int64_t> file_ids;
     for (auto& f : files) {
-        ins_file.bind(1, f.path).bind(2, f.size).bind(3, f.mtime_ns).bind(4, f.size < 0 ? "missing" : "present").run();
+        ins_file.bind(1, f.path).bind(2, f.size).bind(3, f.mtime_ns).bind(4, f.size < 0 ? "missing" : "present")
+            .bind(5, f.content).bind(6, f.content_detail).run();
         file_ids[f.path] = db.last_insert_id();
     }
+    auto ins_unused = db.prepare("INSERT OR IGNORE INTO unused_files(path, size) VALUES(?,?)");
+    for (auto& [path, size] : unused) ins_unused.bind(1, path).bind(2, size).run();
     auto ins_well = db.prepare("INSERT INTO wells(plate_id, row, col) VALUES(?,?,?)");
     auto ins_site = db.prepare("INSERT INTO sites(well_id, idx, stage_x, stage_y) VALUES(?,?,?,?)");
     auto ins_out = db.prepare("INSERT INTO outputs(site_id, channel, tpoint, zplane) VALUES(?,?,?,?)");
@@ -125,6 +147,7 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     std::map<std::tuple<int64_t, int, int>, int64_t> well_ids;
     std::map<std::tuple<int64_t, int>, int64_t> site_ids;
     std::map<std::tuple<int64_t, int, int, int>, int64_t> output_ids;
+    std::map<int64_t, std::string> missing;  // output -> why a source plane of it has no pixels
     for (auto& pl : set.planes) {
         auto pid_it = plate_ids.find(pl.plate);
         if (pid_it == plate_ids.end())
@@ -152,13 +175,79 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
         if (fit == file_ids.end()) throw Error("internal: plane refers to uncatalogued file '" + pl.file + "'");
         ins_plane.bind(1, oit->second).bind(2, pl.zplane).bind(3, fit->second).bind(4, int64_t(pl.series))
             .bind(5, int64_t(pl.page)).bind(6, int64_t(pl.sample)).bind(7, pl.stage_z).run();
+        if (!pl.missing.empty()) missing.emplace(oit->second, pl.file + ": " + pl.missing);
     }
+    auto mark_missing = db.prepare("UPDATE outputs SET missing = ? WHERE id = ?");
+    for (auto& [id, why] : missing) mark_missing.bind(1, why).bind(2, id).run();
+
+    // Positions of each plate's arrays that no source plane fills (plate_layout's geometry: fields
+    // 0..max of each well, t and z up to the plate's largest, the image's channels).
+    std::map<int64_t, std::array<int, 2>> extent;  // plate -> tpoints, zplanes
+    for (auto& pl : set.planes) {
+        auto& e = extent[plate_ids[pl.plate]];
+        e[0] = std::max(e[0], pl.tpoint + 1);
+        e[1] = std::max(e[1], config.mip ? 1 : pl.zplane + 1);
+    }
+    std::map<int64_t, int> last_site;  // well -> largest site index
+    for (auto& [key, id] : site_ids) {
+        int& m = last_site.try_emplace(std::get<0>(key), 0).first->second;
+        m = std::max(m, std::get<1>(key));
+    }
+    const int channels = int(set.channels.size());
+    const int per_cycle = config.mode == "multiplexing" && config.cycle_channels > 0 ? config.cycle_channels : channels;
+    const int cycle_sites = config.mode == "multiplexing" && config.cycle_sites > 0 ? config.cycle_sites : 0;
+    auto ins_absent = db.prepare("INSERT INTO absent_planes(plate_id, row, col, site, tpoint, channel, zplane) "
+                                 "VALUES(?,?,?,?,?,?,?)");
+    int64_t absent = 0;
+    for (auto& [wkey, well_id] : well_ids) {
+        const auto [plate_id, row, col] = wkey;
+        const auto [tpoints, zplanes] = extent[plate_id];
+        for (int site = 0; site <= last_site[well_id]; ++site) {
+            auto sit = site_ids.find({well_id, site});
+            const int c0 = cycle_sites ? (site / cycle_sites) * per_cycle : 0;
+            for (int t = 0; t < tpoints; ++t)
+                for (int c = c0; c < c0 + per_cycle && c < channels; ++c)
+                    for (int z = 0; z < zplanes; ++z) {
+                        if (sit != site_ids.end() && output_ids.count({sit->second, c, t, z})) continue;
+                        if (size_t(absent++) < kMaxAbsentRows)
+                            ins_absent.bind(1, plate_id).bind(2, row).bind(3, col).bind(4, site).bind(5, t).bind(6, c)
+                                .bind(7, z).run();
+                    }
+        }
+    }
+    meta("absent_planes", std::to_string(absent));
     auto ins_warn = db.prepare("INSERT INTO warnings(text) VALUES(?)");
     for (auto& w : set.warnings) ins_warn.bind(1, w).run();
     tx.commit();
 }
 
+namespace {
+
+// Schema 1 -> 2: the inventory columns and tables. Files get content 'unknown' (they were never
+// inventoried), so collect keeps them. Runs on its own read-write connection, also when the caller
+// opens the catalog read-only.
+void upgrade_from_1(const std::filesystem::path& file) {
+    try {
+        sql::Database db(file, false);
+        sql::Transaction tx(db);
+        db.exec("ALTER TABLE files ADD COLUMN content TEXT NOT NULL DEFAULT 'unknown'");
+        db.exec("ALTER TABLE files ADD COLUMN content_detail TEXT NOT NULL DEFAULT 'no pixel inventory: the experiment "
+                "was created by an older imextract; create it again to let --delete remove this file'");
+        db.exec("ALTER TABLE outputs ADD COLUMN missing TEXT");
+        db.exec(kSchema2Tables);
+        db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+        tx.commit();
+    } catch (const Error& e) {
+        throw Error(file.string() + ": catalog of an older imextract (schema 1) could not be upgraded to schema 2 (" +
+                        e.what() + "); make it writable, or create the experiment again",
+                    Error::Kind::storage);
+    }
+}
+
+}  // namespace
+
 Catalog::Catalog(const std::filesystem::path& file, bool read_only) : db_(file, read_only) {
+    if (meta("schema_version") == "1") upgrade_from_1(file);
     std::string v = meta("schema_version");
     if (v != std::to_string(schema_version))
         throw Error(file.string() + ": catalog schema version '" + v + "' is not the one this imextract reads (" +
@@ -266,9 +355,44 @@ CatalogSummary Catalog::summary() {
     s.files_missing = count("SELECT COUNT(*) FROM files WHERE state = 'missing'");
     s.files_deleted = count("SELECT COUNT(*) FROM files WHERE state = 'deleted'");
     s.source_bytes = count("SELECT COALESCE(SUM(size), 0) FROM files WHERE size > 0");
+    s.outputs_stored = count("SELECT COUNT(*) FROM outputs WHERE checksum IS NOT NULL");
+    s.outputs_missing = count("SELECT COUNT(*) FROM outputs WHERE missing IS NOT NULL AND checksum IS NULL");
+    s.absent = std::stoll(meta("absent_planes", "0"));
+    auto by_content = db_.prepare("SELECT content, COUNT(*) FROM files GROUP BY content");
+    while (by_content.step()) {
+        const std::string content = by_content.text(0);
+        int64_t* n = content == "complete" ? &s.files_complete : content == "incomplete" ? &s.files_incomplete
+                     : content == "unreadable" ? &s.files_unreadable : content == "unknown" ? &s.files_unknown : nullptr;
+        if (n) *n = by_content.int64(1);
+    }
+    s.unused_files = count("SELECT COUNT(*) FROM unused_files");
+    s.unused_bytes = count("SELECT COALESCE(SUM(size), 0) FROM unused_files");
     for (auto& c : channels()) s.channel_names.push_back(c.name);
     auto st = db_.prepare("SELECT text FROM warnings ORDER BY id");
     while (st.step()) s.warnings.push_back(st.text(0));
+    // A few examples of each for create and status (the catalog has them all).
+    constexpr int kExamples = 10;
+    auto examples = [&](const std::string& q, std::vector<std::string>& out) {
+        auto e = db_.prepare(q + " LIMIT " + std::to_string(kExamples));
+        while (e.step()) out.push_back(e.text(0));
+    };
+    examples("SELECT path || ': ' || content || ' (' || content_detail || ')' FROM files "
+             "WHERE content IN ('incomplete', 'unreadable') ORDER BY path", s.file_problems);
+    examples("SELECT path FROM unused_files ORDER BY path", s.unused_examples);
+    // Plane positions as "PLATE B03 site 0 t 0 c 1 z 2".
+    auto positions = [&](const std::string& q, std::vector<std::string>& out) {
+        auto e = db_.prepare(q + " LIMIT " + std::to_string(kExamples));
+        while (e.step()) {
+            out.push_back(e.text(0) + " " + well_name(e.integer(1), e.integer(2)) + " site " + e.text(3) + " t " +
+                          e.text(4) + " c " + e.text(5) + " z " + e.text(6));
+            if (!e.is_null(7)) out.back() += ": " + e.text(7);
+        }
+    };
+    positions("SELECT p.name, w.row, w.col, s.idx, o.tpoint, o.channel, o.zplane, o.missing FROM outputs o "
+              "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id JOIN plates p ON w.plate_id = p.id "
+              "WHERE o.missing IS NOT NULL AND o.checksum IS NULL ORDER BY o.id", s.missing_examples);
+    positions("SELECT p.name, a.row, a.col, a.site, a.tpoint, a.channel, a.zplane, NULL FROM absent_planes a "
+              "JOIN plates p ON a.plate_id = p.id ORDER BY a.rowid", s.absent_examples);
     return s;
 }
 

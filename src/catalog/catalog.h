@@ -38,6 +38,10 @@ struct SourceFile {
     std::string path;       // relative to the source folder
     int64_t size = -1;      // -1: missing when the catalog was made
     int64_t mtime_ns = 0;
+    // create's pixel inventory (workflow/inventory.h): complete | incomplete | unreadable | missing,
+    // and what is left out or why. Only complete files may be deleted.
+    std::string content = "complete";
+    std::string content_detail;
 };
 
 struct CatalogPlate {
@@ -60,15 +64,26 @@ struct CatalogSummary {
     std::vector<std::string> own_geometry;  // "PLATE: WxH dtype" for plates with their own plane size
     std::vector<std::string> channel_names;
     std::vector<std::string> warnings;
+    // Stored planes (checksum from a run job), planes missing in the source and not stored, array
+    // positions no source plane fills (they read as zeros).
+    int64_t outputs_stored = 0, outputs_missing = 0, absent = 0;
+    // Files by create's pixel inventory; image files in the source folders that no plane reads.
+    int64_t files_complete = 0, files_incomplete = 0, files_unreadable = 0, files_unknown = 0, unused_files = 0, unused_bytes = 0;
+    // The first few of each, as lines for create and status.
+    std::vector<std::string> file_problems, missing_examples, absent_examples, unused_examples;
 };
 
 class Catalog {
 public:
-    static constexpr int schema_version = 1;
+    // 2: the pixel inventory (files.content, outputs.missing, unused_files, absent_planes). Catalogs
+    // of schema 1 are upgraded when opened; their files' content is 'unknown', so never deleted.
+    static constexpr int schema_version = 2;
 
-    // Writes a new catalog file (replacing none: the caller checks the workspace is new).
+    // Writes a new catalog file (replacing none: the caller checks the workspace is new). `unused`:
+    // image files in the source folders that no plane reads (path, size).
     static void create(const std::filesystem::path& file, const ImageSet& set, const ExperimentConfig& config,
-                       const std::vector<SourceFile>& files);
+                       const std::vector<SourceFile>& files,
+                       const std::vector<std::pair<std::string, int64_t>>& unused = {});
 
     Catalog(const std::filesystem::path& file, bool read_only = false);
 

@@ -24,7 +24,8 @@ std::string fmt_size(double v) {
     return v ? fmt::format("{:.4g}", v) : std::string("?");
 }
 
-void print_summary(const CatalogSummary& s) {
+// `stored_by_jobs`: planes the run jobs report stored, when more than collect has folded in.
+void print_summary(const CatalogSummary& s, int64_t stored_by_jobs = 0) {
     fmt::print("format        {}\n", s.format);
     if (s.sources.size() > 1) {
         fmt::print("sources       {} (mode {}; file paths relative to {})\n", s.sources.size(), s.mode, s.source);
@@ -52,7 +53,29 @@ void print_summary(const CatalogSummary& s) {
     fmt::print("source planes {} in {} file(s), {:.1f} MB{}{}\n", s.planes, s.files, s.source_bytes / 1e6,
                s.files_missing ? fmt::format(", {} missing", s.files_missing) : "",
                s.files_deleted ? fmt::format(", {} deleted after verification", s.files_deleted) : "");
-    fmt::print("stored planes {} ({} verified)\n", s.outputs, s.outputs_verified);
+    // What the files hold against what the plates will store (create's pixel inventory).
+    std::string files = fmt::format("{} complete", s.files_complete);
+    for (auto [n, what] : {std::pair{s.files_incomplete, "incomplete"}, {s.files_unreadable, "unreadable"},
+                           {s.files_missing, "missing"}, {s.files_unknown, "not inventoried"}})
+        if (n) files += fmt::format(", {} {}", n, what);
+    fmt::print("inventory     {} (only complete files, every page and sample in a plane, may be deleted)\n", files);
+    auto list = [](const char* label, const std::vector<std::string>& lines, int64_t total, const char* where) {
+        for (auto& l : lines) fmt::print("{:<14}{}\n", label, l);
+        if (total > int64_t(lines.size()))
+            fmt::print("{:<14}... and {} more ({})\n", label, total - int64_t(lines.size()), where);
+    };
+    list("  file", s.file_problems, s.files_incomplete + s.files_unreadable, "catalog table files");
+    if (s.unused_files) {
+        fmt::print("unused files  {} image file(s), {:.1f} MB, in the source that no plane reads; they stay\n",
+                   s.unused_files, s.unused_bytes / 1e6);
+        list("  unused", s.unused_examples, s.unused_files, "catalog table unused_files");
+    }
+    fmt::print("planes        {} to store{}{}\n", s.outputs,
+               s.outputs_missing ? fmt::format(", {} missing in the source", s.outputs_missing) : "",
+               s.absent ? fmt::format("; {} array position(s) no source plane fills (they read as 0)", s.absent) : "");
+    list("  missing", s.missing_examples, s.outputs_missing, "verify lists them all");
+    list("  absent", s.absent_examples, s.absent, "catalog table absent_planes");
+    fmt::print("stored planes {} ({} verified)\n", std::max(s.outputs_stored, stored_by_jobs), s.outputs_verified);
     for (auto& w : s.warnings) fmt::print("warning       {}\n", w);
 }
 
@@ -84,7 +107,11 @@ int do_status(const Workspace& ws) {
     ws.require();
     reconcile_engine_states(ws);
     Catalog cat(ws.catalog_file(), true);
-    print_summary(cat.summary());
+    // Planes the run jobs stored, before collect folds their results into the catalog.
+    int64_t stored_by_jobs = 0;
+    for (int j = 1; j <= ws.run_job_count(); ++j)
+        if (auto st = ws.read_state(Phase::run, j)) stored_by_jobs += st->planes_done - st->planes_failed;
+    print_summary(cat.summary(), stored_by_jobs);
     print_jobs(ws);
     print_engine_status(ws);
     return exit_ok;
@@ -279,7 +306,8 @@ int real_main(int argc, char** argv) {
     create->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
         ->check(CLI::IsMember({"mosaic", "as-sites"}));
     create->add_flag("--skip-projections", copt.skip_projections,
-                     "MetaXpress: leave out projection images (default: stored as an extra z-plane)");
+                     "leave out projections the microscope software computed (MetaXpress, CellVoyager; default: "
+                     "channels named '<channel> (<method> projection)')");
     create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
     std::string s3_endpoint;
     create->add_option("--s3-endpoint", s3_endpoint,
@@ -431,10 +459,14 @@ int real_main(int argc, char** argv) {
     if (verify_cmd->parsed()) {
         auto r = verify(ws, vopt);
         for (auto& p : r.problems) log::error("{}", p);
-        log::info("verify: {} of {} stored plane(s) match their checksums{}", r.ok, r.planes,
+        log::info("verify: {} of {} stored plane(s) match their checksums{}{}{}", r.ok, r.planes,
                   vopt.sources ? fmt::format("; {} compared with their source files, {} not (sources deleted or "
                                              "missing)", r.sources_compared, r.sources_skipped)
-                               : "");
+                               : "",
+                  r.missing_in_source ? fmt::format("; {} plane(s) have no pixels in the source files", r.missing_in_source) : "",
+                  r.absent ? fmt::format("; {} array position(s) hold no source plane and read as 0 (`status` lists "
+                                         "them; the plate attributes imextract.holes too)", r.absent)
+                           : "");
         return r.problems.empty() ? exit_ok : exit_verification;
     }
     if (cleanup_cmd->parsed()) {

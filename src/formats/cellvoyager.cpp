@@ -113,7 +113,8 @@ class CellVoyagerLayout final : public LayoutReader {
 public:
     std::string name() const override { return "cellvoyager"; }
     std::string description() const override {
-        return "Yokogawa CellVoyager CV7000/CV8000/CQ1/CQ3000: MeasurementData.mlf + MeasurementDetail.mrf, TIFF or PNG";
+        return "Yokogawa CellVoyager CV7000/CV8000/CQ1/CQ3000: MeasurementData.mlf + MeasurementDetail.mrf, TIFF or PNG; "
+               "ZImageProcessing records are projections (channels of their own, or --skip-projections)";
     }
 
     int detect(const fs::path& source) const override {
@@ -187,6 +188,7 @@ public:
             std::pair<long, long> time;     // (TimelineIndex, TimePoint)
             std::string file;
             std::optional<double> x, y, zpos;
+            std::string projection;  // ZImageProcessing ("Maximum"): an image the instrument projected
         };
         std::vector<Raw> raws;
         size_t index = 0, errors = 0, others = 0;
@@ -230,6 +232,7 @@ public:
             raw.x = r.real("X");
             raw.y = r.real("Y");
             raw.zpos = r.real("Z");
+            if (const char* zp = attr(n, "ZImageProcessing"); zp && *zp && std::strcmp(zp, "None") != 0) raw.projection = zp;
             raws.push_back(std::move(raw));
             ++index;
         }
@@ -263,13 +266,13 @@ public:
                 break;
             }
 
-        std::set<std::tuple<int, int, int, size_t, size_t, int>> seen;
+        std::set<std::tuple<int, int, int, size_t, size_t, int, std::string>> seen;
         std::map<std::tuple<int, int, int, size_t, size_t>, std::vector<std::pair<int, double>>> zpos;
         set.planes.reserve(raws.size());
         for (auto& r : raws) {
             size_t c = size_t(std::lower_bound(channel_list.begin(), channel_list.end(), r.channel) - channel_list.begin());
             size_t t = size_t(std::lower_bound(time_list.begin(), time_list.end(), r.time) - time_list.begin());
-            if (!seen.insert({r.row, r.col, r.site, c, t, r.z}).second)
+            if (!seen.insert({r.row, r.col, r.site, c, t, r.z, r.projection}).second)
                 throw input_error(mlf.string(), "two records for well " + well_name(r.row, r.col) + " field " +
                                                     std::to_string(r.site + 1) + " channel " + set.channels[c].name +
                                                     " time " + std::to_string(t) + " z " + std::to_string(r.z + 1) +
@@ -286,7 +289,8 @@ public:
             p.stage_x = r.x;
             p.stage_y = r.y;
             p.stage_z = r.zpos;
-            if (r.zpos) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
+            p.projection = r.projection;
+            if (r.zpos && r.projection.empty()) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
             set.planes.push_back(std::move(p));
         }
         // z step from the first stack with more than one plane.

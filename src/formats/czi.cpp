@@ -159,6 +159,8 @@ void build_planes(const std::string& path, Index& idx) {
         else used.push_back(i);
     }
     (void)pyramid;  // downscaled pyramid levels are expected and silently left out
+    idx.other_index_blocks = other_bh;
+    idx.other_part_blocks = parts;
     if (other_bh)
         idx.warnings.push_back(path + ": " + std::to_string(other_bh) +
                                " subblocks of further B (block), H (phase), R, I or V indices are not extracted");
@@ -778,6 +780,7 @@ public:
 
         ImageSet set;
         set.format = name();
+        set.maps_samples = true;  // colour samples are channels already
         set.plates.push_back(PlateInfo{folder_name(source), 0, 0});
         const std::string& plate = set.plates.front().name;
         std::map<std::pair<int, int>, int> next_site;  // well -> next free site
@@ -897,6 +900,7 @@ public:
         auto idx = czi::cached_index(file);
         czi::decode_plane(file, *idx, page, sample, out);
     }
+    FileContents contents(const fs::path& file) const override { return czi::contents(file, czi::cached_index(file)); }
 };
 
 }  // namespace

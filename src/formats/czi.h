@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "formats/reader.h"
 
 namespace imx::czi {
 
@@ -74,6 +75,8 @@ struct Index {
     uint32_t tile_width = 0, tile_height = 0;
     std::string mosaic_error, tile_error;  // why that mode cannot be used, "" when it can
     std::vector<std::string> warnings;
+    // Full-resolution subblocks no plane reads: of further B/H/R/I/V indices, in other file parts.
+    size_t other_index_blocks = 0, other_part_blocks = 0;
     // Distinct raw indices, sorted: their position is the 0-based scene/channel/z/t.
     std::vector<int32_t> scenes, channels, zplanes, tpoints;
     std::vector<uint32_t> tiles_per_scene;  // by scene rank
@@ -108,6 +111,11 @@ struct PlaneGeometry {
 PlaneGeometry plane_geometry(const fs::path& file, const Index& index, uint32_t page);
 // Decodes sample `sample` (0 = R for colour) of plane `page`.
 void decode_plane(const fs::path& file, const Index& index, uint32_t page, uint32_t sample, Plane& out);
+
+// What the file holds (czi_contents.cpp): our mosaic and tile pages, the subblocks no page reaches,
+// and which subblocks planes reading given pages leave out (not read, or partly hidden under
+// overlapping mosaic tiles).
+FileContents contents(const fs::path& file, std::shared_ptr<const Index> index);
 
 // JPEG-XR codestream -> width x height pixels of bits_per_pixel (czi_jxr.cpp); "" or the reason.
 // colour: return B, G, R whatever order the codestream uses.

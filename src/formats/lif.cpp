@@ -83,6 +83,7 @@ struct LifStructure {
     std::vector<LifImage> images;  // images with pixel data, in document order
     uint64_t plane_count = 0;
     std::vector<std::string> warnings;
+    std::vector<std::string> unread;  // images with pixel data that the decoder cannot read
 };
 
 // ---- XML -------------------------------------------------------------------------------------
@@ -404,6 +405,7 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
         const std::string why = parser.parse(el, desc, it->second.size, im);
         if (!why.empty()) {
             s->warnings.push_back(f.path() + ": image '" + name + "': " + why + "; skipped");
+            s->unread.push_back("image '" + name + "' (" + why + ")");
             continue;
         }
         if (!parser.note().empty()) s->warnings.push_back(f.path() + ": image '" + name + "' is " + parser.note());
@@ -477,6 +479,13 @@ public:
         return len >= 9 && container::load_le<uint32_t>(head) == kLifMagic && head[8] == kLifSeparator;
     }
     uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->plane_count); }
+    FileContents contents(const fs::path& file) const override {
+        auto s = structure_of(file);
+        FileContents c{{}, s->unread, {}};  // each image a series of planes with one sample
+        for (auto& im : s->images)
+            c.runs.push_back({uint32_t(&im - s->images.data()), uint32_t(im.first_plane), uint32_t(im.plane_count()), 1, false});
+        return c;
+    }
     PageInfo page_info(const fs::path& file, uint32_t page) const override {
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);
@@ -537,6 +546,7 @@ public:
         if (files.empty()) throw input_error(source.string(), "no .lif files in this folder");
         ImageSet set;
         set.format = name();
+        set.maps_samples = true;  // planes have one sample
         PlateInfo plate{source.filename().string(), 0, 0};
         if (plate.name.empty()) plate.name = "plate";
         if (files.size() <= 96) plate.rows = 8, plate.cols = 12;

@@ -59,6 +59,9 @@ std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& d) 
         else if (!std::strcmp(id, "acquisition-time-local")) m.acquisition_time = value;
         else if (!std::strcmp(id, "stage-label")) m.stage_label = value;
     }
+    // MetaXpress writes the projection method as a <custom-prop>.
+    if (auto p = doc.select_node("//*[(self::prop or self::custom-prop) and @id='Z Projection Method']"))
+        m.projection_method = p.node().attribute("value").value();
     // Calibration counts only when it is in micrometres and positive ("pixel" units mean none).
     const bool microns = units == "um" || units == "\xC2\xB5m" || units == "micron" || units == "microns";
     if (microns && cal_x && *cal_x > 0) m.pixel_size_x = cal_x;

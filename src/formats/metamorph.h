@@ -17,6 +17,7 @@ struct MetaMorphPlane {
     std::string illumination;                          // "_IllumSetting_": the wave name
     std::string acquisition_time;                      // "acquisition-time-local", as written
     std::string stage_label;                           // "stage-label" ("E07 : Site 1")
+    std::string projection_method;                     // "Z Projection Method" ("Maximum"): a projection
 };
 
 // True for either generation (XML <MetaData> or a plain-text MetaMorph description).

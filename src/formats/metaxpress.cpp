@@ -5,8 +5,9 @@
 //  * the database layout: DATE/PLATE_ID/[TimePoint_N/][ZStep_N/]NAME_WELL_sS_wC<GUID>.tif with no
 //    HTD; channel names then come from the MetaMorph XML in the TIFF description.
 // Both: single-site / single-wave acquisitions omit _s / _w; *_thumb* files are thumbnails and are
-// ignored; when a plate has ZStep_N folders, the files beside them (not in a ZStep folder) are
-// projections, kept as one extra z-plane after the stack or skipped (LayoutOptions).
+// ignored; projections are the files beside ZStep_N folders and files whose description names a
+// "Z Projection Method" (PlaneRecord::projection: create keeps them as channels of their own or
+// leaves them out).
 // The plane list comes from the files present: HTDs often promise waves or time-points that were
 // never exported.
 #include <algorithm>
@@ -177,7 +178,7 @@ public:
     std::string description() const override {
         return "Molecular Devices ImageXpress/MetaXpress: exported plates (.HTD + PLATE_WELL_sS_wC.tif, TimePoint_N/"
                "ZStep_N) and the database layout (DATE/PLATE_ID/... GUID names); thumbnails ignored, projections kept "
-               "as an extra z-plane or skipped (--skip-projections). Not yet: per-site stage positions, time interval, "
+               "as channels of their own or skipped (--skip-projections). Not yet: per-site stage positions, time interval, "
                "HTD SiteSelection gaps (sites are numbered as in the file names)";
     }
 
@@ -205,7 +206,7 @@ public:
         return 0;
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions& opt) const override {
+    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
         ImageSet set;
         set.format = name();
         // Plate roots: folders with an HTD whose ancestors (below the source) have none.
@@ -264,7 +265,6 @@ public:
             return int(channel_names.size() - 1);
         };
         std::set<std::string> plate_names;
-        size_t projections = 0;
         std::optional<MetaMorphPlane> first_meta;
         std::map<std::string, double> wavelengths;  // channel name -> MetaMorph "wavelength" (nm)
         for (auto& pl : plates) {
@@ -345,8 +345,22 @@ public:
                     }
                 }
             }
+            // Projections: the files beside ZStep_N folders, and any whose wave's description names a
+            // projection method (a plate of projections only has no ZStep folders). One description
+            // per wave: the wave's first file outside the ZStep folders.
+            std::map<int, std::string> projection_of_wave;
+            for (auto& f : pl.files) {
+                if (f.zstep >= 0 || projection_of_wave.count(f.name.wave)) continue;
+                std::string method;
+                try {
+                    if (auto m = parse_metamorph_description(tiff_image_description(source / f.rel, 0)))
+                        method = m->projection_method;
+                } catch (const Error&) {
+                }
+                if (method.empty() && !zsteps.empty()) method = "Z";  // beside a z-stack: a projection of it
+                projection_of_wave[f.name.wave] = method;
+            }
             int max_row = 0, max_col = 0;
-            const int nz = int(zsteps.size());
             for (auto& f : pl.files) {
                 PlaneRecord p;
                 p.plate = pname;
@@ -355,13 +369,8 @@ public:
                 p.site = f.name.site - 1;
                 p.channel = wave_channel[f.name.wave];
                 p.tpoint = rank(tps, f.timepoint);
-                if (f.zstep >= 0) {
-                    p.zplane = rank(zsteps, f.zstep);
-                } else if (nz > 0) {
-                    ++projections;
-                    if (opt.skip_projections) continue;
-                    p.zplane = nz;
-                }
+                if (f.zstep >= 0) p.zplane = rank(zsteps, f.zstep);
+                else p.projection = projection_of_wave[f.name.wave];
                 p.file = f.rel;
                 max_row = std::max(max_row, p.row);
                 max_col = std::max(max_col, p.col);
@@ -387,10 +396,6 @@ public:
             }
             set.plates.push_back(info);
         }
-        if (projections)
-            set.warnings.push_back(std::to_string(projections) + " projection file(s) (beside the ZStep_N folders) " +
-                                   (opt.skip_projections ? "skipped (--skip-projections)"
-                                                         : "stored as an extra z-plane after the z-stack"));
         if (set.planes.empty())
             throw input_error(source.string(), thumbs ? "only thumbnails (_thumb files), no MetaXpress images to convert"
                                                       : "no MetaXpress image files (NAME_WELL[_sS][_wC][GUID].tif) found");

@@ -42,6 +42,15 @@ public:
         return len >= 8 && std::equal(jp2, jp2 + 8, head) && is_nd2_name(file);
     }
     uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->frames.size()); }
+    // Frames present in the chunk map, each with every component.
+    FileContents contents(const fs::path& file) const override {
+        auto s = structure_of(file);
+        FileContents c;
+        for (uint32_t seq = 0; seq < s->frames.size(); ++seq)
+            if (s->frames[seq] && !c.runs.empty() && c.runs.back().first + c.runs.back().count == seq) ++c.runs.back().count;
+            else if (s->frames[seq]) c.runs.push_back({0, seq, 1, s->components, false});
+        return c;
+    }
     PageInfo page_info(const fs::path& file, uint32_t page) const override {
         auto s = structure_of(file);
         check_page(file, *s, page);
@@ -165,6 +174,7 @@ public:
         if (files.empty()) throw input_error(source.string(), "no .nd2 files in this folder");
         ImageSet set;
         set.format = name();
+        set.maps_samples = true;  // components are channels already
         PlateInfo plate{source.filename().string(), 0, 0};
         if (plate.name.empty()) plate.name = "plate";
         plate_format(files.size(), plate.rows, plate.cols);

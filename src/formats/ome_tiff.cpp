@@ -648,6 +648,7 @@ private:
 
     ImageSet build() {
         ImageSet set;
+        set.maps_samples = true;  // SamplesPerPixel > 1: one channel per sample already
         set.format = "ome-tiff";
         // Placement: the plates from the metadata, or one plate with one well and a site per Image.
         std::vector<size_t> placed;

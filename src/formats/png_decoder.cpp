@@ -1,6 +1,6 @@
 // PNG pixel decoder on top of libpng 1.6: gray, gray+alpha, RGB(A) and palette images, 1..16 bits.
-// Output: 8-bit (1/2/4-bit gray and palettes expanded) or 16-bit little-endian; alpha is dropped;
-// colour images expose R, G, B as samples 0, 1, 2.
+// Output: 8-bit (1/2/4-bit gray and palettes expanded) or 16-bit little-endian; every sample of a
+// pixel is a sample of its own: gray (+ alpha), or R, G, B (+ A; palettes with transparency too).
 //
 // libpng reports errors by longjmp. The functions that call libpng after setjmp() hold no C++
 // objects with destructors, so the jump never skips one; the C++ side allocates and throws.
@@ -83,7 +83,6 @@ bool png_read_header(PngState* st) {
         st->significant_bits = (st->color_type & PNG_COLOR_MASK_COLOR) ? sbit->red : sbit->gray;
     if (st->color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(st->png);
     if (st->color_type == PNG_COLOR_TYPE_GRAY && st->bit_depth < 8) png_set_expand_gray_1_2_4_to_8(st->png);
-    if (st->color_type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(st->png);
     if (st->bit_depth == 16) png_set_swap(st->png);  // PNG is big endian, planes little endian
     if (interlace != PNG_INTERLACE_NONE) png_set_interlace_handling(st->png);
     png_read_update_info(st->png, st->info);
@@ -132,10 +131,13 @@ class PngFile {
 public:
     explicit PngFile(const fs::path& file) : path_(file.string()) {
         if (source::is_remote(file)) {
-            // Objects in S3: one GET, then libpng reads from memory.
-            remote_bytes_ = source::read_all(file);
-            file_size_ = remote_bytes_.size();
-            st_.fp = file_size_ ? fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb") : nullptr;
+            // Objects in S3: one GET, then libpng reads from memory; for headers only
+            // (source::HeaderReads) the first 256 KiB, which hold the chunks before the pixels.
+            auto f = source::open(file);
+            file_size_ = f->size();
+            remote_bytes_.resize(size_t(source::header_reads() ? std::min<uint64_t>(file_size_, 256u << 10) : file_size_));
+            f->read_at(0, remote_bytes_.data(), remote_bytes_.size());
+            st_.fp = remote_bytes_.empty() ? nullptr : fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb");
         } else {
             std::error_code ec;
             file_size_ = fs::file_size(file, ec);
@@ -169,8 +171,7 @@ public:
         PageInfo p;
         p.width = st_.width;
         p.height = st_.height;
-        // An alpha channel left over (palette or gray with tRNS) is not a sample we expose.
-        p.samples = st_.channels >= 3 ? 3 : 1;
+        p.samples = uint32_t(st_.channels);
         p.dtype = st_.out_depth == 16 ? DType::u16 : DType::u8;
         p.bits_per_sample = st_.significant_bits > 0 ? st_.significant_bits : std::max(st_.bit_depth, 8);
         return p;
@@ -202,6 +203,9 @@ public:
             fail("cannot decode PNG pixels (truncated or corrupt file)");
     }
 
+    // Colour images (and palettes, which expand to colour) hold R, G, B (A).
+    bool rgb() const { return (st_.color_type & PNG_COLOR_MASK_COLOR) != 0; }
+
 private:
     std::string path_;
     uint64_t file_size_ = 0;
@@ -227,6 +231,13 @@ public:
         check_page(file, page);
         PngFile f(file);
         return f.info();
+    }
+
+    FileContents contents(const fs::path& file) const override {
+        PngFile f(file);  // the chunks before the pixel data
+        FileContents c;
+        c.runs.push_back({0, 0, 1, f.info().samples, f.rgb()});
+        return c;
     }
 
     void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {

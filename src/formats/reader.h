@@ -8,6 +8,7 @@
 //    use the TIFF decoder.
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -40,6 +41,13 @@ struct PlaneRecord {
     uint32_t series = 0;    // image/series inside a container (OME-TIFF Image index)
     uint32_t page = 0;      // IFD / page index inside the file
     uint32_t sample = 0;    // sample index for interleaved RGB/multi-sample files, else 0
+    // A projection over z (maximum, best focus, ...) that the microscope software computed: the
+    // method as the metadata names it ("Maximum"), "" for acquired planes. create stores kept
+    // projections as channels of their own, named "<channel> (<method> projection)".
+    std::string projection;
+    // Why this plane's pixels do not exist (file missing, page beyond the file); set by create's
+    // inventory, "" when they do.
+    std::string missing;
     // Stage position of the site (micrometres), when the metadata gives it.
     std::optional<double> stage_x, stage_y, stage_z;
 };
@@ -72,12 +80,14 @@ struct ImageSet {
     std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;  // micrometres
     std::optional<double> time_interval_s;
     std::vector<std::string> warnings;      // e.g. skipped ERR records; shown by create and status
+    // True when the reader maps every sample of multi-sample pixels to channels itself (OME-TIFF,
+    // CZI, ND2); otherwise create makes each sample of an RGB or multi-sample file a channel.
+    bool maps_samples = false;
 };
 
 struct LayoutOptions {
     std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
     std::string tiles;    // containers with mosaic tiles: "mosaic" (default, stitched by position) or "as-sites"
-    bool skip_projections = false;  // MetaXpress: leave out projection images instead of an extra z-plane
 };
 
 class LayoutReader {
@@ -100,6 +110,40 @@ struct PageInfo {
     int bits_per_sample = 0;
 };
 
+// What an image file holds by its own headers, independent of any vendor metadata: runs of pages
+// (the decoder's page numbers, as PlaneRecord::page) with their samples per pixel. create compares
+// it with the planes the layout maps to the file (workflow/inventory.h).
+struct PageRun {
+    uint32_t series = 0;   // the image/series the pages belong to (for messages)
+    uint32_t first = 0;    // first page of the run
+    uint32_t count = 0;    // pages in the run
+    uint32_t samples = 1;  // samples per pixel of each page
+    bool rgb = false;      // the file says the samples are R, G, B (and A)
+};
+struct PlaneRef {
+    uint32_t page = 0, sample = 0;
+    bool operator<(const PlaneRef& o) const { return page != o.page ? page < o.page : sample < o.sample; }
+    bool operator==(const PlaneRef& o) const { return page == o.page && sample == o.sample; }
+};
+struct FileContents {
+    std::vector<PageRun> runs;  // sorted by page, not overlapping
+    // Stored pixels that no page reaches (CZI subblocks of further B indices, LIF images of an
+    // unsupported kind): each makes the file incomplete.
+    std::vector<std::string> unreachable;
+    // For containers whose pages are drawn from smaller stored units (CZI mosaics of subblocks):
+    // what of those units the planes reading `pages` (sorted) leave out. Unset: pages and samples
+    // are the units.
+    std::function<std::vector<std::string>(const std::vector<PlaneRef>& pages)> composed_left_out;
+    // The run holding `page`, nullptr when the file has no such page.
+    const PageRun* run_of(uint32_t page) const {
+        auto it = std::upper_bound(runs.begin(), runs.end(), page,
+                                   [](uint32_t p, const PageRun& r) { return p < r.first; });
+        if (it == runs.begin()) return nullptr;
+        --it;
+        return page - it->first < it->count ? &*it : nullptr;
+    }
+};
+
 class PixelDecoder {
 public:
     virtual ~PixelDecoder() = default;
@@ -112,6 +156,9 @@ public:
     virtual PageInfo page_info(const fs::path& file, uint32_t page) const = 0;
     // Decodes sample `sample` of page `page` into `out` (allocated by the decoder).
     virtual void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const = 0;
+    // What the file holds (FileContents), from its headers and directories only, no pixel data;
+    // throws Error (input) naming the file when they cannot be read.
+    virtual FileContents contents(const fs::path& file) const = 0;
 };
 
 // ---- registries -------------------------------------------------------------------------------

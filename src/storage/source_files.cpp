@@ -162,6 +162,7 @@ struct CachedBlock {
     std::shared_ptr<const std::string> data;
 };
 std::mutex g_cache_mu;
+thread_local bool g_header_reads = false;
 std::list<CachedBlock> g_blocks;  // most recently used first
 uint64_t g_cached_bytes = 0;
 
@@ -227,9 +228,10 @@ public:
 
 private:
     // Objects up to kWholeObject bytes are fetched in one GET; bigger ones in kBlock pieces.
-    // IMX_SOURCE_WHOLE_BYTES / IMX_SOURCE_BLOCK_BYTES change them (tests use tiny blocks).
-    const uint64_t kWholeObject = env_bytes("IMX_SOURCE_WHOLE_BYTES", 8u << 20, 0);
-    const size_t kBlock = size_t(env_bytes("IMX_SOURCE_BLOCK_BYTES", 1u << 20, 4096));
+    // IMX_SOURCE_WHOLE_BYTES / IMX_SOURCE_BLOCK_BYTES change them (tests use tiny blocks); header
+    // reads (HeaderReads) take 64 KiB blocks of any object.
+    const uint64_t kWholeObject = g_header_reads ? 0 : env_bytes("IMX_SOURCE_WHOLE_BYTES", 8u << 20, 0);
+    const size_t kBlock = g_header_reads ? size_t(64) << 10 : size_t(env_bytes("IMX_SOURCE_BLOCK_BYTES", 1u << 20, 4096));
 
     void fetch(uint64_t offset, unsigned char* dst, size_t len) const {
         auto got = store_->get_range(key_, offset, len);
@@ -244,7 +246,8 @@ private:
         // Small objects are one "block" holding all of it.
         const bool whole = size_ <= kWholeObject;
         const uint64_t id = whole ? 0 : block;
-        const std::string name = path_ + "#" + std::to_string(size_);  // a changed object is another
+        // A changed object is another; blocks of another size are other pieces.
+        const std::string name = path_ + "#" + std::to_string(size_) + "#" + std::to_string(whole ? 0 : kBlock);
         if (auto hit = cached_block(name, id)) return hit;
         const uint64_t start = whole ? 0 : block * kBlock;
         const uint64_t n = whole ? size_ : std::min<uint64_t>(kBlock, size_ - start);
@@ -310,11 +313,10 @@ std::vector<Entry> list_tree(const fs::path& dir, int max_depth, size_t max_entr
         e.path = it->path();
         e.name = it->path().filename().string();
         e.depth = it.depth();
+        // The entry's type comes from the directory itself (d_type): no stat per file, which
+        // detection, listing every folder a few times, would pay for each of 100,000 files.
         e.is_dir = it->is_directory(ec2) && !it->is_symlink(ec2);
-        if (!e.is_dir) {
-            if (!it->is_regular_file(ec2)) continue;  // sockets, dangling links
-            e.size = it->file_size(ec2);
-        }
+        if (!e.is_dir && !it->is_regular_file(ec2)) continue;  // sockets, dangling links
         if (e.is_dir && it.depth() >= max_depth) it.disable_recursion_pending();
         out.push_back(std::move(e));
     }
@@ -374,6 +376,10 @@ std::unique_ptr<File> open(const fs::path& p) {
     if (!size) throw input_error(p.string(), "no such object in the bucket (or it is a folder)");
     return std::make_unique<RemoteFile>(p, store_for(r.bucket), r.key, *size);
 }
+
+HeaderReads::HeaderReads() : before_(g_header_reads) { g_header_reads = true; }
+HeaderReads::~HeaderReads() { g_header_reads = before_; }
+bool header_reads() { return g_header_reads; }
 
 std::string read_all(const fs::path& p, uint64_t max_bytes) {
     auto f = open(p);

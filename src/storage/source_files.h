@@ -43,7 +43,7 @@ struct Entry {
     fs::path path;       // dir / name
     std::string name;    // last component
     bool is_dir = false;
-    uint64_t size = 0;   // files only
+    uint64_t size = 0;   // objects in S3 (their listing says it); 0 for local files: file_size() stats one
     int depth = 0;       // list_tree: 0 = a child of the folder listed
 };
 
@@ -77,6 +77,21 @@ protected:
 
 // Throws an input error naming the file when it is missing, not a regular file or unreadable.
 std::unique_ptr<File> open(const fs::path& p);
+
+// While one lives, remote files this thread opens are read in 64 KiB blocks whatever their size, not
+// in one GET of the whole object: for reading the headers of many files (create's pixel inventory)
+// without fetching their pixels.
+class HeaderReads {
+public:
+    HeaderReads();
+    ~HeaderReads();
+    HeaderReads(const HeaderReads&) = delete;
+    HeaderReads& operator=(const HeaderReads&) = delete;
+
+private:
+    bool before_;
+};
+bool header_reads();  // true on a thread inside a HeaderReads
 
 // The whole file (metadata files, not pixels): its own size bounds the allocation; `max_bytes`
 // refuses larger files where a caller knows a tighter bound.

@@ -35,6 +35,7 @@ struct StoredPlane {
     std::string plate;
     int row, col, site, c, t, z;
     std::string checksum;
+    std::string missing;  // why the source has no pixels for it (create's inventory), "" when it has
     bool ok = false;
     std::string problem;
     std::vector<SourcePlane> sources;  // filled only to compare with the source files
@@ -44,12 +45,12 @@ struct StoredPlane {
 std::vector<StoredPlane> load_stored(Catalog& cat, bool with_sources) {
     std::vector<StoredPlane> stored;
     auto st = cat.db().prepare(
-        "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, '') "
-        "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+        "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, ''), "
+        "COALESCE(o.missing, '') FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
         "JOIN plates p ON w.plate_id = p.id ORDER BY o.id");
     while (st.step())
         stored.push_back({st.int64(0), st.text(1), st.integer(2), st.integer(3), st.integer(4), st.integer(5),
-                          st.integer(6), st.integer(7), st.text(8), false, {}, {}, false});
+                          st.integer(6), st.integer(7), st.text(8), st.text(9), false, {}, {}, false});
     if (with_sources) {
         std::map<int64_t, size_t> index;
         for (size_t i = 0; i < stored.size(); ++i) index[stored[i].id] = i;
@@ -73,7 +74,8 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
         for (size_t i = next++; i < stored.size(); i = next++) {
             StoredPlane& s = stored[i];
             if (s.checksum.empty()) {
-                s.problem = "not stored (its run job failed or did not run)";
+                s.problem = s.missing.empty() ? "not stored (its run job failed or did not run)"
+                                              : "not stored: no pixels in the source (" + s.missing + ")";
                 continue;
             }
             try {
@@ -221,6 +223,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
             }
             if (s.checksum.empty()) ++res.missing;
             else ++res.mismatched;
+            if (s.checksum.empty() && !s.missing.empty()) ++res.missing_in_source;
             if (res.problems.size() < 20) res.problems.push_back(describe(s));
         }
         tx.commit();
@@ -256,6 +259,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
             L.channels[size_t(c)].window_end = std::max(end, start + 1);
         }
         L.channel_stats = stats;
+        L.holes = plate_holes(cat, p, true);  // every position without a verified plane, and why
         NgffPlate(*store, L).write_rendering();
     }
 
@@ -263,9 +267,21 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     if (delete_sources) {
         if (res.verified != res.outputs)
             log::warn("{} plane(s) are not verified: source files holding them are kept", res.outputs - res.verified);
-        // A file may go only when every plane it holds is stored and verified.
+        // Files whose pixels are not all in a plane (create's inventory) are never deleted: say which
+        // and why.
+        constexpr int64_t kListed = 200;
+        auto partial = cat.db().prepare("SELECT path, content, content_detail FROM files "
+                                        "WHERE state = 'present' AND content != 'complete' ORDER BY path");
+        int64_t partial_count = 0;
+        while (partial.step())
+            if (partial_count++ < kListed)
+                log::warn("{}{}: {} ({}); its pixels are not all in the plate", opt.dry_run ? "would keep " : "keeping ",
+                          (fs::path(config.source) / partial.text(0)).string(), partial.text(1), partial.text(2));
+        if (partial_count > kListed)
+            log::warn("... and {} more file(s) kept for the same reason (imextract status)", partial_count - kListed);
+        // A file may go only when it is complete and every plane it holds is stored and verified.
         auto st = cat.db().prepare(
-            "SELECT f.id, f.path, f.size FROM files f WHERE f.state = 'present' AND NOT EXISTS ("
+            "SELECT f.id, f.path, f.size FROM files f WHERE f.state = 'present' AND f.content = 'complete' AND NOT EXISTS ("
             " SELECT 1 FROM planes pl JOIN outputs o ON pl.output_id = o.id WHERE pl.file_id = f.id AND o.verified = 0)"
             " ORDER BY f.path");
         std::vector<std::tuple<int64_t, std::string, int64_t>> doomed;
@@ -352,9 +368,14 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     state.state = ok ? "done" : "failed";
     state.exit_code = ok ? exit_ok : exit_verification;
     if (!ok) state.error = std::to_string(res.missing) + " plane(s) missing, " + std::to_string(res.mismatched) + " mismatched";
+    if (res.missing_in_source) state.error += " (" + std::to_string(res.missing_in_source) + " of them not in the source files)";
     ws.write_state(Phase::collect, 0, state);
-    log::info("collect: {} of {} plane(s) verified{}", res.verified, res.outputs,
-              ok ? "" : "; run `resubmit` to store the missing ones");
+    std::string advice;
+    if (res.missing_in_source)
+        advice += "; " + std::to_string(res.missing_in_source) + " have no pixels in the source files (restore the files "
+                  "`status` names and `resubmit`, or keep the plate with these holes; its attributes list them)";
+    if (res.missing + res.mismatched > res.missing_in_source) advice += "; run `resubmit` to store the missing ones";
+    log::info("collect: {} of {} plane(s) verified{}", res.verified, res.outputs, advice);
     log::set_file({});
     return res;
 }
@@ -372,9 +393,11 @@ VerifyResult verify(const Workspace& ws, const VerifyOptions& opt) {
     check_stored(stored, plates, opt.threads > 0 ? opt.threads : default_threads(), opt.sources ? &source : nullptr);
     VerifyResult r;
     r.planes = int64_t(stored.size());
+    r.absent = std::stoll(cat.meta("absent_planes", "0"));
     for (auto& s : stored) {
         if (s.ok) ++r.ok;
         else r.problems.push_back(describe(s));
+        if (!s.ok && s.checksum.empty() && !s.missing.empty()) ++r.missing_in_source;
         if (opt.sources) (s.source_compared ? r.sources_compared : r.sources_skipped)++;
     }
     return r;

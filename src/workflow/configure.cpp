@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "formats/reader.h"
 #include "storage/store.h"
+#include "workflow/inventory.h"
 #include "workflow/merge.h"
 #include "workflow/workflow.h"
 #include "storage/source_files.h"
@@ -39,8 +40,9 @@ void validate(const ImageSet& set, const fs::path& source) {
 
 
 // Configures one source folder with its detected (or the given) reader, checks the planes and the
-// files, and fills in the plane geometry from the first image present.
-ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
+// files, takes the pixel inventory of the files, and fills in the plane geometry from the first
+// image present.
+ImageSet configure_source(const fs::path& source, const CreateOptions& opt, SourceInventory& inventory) {
     const LayoutReader* reader = nullptr;
     if (opt.format.empty() || opt.format == "auto") {
         reader = &detect_layout(source);
@@ -56,9 +58,9 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
     LayoutOptions lopt;
     lopt.pattern = opt.pattern;
     lopt.tiles = opt.tiles;
-    lopt.skip_projections = opt.skip_projections;
     ImageSet set = reader->configure(source, lopt);
     if (set.format.empty()) set.format = reader->name();
+    place_projections(set, source, opt.skip_projections);
     validate(set, source);
 
     // Every file the planes name must exist; collect's delete check and resubmit's "did the file
@@ -79,12 +81,13 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
     }
     if (missing) set.warnings.push_back(std::to_string(missing) + " image file(s) listed in the metadata are missing; "
                                                                   "the jobs that need them will fail");
+    inventory = take_inventory(set, source);
     const PlaneRecord* first = nullptr;
     std::set<std::string> own_geometry;  // plates whose reader gave them their own plane size
     for (auto& p : set.plates)
         if (p.own_geometry()) own_geometry.insert(p.name);
     for (auto& pl : set.planes)
-        if (present.count(pl.file) && !own_geometry.count(pl.plate)) {
+        if (present.count(pl.file) && pl.missing.empty() && !own_geometry.count(pl.plate)) {
             first = &pl;
             break;
         }
@@ -93,9 +96,16 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
         for (auto& pl : set.planes) any = any || present.count(pl.file);
         if (any) return set;  // every plate has its own geometry, set by the reader from the file
     }
-    if (!first)
+    if (!first) {
+        std::string why;
+        for (auto& pl : set.planes)
+            if (!pl.missing.empty()) {
+                why = " (first: " + pl.file + ": " + pl.missing + ")";
+                break;
+            }
         throw input_error(source.string(), "none of the " + std::to_string(names.size()) +
-                                               " image files named in the metadata exists");
+                                               " image files named in the metadata exists and holds its planes" + why);
+    }
 
     // The first image decides the plane geometry when the metadata does not give it, and checks it
     // when it does: a plate stores one plane size and one pixel type.
@@ -166,16 +176,21 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     const fs::path source = folders.size() == 1 ? folders[0] : common_root(folders);
     std::vector<SourceSet> sets;
     std::map<std::string, SourceFile> files;
+    std::vector<std::pair<std::string, int64_t>> unused;
     for (size_t i = 0; i < folders.size(); ++i) {
         std::string prefix = folders[i].lexically_relative(source).generic_string();
         if (prefix == ".") prefix.clear();
+        SourceInventory inventory;
         SourceSet src{prefix, folders.size() == 1 ? folders[i].string() : opt.sources[i].string(),
-                      configure_source(folders[i], opt)};
+                      configure_source(folders[i], opt, inventory)};
+        auto rooted = [&](const std::string& p) { return prefix.empty() ? p : prefix + "/" + p; };
+        for (auto& [path, size] : inventory.unused) unused.emplace_back(rooted(path), size);
         for (auto& pl : src.set.planes) {
-            std::string path = prefix.empty() ? pl.file : prefix + "/" + pl.file;
+            std::string path = rooted(pl.file);
             auto it = files.find(path);
             if (it != files.end()) continue;
-            SourceFile f{path, -1, 0};
+            const FileInventory& content = inventory.files[pl.file];
+            SourceFile f{path, -1, 0, content.content, content.detail};
             struct stat st {};
             fs::path full = folders[i] / pl.file;
             if (remote) {
@@ -223,7 +238,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     fs::remove(tmp.string() + "-wal", ec);
     fs::remove(tmp.string() + "-shm", ec);
     {
-        Catalog::create(tmp, set, config, file_list);
+        Catalog::create(tmp, set, config, file_list, unused);
         sql::Database db(tmp, false);
         db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
         db.exec("PRAGMA journal_mode=DELETE");

@@ -79,6 +79,7 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.downsample = parse_downsample(config.downsample);
     L.ngff = config.ngff;
     L.shard = parse_shard_mode(config.shard);
+    L.holes = plate_holes(cat, plate, false);
     if (config.mode == "multiplexing" && config.cycle_channels > 0) {
         L.cycle_channels = config.cycle_channels;
         L.cycle_sites = config.cycle_sites;
@@ -88,6 +89,32 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
             L.channels[i].color = L.cycle_channels == 1 ? "FFFFFF" : kPalette[(i % size_t(L.cycle_channels)) % 7];
     }
     return L;
+}
+
+json plate_holes(Catalog& cat, const CatalogPlate& plate, bool unverified) {
+    constexpr int64_t kListed = 100;
+    json listed = json::array();
+    int64_t count = 0;
+    auto add = [&](sql::Statement& st, const std::string& why) {
+        if (count++ < kListed)
+            listed.push_back({{"well", well_name(st.integer(0), st.integer(1))}, {"field", st.integer(2)},
+                              {"t", st.integer(3)}, {"c", st.integer(4)}, {"z", st.integer(5)}, {"why", why}});
+    };
+    auto absent = cat.db().prepare("SELECT row, col, site, tpoint, channel, zplane FROM absent_planes "
+                                   "WHERE plate_id = ? ORDER BY rowid");
+    absent.bind(1, plate.id);
+    while (absent.step()) add(absent, "no source plane: the acquisition has none at this position");
+    auto outputs = cat.db().prepare(
+        "SELECT w.row, w.col, s.idx, o.tpoint, o.channel, o.zplane, o.missing FROM outputs o "
+        "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id WHERE w.plate_id = ? AND "
+        "((o.missing IS NOT NULL AND o.checksum IS NULL) OR (? AND o.verified = 0)) ORDER BY o.id");
+    outputs.bind(1, plate.id).bind(2, int64_t(unverified));
+    while (outputs.step())
+        add(outputs, outputs.is_null(6) ? "not stored or not verified" : "missing in the source: " + outputs.text(6));
+    if (count == 0) return nullptr;
+    return {{"count", count},
+            {"note", "positions of the arrays that hold no stored plane: they read as 0 (the fill value), not as data"},
+            {"listed", listed}};
 }
 
 InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {

@@ -21,7 +21,7 @@ struct CreateOptions {
     std::string format = "auto";
     std::string pattern;
     std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats
-    bool skip_projections = false;  // MetaXpress projection images (see LayoutOptions)
+    bool skip_projections = false;  // leave out projections (PlaneRecord::projection) instead of channels
     std::string store;          // empty: the experiment folder
     bool mip = false;
     std::string compression;    // empty: default_codec()
@@ -46,6 +46,9 @@ struct InitResult {
 InitResult init_jobs(const Workspace& ws, const InitOptions& options);
 // The NGFF layout of one catalogued plate (what init writes and collect re-renders).
 PlateLayout plate_layout(Catalog& catalog, const CatalogPlate& plate);
+// The plate's holes (PlateLayout::holes): array positions no source plane fills and planes missing
+// in the source; with `unverified` (collect), also every plane not stored and verified.
+nlohmann::json plate_holes(Catalog& catalog, const CatalogPlate& plate, bool unverified);
 
 struct RunOptions {
     int threads = 0;            // 0: one per core
@@ -61,6 +64,7 @@ struct CollectOptions {
 };
 struct CollectResult {
     int64_t outputs = 0, verified = 0, missing = 0, mismatched = 0;
+    int64_t missing_in_source = 0;  // of `missing`: planes whose pixels the source files do not hold
     int64_t files_deleted = 0, bytes_freed = 0, files_kept = 0;
     std::vector<std::string> problems;  // one line per missing or mismatched plane (capped)
 };
@@ -74,6 +78,8 @@ struct VerifyOptions {
 };
 struct VerifyResult {
     int64_t planes = 0, ok = 0, sources_compared = 0, sources_skipped = 0;
+    int64_t missing_in_source = 0;      // planes whose pixels the source files do not hold (create)
+    int64_t absent = 0;                 // array positions no source plane fills (they read as 0)
     std::vector<std::string> problems;  // one line per plane that failed
 };
 VerifyResult verify(const Workspace& ws, const VerifyOptions& options);

@@ -150,6 +150,7 @@ json PlateLayout::to_json() const {
               {"levels", levels}, {"downsample", downsample_name(downsample)},
               {"ngff", ngff}, {"shard", shard_mode_name(shard)}};
     if (!channel_stats.is_null()) j["channel_stats"] = channel_stats;
+    if (!holes.is_null()) j["holes"] = holes;
     if (multiplexed())
         j["cycles"] = {{"channels", cycle_channels}, {"sites", cycle_sites}, {"names", cycle_names}};
     return j;
@@ -180,6 +181,7 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.ngff = j.value("ngff", "0.4");
     l.shard = parse_shard_mode(j.value("shard", "none"));
     if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];
+    if (j.contains("holes")) l.holes = j["holes"];
     if (j.contains("cycles")) {
         const json& c = j["cycles"];
         l.cycle_channels = c.at("channels").get<int>();

@@ -56,6 +56,9 @@ struct PlateLayout {
     std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
     ShardMode shard = ShardMode::none;  // only with 0.5
     nlohmann::json channel_stats; // per channel: min, max, percentiles, histogram (from collect)
+    // Positions of the arrays that hold no stored plane (they read as the fill value 0): count and
+    // the first ones with the reason; null when there are none.
+    nlohmann::json holes;
     // Multiplexing cycles (0 / empty: one acquisition, every field image holds every channel).
     // Field image k*cycle_sites+s is site s of cycle k and holds channels k*cycle_channels ..
     // (k+1)*cycle_channels-1 of `channels`, as its own channels 0..cycle_channels-1.

@@ -53,6 +53,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             czi::read_metadata(file, idx);
         } catch (const Error&) {
         }
+        try {  // create's inventory: pages, subblocks, hidden mosaic tiles
+            const FileContents c = czi::contents(file, std::make_shared<czi::Index>(idx));
+            c.composed_left_out({{0, 0}, {0, 1}, {1, 0}, {czi::kTilePageFlag, 0}});
+        } catch (const Error&) {
+        }
         try {
             decode_some(file, idx, 0, idx.mosaic_planes.size());
         } catch (const Error&) {

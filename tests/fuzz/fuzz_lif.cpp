@@ -28,6 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::ofstream out(sub / "input.lif", std::ios::binary);
         out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
     }
+    try {  // create's inventory: what the file holds by its own structure
+        imx::decoder_for(sub / "input.lif").contents(sub / "input.lif");
+    } catch (const imx::Error&) {
+    }
     try {
         imx::ImageSet set = imx::find_layout_reader("lif")->configure(sub, {});
         size_t n = 0;

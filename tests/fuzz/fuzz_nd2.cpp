@@ -28,6 +28,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::ofstream out(sub / "input.nd2", std::ios::binary);
         out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
     }
+    try {  // create's inventory: what the file holds by its own structure
+        imx::decoder_for(sub / "input.nd2").contents(sub / "input.nd2");
+    } catch (const imx::Error&) {
+    }
     try {
         imx::ImageSet set = imx::find_layout_reader("nd2")->configure(sub, {});
         size_t n = 0;

@@ -1,4 +1,5 @@
-// The PNG decoder on arbitrary bytes: page count, geometry and pixels of the first pages.
+// The PNG decoder on arbitrary bytes: page count, geometry and pixels of the first pages, and what
+// create's inventory reads (contents: pages and samples from the headers).
 #include "formats/reader.h"
 #include "fuzz_common.h"
 
@@ -15,6 +16,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             PageInfo info = d.page_info(file, page);
             for (uint32_t s = 0; s < info.samples && s < 4; ++s) d.read(file, page, s, plane);
         }
+    } catch (const Error&) {
+    }
+    try {
+        decoder_for(file).contents(file);
     } catch (const Error&) {
     }
     return 0;

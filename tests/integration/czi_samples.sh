@@ -49,7 +49,7 @@ import json, subprocess, sys
 d = json.loads(subprocess.check_output([sys.executable, '$ORACLE/czi_oracle.py', 'describe', '$f']))
 s = d['sizes']; spp = 3 if d['pixel_type'].startswith('Bgr') else 1
 print(s['S'] * s['T'] * s['C'] * s['Z'] * spp)")
-    expect_output "stored planes +$planes "
+    expect_output "planes +$planes to store"
     expect_exit 0 "$IMX" "$WORK/$name" init -b 1
     expect_exit 0 "$IMX" "$WORK/$name" submit
     expect_output "$planes of $planes plane\(s\) verified"

@@ -32,12 +32,14 @@ created htd_all "plates +3"
 created htd_9987_Plate_3434 "zplanes +3"
 created htd_9987_Plate_3435 "tpoints +2"
 
-# Database layout: projections beside the ZStep_N folders are an extra z-plane, or skipped.
+# Database layout: projections beside the ZStep_N folders (their descriptions name the method) are
+# channels of their own, or skipped; w3 exists only as a projection.
 D="$SAMPLES/metaxpress/faim-ipa_Projection-Mix"
 if [ -d "$D" ]; then
     EXPECT=$(images "$D") extract db_mix "$D"
     created db_mix "format +metaxpress"
-    created db_mix "zplanes +11"
+    created db_mix "zplanes +10"
+    created db_mix "channels +6 \(w1, w2, w4, w1 \(Maximum projection\), w2 \(Best Focus projection\), w3 \(Maximum projection\)\)"
     EXPECT=$(find "$D" -iname '*.tif' ! -name '*_thumb*' -path '*ZStep_*' | wc -l) extract db_mix_skip "$D" --skip-projections
     created db_mix_skip "zplanes +10"
 fi

@@ -2,7 +2,8 @@
 source plane feeds which stored plane; the pixels on both sides are read with tifffile / Pillow
 and zarr-python.
 
-usage: check_plate_against_catalog.py EXPERIMENT [--expect-planes N]
+usage: check_plate_against_catalog.py EXPERIMENT [--expect-planes N] [--source DIR]
+(--source: read the source files from a copy, e.g. of a folder collect emptied with --delete)
 """
 import json
 import os
@@ -23,6 +24,8 @@ def main():
     db = sqlite3.connect(f"file:{os.path.join(exp, 'catalog.sqlite')}?mode=ro", uri=True)
     meta = dict(db.execute("SELECT key, value FROM meta"))
     source, store = meta["source"], meta["store"]
+    if "--source" in sys.argv:
+        source = sys.argv[sys.argv.index("--source") + 1]
     rows = db.execute(
         "SELECT p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, f.path, pl.page, pl.sample "
         "FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "

@@ -7,6 +7,7 @@
 
 #include "formats/reader.h"
 #include "test_util.h"
+#include "workflow/inventory.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -178,6 +179,29 @@ TEST(CellVoyager, ChannelsAreActionAndChAndTwoLetterRows) {
     }
     EXPECT_TRUE(err_warned);
     EXPECT_TRUE(mrf_warned);
+    fs::remove_all(d);
+}
+
+// ZImageProcessing records are images the instrument projected over z: marked as projections, so
+// create stores them as channels of their own (or leaves them out), not as z-plane 1 of the stack.
+TEST(CellVoyager, ZImageProcessingRecordsAreProjections) {
+    fs::path d = fresh_dir("projection");
+    std::string projected = record(2, 3, 1, 1, 1, "max.tif");
+    projected.insert(projected.find("bts:Ch="), "bts:ZImageProcessing=\"Maximum\" ");
+    write(d / "MeasurementData.mlf", std::string(kHead) + record(2, 3, 1, 1, 1, "z1.tif") + record(2, 3, 1, 2, 1, "z2.tif") +
+                                         projected + "</bts:MeasurementData>\n");
+    ImageSet s = cv().configure(d, {});  // the projection shares ZIndex 1 with the stack: no clash
+    ASSERT_EQ(s.planes.size(), 3u);
+    EXPECT_EQ(s.planes[2].projection, "Maximum");
+    EXPECT_EQ(s.planes[0].projection, "");
+    EXPECT_EQ(s.pixel_size_z.value(), 3.0);  // from the stack, not the projection's z
+    place_projections(s, d, false);
+    ASSERT_EQ(s.channels.size(), 2u);
+    EXPECT_EQ(s.channels[1].name, "A01_C01 (Maximum projection)");
+    EXPECT_EQ(s.planes[2].channel, 1);
+    fs::path z = samples() / "cellvoyager-types_metadata/CV7000_z_processed";
+    if (fs::exists(z))
+        for (auto& p : cv().configure(z, {}).planes) EXPECT_EQ(p.projection, "Maximum") << p.file;
     fs::remove_all(d);
 }
 

@@ -381,6 +381,49 @@ TEST_F(CziTest, MosaicTilesArePlacedByPositionOrKeptAsSites) {
     EXPECT_NE(error_of([&] { configure("diagonal"); }).find("--tiles"), std::string::npos);
 }
 
+// The inventory: which subblocks the pages planes read cover. Stitched mosaics lose the part of a
+// tile drawn over by a later one; tiles kept as sites lose nothing; pyramid levels are copies.
+TEST_F(CziTest, InventoryCountsSubblocksOfThePagesReadAndTilesHiddenInMosaics) {
+    std::vector<CziBlock> blocks;
+    const int pos[4][2] = {{100, 200}, {116, 200}, {100, 208}, {112, 200}};  // tile 3 overlaps tiles 0 and 1
+    for (int c = 0; c < 2; ++c)
+        for (int m = 3; m >= 0; --m)
+            blocks.push_back({1, 0, czi_dims(W, H, c, 0, 0, 0, m, pos[m][0], pos[m][1]), gray16(uint16_t(1000 * c + 200 * m))});
+    blocks.push_back({1, 0, {{'X', 100, 32, 16}, {'Y', 200, 16, 8}, {'C', 0, 1, 1}, {'M', 9, 1, 1}}, gray16(60000)});
+    const fs::path f = write("m.czi", build_czi(blocks, ""));
+    const FileContents c = make_czi_decoder()->contents(f);
+    ASSERT_EQ(c.runs.size(), 2u);  // mosaic pages 0-1, tile pages flag|0-7
+    EXPECT_EQ(c.runs[0].count, 2u);
+    EXPECT_EQ(c.runs[1].first, czi::kTilePageFlag);
+    EXPECT_EQ(c.runs[1].count, 8u);
+    EXPECT_TRUE(c.unreachable.empty());
+    ASSERT_TRUE(c.composed_left_out);
+    auto left = [&](std::vector<PlaneRef> refs) {
+        std::string s;
+        for (auto& part : c.composed_left_out(refs)) s += part + "|";
+        return s;
+    };
+    EXPECT_EQ(left({{0, 0}, {1, 0}}),
+              "4 subblock(s) partly hidden under overlapping mosaic tiles (create --tiles as-sites keeps every tile)|");
+    EXPECT_EQ(left({{0, 0}}), "4 of 8 full-resolution subblock(s) not in any plane|2 subblock(s) partly hidden under "
+                              "overlapping mosaic tiles (create --tiles as-sites keeps every tile)|");
+    std::vector<PlaneRef> tiles;
+    for (uint32_t k = 0; k < 8; ++k) tiles.push_back({czi::kTilePageFlag | k, 0});
+    EXPECT_EQ(left(tiles), "");
+    EXPECT_EQ(left({}), "8 of 8 full-resolution subblock(s) not in any plane|");
+
+    // Subblocks of a further phase or block: no page reaches them.
+    auto dims = [](int h) {
+        auto d = czi_dims(W, H, 0, 0, 0);
+        d.push_back({'H', h, 1, 1});
+        return d;
+    };
+    const fs::path h = write("h.czi", build_czi({{1, 0, dims(0), gray16(1)}, {1, 0, dims(1), gray16(2)}}, ""));
+    const FileContents hc = make_czi_decoder()->contents(h);
+    ASSERT_EQ(hc.unreachable.size(), 1u);
+    EXPECT_EQ(hc.unreachable[0], "1 subblock(s) of further B (block), H (phase), R, I or V indices");
+}
+
 TEST_F(CziTest, ScatteredTilesAreNotStitchedIntoAHugeEmptyPlane) {
     // Two tiles 100000 pixels apart: a stitched plane would be almost all zeros.
     write("far.czi", build_czi({{1, 0, czi_dims(W, H, 0, 0, 0, 0, 0, 0, 0), gray16(1)},
@@ -574,6 +617,9 @@ TEST_F(CziTest, EveryCorruptedByteIsHandled) {
             try {
                 czi::Index idx = czi::read_index(f);
                 czi::read_metadata(f, idx);
+                // The inventory of a corrupt directory: pages and subblocks, never a crash.
+                const FileContents c = czi::contents(f, std::make_shared<czi::Index>(idx));
+                c.composed_left_out({{0, 0}, {1, 0}, {czi::kTilePageFlag, 0}});
                 for (uint32_t p = 0; p < idx.mosaic_planes.size(); ++p) {
                     Plane out;
                     czi::decode_plane(f, idx, p, 0, out);

@@ -102,6 +102,14 @@ TEST(Lif, SyntheticTwoImagesTwoChannelsZAndT) {
     EXPECT_EQ(lif().detect(d), 80);
     ImageSet set = lif().configure(d, {});
     EXPECT_EQ(set.format, "lif");
+    // The inventory: each image a series of one-sample planes, together every plane the layout maps.
+    const FileContents c = decoder_for(d / "a.lif").contents(d / "a.lif");
+    ASSERT_EQ(c.runs.size(), 2u);
+    EXPECT_EQ(c.runs[1].series, 1u);
+    EXPECT_EQ(c.runs[1].first, c.runs[0].count);
+    EXPECT_EQ(c.runs[0].count + c.runs[1].count, set.planes.size());
+    EXPECT_EQ(c.runs[0].samples, 1u);
+    EXPECT_TRUE(c.unreachable.empty());
     ASSERT_EQ(set.channels.size(), 2u);
     EXPECT_EQ(set.channels[0].name, "Green");
     EXPECT_EQ(set.channels[1].name, "Red");
@@ -171,6 +179,24 @@ TEST(Lif, Version1LambdaSweepAndStridedPlanes) {
     fs::remove_all(d);
 }
 
+// An image with pixel data the decoder cannot read is skipped by the layout with a warning, and the
+// inventory counts its pixels as unreachable: the file is not complete, so never deleted.
+TEST(Lif, ImagesItCannotReadMakeTheFileIncomplete) {
+    fs::path d = fresh_dir("unread");
+    const std::string data(W * H * 2, '\x05');
+    const std::string chans = channel(0, 12, "Green");
+    const std::string xy = dim(1, W, 2) + dim(2, H, W * 2);
+    const std::string xml = document(image("good", chans, xy, "MemBlock_1", data.size()) +
+                                     image("odd", chans, xy + dim(7, 1, 0), "MemBlock_2", data.size()));
+    write_bytes(d / "a.lif", make_lif(xml, {{"MemBlock_0", ""}, {"MemBlock_1", data}, {"MemBlock_2", data}}));
+    ImageSet set = lif().configure(d, {});
+    EXPECT_EQ(set.planes.size(), 1u);
+    const FileContents c = decoder_for(d / "a.lif").contents(d / "a.lif");
+    ASSERT_EQ(c.runs.size(), 1u);
+    ASSERT_EQ(c.unreachable.size(), 1u);
+    EXPECT_EQ(c.unreachable[0], "image 'odd' (dimension DimID 7 is not supported)");
+}
+
 TEST(Lif, TruncatedAndCorruptFilesGiveClearErrors) {
     fs::path d = fresh_dir("corrupt");
     std::string xml;
@@ -224,6 +250,11 @@ TEST(Lif, EveryByteFlippedNeverCrashes) {
         std::string bad = good;
         bad[i] = char(~bad[i]);
         write_bytes(sub / "f.lif", bad);
+        try {
+            decoder_for(sub / "f.lif").contents(sub / "f.lif");  // the inventory's view: no crash
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
+        }
         try {
             ImageSet set = lif().configure(sub, {});
             for (auto& p : set.planes) {

@@ -9,6 +9,7 @@
 #include "formats/metamorph.h"
 #include "formats/reader.h"
 #include "test_util.h"
+#include "workflow/inventory.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -207,19 +208,43 @@ TEST(MetaXpress, DatabaseLayoutProjectionsAndGuids) {
     EXPECT_EQ(s.channels[0].name, "DAPI");
     EXPECT_EQ(s.channels[1].name, "GFP");
     EXPECT_EQ(s.planes.size(), 5u);  // 3 z + projection for DAPI, 1 z for GFP
-    const PlaneRecord* proj = find(s, 0, 0, 0, 0, 0, 3);
+    // The file beside the ZStep folders is a projection (its description names no method); create
+    // makes it a channel of its own (workflow/inventory.h place_projections).
+    const PlaneRecord* proj = nullptr;
+    for (auto& p : s.planes)
+        if (!p.projection.empty()) proj = &p;
     ASSERT_TRUE(proj);
+    EXPECT_EQ(proj->projection, "Z");
+    EXPECT_EQ(proj->channel, 0);
     EXPECT_EQ(proj->file, std::string("2024-01-02/4711/Scr_A01_s1_w1") + g1 + ".tif");
     const PlaneRecord* z2 = find(s, 0, 0, 0, 0, 0, 1);
     ASSERT_TRUE(z2);
     EXPECT_EQ(z2->file, std::string("2024-01-02/4711/ZStep_2/Scr_A01_s1_w1") + g1 + ".tif");
     ASSERT_TRUE(s.pixel_size_z);
     EXPECT_NEAR(*s.pixel_size_z, 1.5, 1e-6);
-    LayoutOptions skip;
-    skip.skip_projections = true;
-    ImageSet s2 = mx().configure(d, skip);
-    EXPECT_EQ(s2.planes.size(), 4u);
-    EXPECT_FALSE(find(s2, 0, 0, 0, 0, 0, 3));
+    ImageSet kept = s, skipped = s;
+    place_projections(kept, d, false);
+    ASSERT_EQ(kept.channels.size(), 3u);
+    EXPECT_EQ(kept.channels[2].name, "DAPI (Z projection)");
+    place_projections(skipped, d, true);
+    EXPECT_EQ(skipped.planes.size(), 4u);
+    fs::remove_all(d);
+}
+
+// A plate of projections only (no ZStep folders): the description's "Z Projection Method" says so.
+TEST(MetaXpress, ProjectionsWithoutAZStackAreKnownByTheirDescription) {
+    fs::path d = fresh_dir("db_proj");
+    std::string projected = mm_xml("FITC", 0);
+    projected.insert(projected.find("</PlaneInfo>"), "<custom-prop id=\"Z Projection Method\" type=\"string\" value=\"Maximum\"/>\n");
+    tiff(d / "P_A01_s1_w1.tif", 1, projected);
+    tiff(d / "P_A01_s1_w2.tif", 2, mm_xml("DAPI", 0));
+    ImageSet s = mx().configure(d, {});
+    ASSERT_EQ(s.planes.size(), 2u);
+    for (auto& p : s.planes) EXPECT_EQ(p.projection, p.file == "P_A01_s1_w1.tif" ? "Maximum" : "") << p.file;
+    place_projections(s, d, false);
+    std::vector<std::string> names;
+    for (auto& c : s.channels) names.push_back(c.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"DAPI", "FITC (Maximum projection)"}));
     fs::remove_all(d);
 }
 
@@ -276,11 +301,18 @@ TEST(MetaXpress, SampleDatabaseProjectionMix) {
     EXPECT_EQ(k.wells, 2u);   // E07, E08
     EXPECT_EQ(k.sites, 4u);
     EXPECT_EQ(k.channels, 4u);  // w1..w4; all four carry _IllumSetting_ "FITC_05", hence w-numbers
-    EXPECT_EQ(k.z, 11u);      // 10 z-steps + the projection plane
+    EXPECT_EQ(k.z, 10u);      // 10 z-steps; the projections are 2-D images
     EXPECT_EQ(s.channels[0].name, "w1");
-    LayoutOptions skip;
-    skip.skip_projections = true;
-    EXPECT_EQ(mx().configure(d, skip).planes.size(), 84u);
+    // "Z Projection Method" of the files beside the ZStep folders (tifffile): w1 Maximum, w2 Best
+    // Focus, w3 Maximum; w3 exists only as a projection.
+    ImageSet kept = s, skipped = s;
+    place_projections(kept, d, false);
+    std::vector<std::string> names;
+    for (auto& c : kept.channels) names.push_back(c.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"w1", "w2", "w4", "w1 (Maximum projection)", "w2 (Best Focus projection)",
+                                               "w3 (Maximum projection)"}));
+    place_projections(skipped, d, true);
+    EXPECT_EQ(skipped.planes.size(), 84u);
     // z-position of E07 s1 w1 at ZStep_1 / ZStep_2 (tifffile): 9318.24, 9323.18.
     ASSERT_TRUE(s.pixel_size_z);
     EXPECT_NEAR(*s.pixel_size_z, 4.94, 1e-3);

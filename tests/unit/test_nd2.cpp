@@ -35,6 +35,12 @@ TEST(Nd2, SyntheticRawAndZlibFilesMapToWellsSitesChannelsZ) {
     EXPECT_DOUBLE_EQ(set.pixel_size_x.value(), 0.325);
     EXPECT_DOUBLE_EQ(set.pixel_size_z.value(), 1.5);
     ASSERT_EQ(set.planes.size(), 2u * 2 * 2 * 2);  // files x sites x z x channels
+    // The inventory: every frame in the chunk map, with both components.
+    const FileContents c = decoder_for(d / "a_raw.nd2").contents(d / "a_raw.nd2");
+    ASSERT_EQ(c.runs.size(), 1u);
+    EXPECT_EQ(c.runs[0].first, 0u);
+    EXPECT_EQ(c.runs[0].count, 4u);
+    EXPECT_EQ(c.runs[0].samples, 2u);
     std::set<std::tuple<int, int, int, int, int>> keys;
     for (auto& p : set.planes) {
         EXPECT_EQ(p.row, 0);
@@ -364,6 +370,12 @@ TEST(Nd2, EveryByteFlippedNeverCrashes) {
         std::string bad = good;
         bad[i] = char(~bad[i]);
         write_bytes(sub / "f.nd2", bad);
+        try {
+            const FileContents c = decoder_for(sub / "f.nd2").contents(sub / "f.nd2");  // the inventory's view
+            for (auto& r : c.runs) ASSERT_LE(uint64_t(r.first) + r.count, 4u);
+        } catch (const Error& e) {
+            EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
+        }
         try {
             ImageSet set = nd2().configure(sub, {});
             for (auto& p : set.planes) {

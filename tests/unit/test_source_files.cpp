@@ -11,10 +11,12 @@
 
 #include "czi_writer.h"
 #include "demo/demo_plate.h"
+#include "formats/image_writer.h"
 #include "formats/reader.h"
 #include "storage/source_files.h"
 #include "storage/store.h"
 #include "test_util.h"
+#include "workflow/inventory.h"
 
 using namespace imx;
 using namespace imx::test;
@@ -246,4 +248,46 @@ TEST_F(RemoteSource, CziContainerDecodesWithoutFetchingTheWholeFile) {
     Plane local;
     read_plane(dir / "bucket/czi/stack.czi", set.planes[7].page, 0, local);
     EXPECT_EQ(local.data, p.data);
+}
+
+// create's inventory reads headers: 64 KiB ranges of each object (a TIFF's first bytes and its IFD,
+// a PNG's chunks before the pixels), not the whole plane files it would fetch for pixels.
+TEST_F(RemoteSource, InventoryReadsHeadersNotWholePlaneFiles) {
+    fs::create_directories(dir / "bucket/plate");
+    std::mt19937 rng(3);
+    Plane p;
+    p.allocate(DType::u16, 600, 500);
+    ImageSet set;
+    set.plates.push_back({"P", 1, 1});
+    set.channels.push_back({"C0", std::nullopt, std::nullopt});
+    set.channels.push_back({"C1", std::nullopt, std::nullopt});
+    for (int i = 0; i < 4; ++i) {
+        for (size_t k = 0; k < p.pixel_count(); ++k) p.as<uint16_t>()[k] = uint16_t(rng());
+        write_tiff(dir / "bucket/plate" / ("t" + std::to_string(i) + ".tif"), p);
+        PlaneRecord r;
+        r.plate = "P";
+        r.site = i;
+        r.file = "t" + std::to_string(i) + ".tif";
+        set.planes.push_back(r);
+    }
+    std::vector<uint8_t> rgb(700u * 700 * 3);
+    for (auto& v : rgb) v = uint8_t(rng());
+    write_png_rgb(dir / "bucket/plate/c.png", 700, 700, rgb);
+    PlaneRecord r;
+    r.plate = "P";
+    r.channel = 1;
+    r.file = "c.png";
+    set.planes.push_back(r);
+    uint64_t total = 0;
+    for (auto& e : fs::directory_iterator(dir / "bucket/plate")) total += e.file_size();
+    const SourceInventory inv = take_inventory(set, "s3://unit-bucket/plate");
+    const uint64_t fetched = store->bytes.load();
+    std::cout << "the inventory fetched " << fetched << " of " << total << " bytes\n";
+    EXPECT_LE(fetched, 4u * (128u << 10) + (256u << 10));
+    EXPECT_GT(total, 4 * fetched);
+    for (auto& [name, f] : inv.files) EXPECT_EQ(f.content, "complete") << name << ": " << f.detail;
+    // The PNG's header, read from its first 256 KiB, says RGB: channel C1 became three.
+    std::vector<std::string> names;
+    for (auto& c : set.channels) names.push_back(c.name);
+    EXPECT_EQ(names, (std::vector<std::string>{"C0", "C1 R", "C1 G", "C1 B"}));
 }

@@ -342,7 +342,7 @@ TEST(Catalog, CreateRecordsPlatesSitesAndMipOutputs) {
                 r.file = f;
                 r.stage_x = 1.5 * site;
                 set.planes.push_back(r);
-                files.push_back({f, 100, 1});
+                files.push_back({f, 100, 1, "complete", ""});
             }
     ExperimentConfig cfg;
     cfg.source = "/src";
