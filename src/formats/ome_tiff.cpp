@@ -676,19 +676,6 @@ private:
         }
 
         const Image& first = images_[placed.front()];
-        for (size_t i : placed) {
-            const Image& img = images_[i];
-            if (img.sx != first.sx || img.sy != first.sy)
-                throw input_error(img.doc, "Image " + img.id + " is " + std::to_string(img.sx) + " x " +
-                                               std::to_string(img.sy) + " pixels but " + first.id + " in " +
-                                               first.doc + " is " + std::to_string(first.sx) + " x " +
-                                               std::to_string(first.sy) +
-                                               "; one plate needs one plane size (convert them separately)");
-            if (img.dtype != first.dtype)
-                throw input_error(img.doc, "Image " + img.id + " has pixel type " + dtype_name(img.dtype) + " but " +
-                                               first.id + " in " + first.doc + " has " + dtype_name(first.dtype) +
-                                               "; one plate needs one pixel type");
-        }
         set.width = first.sx;
         set.height = first.sy;
         set.dtype = first.dtype;
@@ -697,24 +684,34 @@ private:
         set.pixel_size_y = first.psy;
         set.pixel_size_z = first.psz;
         set.time_interval_s = first.dt;
+        const Kinds kinds = split_by_kind(set, placed);
 
-        // Channels are global: the first Image's, extended by later Images that have more.
-        for (size_t i : placed)
-            for (size_t c = set.channels.size(); c < images_[i].channels.size(); ++c)
-                set.channels.push_back(images_[i].channels[c]);
-        std::set<std::string> seen;
-        for (size_t c = 0; c < set.channels.size(); ++c) {
-            std::string& name = set.channels[c].name;
-            if (name.empty()) name = "C" + std::to_string(c);
-            const std::string base = name;
-            for (int k = 2; seen.count(name); ++k) name = base + "_" + std::to_string(k);
-            seen.insert(name);
+        // Channels: each kind's from its first Image, shared between kinds by name.
+        std::vector<std::vector<int>> kind_channels(kinds.first_image.size());
+        for (size_t k = 0; k < kinds.first_image.size(); ++k) {
+            const Image& img = images_[kinds.first_image[k]];
+            std::set<std::string> seen;
+            for (size_t c = 0; c < img.channels.size(); ++c) {
+                std::string name = img.channels[c].name.empty() ? "C" + std::to_string(c) : img.channels[c].name;
+                const std::string base = name;
+                for (int n = 2; seen.count(name); ++n) name = base + "_" + std::to_string(n);
+                seen.insert(name);
+                auto it = std::find_if(set.channels.begin(), set.channels.end(), [&](auto& ch) { return ch.name == name; });
+                if (it == set.channels.end()) {
+                    set.channels.push_back(img.channels[c]);
+                    set.channels.back().name = name;
+                    it = set.channels.end() - 1;
+                }
+                kind_channels[k].push_back(int(it - set.channels.begin()));
+            }
         }
 
         // Planes.
-        for (size_t i : placed) {
-            const Image& img = images_[i];
-            const std::string& plate = set.plates[size_t(img.where.plate)].name;
+        for (size_t n = 0; n < placed.size(); ++n) {
+            const Image& img = images_[placed[n]];
+            const Placement& where = kinds.where[n];
+            const std::vector<int>& channel_of = kind_channels[kinds.kind[n]];
+            const std::string& plate = set.plates[size_t(where.plate)].name;
             uint64_t missing = 0;
             for (uint64_t p = 0; p < img.planes.size(); ++p) {
                 const Loc& loc = img.planes[p];
@@ -730,10 +727,10 @@ private:
                                                                 " planes; refusing such a large OME-TIFF set");
                     PlaneRecord r;
                     r.plate = plate;
-                    r.row = img.where.row;
-                    r.col = img.where.col;
-                    r.site = img.where.site;
-                    r.channel = int(c * img.spp + s);
+                    r.row = where.row;
+                    r.col = where.col;
+                    r.site = where.site;
+                    r.channel = channel_of[c * img.spp + s];
                     r.tpoint = int(t);
                     r.zplane = int(z);
                     r.file = files_[size_t(loc.file)];
@@ -745,8 +742,8 @@ private:
                         r.stage_y = img.positions[p][1];
                         r.stage_z = img.positions[p][2];
                     }
-                    if (img.where.x) r.stage_x = img.where.x;
-                    if (img.where.y) r.stage_y = img.where.y;
+                    if (where.x) r.stage_x = where.x;
+                    if (where.y) r.stage_y = where.y;
                     set.planes.push_back(std::move(r));
                 }
             }
@@ -756,29 +753,98 @@ private:
                                     " are in no TiffData (not stored in any file); left out");
         }
         if (set.planes.empty()) throw input_error(source_.string(), "the OME-XML maps no plane to a TIFF page");
-        check_first_page(set, first);
+        for (size_t image : kinds.first_image) check_first_page(images_[image]);
         set.warnings = std::move(warnings_);
         return set;
     }
 
+    // Placed Images by kind (plane size, pixel type, T/C/Z sizes). A plate's arrays have one shape,
+    // so an Image of another kind than its plate's first goes to a plate of its own, named after
+    // how it differs ("<plate>_t7c3z1"): padding one Image to another's shape would store planes
+    // that exist nowhere.
+    struct Kinds {
+        std::vector<size_t> kind;         // per placed Image
+        std::vector<Placement> where;     // per placed Image: plate (index in set.plates), well, site
+        std::vector<size_t> first_image;  // per kind: index in images_
+    };
+    static std::string dims_of(const Image& i) {
+        return "t" + std::to_string(i.st) + "c" + std::to_string(i.sc) + "z" + std::to_string(i.sz);
+    }
+    static std::string kind_text(const Image& i) {
+        return std::to_string(i.sx) + "x" + std::to_string(i.sy) + " " + dtype_name(i.dtype) + " " + dims_of(i);
+    }
+    Kinds split_by_kind(ImageSet& set, const std::vector<size_t>& placed) {
+        using Key = std::tuple<int, uint32_t, uint32_t, DType, uint32_t, uint32_t, uint32_t>;
+        std::map<Key, size_t> kind_of;
+        std::map<int, size_t> first_kind_of_plate;  // metadata plate -> its first kind
+        std::vector<int> plate_of_kind;
+        Kinds out;
+        for (size_t i : placed) {
+            const Image& img = images_[i];
+            const Key key{img.where.plate, img.sx, img.sy, img.dtype, img.st, img.sc, img.sz};
+            auto [it, fresh] = kind_of.emplace(key, out.first_image.size());
+            if (fresh) {
+                out.first_image.push_back(i);
+                auto [first, first_of_plate] = first_kind_of_plate.emplace(img.where.plate, it->second);
+                if (first_of_plate) {
+                    plate_of_kind.push_back(img.where.plate);
+                } else {
+                    const Image& f = images_[out.first_image[first->second]];
+                    PlateInfo extra = set.plates[size_t(img.where.plate)];
+                    std::string name = extra.name;
+                    if (img.sx != f.sx || img.sy != f.sy) name += "_" + std::to_string(img.sx) + "x" + std::to_string(img.sy);
+                    if (img.dtype != f.dtype) name += "_" + dtype_name(img.dtype);
+                    if (dims_of(img) != dims_of(f)) name += "_" + dims_of(img);
+                    extra.name = name;
+                    for (int k = 2; std::any_of(set.plates.begin(), set.plates.end(), [&](auto& p) { return p.name == extra.name; }); ++k)
+                        extra.name = name + "_" + std::to_string(k);
+                    if (img.sx != set.width || img.sy != set.height || img.dtype != *set.dtype) {
+                        extra.width = img.sx;
+                        extra.height = img.sy;
+                        extra.dtype = img.dtype;
+                        extra.bits_per_sample = img.significant_bits;
+                        extra.pixel_size_x = img.psx;
+                        extra.pixel_size_y = img.psy;
+                        extra.pixel_size_z = img.psz;
+                    }
+                    warnings_.push_back(img.doc + ": Image " + img.id + " is " + kind_text(img) + ", unlike Image " + f.id +
+                                        " in " + f.doc + " (" + kind_text(f) + "): stored as plate " + extra.name);
+                    set.plates.push_back(std::move(extra));
+                    plate_of_kind.push_back(int(set.plates.size() - 1));
+                }
+            }
+            out.kind.push_back(it->second);
+            out.where.push_back(img.where);
+            out.where.back().plate = plate_of_kind[it->second];
+        }
+        // Sites numbered densely per well again: a well whose Images went to two plates keeps no gap.
+        std::map<std::tuple<int, int, int>, std::set<int>> sites;
+        for (auto& w : out.where) sites[{w.plate, w.row, w.col}].insert(w.site);
+        for (auto& w : out.where) {
+            const auto& s = sites[{w.plate, w.row, w.col}];
+            w.site = int(std::distance(s.begin(), s.find(w.site)));
+        }
+        return out;
+    }
+
     // The metadata must agree with the TIFF it describes; a mismatch would only surface later
     // as garbled pixels or a failed write.
-    void check_first_page(const ImageSet& set, const Image& first) {
-        const PlaneRecord& r = set.planes.front();
-        const fs::path file = source_ / r.file;
-        const PageInfo info = make_tiff_decoder()->page_info(file, r.page);
-        if (info.width != first.sx || info.height != first.sy)
-            throw input_error(file.string(), "page " + std::to_string(r.page) + " is " + std::to_string(info.width) +
-                                                 " x " + std::to_string(info.height) + " pixels but the OME-XML in " +
-                                                 first.doc + " says " + std::to_string(first.sx) + " x " +
-                                                 std::to_string(first.sy));
-        if (info.samples < first.spp)
-            throw input_error(file.string(), "page " + std::to_string(r.page) + " has " +
-                                                 std::to_string(info.samples) + " samples per pixel but the OME-XML says " +
-                                                 std::to_string(first.spp));
-        if (info.dtype != first.dtype)
-            throw input_error(file.string(), "page " + std::to_string(r.page) + " holds " + dtype_name(info.dtype) +
-                                                 " pixels but the OME-XML says " + dtype_name(first.dtype));
+    void check_first_page(const Image& img) {
+        auto loc = std::find_if(img.planes.begin(), img.planes.end(), [](const Loc& l) { return l.file >= 0; });
+        if (loc == img.planes.end()) return;
+        const fs::path file = source_ / files_[size_t(loc->file)];
+        const std::string page = "page " + std::to_string(loc->ifd);
+        const PageInfo info = make_tiff_decoder()->page_info(file, loc->ifd);
+        if (info.width != img.sx || info.height != img.sy)
+            throw input_error(file.string(), page + " is " + std::to_string(info.width) + " x " +
+                                                 std::to_string(info.height) + " pixels but the OME-XML in " + img.doc +
+                                                 " says " + std::to_string(img.sx) + " x " + std::to_string(img.sy));
+        if (info.samples < img.spp)
+            throw input_error(file.string(), page + " has " + std::to_string(info.samples) +
+                                                 " samples per pixel but the OME-XML says " + std::to_string(img.spp));
+        if (info.dtype != img.dtype)
+            throw input_error(file.string(), page + " holds " + dtype_name(info.dtype) + " pixels but the OME-XML says " +
+                                                 dtype_name(img.dtype));
     }
 };
 
@@ -786,7 +852,8 @@ class OmeTiffLayout final : public LayoutReader {
 public:
     std::string name() const override { return "ome-tiff"; }
     std::string description() const override {
-        return "OME-TIFF (*.ome.tif, *.ome.tiff, *.companion.ome; Bio-Formats and others), incl. HCS plates";
+        return "OME-TIFF (*.ome.tif, *.ome.tiff, *.companion.ome; Bio-Formats and others), incl. HCS plates; Images of "
+               "another shape become plates of their own";
     }
 
     int detect(const fs::path& source) const override {
