@@ -109,6 +109,28 @@ fs::path find_one(const fs::path& dir, const char* standard, const char* ext) {
     return n == 1 ? found : fs::path();
 }
 
+// The instrument writes shading (SC_*, named by the mrf's ShadingCorrectionSource) and dark-current
+// (DC_*) images beside the planes. They are calibration data, not planes of the plate: named in a
+// warning so that nobody takes their absence from the plate for lost pixels.
+void note_correction_images(const fs::path& source, ImageSet& set, const std::set<std::string>& shading_files) {
+    std::set<std::string> planes;
+    for (auto& p : set.planes) planes.insert(p.file);
+    std::vector<std::string> names;
+    for (auto& e : source::list(source)) {
+        const std::string ext = lower_extension(e.path);
+        if (e.is_dir || (ext != ".tif" && ext != ".tiff" && ext != ".png") || planes.count(e.name)) continue;
+        if (shading_files.count(e.name) || e.name.rfind("SC_", 0) == 0 || e.name.rfind("DC_", 0) == 0)
+            names.push_back(e.name);
+    }
+    if (names.empty()) return;
+    std::string text = std::to_string(names.size()) +
+                       " shading (SC_) / dark-current (DC_) correction image(s) are calibration data, not planes of "
+                       "the plate, and are not stored:";
+    for (size_t i = 0; i < names.size() && i < 64; ++i) text += (i ? ", " : " ") + names[i];
+    if (names.size() > 64) text += ", ...";
+    set.warnings.push_back(text);
+}
+
 class CellVoyagerLayout final : public LayoutReader {
 public:
     std::string name() const override { return "cellvoyager"; }
@@ -143,6 +165,7 @@ public:
         std::string plate_name = source.filename().string();
         int plate_rows = 0, plate_cols = 0;
         std::map<long, std::pair<std::optional<double>, std::optional<double>>> pixel_size;  // Ch -> (x, y)
+        std::set<std::string> shading_files;  // the mrf's ShadingCorrectionSource per channel
         std::string mrf_buffer;
         if (!mrf.empty()) {
             auto doc = parse_xml(mrf, mrf_buffer);
@@ -167,6 +190,7 @@ public:
                         set.width = uint32_t(w);
                         set.height = uint32_t(h);
                     }
+                    if (const char* sc = attr(n, "ShadingCorrectionSource"); sc && *sc) shading_files.insert(sc);
                     long bits = r.integer("InputBitDepth", 0, 64, 0);
                     if (bits && !set.bits_per_sample) set.bits_per_sample = int(bits);
                 }
@@ -285,6 +309,7 @@ public:
             if (r.zpos) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
             set.planes.push_back(std::move(p));
         }
+        note_correction_images(source, set, shading_files);
         // z step from the first stack with more than one plane.
         for (auto& [_, v] : zpos) {
             if (v.size() < 2) continue;
