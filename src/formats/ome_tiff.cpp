@@ -55,6 +55,20 @@ bool is_ome_tiff_name(const std::string& name) {
 
 bool is_companion_name(const std::string& name) { return ends_with(lower(name), ".companion.ome"); }
 
+bool is_plain_tiff_name(const std::string& name) {
+    const std::string n = lower(name);
+    return (ends_with(n, ".tif") || ends_with(n, ".tiff")) && !is_ome_tiff_name(name);
+}
+
+// A TIFF named .tif whose first page carries OME-XML (some writers do not add ".ome").
+bool carries_ome_xml(const fs::path& file) {
+    try {
+        return is_ome_xml(tiff_image_description(file, 0));
+    } catch (const Error&) {
+        return false;  // not a readable TIFF: whoever reads it says why
+    }
+}
+
 std::string strip_ome_suffix(const std::string& name) {
     const std::string n = lower(name);
     for (const char* ext : {".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf", ".companion.ome"})
@@ -282,6 +296,13 @@ private:
         }
         std::sort(companions.begin(), companions.end());
         std::sort(tiffs.begin(), tiffs.end());
+        if (companions.empty() && tiffs.empty())
+            for (auto& e : source::list(source_)) {
+                if (e.is_dir || !is_plain_tiff_name(e.name)) continue;
+                if (carries_ome_xml(e.path)) tiffs.push_back(e.name);
+                else warnings_.push_back(path_of(e.name) + ": no OME-XML in the first page's ImageDescription; "
+                                                            "not part of the OME-TIFF set, skipped");
+            }
         if (companions.empty() && tiffs.empty())
             throw input_error(source_.string(),
                               "no OME-TIFF files (*.ome.tif, *.ome.tiff, *.companion.ome) in this folder");
@@ -852,14 +873,18 @@ class OmeTiffLayout final : public LayoutReader {
 public:
     std::string name() const override { return "ome-tiff"; }
     std::string description() const override {
-        return "OME-TIFF (*.ome.tif, *.ome.tiff, *.companion.ome; Bio-Formats and others), incl. HCS plates; Images of "
-               "another shape become plates of their own";
+        return "OME-TIFF (*.ome.tif, *.ome.tiff, *.companion.ome, or .tif files with OME-XML; Bio-Formats and others), "
+               "incl. HCS plates; Images of another shape become plates of their own";
     }
 
     int detect(const fs::path& source) const override {
-        for (auto& e : source::list(source))
+        fs::path first_tiff;
+        for (auto& e : source::list(source)) {
             if (is_ome_tiff_name(e.name) || is_companion_name(e.name)) return 80;
-        return 0;
+            if (first_tiff.empty() && !e.is_dir && is_plain_tiff_name(e.name)) first_tiff = e.path;
+        }
+        // OME-TIFFs named .tif: the folder's first TIFF says (one header read).
+        return !first_tiff.empty() && carries_ome_xml(first_tiff) ? 80 : 0;
     }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {

@@ -227,7 +227,12 @@ public:
             if (is_tiff(full)) {
                 // ImageJ files over 4 GB declare more images than they have IFDs (contiguous planes).
                 pages = tiff_declared_planes(full);
-                const bool imagej = imagej_geometry(tiff_image_description(full, 0), h);
+                const std::string description = tiff_image_description(full, 0);
+                // Plain pages would fold an OME-TIFF's channels and time-points into z.
+                if (is_ome_xml(description))
+                    throw input_error(full.string(), "carries OME-XML metadata (an OME-TIFF); the files layout would read "
+                                                     "its pages as z-planes: convert its folder with --format ome-tiff");
+                const bool imagej = imagej_geometry(description, h);
                 if (pages > 1 && !imagej) h.slices = int(pages);
                 if (imagej && !set.pixel_size_x && h.unit_um > 0) {
                     // XResolution is pixels per unit.
