@@ -168,6 +168,27 @@ void list_plate_files(const fs::path& source, const fs::path& root, std::vector<
     }
 }
 
+// Files of the folder and of its TimePoint_N / ZStep_N sub-folders (two levels), at most
+// kMaxDetectEntries: what detect() looks at.
+std::vector<source::Entry> plate_folder_entries(const fs::path& root) {
+    std::vector<source::Entry> out;
+    std::vector<fs::path> dirs{root};
+    for (int depth = 0; depth < 3 && !dirs.empty(); ++depth) {
+        std::vector<fs::path> next;
+        for (auto& d : dirs)
+            for (auto& e : source::list(d)) {
+                if (out.size() >= kMaxDetectEntries) return out;
+                if (e.is_dir) {
+                    if (is_tz_folder(e.name)) next.push_back(e.path);
+                } else {
+                    out.push_back(e);
+                }
+            }
+        dirs = std::move(next);
+    }
+    return out;
+}
+
 // Dense rank of a value in a set.
 int rank(const std::set<int>& s, int v) { return int(std::distance(s.begin(), s.find(v))); }
 
@@ -181,11 +202,11 @@ public:
                "HTD SiteSelection gaps (sites are numbered as in the file names)";
     }
 
+    // Plate folders only: the files in the folder and its TimePoint_N / ZStep_N sub-folders.
     int detect(const fs::path& source) const override {
         bool metamorph_name = false;
         fs::path plain_candidate;
-        for (auto& e : source::list_tree(source, kMaxDepth, kMaxDetectEntries)) {
-            if (e.is_dir) continue;
+        for (auto& e : plate_folder_entries(source)) {
             std::string ext = lower_extension(e.path);
             if (ext == ".htd") return 90;
             if (ext != ".tif" && ext != ".tiff") continue;
@@ -204,6 +225,8 @@ public:
         }
         return 0;
     }
+    bool owns_subfolder(const std::string& name) const override { return is_tz_folder(name); }
+    bool reads_several() const override { return true; }
 
     ImageSet configure(const fs::path& source, const LayoutOptions& opt) const override {
         ImageSet set;

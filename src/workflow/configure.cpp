@@ -2,6 +2,7 @@
 // against the files, and writes the catalog.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -38,21 +39,9 @@ void validate(const ImageSet& set, const fs::path& source) {
 }
 
 
-// Configures one source folder with its detected (or the given) reader, checks the planes and the
-// files, and fills in the plane geometry from the first image present.
-ImageSet configure_source(const fs::path& source, const CreateOptions& opt) {
-    const LayoutReader* reader = nullptr;
-    if (opt.format.empty() || opt.format == "auto") {
-        reader = &detect_layout(source);
-        log::info("{}: detected format '{}'", source.string(), reader->name());
-    } else {
-        reader = find_layout_reader(opt.format);
-        if (!reader) {
-            std::string names;
-            for (auto& r : layout_readers()) names += " " + r->name();
-            throw Error("unknown format '" + opt.format + "' (known: auto" + names + ")", Error::Kind::usage);
-        }
-    }
+// Configures one acquisition with its reader (formats/detect.cpp found both), checks the planes
+// and the files, and fills in the plane geometry from the first image present.
+ImageSet configure_source(const fs::path& source, const LayoutReader* reader, const CreateOptions& opt) {
     LayoutOptions lopt;
     lopt.pattern = opt.pattern;
     lopt.tiles = opt.tiles;
@@ -138,6 +127,8 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     std::vector<fs::path> folders;
     std::string endpoint;  // s3:// sources: from the URL's ?endpoint= or --s3-endpoint
     size_t remote = 0;
+    std::vector<const LayoutReader*> readers;
+    std::vector<std::pair<std::string, std::string>> found_below;
     for (auto& given : opt.sources) {
         fs::path folder;
         if (source::is_remote(given)) {
@@ -156,6 +147,11 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
             if (ec || !fs::is_directory(folder))
                 throw input_error(given.string(), "source folder does not exist or is not a folder");
         }
+        // The acquisition in the folder, or the only one below it.
+        Acquisition acquisition = find_acquisition(folder, opt.format);
+        if (acquisition.folder != folder) found_below.emplace_back(acquisition.folder.string(), folder.string());
+        folder = acquisition.folder;
+        readers.push_back(acquisition.reader);
         for (auto& f : folders)
             if (f == folder) throw Error(given.string() + ": this source folder is given twice", Error::Kind::usage);
         folders.push_back(folder);
@@ -169,8 +165,10 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     for (size_t i = 0; i < folders.size(); ++i) {
         std::string prefix = folders[i].lexically_relative(source).generic_string();
         if (prefix == ".") prefix.clear();
-        SourceSet src{prefix, folders.size() == 1 ? folders[i].string() : opt.sources[i].string(),
-                      configure_source(folders[i], opt)};
+        const bool moved = std::any_of(found_below.begin(), found_below.end(),
+                                       [&](auto& f) { return f.first == folders[i].string(); });
+        SourceSet src{prefix, folders.size() == 1 || moved ? folders[i].string() : opt.sources[i].string(),
+                      configure_source(folders[i], readers[i], opt)};
         for (auto& pl : src.set.planes) {
             std::string path = prefix.empty() ? pl.file : prefix + "/" + pl.file;
             auto it = files.find(path);
@@ -196,6 +194,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     config.source_endpoint = endpoint;
     config.mode = folders.size() > 1 ? merge_mode_name(mode) : "plates";
     for (auto& f : folders) config.sources.push_back(f.string());
+    config.found_below = found_below;
     config.cycle_channels = cycles.channels_per_cycle;
     config.cycle_sites = cycles.sites_per_cycle;
     config.cycle_names = cycles.names;
