@@ -102,6 +102,26 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     set.height = info.height;
     set.dtype = info.dtype;
     if (!set.bits_per_sample) set.bits_per_sample = info.bits_per_sample;
+    // The other plates' first images too: plates of another plane size or type (MetaXpress plates
+    // of several exports read together) keep their own, instead of failing in the run jobs.
+    std::set<std::string> probed{first->plate};
+    for (auto& pl : set.planes) {
+        if (!present.count(pl.file) || own_geometry.count(pl.plate) || !probed.insert(pl.plate).second) continue;
+        const fs::path file = resolve_inside(source, pl.file);
+        const PageInfo other = decoder_for(file).page_info(file, pl.page);
+        if (other.width == set.width && other.height == set.height && other.dtype == *set.dtype) continue;
+        for (auto& plate : set.plates)
+            if (plate.name == pl.plate) {
+                plate.width = other.width;
+                plate.height = other.height;
+                plate.dtype = other.dtype;
+                plate.bits_per_sample = other.bits_per_sample;
+            }
+        set.warnings.push_back("plate " + pl.plate + ": " + pl.file + " is " + std::to_string(other.width) + "x" +
+                               std::to_string(other.height) + " " + dtype_name(other.dtype) + ", unlike " + first_present +
+                               " (" + std::to_string(set.width) + "x" + std::to_string(set.height) + " " +
+                               dtype_name(*set.dtype) + "): the plate keeps its own plane size");
+    }
     return set;
 }
 

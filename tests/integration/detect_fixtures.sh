@@ -80,6 +80,18 @@ created two "plates +2 \(Plate1, Plate2\)"
 run_all "$WORK/two"
 $PY "$ORACLE/check_plate_against_catalog.py" "$WORK/two" --expect-planes 32
 
+# MetaXpress: an exported plate (16x12) and a database plate (20x10) under one folder are read
+# together, each plate with its own plane size.
+$MAKE metaxpress "$WORK/mxboth"
+$MAKE metaxpress-db "$WORK/mxboth"
+create mxboth --source "$WORK/mxboth"
+created mxboth "plates +2 \(Exp_Plate_1, Scr\)"
+created mxboth "plane of plate Scr: 20x10 uint16"
+created mxboth "4 thumbnail file\(s\)"
+run_all "$WORK/mxboth"
+$PY "$ORACLE/check_plate_against_catalog.py" "$WORK/mxboth" --expect-planes 12
+$PY "$ORACLE/check_coverage.py" "$WORK/mxboth" "$WORK/mxboth"
+
 # 3. OME-TIFFs t7 c1 z5 and t7 c3 z1 in one folder: two plates, each array exactly its file.
 $MAKE ome-shapes "$WORK/ome"
 create ome --source "$WORK/ome"

@@ -6,6 +6,8 @@ usage: make_detect_fixtures.py cv8000|metaxpress|ome-shapes|ome-tiffs DIR
               MeasurementData.mlf, MeasurementDetail.mrf, 2 wells x 2 fields x 2 channels x 2 z
               16-bit TIFF planes, and SC_/DC_ shading and dark-current images)
   metaxpress  DIR/Exp_Plate_1/ (exported plate: .HTD + EXP_WELL_sS_wC.tif, 2 wells x 2 sites x 2 waves)
+  metaxpress-db  DIR/2026-01-01/4711/ (database layout: Scr_WELL_sS_wC<GUID>.tif, 20x10 planes,
+              ZStep_1..2 folders and thumbnails)
   ome-shapes  DIR: two OME-TIFFs of one plane size, t7 c1 z5 and t7 c3 z1
   ome-tiffs   DIR: two OME-TIFFs of one shape (c2 z3), different pixels
 Prints nothing; the tests count what they expect from the files (find, tifffile).
@@ -76,6 +78,16 @@ def metaxpress(d):
                 tifffile.imwrite(os.path.join(root, f"EXP_{well}_s{s}_w{w}.tif"), plane())
 
 
+def metaxpress_db(d):
+    root = os.path.join(d, "2026-01-01", "4711")
+    for z in (1, 2):
+        os.makedirs(os.path.join(root, f"ZStep_{z}"))
+        for w in (1, 2):
+            guid = f"0A1B2C3D-1111-2222-3333-44445555666{z}{w}"[:36]
+            tifffile.imwrite(os.path.join(root, f"ZStep_{z}", f"Scr_C04_s1_w{w}{guid}.tif"), plane(10, 20))
+            tifffile.imwrite(os.path.join(root, f"ZStep_{z}", f"Scr_C04_s1_w{w}_thumb{guid}.tif"), plane(4, 5))
+
+
 def ome_shapes(d):
     os.makedirs(d, exist_ok=True)
     tifffile.imwrite(os.path.join(d, "a_t7_c1_z5.ome.tif"), rng.integers(0, 65535, (7, 5, 12, 16), dtype=np.uint16),
@@ -93,7 +105,8 @@ def ome_tiffs(d):
 
 def main():
     kind, d = sys.argv[1], sys.argv[2]
-    {"cv8000": cv8000, "metaxpress": metaxpress, "ome-shapes": ome_shapes, "ome-tiffs": ome_tiffs}[kind](d)
+    {"cv8000": cv8000, "metaxpress": metaxpress, "metaxpress-db": metaxpress_db, "ome-shapes": ome_shapes,
+     "ome-tiffs": ome_tiffs}[kind](d)
 
 
 main()
