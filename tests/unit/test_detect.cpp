@@ -150,3 +150,14 @@ TEST(Detect, OmeXmlInPlainTiffNamesIsAnOmeTiff) {
     const std::string e = error_of([&] { find_layout_reader("files")->configure(d, {}); });
     EXPECT_NE(e.find("carries OME-XML metadata"), std::string::npos) << e;
 }
+
+TEST(Detect, AHugeTreeIsNotSearchedForever) {
+    // `files` reads the whole tree, so it may only be chosen after every folder was looked at;
+    // beyond 5000 folders the search asks for the acquisition folder instead.
+    const fs::path d = fresh_dir("huge");
+    for (int i = 0; i <= 5000; ++i) fs::create_directory(d / ("f" + std::to_string(i)));
+    const std::string e = error_of([&] { find_acquisition(d); });
+    EXPECT_NE(e.find("more than 5000 folders"), std::string::npos) << e;
+    EXPECT_EQ(find_acquisition(d, "files").reader->name(), "files");  // an explicit format is not searched
+    fs::remove_all(d);
+}
