@@ -38,6 +38,7 @@ struct Search {
 };
 
 Search search(const fs::path& source) {
+    const source::ListingMemo memo;  // every reader lists each folder: list it once
     Search out;
     // Breadth first, so a folder is claimed before its sub-folders are looked at. `inside`: the
     // folder lies in an acquisition found above it (its images are that acquisition's business).
