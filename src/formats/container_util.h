@@ -112,17 +112,29 @@ inline bool utf16le_to_utf8(std::string_view in, std::string& out) {
     return true;
 }
 
+// A plane geometry as readers find it, and the fields of it that ImageSet and PlateInfo share.
+struct Geometry {
+    uint32_t width = 0, height = 0;
+    DType dtype = DType::u16;
+    int bits_per_sample = 0;
+    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
+};
+template <class Target> void assign_geometry(Target& t, const Geometry& g) {
+    t.width = g.width;
+    t.height = g.height;
+    t.dtype = g.dtype;
+    t.bits_per_sample = g.bits_per_sample;
+    t.pixel_size_x = g.pixel_size_x;
+    t.pixel_size_y = g.pixel_size_y;
+    t.pixel_size_z = g.pixel_size_z;
+}
+
 // Plates by plane geometry, for container folders whose files or images differ in plane size (a
 // LIF file with an XY image and an XZ scan): a plate holds one plane size, so each further size
 // becomes a plate of its own, "<base>_<W>x<H>[_<type>]", beside the base plate set.plates[0].
 class PlatesBySize {
 public:
-    struct Geometry {
-        uint32_t width = 0, height = 0;
-        DType dtype = DType::u16;
-        int bits_per_sample = 0;
-        std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
-    };
+    using Geometry = container::Geometry;
     explicit PlatesBySize(ImageSet& set) : set_(set) {}
 
     // Index in set.plates for planes of geometry `g`. The first geometry fills the set's own fields
@@ -132,14 +144,14 @@ public:
         const auto key = std::make_tuple(g.width, g.height, g.dtype);
         if (auto it = plates_.find(key); it != plates_.end()) return it->second;
         if (plates_.empty()) {
-            assign(set_, g);
+            assign_geometry(set_, g);
             set_.time_interval_s = g.time_interval_s;
             return plates_.emplace(key, 0).first->second;
         }
         PlateInfo extra = set_.plates.front();
         extra.name += "_" + std::to_string(g.width) + "x" + std::to_string(g.height);
         if (g.dtype != *set_.dtype) extra.name += "_" + dtype_name(g.dtype);
-        assign(extra, g);
+        assign_geometry(extra, g);
         set_.warnings.push_back(subject + " " + std::to_string(g.width) + "x" + std::to_string(g.height) + " " +
                                 dtype_name(g.dtype) + ", unlike the first " + first_of + "'s " +
                                 std::to_string(set_.width) + "x" + std::to_string(set_.height) + " " +
@@ -149,17 +161,6 @@ public:
     }
 
 private:
-    // The geometry fields ImageSet and PlateInfo share.
-    template <class Target> static void assign(Target& t, const Geometry& g) {
-        t.width = g.width;
-        t.height = g.height;
-        t.dtype = g.dtype;
-        t.bits_per_sample = g.bits_per_sample;
-        t.pixel_size_x = g.pixel_size_x;
-        t.pixel_size_y = g.pixel_size_y;
-        t.pixel_size_z = g.pixel_size_z;
-    }
-
     ImageSet& set_;
     std::map<std::tuple<uint32_t, uint32_t, DType>, size_t> plates_;
 };

@@ -21,6 +21,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "formats/container_util.h"
 #include "formats/tiff_decoder.h"
 #include "storage/source_files.h"
 
@@ -225,6 +226,7 @@ struct Image {
     Placement where;
 
     uint64_t plane_count() const { return uint64_t(sz) * ec * st; }
+    container::Geometry geometry() const { return {sx, sy, dtype, significant_bits, psx, psy, psz, dt}; }
     // (z, c, t) of plane index p, following DimensionOrder (letters 2..4, fastest first).
     void coords(uint64_t p, uint32_t& z, uint32_t& c, uint32_t& t) const {
         for (int i = 2; i < 5; ++i) {
@@ -697,13 +699,7 @@ private:
         }
 
         const Image& first = images_[placed.front()];
-        set.width = first.sx;
-        set.height = first.sy;
-        set.dtype = first.dtype;
-        set.bits_per_sample = first.significant_bits;
-        set.pixel_size_x = first.psx;
-        set.pixel_size_y = first.psy;
-        set.pixel_size_z = first.psz;
+        container::assign_geometry(set, first.geometry());
         set.time_interval_s = first.dt;
         const Kinds kinds = split_by_kind(set, placed);
 
@@ -819,15 +815,8 @@ private:
                     extra.name = name;
                     for (int k = 2; std::any_of(set.plates.begin(), set.plates.end(), [&](auto& p) { return p.name == extra.name; }); ++k)
                         extra.name = name + "_" + std::to_string(k);
-                    if (img.sx != set.width || img.sy != set.height || img.dtype != *set.dtype) {
-                        extra.width = img.sx;
-                        extra.height = img.sy;
-                        extra.dtype = img.dtype;
-                        extra.bits_per_sample = img.significant_bits;
-                        extra.pixel_size_x = img.psx;
-                        extra.pixel_size_y = img.psy;
-                        extra.pixel_size_z = img.psz;
-                    }
+                    if (img.sx != set.width || img.sy != set.height || img.dtype != *set.dtype)
+                        container::assign_geometry(extra, img.geometry());
                     warnings_.push_back(img.doc + ": Image " + img.id + " is " + kind_text(img) + ", unlike Image " + f.id +
                                         " in " + f.doc + " (" + kind_text(f) + "): stored as plate " + extra.name);
                     set.plates.push_back(std::move(extra));
