@@ -140,10 +140,15 @@ public:
 
     int detect(const fs::path& source) const override {
         if (!find_one(source, "MeasurementData.mlf", ".mlf").empty()) return 90;
-        // Several .mlf files and no MeasurementData.mlf: ours still, so that configure can say why.
-        for (auto& e : source::list(source))
+        // Several .mlf files and no MeasurementData.mlf, or a MeasurementDetail.mrf without its .mlf:
+        // ours still, so that configure says why rather than `files` reading the planes, shading
+        // and dark-current images as sites.
+        int score = 0;
+        for (auto& e : source::list(source)) {
             if (e.path.extension() == ".mlf") return 50;
-        return 0;
+            if (e.path.extension() == ".mrf") score = 40;
+        }
+        return score;
     }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
@@ -152,10 +157,17 @@ public:
         fs::path mlf = find_one(source, "MeasurementData.mlf", ".mlf");
         if (mlf.empty()) {
             std::string names;
-            for (auto& e : source::list(source))
+            bool mrf = false;
+            for (auto& e : source::list(source)) {
                 if (e.path.extension() == ".mlf") names += (names.empty() ? "" : ", ") + e.name;
+                mrf = mrf || e.path.extension() == ".mrf";
+            }
             throw input_error(source.string(),
-                              names.empty() ? "no MeasurementData.mlf in the folder"
+                              names.empty() ? std::string("no MeasurementData.mlf in the folder") +
+                                                  (mrf ? " beside its .mrf: the list of images is missing; copy it from "
+                                                         "the instrument's measurement folder, or give --format files "
+                                                         "to read the image files without it"
+                                                       : "")
                                             : "several .mlf files (" + names +
                                                   ") and no MeasurementData.mlf: the instrument writes one "
                                                   "MeasurementData.mlf per acquisition; give each its own folder");

@@ -161,3 +161,14 @@ TEST(Detect, AHugeTreeIsNotSearchedForever) {
     EXPECT_EQ(find_acquisition(d, "files").reader->name(), "files");  // an explicit format is not searched
     fs::remove_all(d);
 }
+
+TEST(Detect, MeasurementFolderWithoutItsMlfIsRefusedNotReadAsPlainFiles) {
+    const fs::path d = fresh_dir("no_mlf");
+    cv_measurement(d);
+    fs::remove(d / "MeasurementData.mlf");
+    const Acquisition a = find_acquisition(d);
+    EXPECT_EQ(a.reader->name(), "cellvoyager");  // not `files`, which would make the SC_/DC_ images sites
+    const std::string e = error_of([&] { a.reader->configure(a.folder, {}); });
+    EXPECT_NE(e.find("no MeasurementData.mlf in the folder beside its .mrf"), std::string::npos) << e;
+    EXPECT_EQ(find_acquisition(d, "files").reader->name(), "files");  // what the message offers
+}
