@@ -21,7 +21,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "formats/container_util.h"
+#include "formats/ome_tiff_model.h"
 #include "formats/tiff_decoder.h"
 #include "storage/source_files.h"
 
@@ -77,181 +77,7 @@ std::string strip_ome_suffix(const std::string& name) {
     return name;
 }
 
-std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
-
-std::string_view local_name(const char* qualified) {
-    std::string_view n(qualified);
-    auto colon = n.rfind(':');
-    return colon == std::string_view::npos ? n : n.substr(colon + 1);
-}
-
-bool named(const pugi::xml_node& n, std::string_view local) {
-    return n.type() == pugi::node_element && local_name(n.name()) == local;
-}
-
-pugi::xml_node child(const pugi::xml_node& n, std::string_view local) {
-    for (auto c : n.children())
-        if (named(c, local)) return c;
-    return {};
-}
-
-std::vector<pugi::xml_node> children(const pugi::xml_node& n, std::string_view local) {
-    std::vector<pugi::xml_node> out;
-    for (auto c : n.children())
-        if (named(c, local)) out.push_back(c);
-    return out;
-}
-
-pugi::xml_attribute attr(const pugi::xml_node& n, std::string_view local) {
-    for (auto a : n.attributes())
-        if (local_name(a.name()) == local) return a;
-    return {};
-}
-
-std::string attr_str(const pugi::xml_node& n, std::string_view local) {
-    auto a = attr(n, local);
-    return a ? trim(a.value()) : std::string();
-}
-
-// Parses numbers strictly; errors name the metadata file, the element and the attribute.
-class Numbers {
-public:
-    explicit Numbers(std::string file) : file_(std::move(file)) {}
-
-    std::optional<uint64_t> uint(const pugi::xml_node& n, std::string_view name) const {
-        const std::string v = attr_str(n, name);
-        if (v.empty()) return std::nullopt;
-        uint64_t out = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-        if (ec != std::errc() || p != v.data() + v.size()) bad(n, name, v, "a non-negative integer");
-        return out;
-    }
-    uint64_t uint_or(const pugi::xml_node& n, std::string_view name, uint64_t fallback) const {
-        return uint(n, name).value_or(fallback);
-    }
-    std::optional<double> real(const pugi::xml_node& n, std::string_view name) const {
-        const std::string v = attr_str(n, name);
-        if (v.empty()) return std::nullopt;
-        double out = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-        if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(out)) bad(n, name, v, "a number");
-        return out;
-    }
-    [[noreturn]] void bad(const pugi::xml_node& n, std::string_view name, const std::string& v,
-                          const char* expected) const {
-        throw input_error(file_, "OME-XML " + std::string(local_name(n.name())) + " attribute " + std::string(name) +
-                                     "='" + v.substr(0, 64) + "' is not " + expected);
-    }
-    [[noreturn]] void fail(const std::string& reason) const { throw input_error(file_, reason); }
-    const std::string& file() const { return file_; }
-
-private:
-    std::string file_;
-};
-
-// Unit conversions. OME defaults: lengths in µm, time in s, wavelengths in nm.
-std::optional<double> length_factor_um(const std::string& unit) {
-    if (unit.empty() || unit == "\xC2\xB5m" || unit == "\xCE\xBCm" || unit == "um" || unit == "micron" ||
-        unit == "reference frame")
-        return 1.0;
-    if (unit == "nm") return 1e-3;
-    if (unit == "mm") return 1e3;
-    if (unit == "cm") return 1e4;
-    if (unit == "m") return 1e6;
-    if (unit == "pm") return 1e-6;
-    if (unit == "\xC3\x85" || unit == "\xE2\x84\xAB") return 1e-4;  // Ångström (two spellings)
-    return std::nullopt;
-}
-
-std::optional<double> time_factor_s(const std::string& unit) {
-    if (unit.empty() || unit == "s") return 1.0;
-    if (unit == "ms") return 1e-3;
-    if (unit == "\xC2\xB5s" || unit == "\xCE\xBCs" || unit == "us") return 1e-6;
-    if (unit == "ns") return 1e-9;
-    if (unit == "min") return 60.0;
-    if (unit == "h") return 3600.0;
-    return std::nullopt;
-}
-
-std::optional<double> wavelength_factor_nm(const std::string& unit) {
-    if (unit.empty() || unit == "nm") return 1.0;
-    auto um = length_factor_um(unit);
-    if (um && unit != "reference frame") return *um * 1e3;
-    return std::nullopt;
-}
-
-DType ome_pixel_type(const Numbers& num, const std::string& type) {
-    if (type == "uint8") return DType::u8;
-    if (type == "uint16") return DType::u16;
-    if (type == "uint32") return DType::u32;
-    if (type == "int8") return DType::i8;
-    if (type == "int16") return DType::i16;
-    if (type == "int32") return DType::i32;
-    if (type == "float") return DType::f32;
-    num.fail("OME-XML pixel type '" + type.substr(0, 32) +
-             "' is not supported (imextract reads uint8/16/32, int8/16/32 and float)");
-}
-
-// ---- what we collect --------------------------------------------------------------------------
-
-struct Loc {
-    int file = -1;     // index into Reader::files_; -1 = plane not stored anywhere
-    uint32_t ifd = 0;
-};
-
-struct Placement {
-    int plate = -1;  // index into the plate list
-    int row = 0, col = 0, site = 0;
-    std::optional<double> x, y;
-};
-
-struct Image {
-    std::string doc;     // metadata file, for messages
-    std::string id;
-    uint32_t series = 0;  // index of the Image within its document
-    uint32_t sx = 0, sy = 0, sz = 1, sc = 1, st = 1;
-    uint32_t spp = 1;     // samples per pixel (3 for RGB)
-    uint32_t ec = 1;      // effective channels = sc / spp, one TIFF page each
-    std::string order = "XYZCT";
-    DType dtype = DType::u16;
-    int significant_bits = 0;
-    std::optional<double> psx, psy, psz, dt;
-    std::vector<ChannelInfo> channels;  // sc entries, names may be empty
-    std::vector<Loc> planes;            // by plane index in dimension order
-    std::vector<std::array<std::optional<double>, 3>> positions;  // by plane index, may be empty
-    Placement where;
-
-    uint64_t plane_count() const { return uint64_t(sz) * ec * st; }
-    container::Geometry geometry() const { return {sx, sy, dtype, significant_bits, psx, psy, psz, dt}; }
-    // (z, c, t) of plane index p, following DimensionOrder (letters 2..4, fastest first).
-    void coords(uint64_t p, uint32_t& z, uint32_t& c, uint32_t& t) const {
-        for (int i = 2; i < 5; ++i) {
-            const char d = order[size_t(i)];
-            const uint32_t n = d == 'Z' ? sz : d == 'C' ? ec : st;
-            const uint32_t v = uint32_t(p % n);
-            p /= n;
-            (d == 'Z' ? z : d == 'C' ? c : t) = v;
-        }
-    }
-    uint64_t index(uint32_t z, uint32_t c, uint32_t t) const {
-        uint64_t p = 0;
-        for (int i = 4; i >= 2; --i) {
-            const char d = order[size_t(i)];
-            const uint32_t n = d == 'Z' ? sz : d == 'C' ? ec : st;
-            p = p * n + (d == 'Z' ? z : d == 'C' ? c : t);
-        }
-        return p;
-    }
-};
-
-struct Plate {
-    std::string doc, id;
-    PlateInfo info;
-};
+using namespace ome_tiff;  // OME-XML values and the model
 
 // One configure() run.
 class Reader {
@@ -701,7 +527,7 @@ private:
         const Image& first = images_[placed.front()];
         container::assign_geometry(set, first.geometry());
         set.time_interval_s = first.dt;
-        const Kinds kinds = split_by_kind(set, placed);
+        const Kinds kinds = split_by_kind(set, images_, placed, warnings_);
 
         // Channels: each kind's from its first Image, shared between kinds by name.
         std::vector<std::vector<int>> kind_channels(kinds.first_image.size());
@@ -773,68 +599,6 @@ private:
         for (size_t image : kinds.first_image) check_first_page(images_[image]);
         set.warnings = std::move(warnings_);
         return set;
-    }
-
-    // Placed Images by kind (plane size, pixel type, T/C/Z sizes). A plate's arrays have one shape,
-    // so an Image of another kind than its plate's first goes to a plate of its own, named after
-    // how it differs ("<plate>_t7c3z1"): padding one Image to another's shape would store planes
-    // that exist nowhere.
-    struct Kinds {
-        std::vector<size_t> kind;         // per placed Image
-        std::vector<Placement> where;     // per placed Image: plate (index in set.plates), well, site
-        std::vector<size_t> first_image;  // per kind: index in images_
-    };
-    static std::string dims_of(const Image& i) {
-        return "t" + std::to_string(i.st) + "c" + std::to_string(i.sc) + "z" + std::to_string(i.sz);
-    }
-    static std::string kind_text(const Image& i) {
-        return std::to_string(i.sx) + "x" + std::to_string(i.sy) + " " + dtype_name(i.dtype) + " " + dims_of(i);
-    }
-    Kinds split_by_kind(ImageSet& set, const std::vector<size_t>& placed) {
-        using Key = std::tuple<int, uint32_t, uint32_t, DType, uint32_t, uint32_t, uint32_t>;
-        std::map<Key, size_t> kind_of;
-        std::map<int, size_t> first_kind_of_plate;  // metadata plate -> its first kind
-        std::vector<int> plate_of_kind;
-        Kinds out;
-        for (size_t i : placed) {
-            const Image& img = images_[i];
-            const Key key{img.where.plate, img.sx, img.sy, img.dtype, img.st, img.sc, img.sz};
-            auto [it, fresh] = kind_of.emplace(key, out.first_image.size());
-            if (fresh) {
-                out.first_image.push_back(i);
-                auto [first, first_of_plate] = first_kind_of_plate.emplace(img.where.plate, it->second);
-                if (first_of_plate) {
-                    plate_of_kind.push_back(img.where.plate);
-                } else {
-                    const Image& f = images_[out.first_image[first->second]];
-                    PlateInfo extra = set.plates[size_t(img.where.plate)];
-                    std::string name = extra.name;
-                    if (img.sx != f.sx || img.sy != f.sy) name += "_" + std::to_string(img.sx) + "x" + std::to_string(img.sy);
-                    if (img.dtype != f.dtype) name += "_" + dtype_name(img.dtype);
-                    if (dims_of(img) != dims_of(f)) name += "_" + dims_of(img);
-                    extra.name = name;
-                    for (int k = 2; std::any_of(set.plates.begin(), set.plates.end(), [&](auto& p) { return p.name == extra.name; }); ++k)
-                        extra.name = name + "_" + std::to_string(k);
-                    if (img.sx != set.width || img.sy != set.height || img.dtype != *set.dtype)
-                        container::assign_geometry(extra, img.geometry());
-                    warnings_.push_back(img.doc + ": Image " + img.id + " is " + kind_text(img) + ", unlike Image " + f.id +
-                                        " in " + f.doc + " (" + kind_text(f) + "): stored as plate " + extra.name);
-                    set.plates.push_back(std::move(extra));
-                    plate_of_kind.push_back(int(set.plates.size() - 1));
-                }
-            }
-            out.kind.push_back(it->second);
-            out.where.push_back(img.where);
-            out.where.back().plate = plate_of_kind[it->second];
-        }
-        // Sites numbered densely per well again: a well whose Images went to two plates keeps no gap.
-        std::map<std::tuple<int, int, int>, std::set<int>> sites;
-        for (auto& w : out.where) sites[{w.plate, w.row, w.col}].insert(w.site);
-        for (auto& w : out.where) {
-            const auto& s = sites[{w.plate, w.row, w.col}];
-            w.site = int(std::distance(s.begin(), s.find(w.site)));
-        }
-        return out;
     }
 
     // The metadata must agree with the TIFF it describes; a mismatch would only surface later
