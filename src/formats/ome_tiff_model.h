@@ -17,48 +17,18 @@
 
 #include "formats/container_util.h"
 #include "formats/reader.h"
+#include "formats/xml_util.h"
 
 namespace imx::ome_tiff {
 
-inline std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
-
-inline std::string_view local_name(const char* qualified) {
-    std::string_view n(qualified);
-    auto colon = n.rfind(':');
-    return colon == std::string_view::npos ? n : n.substr(colon + 1);
-}
-
-inline bool named(const pugi::xml_node& n, std::string_view local) {
-    return n.type() == pugi::node_element && local_name(n.name()) == local;
-}
-
-inline pugi::xml_node child(const pugi::xml_node& n, std::string_view local) {
-    for (auto c : n.children())
-        if (named(c, local)) return c;
-    return {};
-}
-
-inline std::vector<pugi::xml_node> children(const pugi::xml_node& n, std::string_view local) {
-    std::vector<pugi::xml_node> out;
-    for (auto c : n.children())
-        if (named(c, local)) out.push_back(c);
-    return out;
-}
-
-inline pugi::xml_attribute attr(const pugi::xml_node& n, std::string_view local) {
-    for (auto a : n.attributes())
-        if (local_name(a.name()) == local) return a;
-    return {};
-}
-
-inline std::string attr_str(const pugi::xml_node& n, std::string_view local) {
-    auto a = attr(n, local);
-    return a ? trim(a.value()) : std::string();
-}
+// Elements and attributes by local name, as every schema version writes them (xml_util.h).
+using xml::attr;
+using xml::attr_str;
+using xml::child;
+using xml::children;
+using xml::local_name;
+using xml::named;
+using xml::trim;
 
 // Parses numbers strictly; errors name the metadata file, the element and the attribute.
 class Numbers {
