@@ -81,6 +81,10 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     nlohmann::json sources = nlohmann::json::array();
     for (auto& s : config.sources) sources.push_back(name_to_json(s));  // folder names may not be UTF-8
     meta("sources", sources.dump());
+    nlohmann::json found = nlohmann::json::array();
+    for (auto& [acquisition, given] : config.found_below)
+        found.push_back(nlohmann::json::array({name_to_json(acquisition), name_to_json(given)}));
+    meta("found_below", found.dump());
     meta("mode", config.mode);
     meta("cycle_channels", std::to_string(config.cycle_channels));
     meta("cycle_sites", std::to_string(config.cycle_sites));
@@ -282,6 +286,11 @@ ExperimentConfig Catalog::config() {
     };
     c.sources = list(meta("sources", "[]"));
     if (c.sources.empty()) c.sources.push_back(c.source);
+    auto found = nlohmann::json::parse(meta("found_below", "[]"), nullptr, false);
+    if (found.is_array())
+        for (auto& pair : found)
+            if (pair.is_array() && pair.size() == 2)
+                c.found_below.emplace_back(name_from_json(pair[0]), name_from_json(pair[1]));
     c.mode = meta("mode", "plates");
     c.cycle_channels = std::stoi(meta("cycle_channels", "0"));
     c.cycle_sites = std::stoi(meta("cycle_sites", "0"));
@@ -316,6 +325,7 @@ CatalogSummary Catalog::summary() {
     s.format = c.format;
     s.source = c.source;
     s.sources = c.sources;
+    s.found_below = c.found_below;
     s.mode = c.mode;
     for (auto& p : plates()) s.plate_names.push_back(p.name);
     s.store = c.store;

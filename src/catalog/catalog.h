@@ -18,7 +18,9 @@ namespace imx {
 struct ExperimentConfig {
     std::string source;     // absolute path of the microscope folder; with several sources their
                             // deepest common folder (file paths are relative to it)
-    std::vector<std::string> sources;  // every --source folder (absolute)
+    std::vector<std::string> sources;  // every --source folder (absolute), or the acquisition found below it
+    // Sources whose acquisition was found below the folder given as --source: acquisition -> given.
+    std::vector<std::pair<std::string, std::string>> found_below;
     std::string source_endpoint;       // S3 endpoint for s3:// sources ("" = AWS_ENDPOINT_URL or AWS)
     std::string mode = "plates";       // plates | time | multiplexing (workflow/merge.h)
     int cycle_channels = 0, cycle_sites = 0;  // multiplexing: channels per cycle, fields per cycle
@@ -54,6 +56,7 @@ struct CatalogPlate {
 struct CatalogSummary {
     std::string format, source, store, compression, mode;
     std::vector<std::string> sources, plate_names;
+    std::vector<std::pair<std::string, std::string>> found_below;  // acquisition folder, --source given
     bool mip = false;
     int plates = 0, wells = 0, sites = 0, channels = 0, tpoints = 0, zplanes = 0;
     int64_t planes = 0, outputs = 0, outputs_verified = 0, files = 0, files_missing = 0, files_deleted = 0;

@@ -33,6 +33,8 @@ void print_summary(const CatalogSummary& s, int64_t stored_by_jobs = 0) {
     } else {
         fmt::print("source        {}\n", s.source);
     }
+    for (auto& [acquisition, given] : s.found_below)
+        fmt::print("found         {} (below --source {})\n", acquisition, given);
     fmt::print("store         {}\n", s.store);
     fmt::print("compression   {}{}\n", s.compression, s.mip ? "  (maximum-intensity projections)" : "");
     std::string plate_names;

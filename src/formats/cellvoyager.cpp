@@ -109,6 +109,28 @@ fs::path find_one(const fs::path& dir, const char* standard, const char* ext) {
     return n == 1 ? found : fs::path();
 }
 
+// The instrument writes shading (SC_*, named by the mrf's ShadingCorrectionSource) and dark-current
+// (DC_*) images beside the planes. They are calibration data, not planes of the plate: named in a
+// warning so that nobody takes their absence from the plate for lost pixels.
+void note_correction_images(const fs::path& source, ImageSet& set, const std::set<std::string>& shading_files) {
+    std::set<std::string> planes;
+    for (auto& p : set.planes) planes.insert(p.file);
+    std::vector<std::string> names;
+    for (auto& e : source::list(source)) {
+        const std::string ext = lower_extension(e.path);
+        if (e.is_dir || (ext != ".tif" && ext != ".tiff" && ext != ".png") || planes.count(e.name)) continue;
+        if (shading_files.count(e.name) || e.name.rfind("SC_", 0) == 0 || e.name.rfind("DC_", 0) == 0)
+            names.push_back(e.name);
+    }
+    if (names.empty()) return;
+    std::string text = std::to_string(names.size()) +
+                       " shading (SC_) / dark-current (DC_) correction image(s) are calibration data, not planes of "
+                       "the plate, and are not stored:";
+    for (size_t i = 0; i < names.size() && i < 64; ++i) text += (i ? ", " : " ") + names[i];
+    if (names.size() > 64) text += ", ...";
+    set.warnings.push_back(text);
+}
+
 class CellVoyagerLayout final : public LayoutReader {
 public:
     std::string name() const override { return "cellvoyager"; }
@@ -119,10 +141,15 @@ public:
 
     int detect(const fs::path& source) const override {
         if (!find_one(source, "MeasurementData.mlf", ".mlf").empty()) return 90;
-        // Several .mlf files and no MeasurementData.mlf: ours still, so that configure can say why.
-        for (auto& e : source::list(source))
+        // Several .mlf files and no MeasurementData.mlf, or a MeasurementDetail.mrf without its .mlf:
+        // ours still, so that configure says why rather than `files` reading the planes, shading
+        // and dark-current images as sites.
+        int score = 0;
+        for (auto& e : source::list(source)) {
             if (e.path.extension() == ".mlf") return 50;
-        return 0;
+            if (e.path.extension() == ".mrf") score = 40;
+        }
+        return score;
     }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
@@ -131,10 +158,17 @@ public:
         fs::path mlf = find_one(source, "MeasurementData.mlf", ".mlf");
         if (mlf.empty()) {
             std::string names;
-            for (auto& e : source::list(source))
+            bool mrf = false;
+            for (auto& e : source::list(source)) {
                 if (e.path.extension() == ".mlf") names += (names.empty() ? "" : ", ") + e.name;
+                mrf = mrf || e.path.extension() == ".mrf";
+            }
             throw input_error(source.string(),
-                              names.empty() ? "no MeasurementData.mlf in the folder"
+                              names.empty() ? std::string("no MeasurementData.mlf in the folder") +
+                                                  (mrf ? " beside its .mrf: the list of images is missing; copy it from "
+                                                         "the instrument's measurement folder, or give --format files "
+                                                         "to read the image files without it"
+                                                       : "")
                                             : "several .mlf files (" + names +
                                                   ") and no MeasurementData.mlf: the instrument writes one "
                                                   "MeasurementData.mlf per acquisition; give each its own folder");
@@ -144,6 +178,7 @@ public:
         std::string plate_name = source.filename().string();
         int plate_rows = 0, plate_cols = 0;
         std::map<long, std::pair<std::optional<double>, std::optional<double>>> pixel_size;  // Ch -> (x, y)
+        std::set<std::string> shading_files;  // the mrf's ShadingCorrectionSource per channel
         std::string mrf_buffer;
         if (!mrf.empty()) {
             auto doc = parse_xml(mrf, mrf_buffer);
@@ -168,6 +203,7 @@ public:
                         set.width = uint32_t(w);
                         set.height = uint32_t(h);
                     }
+                    if (const char* sc = attr(n, "ShadingCorrectionSource"); sc && *sc) shading_files.insert(sc);
                     long bits = r.integer("InputBitDepth", 0, 64, 0);
                     if (bits && !set.bits_per_sample) set.bits_per_sample = int(bits);
                 }
@@ -293,6 +329,7 @@ public:
             if (r.zpos && r.projection.empty()) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
             set.planes.push_back(std::move(p));
         }
+        note_correction_images(source, set, shading_files);
         // z step from the first stack with more than one plane.
         for (auto& [_, v] : zpos) {
             if (v.size() < 2) continue;

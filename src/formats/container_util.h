@@ -115,6 +115,23 @@ inline bool utf16le_to_utf8(std::string_view in, std::string& out) {
     return true;
 }
 
+// A plane geometry as readers find it, and the fields of it that ImageSet and PlateInfo share.
+struct Geometry {
+    uint32_t width = 0, height = 0;
+    DType dtype = DType::u16;
+    int bits_per_sample = 0;
+    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
+};
+template <class Target> void assign_geometry(Target& t, const Geometry& g) {
+    t.width = g.width;
+    t.height = g.height;
+    t.dtype = g.dtype;
+    t.bits_per_sample = g.bits_per_sample;
+    t.pixel_size_x = g.pixel_size_x;
+    t.pixel_size_y = g.pixel_size_y;
+    t.pixel_size_z = g.pixel_size_z;
+}
+
 // Plates by plane geometry, for container folders whose files or images differ in plane size (a
 // LIF file with an XY image and an XZ scan) or scale (ND2 files taken with two objectives): a plate
 // holds one plane size and one scale, so each further geometry becomes a plate of its own,
@@ -122,12 +139,7 @@ inline bool utf16le_to_utf8(std::string_view in, std::string& out) {
 // already stored, beside the base plate set.plates[0].
 class PlatesBySize {
 public:
-    struct Geometry {
-        uint32_t width = 0, height = 0;
-        DType dtype = DType::u16;
-        int bits_per_sample = 0;
-        std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
-    };
+    using Geometry = container::Geometry;
     // split_by_scale: another pixel size or z step of a stored plane size makes a plate of its own
     // (ND2: each file a well); otherwise such planes join the plate of their size with a warning
     // that they are stored at that plate's scale (LIF: images of one file are sites of one well).
@@ -152,7 +164,7 @@ public:
         }
         if (auto it = plates_.find(key); it != plates_.end()) return it->second;
         if (plates_.empty()) {
-            assign(set_, g);
+            assign_geometry(set_, g);
             set_.time_interval_s = g.time_interval_s;
             return plates_.emplace(key, 0).first->second;
         }
@@ -168,7 +180,7 @@ public:
         const bool z_named = (same_plane || taken(extra.name)) && z_differs;
         if (z_named) extra.name += "_z" + micrometres(g.pixel_size_z) + "um";
         for (int k = 2; taken(extra.name); ++k) extra.name += "_" + std::to_string(k);
-        assign(extra, g);
+        assign_geometry(extra, g);
         // The scale is described where the plate's name says it.
         auto describe = [&](uint32_t w, uint32_t h, DType t, const std::optional<double>& px, const std::optional<double>& pz) {
             std::string d = std::to_string(w) + "x" + std::to_string(h) + " " + dtype_name(t);
@@ -198,17 +210,6 @@ private:
             if (p.name == name) return true;
         return false;
     }
-    // The geometry fields ImageSet and PlateInfo share.
-    template <class Target> static void assign(Target& t, const Geometry& g) {
-        t.width = g.width;
-        t.height = g.height;
-        t.dtype = g.dtype;
-        t.bits_per_sample = g.bits_per_sample;
-        t.pixel_size_x = g.pixel_size_x;
-        t.pixel_size_y = g.pixel_size_y;
-        t.pixel_size_z = g.pixel_size_z;
-    }
-
     ImageSet& set_;
     bool split_by_scale_;
     std::map<Key, size_t> plates_;

@@ -308,6 +308,7 @@ public:
     }
 
     int detect(const fs::path& source) const override { return find_index(source).empty() ? 0 : 90; }
+    bool owns_subfolder(const std::string& name) const override { return name == "Images"; }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
         fs::path index = find_index(source);

@@ -144,12 +144,11 @@ public:
     }
 
 private:
-    // .nd files in the folder, or (when there are none) one folder level down.
+    // .nd files in the folder (acquisitions further down are found by find_acquisition).
     static std::vector<fs::path> nd_files(const fs::path& source) {
         std::vector<fs::path> out;
-        for (int depth = 0; depth < 2 && out.empty(); ++depth)
-            for (auto& e : source::list_tree(source, depth))
-                if (e.depth == depth && !e.is_dir && lower_extension(e.path) == ".nd") out.push_back(e.path);
+        for (auto& e : source::list(source))
+            if (!e.is_dir && lower_extension(e.path) == ".nd") out.push_back(e.path);
         std::sort(out.begin(), out.end());
         return out;
     }

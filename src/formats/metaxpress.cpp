@@ -169,6 +169,27 @@ void list_plate_files(const fs::path& source, const fs::path& root, std::vector<
     }
 }
 
+// Files of the folder and of its TimePoint_N / ZStep_N sub-folders (two levels), at most
+// kMaxDetectEntries: what detect() looks at.
+std::vector<source::Entry> plate_folder_entries(const fs::path& root) {
+    std::vector<source::Entry> out;
+    std::vector<fs::path> dirs{root};
+    for (int depth = 0; depth < 3 && !dirs.empty(); ++depth) {
+        std::vector<fs::path> next;
+        for (auto& d : dirs)
+            for (auto& e : source::list(d)) {
+                if (out.size() >= kMaxDetectEntries) return out;
+                if (e.is_dir) {
+                    if (is_tz_folder(e.name)) next.push_back(e.path);
+                } else {
+                    out.push_back(e);
+                }
+            }
+        dirs = std::move(next);
+    }
+    return out;
+}
+
 // Dense rank of a value in a set.
 int rank(const std::set<int>& s, int v) { return int(std::distance(s.begin(), s.find(v))); }
 
@@ -182,11 +203,11 @@ public:
                "HTD SiteSelection gaps (sites are numbered as in the file names)";
     }
 
+    // Plate folders only: the files in the folder and its TimePoint_N / ZStep_N sub-folders.
     int detect(const fs::path& source) const override {
         bool metamorph_name = false;
         fs::path plain_candidate;
-        for (auto& e : source::list_tree(source, kMaxDepth, kMaxDetectEntries)) {
-            if (e.is_dir) continue;
+        for (auto& e : plate_folder_entries(source)) {
             std::string ext = lower_extension(e.path);
             if (ext == ".htd") return 90;
             if (ext != ".tif" && ext != ".tiff") continue;
@@ -205,6 +226,8 @@ public:
         }
         return 0;
     }
+    bool owns_subfolder(const std::string& name) const override { return is_tz_folder(name); }
+    bool reads_several() const override { return true; }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
         ImageSet set;
@@ -233,27 +256,27 @@ public:
         };
         std::vector<Plate> plates;
         int thumbs = 0;
-        if (!htd_roots.empty()) {
-            for (auto& r : htd_roots) {
-                Plate p{r, parse_htd(htd_of[r]), {}};
-                list_plate_files(source, r, p.files, thumbs);
-                plates.push_back(std::move(p));
-            }
-        } else {
-            // Database layout: the plate folder is what is left of a file's folder once the
-            // TimePoint_N / ZStep_N components are removed.
-            std::map<fs::path, Plate> by_root;
-            for (auto& e : tree) {
-                if (!e.is_dir && is_tiff(e.path)) {
-                    fs::path root = e.path.parent_path();
-                    while (root != source && is_tz_folder(root.filename().string())) root = root.parent_path();
-                    by_root.emplace(root, Plate{root, std::nullopt, {}});
-                }
-            }
-            for (auto& [root, p] : by_root) {
-                list_plate_files(source, root, p.files, thumbs);
-                if (!p.files.empty()) plates.push_back(std::move(p));
-            }
+        for (auto& r : htd_roots) {
+            Plate p{r, parse_htd(htd_of[r]), {}};
+            list_plate_files(source, r, p.files, thumbs);
+            plates.push_back(std::move(p));
+        }
+        // Database layout (no HTD; also beside exported plates when a folder holds both): the plate
+        // folder is what is left of a file's folder once the TimePoint_N / ZStep_N components are
+        // removed. Folders inside an exported plate are that plate's.
+        std::map<fs::path, Plate> by_root;
+        for (auto& e : tree) {
+            if (e.is_dir || !is_tiff(e.path)) continue;
+            fs::path root = e.path.parent_path();
+            while (root != source && is_tz_folder(root.filename().string())) root = root.parent_path();
+            const bool exported = std::any_of(htd_roots.begin(), htd_roots.end(), [&](const fs::path& r) {
+                return root == r || root.native().rfind(r.native() + "/", 0) == 0;
+            });
+            if (!exported) by_root.emplace(root, Plate{root, std::nullopt, {}});
+        }
+        for (auto& [root, p] : by_root) {
+            list_plate_files(source, root, p.files, thumbs);
+            if (!p.files.empty()) plates.push_back(std::move(p));
         }
         if (thumbs) set.warnings.push_back(std::to_string(thumbs) + " thumbnail file(s) (_thumb) ignored");
 
@@ -291,6 +314,7 @@ public:
             }
             // Channel names: HTD WaveNameN, else the MetaMorph metadata of the wave's first file.
             std::map<int, std::string> wave_name;
+            std::optional<MetaMorphPlane> plate_meta;  // this plate's pixel size (plates may differ)
             for (auto& [wave, f] : first_of_wave) {
                 std::string cname;
                 if (pl.htd) {
@@ -304,6 +328,7 @@ public:
                     // unreadable files are reported by configure's file checks and by the jobs
                 }
                 if (meta && !first_meta) first_meta = meta;
+                if (meta && !plate_meta) plate_meta = meta;
                 if (cname.empty() && meta) cname = meta->illumination;
                 if (cname.empty()) cname = wave == 0 ? "C0" : "w" + std::to_string(wave);
                 wave_name[wave] = cname;
@@ -377,6 +402,10 @@ public:
                 set.planes.push_back(std::move(p));
             }
             PlateInfo info{pname, 0, 0};
+            if (plate_meta) {  // used when the plate keeps a plane size of its own (configure.cpp)
+                info.pixel_size_x = plate_meta->pixel_size_x;
+                info.pixel_size_y = plate_meta->pixel_size_y;
+            }
             if (pl.htd && pl.htd->ywells > 0 && pl.htd->xwells > 0) {
                 info.rows = pl.htd->ywells;
                 info.cols = pl.htd->xwells;

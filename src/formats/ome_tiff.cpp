@@ -21,6 +21,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "formats/ome_tiff_model.h"
 #include "formats/tiff_decoder.h"
 #include "storage/source_files.h"
 
@@ -50,6 +51,20 @@ bool is_ome_tiff_name(const std::string& name) {
 
 bool is_companion_name(const std::string& name) { return ends_with(lower(name), ".companion.ome"); }
 
+bool is_plain_tiff_name(const std::string& name) {
+    const std::string n = lower(name);
+    return (ends_with(n, ".tif") || ends_with(n, ".tiff")) && !is_ome_tiff_name(name);
+}
+
+// A TIFF named .tif whose first page carries OME-XML (some writers do not add ".ome").
+bool carries_ome_xml(const fs::path& file) {
+    try {
+        return is_ome_xml(tiff_image_description(file, 0));
+    } catch (const Error&) {
+        return false;  // not a readable TIFF: whoever reads it says why
+    }
+}
+
 std::string strip_ome_suffix(const std::string& name) {
     const std::string n = lower(name);
     for (const char* ext : {".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf", ".companion.ome"})
@@ -57,184 +72,7 @@ std::string strip_ome_suffix(const std::string& name) {
     return name;
 }
 
-std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
-
-std::string_view local_name(const char* qualified) {
-    std::string_view n(qualified);
-    auto colon = n.rfind(':');
-    return colon == std::string_view::npos ? n : n.substr(colon + 1);
-}
-
-bool named(const pugi::xml_node& n, std::string_view local) {
-    return n.type() == pugi::node_element && local_name(n.name()) == local;
-}
-
-pugi::xml_node child(const pugi::xml_node& n, std::string_view local) {
-    for (auto c : n.children())
-        if (named(c, local)) return c;
-    return {};
-}
-
-std::vector<pugi::xml_node> children(const pugi::xml_node& n, std::string_view local) {
-    std::vector<pugi::xml_node> out;
-    for (auto c : n.children())
-        if (named(c, local)) out.push_back(c);
-    return out;
-}
-
-pugi::xml_attribute attr(const pugi::xml_node& n, std::string_view local) {
-    for (auto a : n.attributes())
-        if (local_name(a.name()) == local) return a;
-    return {};
-}
-
-std::string attr_str(const pugi::xml_node& n, std::string_view local) {
-    auto a = attr(n, local);
-    return a ? trim(a.value()) : std::string();
-}
-
-// Parses numbers strictly; errors name the metadata file, the element and the attribute.
-class Numbers {
-public:
-    explicit Numbers(std::string file) : file_(std::move(file)) {}
-
-    std::optional<uint64_t> uint(const pugi::xml_node& n, std::string_view name) const {
-        const std::string v = attr_str(n, name);
-        if (v.empty()) return std::nullopt;
-        uint64_t out = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-        if (ec != std::errc() || p != v.data() + v.size()) bad(n, name, v, "a non-negative integer");
-        return out;
-    }
-    uint64_t uint_or(const pugi::xml_node& n, std::string_view name, uint64_t fallback) const {
-        return uint(n, name).value_or(fallback);
-    }
-    std::optional<double> real(const pugi::xml_node& n, std::string_view name) const {
-        const std::string v = attr_str(n, name);
-        if (v.empty()) return std::nullopt;
-        double out = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-        if (ec != std::errc() || p != v.data() + v.size() || !std::isfinite(out)) bad(n, name, v, "a number");
-        return out;
-    }
-    [[noreturn]] void bad(const pugi::xml_node& n, std::string_view name, const std::string& v,
-                          const char* expected) const {
-        throw input_error(file_, "OME-XML " + std::string(local_name(n.name())) + " attribute " + std::string(name) +
-                                     "='" + v.substr(0, 64) + "' is not " + expected);
-    }
-    [[noreturn]] void fail(const std::string& reason) const { throw input_error(file_, reason); }
-    const std::string& file() const { return file_; }
-
-private:
-    std::string file_;
-};
-
-// Unit conversions. OME defaults: lengths in µm, time in s, wavelengths in nm.
-std::optional<double> length_factor_um(const std::string& unit) {
-    if (unit.empty() || unit == "\xC2\xB5m" || unit == "\xCE\xBCm" || unit == "um" || unit == "micron" ||
-        unit == "reference frame")
-        return 1.0;
-    if (unit == "nm") return 1e-3;
-    if (unit == "mm") return 1e3;
-    if (unit == "cm") return 1e4;
-    if (unit == "m") return 1e6;
-    if (unit == "pm") return 1e-6;
-    if (unit == "\xC3\x85" || unit == "\xE2\x84\xAB") return 1e-4;  // Ångström (two spellings)
-    return std::nullopt;
-}
-
-std::optional<double> time_factor_s(const std::string& unit) {
-    if (unit.empty() || unit == "s") return 1.0;
-    if (unit == "ms") return 1e-3;
-    if (unit == "\xC2\xB5s" || unit == "\xCE\xBCs" || unit == "us") return 1e-6;
-    if (unit == "ns") return 1e-9;
-    if (unit == "min") return 60.0;
-    if (unit == "h") return 3600.0;
-    return std::nullopt;
-}
-
-std::optional<double> wavelength_factor_nm(const std::string& unit) {
-    if (unit.empty() || unit == "nm") return 1.0;
-    auto um = length_factor_um(unit);
-    if (um && unit != "reference frame") return *um * 1e3;
-    return std::nullopt;
-}
-
-DType ome_pixel_type(const Numbers& num, const std::string& type) {
-    if (type == "uint8") return DType::u8;
-    if (type == "uint16") return DType::u16;
-    if (type == "uint32") return DType::u32;
-    if (type == "int8") return DType::i8;
-    if (type == "int16") return DType::i16;
-    if (type == "int32") return DType::i32;
-    if (type == "float") return DType::f32;
-    num.fail("OME-XML pixel type '" + type.substr(0, 32) +
-             "' is not supported (imextract reads uint8/16/32, int8/16/32 and float)");
-}
-
-// ---- what we collect --------------------------------------------------------------------------
-
-struct Loc {
-    int file = -1;     // index into Reader::files_; -1 = plane not stored anywhere
-    uint32_t ifd = 0;
-};
-
-struct Placement {
-    int plate = -1;  // index into the plate list
-    int row = 0, col = 0, site = 0;
-    std::optional<double> x, y;
-};
-
-struct Image {
-    std::string doc;     // metadata file, for messages
-    std::string id;
-    uint32_t series = 0;  // index of the Image within its document
-    uint32_t sx = 0, sy = 0, sz = 1, sc = 1, st = 1;
-    uint32_t spp = 1;     // samples per pixel (3 for RGB)
-    uint32_t ec = 1;      // effective channels = sc / spp, one TIFF page each
-    std::string order = "XYZCT";
-    DType dtype = DType::u16;
-    int significant_bits = 0;
-    std::optional<double> psx, psy, psz, dt;
-    std::vector<ChannelInfo> channels;  // sc entries, names may be empty
-    std::vector<Loc> planes;            // by plane index in dimension order
-    std::vector<std::array<std::optional<double>, 3>> positions;  // by plane index, may be empty
-    Placement where;
-
-    // SizeZ x effective SizeC x SizeT; UINT64_MAX when the product overflows.
-    uint64_t plane_count() const {
-        uint64_t n = 0;
-        return __builtin_mul_overflow(uint64_t(sz) * ec, uint64_t(st), &n) ? UINT64_MAX : n;
-    }
-    // (z, c, t) of plane index p, following DimensionOrder (letters 2..4, fastest first).
-    void coords(uint64_t p, uint32_t& z, uint32_t& c, uint32_t& t) const {
-        for (int i = 2; i < 5; ++i) {
-            const char d = order[size_t(i)];
-            const uint32_t n = d == 'Z' ? sz : d == 'C' ? ec : st;
-            const uint32_t v = uint32_t(p % n);
-            p /= n;
-            (d == 'Z' ? z : d == 'C' ? c : t) = v;
-        }
-    }
-    uint64_t index(uint32_t z, uint32_t c, uint32_t t) const {
-        uint64_t p = 0;
-        for (int i = 4; i >= 2; --i) {
-            const char d = order[size_t(i)];
-            const uint32_t n = d == 'Z' ? sz : d == 'C' ? ec : st;
-            p = p * n + (d == 'Z' ? z : d == 'C' ? c : t);
-        }
-        return p;
-    }
-};
-
-struct Plate {
-    std::string doc, id;
-    PlateInfo info;
-};
+using namespace ome_tiff;  // OME-XML values and the model
 
 // One configure() run.
 class Reader {
@@ -279,10 +117,18 @@ private:
             if (e.is_dir) continue;
             if (is_companion_name(e.name)) companions.push_back(e.name);
             else if (is_ome_tiff_name(e.name)) tiffs.push_back(e.name);
-            folder_bytes_ += e.size;
+            // Local listings carry no sizes (no stat per entry); this bound needs them.
+            folder_bytes_ += e.size ? e.size : source::file_size(e.path).value_or(0);
         }
         std::sort(companions.begin(), companions.end());
         std::sort(tiffs.begin(), tiffs.end());
+        if (companions.empty() && tiffs.empty())
+            for (auto& e : source::list(source_)) {
+                if (e.is_dir || !is_plain_tiff_name(e.name)) continue;
+                if (carries_ome_xml(e.path)) tiffs.push_back(e.name);
+                else warnings_.push_back(path_of(e.name) + ": no OME-XML in the first page's ImageDescription; "
+                                                            "not part of the OME-TIFF set, skipped");
+            }
         if (companions.empty() && tiffs.empty())
             throw input_error(source_.string(),
                               "no OME-TIFF files (*.ome.tif, *.ome.tiff, *.companion.ome) in this folder");
@@ -680,45 +526,36 @@ private:
         }
 
         const Image& first = images_[placed.front()];
-        for (size_t i : placed) {
-            const Image& img = images_[i];
-            if (img.sx != first.sx || img.sy != first.sy)
-                throw input_error(img.doc, "Image " + img.id + " is " + std::to_string(img.sx) + " x " +
-                                               std::to_string(img.sy) + " pixels but " + first.id + " in " +
-                                               first.doc + " is " + std::to_string(first.sx) + " x " +
-                                               std::to_string(first.sy) +
-                                               "; one plate needs one plane size (convert them separately)");
-            if (img.dtype != first.dtype)
-                throw input_error(img.doc, "Image " + img.id + " has pixel type " + dtype_name(img.dtype) + " but " +
-                                               first.id + " in " + first.doc + " has " + dtype_name(first.dtype) +
-                                               "; one plate needs one pixel type");
-        }
-        set.width = first.sx;
-        set.height = first.sy;
-        set.dtype = first.dtype;
-        set.bits_per_sample = first.significant_bits;
-        set.pixel_size_x = first.psx;
-        set.pixel_size_y = first.psy;
-        set.pixel_size_z = first.psz;
+        container::assign_geometry(set, first.geometry());
         set.time_interval_s = first.dt;
+        const Kinds kinds = split_by_kind(set, images_, placed, warnings_);
 
-        // Channels are global: the first Image's, extended by later Images that have more.
-        for (size_t i : placed)
-            for (size_t c = set.channels.size(); c < images_[i].channels.size(); ++c)
-                set.channels.push_back(images_[i].channels[c]);
-        std::set<std::string> seen;
-        for (size_t c = 0; c < set.channels.size(); ++c) {
-            std::string& name = set.channels[c].name;
-            if (name.empty()) name = "C" + std::to_string(c);
-            const std::string base = name;
-            for (int k = 2; seen.count(name); ++k) name = base + "_" + std::to_string(k);
-            seen.insert(name);
+        // Channels: each kind's from its first Image, shared between kinds by name.
+        std::vector<std::vector<int>> kind_channels(kinds.first_image.size());
+        for (size_t k = 0; k < kinds.first_image.size(); ++k) {
+            const Image& img = images_[kinds.first_image[k]];
+            std::set<std::string> seen;
+            for (size_t c = 0; c < img.channels.size(); ++c) {
+                std::string name = img.channels[c].name.empty() ? "C" + std::to_string(c) : img.channels[c].name;
+                const std::string base = name;
+                for (int n = 2; seen.count(name); ++n) name = base + "_" + std::to_string(n);
+                seen.insert(name);
+                auto it = std::find_if(set.channels.begin(), set.channels.end(), [&](auto& ch) { return ch.name == name; });
+                if (it == set.channels.end()) {
+                    set.channels.push_back(img.channels[c]);
+                    set.channels.back().name = name;
+                    it = set.channels.end() - 1;
+                }
+                kind_channels[k].push_back(int(it - set.channels.begin()));
+            }
         }
 
         // Planes.
-        for (size_t i : placed) {
-            const Image& img = images_[i];
-            const std::string& plate = set.plates[size_t(img.where.plate)].name;
+        for (size_t n = 0; n < placed.size(); ++n) {
+            const Image& img = images_[placed[n]];
+            const Placement& where = kinds.where[n];
+            const std::vector<int>& channel_of = kind_channels[kinds.kind[n]];
+            const std::string& plate = set.plates[size_t(where.plate)].name;
             uint64_t missing = 0;
             for (uint64_t p = 0; p < img.planes.size(); ++p) {
                 const Loc& loc = img.planes[p];
@@ -734,10 +571,10 @@ private:
                                                                 std::to_string(folder_bytes_) + " bytes of the folder's files hold");
                     PlaneRecord r;
                     r.plate = plate;
-                    r.row = img.where.row;
-                    r.col = img.where.col;
-                    r.site = img.where.site;
-                    r.channel = int(c * img.spp + s);
+                    r.row = where.row;
+                    r.col = where.col;
+                    r.site = where.site;
+                    r.channel = channel_of[c * img.spp + s];
                     r.tpoint = int(t);
                     r.zplane = int(z);
                     r.file = files_[size_t(loc.file)];
@@ -749,8 +586,8 @@ private:
                         r.stage_y = img.positions[p][1];
                         r.stage_z = img.positions[p][2];
                     }
-                    if (img.where.x) r.stage_x = img.where.x;
-                    if (img.where.y) r.stage_y = img.where.y;
+                    if (where.x) r.stage_x = where.x;
+                    if (where.y) r.stage_y = where.y;
                     set.planes.push_back(std::move(r));
                 }
             }
@@ -760,29 +597,29 @@ private:
                                     " are in no TiffData (not stored in any file); left out");
         }
         if (set.planes.empty()) throw input_error(source_.string(), "the OME-XML maps no plane to a TIFF page");
-        check_first_page(set, first);
+        for (size_t image : kinds.first_image) check_first_page(images_[image]);
         set.warnings = std::move(warnings_);
         return set;
     }
 
     // The metadata must agree with the TIFF it describes; a mismatch would only surface later
     // as garbled pixels or a failed write.
-    void check_first_page(const ImageSet& set, const Image& first) {
-        const PlaneRecord& r = set.planes.front();
-        const fs::path file = source_ / r.file;
-        const PageInfo info = make_tiff_decoder()->page_info(file, r.page);
-        if (info.width != first.sx || info.height != first.sy)
-            throw input_error(file.string(), "page " + std::to_string(r.page) + " is " + std::to_string(info.width) +
-                                                 " x " + std::to_string(info.height) + " pixels but the OME-XML in " +
-                                                 first.doc + " says " + std::to_string(first.sx) + " x " +
-                                                 std::to_string(first.sy));
-        if (info.samples < first.spp)
-            throw input_error(file.string(), "page " + std::to_string(r.page) + " has " +
-                                                 std::to_string(info.samples) + " samples per pixel but the OME-XML says " +
-                                                 std::to_string(first.spp));
-        if (info.dtype != first.dtype)
-            throw input_error(file.string(), "page " + std::to_string(r.page) + " holds " + dtype_name(info.dtype) +
-                                                 " pixels but the OME-XML says " + dtype_name(first.dtype));
+    void check_first_page(const Image& img) {
+        auto loc = std::find_if(img.planes.begin(), img.planes.end(), [](const Loc& l) { return l.file >= 0; });
+        if (loc == img.planes.end()) return;
+        const fs::path file = source_ / files_[size_t(loc->file)];
+        const std::string page = "page " + std::to_string(loc->ifd);
+        const PageInfo info = make_tiff_decoder()->page_info(file, loc->ifd);
+        if (info.width != img.sx || info.height != img.sy)
+            throw input_error(file.string(), page + " is " + std::to_string(info.width) + " x " +
+                                                 std::to_string(info.height) + " pixels but the OME-XML in " + img.doc +
+                                                 " says " + std::to_string(img.sx) + " x " + std::to_string(img.sy));
+        if (info.samples < img.spp)
+            throw input_error(file.string(), page + " has " + std::to_string(info.samples) +
+                                                 " samples per pixel but the OME-XML says " + std::to_string(img.spp));
+        if (info.dtype != img.dtype)
+            throw input_error(file.string(), page + " holds " + dtype_name(info.dtype) + " pixels but the OME-XML says " +
+                                                 dtype_name(img.dtype));
     }
 };
 
@@ -790,13 +627,18 @@ class OmeTiffLayout final : public LayoutReader {
 public:
     std::string name() const override { return "ome-tiff"; }
     std::string description() const override {
-        return "OME-TIFF (*.ome.tif, *.ome.tiff, *.companion.ome; Bio-Formats and others), incl. HCS plates";
+        return "OME-TIFF (*.ome.tif, *.ome.tiff, *.companion.ome, or .tif files with OME-XML; Bio-Formats and others), "
+               "incl. HCS plates; Images of another shape become plates of their own";
     }
 
     int detect(const fs::path& source) const override {
-        for (auto& e : source::list(source))
+        fs::path first_tiff;
+        for (auto& e : source::list(source)) {
             if (is_ome_tiff_name(e.name) || is_companion_name(e.name)) return 80;
-        return 0;
+            if (first_tiff.empty() && !e.is_dir && is_plain_tiff_name(e.name)) first_tiff = e.path;
+        }
+        // OME-TIFFs named .tif: the folder's first TIFF says (one header read).
+        return !first_tiff.empty() && carries_ome_xml(first_tiff) ? 80 : 0;
     }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {

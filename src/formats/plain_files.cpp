@@ -170,9 +170,14 @@ public:
             std::string file, plate, well, row, col, site, channel, z, t;
         };
         std::vector<Match> matches;
+        std::string unmatched;  // the first few names, for messages
         for (auto& f : files) {
             std::smatch m;
-            if (!std::regex_match(f, m, re)) continue;
+            if (!std::regex_match(f, m, re)) {
+                if (unmatched.size() < 400) unmatched += (unmatched.empty() ? "" : ", ") + f;
+                else if (unmatched.back() != '.') unmatched += ", ...";
+                continue;
+            }
             auto g = [&](const char* n) { return groups.count(n) ? m[groups[n]].str() : std::string(); };
             matches.push_back({f, g("plate"), g("well"), g("row"), g("col"), g("site"), g("channel"), g("z"), g("t")});
         }
@@ -182,8 +187,14 @@ public:
             // No pattern and no standard names: every file is one site of well A01.
             for (size_t i = 0; i < files.size(); ++i) matches.push_back({files[i], "", "", "", "", std::to_string(i), "", "", ""});
         } else if (matches.size() < files.size()) {
-            set.warnings.push_back(std::to_string(files.size() - matches.size()) +
-                                   " image file(s) do not match the pattern and were ignored");
+            const std::string count = std::to_string(files.size() - matches.size()) + " of the " +
+                                      std::to_string(files.size()) + " image files";
+            // Without a pattern, a folder whose files half follow NAME_WELL_sS is two things.
+            if (!user_pattern)
+                throw input_error(source.string(), count + " do not follow the NAME_WELL_sS[_wC] names of the others (" +
+                                                       unmatched + "): give --pattern to say how every file maps to "
+                                                                   "wells and sites, or convert them separately");
+            set.warnings.push_back(count + " do not match the pattern and are not stored: " + unmatched);
         }
 
         Dense plates, sites, channels, zs, ts;
@@ -227,7 +238,12 @@ public:
             if (is_tiff(full)) {
                 // ImageJ files over 4 GB declare more images than they have IFDs (contiguous planes).
                 pages = tiff_declared_planes(full);
-                const bool imagej = imagej_geometry(tiff_image_description(full, 0), h);
+                const std::string description = tiff_image_description(full, 0);
+                // Plain pages would fold an OME-TIFF's channels and time-points into z.
+                if (is_ome_xml(description))
+                    throw input_error(full.string(), "carries OME-XML metadata (an OME-TIFF); the files layout would read "
+                                                     "its pages as z-planes: convert its folder with --format ome-tiff");
+                const bool imagej = imagej_geometry(description, h);
                 if (pages > 1 && !imagej) h.slices = int(pages);
                 if (imagej && !set.pixel_size_x && h.unit_um > 0) {
                     // XResolution is pixels per unit.

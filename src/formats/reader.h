@@ -95,9 +95,20 @@ public:
     virtual ~LayoutReader() = default;
     virtual std::string name() const = 0;          // "cellvoyager", "ome-tiff", "files"
     virtual std::string description() const = 0;   // one line for `imextract formats`
-    // Confidence 0..100 that this reader understands the folder; 0 = not mine. Must be cheap
-    // (look at file names and at most a few headers).
-    virtual int detect(const fs::path& source) const = 0;
+    // Confidence 0..100 that `folder` itself holds an acquisition in this layout (its metadata in
+    // the folder, or in the sub-folders the layout defines); 0 = not mine. Must be cheap (file
+    // names and at most a few headers) and must not search further down: find_acquisition does.
+    virtual int detect(const fs::path& folder) const = 0;
+    // True when sub-folder `name` of an acquisition folder is part of that acquisition (Harmony's
+    // Images, ScanR's data, MetaXpress's TimePoint_N / ZStep_N): no other acquisition is looked
+    // for in it.
+    virtual bool owns_subfolder(const std::string& name) const {
+        (void)name;
+        return false;
+    }
+    // True when configure() of a folder above several acquisitions of this layout reads each as a
+    // plate of its own (MetaXpress plate folders of one export or database folder).
+    virtual bool reads_several() const { return false; }
     // Reads the metadata. Throws Error (Kind::input) with the file and the reason when it cannot.
     virtual ImageSet configure(const fs::path& source, const LayoutOptions& options) const = 0;
 };
@@ -165,7 +176,19 @@ public:
 
 const std::vector<std::unique_ptr<LayoutReader>>& layout_readers();
 const LayoutReader* find_layout_reader(const std::string& name);
-// Picks the reader with the highest detect() score; throws Error naming the folder when none fits.
+// An acquisition found in or below a source folder: the reader and the folder to configure.
+struct Acquisition {
+    const LayoutReader* reader = nullptr;
+    fs::path folder;
+};
+// What to read in `source` (formats/detect.cpp). Vendor metadata is looked for in the folder and
+// every sub-folder: one acquisition (here or below) is used; several, or one beside image files
+// that belong to none, are refused (Error, input) with a list of each (format, folder) and how to
+// convert them. `format` is "auto" ("") or a reader's name: that reader on the folder when it
+// claims it, else its only acquisition below. With no vendor metadata, a folder holding images
+// is read by "files".
+Acquisition find_acquisition(const fs::path& source, const std::string& format = "auto");
+// find_acquisition(source).reader; throws Error naming the folder when nothing fits.
 const LayoutReader& detect_layout(const fs::path& source);
 
 const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders();

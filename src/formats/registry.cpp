@@ -34,29 +34,6 @@ const LayoutReader* find_layout_reader(const std::string& name) {
     return nullptr;
 }
 
-const LayoutReader& detect_layout(const fs::path& source) {
-    if (!source::is_dir(source))
-        throw Error(source.string() + ": not a folder (the source must be the folder the microscope wrote)",
-                    Error::Kind::input);
-    const LayoutReader* best = nullptr;
-    int best_score = 0;
-    for (auto& r : layout_readers()) {
-        int s = r->detect(source);
-        if (s > best_score) {
-            best_score = s;
-            best = r.get();
-        }
-    }
-    if (!best) {
-        std::string names;
-        for (auto& r : layout_readers()) names += (names.empty() ? "" : ", ") + r->name();
-        throw Error(source.string() + ": no supported microscope layout found (tried " + names +
-                        "); for a folder of plain image files give --format files --pattern REGEX",
-                    Error::Kind::input);
-    }
-    return *best;
-}
-
 const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders() {
     static const std::vector<std::unique_ptr<PixelDecoder>> decoders = [] {
         std::vector<std::unique_ptr<PixelDecoder>> v;

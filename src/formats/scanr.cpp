@@ -198,6 +198,10 @@ public:
             return 0;
         return 90;
     }
+    bool owns_subfolder(const std::string& name) const override {
+        return name.size() == 4 && std::equal(name.begin(), name.end(), "data",
+                                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+    }
 
     ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
         ImageSet set;

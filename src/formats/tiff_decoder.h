@@ -16,6 +16,14 @@ namespace fs = std::filesystem;
 // naming the file when it is not a readable TIFF or the page does not exist.
 std::string tiff_image_description(const fs::path& file, uint32_t page = 0);
 
+// True when an ImageDescription is OME-XML (an OME-TIFF, whatever the file is named).
+inline bool is_ome_xml(const std::string& description) {
+    const size_t start = description.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos) return false;
+    return (description.compare(start, 5, "<?xml") == 0 || description.compare(start, 4, "<OME") == 0) &&
+           description.find("<OME") != std::string::npos;
+}
+
 // Number of pages (IFDs in the main chain). Throws Error naming the file when unreadable.
 uint32_t tiff_page_count(const fs::path& file);
 

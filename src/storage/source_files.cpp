@@ -294,7 +294,27 @@ RemoteSpec parse_remote(const std::string& given) {
     return spec;
 }
 
-std::vector<Entry> list(const fs::path& dir) { return list_tree(dir, 0); }
+namespace {
+thread_local std::map<std::string, std::vector<Entry>>* listing_memo = nullptr;
+thread_local int listing_memos = 0;  // nested ListingMemo objects share the outermost one's listings
+}
+
+ListingMemo::ListingMemo() {
+    if (listing_memos++ == 0) listing_memo = new std::map<std::string, std::vector<Entry>>;
+}
+ListingMemo::~ListingMemo() {
+    if (--listing_memos == 0) {
+        delete listing_memo;
+        listing_memo = nullptr;
+    }
+}
+
+std::vector<Entry> list(const fs::path& dir) {
+    if (!listing_memo || is_remote(dir)) return list_tree(dir, 0);  // remote listings have their own cache
+    auto it = listing_memo->find(dir.native());
+    if (it == listing_memo->end()) it = listing_memo->emplace(dir.native(), list_tree(dir, 0)).first;
+    return it->second;
+}
 
 std::vector<Entry> list_tree(const fs::path& dir, int max_depth, size_t max_entries) {
     std::vector<Entry> out;

@@ -50,6 +50,16 @@ struct Entry {
 // Children of `dir`, sorted by name; empty when `dir` is missing or unreadable. Symlinked folders
 // are not followed.
 std::vector<Entry> list(const fs::path& dir);
+// While one exists, list() of a local folder answers from the first listing this thread made of
+// it: detection asks every reader about every folder, and a folder of 100,000 planes costs a stat
+// per file and listing.
+class ListingMemo {
+public:
+    ListingMemo();
+    ~ListingMemo();
+    ListingMemo(const ListingMemo&) = delete;
+    ListingMemo& operator=(const ListingMemo&) = delete;
+};
 // Everything below `dir` down to `max_depth` (0 = children only), in sorted path order, at most
 // `max_entries` entries.
 std::vector<Entry> list_tree(const fs::path& dir, int max_depth = 1 << 20, size_t max_entries = SIZE_MAX);

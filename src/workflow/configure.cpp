@@ -2,6 +2,7 @@
 // against the files, and writes the catalog.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -39,22 +40,11 @@ void validate(const ImageSet& set, const fs::path& source) {
 }
 
 
-// Configures one source folder with its detected (or the given) reader, checks the planes and the
-// files, takes the pixel inventory of the files, and fills in the plane geometry from the first
-// image present.
-ImageSet configure_source(const fs::path& source, const CreateOptions& opt, SourceInventory& inventory) {
-    const LayoutReader* reader = nullptr;
-    if (opt.format.empty() || opt.format == "auto") {
-        reader = &detect_layout(source);
-        log::info("{}: detected format '{}'", source.string(), reader->name());
-    } else {
-        reader = find_layout_reader(opt.format);
-        if (!reader) {
-            std::string names;
-            for (auto& r : layout_readers()) names += " " + r->name();
-            throw Error("unknown format '" + opt.format + "' (known: auto" + names + ")", Error::Kind::usage);
-        }
-    }
+// Configures one acquisition with its reader (formats/detect.cpp found both), checks the planes
+// and the files, takes the pixel inventory of the files, and fills in the plane geometry from the
+// first image present.
+ImageSet configure_source(const fs::path& source, const LayoutReader* reader, const CreateOptions& opt,
+                          SourceInventory& inventory) {
     LayoutOptions lopt;
     lopt.pattern = opt.pattern;
     lopt.tiles = opt.tiles;
@@ -123,6 +113,26 @@ ImageSet configure_source(const fs::path& source, const CreateOptions& opt, Sour
     set.height = info.height;
     set.dtype = info.dtype;
     if (!set.bits_per_sample) set.bits_per_sample = info.bits_per_sample;
+    // The other plates' first images too: plates of another plane size or type (MetaXpress plates
+    // of several exports read together) keep their own, instead of failing in the run jobs.
+    std::set<std::string> probed{first->plate};
+    for (auto& pl : set.planes) {
+        if (!present.count(pl.file) || own_geometry.count(pl.plate) || !probed.insert(pl.plate).second) continue;
+        const fs::path file = resolve_inside(source, pl.file);
+        const PageInfo other = decoder_for(file).page_info(file, pl.page);
+        if (other.width == set.width && other.height == set.height && other.dtype == *set.dtype) continue;
+        for (auto& plate : set.plates)
+            if (plate.name == pl.plate) {
+                plate.width = other.width;
+                plate.height = other.height;
+                plate.dtype = other.dtype;
+                plate.bits_per_sample = other.bits_per_sample;
+            }
+        set.warnings.push_back("plate " + pl.plate + ": " + pl.file + " is " + std::to_string(other.width) + "x" +
+                               std::to_string(other.height) + " " + dtype_name(other.dtype) + ", unlike " + first_present +
+                               " (" + std::to_string(set.width) + "x" + std::to_string(set.height) + " " +
+                               dtype_name(*set.dtype) + "): the plate keeps its own plane size");
+    }
     return set;
 }
 
@@ -148,6 +158,8 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     std::vector<fs::path> folders;
     std::string endpoint;  // s3:// sources: from the URL's ?endpoint= or --s3-endpoint
     size_t remote = 0;
+    std::vector<const LayoutReader*> readers;
+    std::vector<std::pair<std::string, std::string>> found_below;
     for (auto& given : opt.sources) {
         fs::path folder;
         if (source::is_remote(given)) {
@@ -166,6 +178,11 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
             if (ec || !fs::is_directory(folder))
                 throw input_error(given.string(), "source folder does not exist or is not a folder");
         }
+        // The acquisition in the folder, or the only one below it.
+        Acquisition acquisition = find_acquisition(folder, opt.format);
+        if (acquisition.folder != folder) found_below.emplace_back(acquisition.folder.string(), folder.string());
+        folder = acquisition.folder;
+        readers.push_back(acquisition.reader);
         for (auto& f : folders)
             if (f == folder) throw Error(given.string() + ": this source folder is given twice", Error::Kind::usage);
         folders.push_back(folder);
@@ -180,9 +197,11 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     for (size_t i = 0; i < folders.size(); ++i) {
         std::string prefix = folders[i].lexically_relative(source).generic_string();
         if (prefix == ".") prefix.clear();
+        const bool moved = std::any_of(found_below.begin(), found_below.end(),
+                                       [&](auto& f) { return f.first == folders[i].string(); });
         SourceInventory inventory;
-        SourceSet src{prefix, folders.size() == 1 ? folders[i].string() : opt.sources[i].string(),
-                      configure_source(folders[i], opt, inventory)};
+        SourceSet src{prefix, folders.size() == 1 || moved ? folders[i].string() : opt.sources[i].string(),
+                      configure_source(folders[i], readers[i], opt, inventory)};
         auto rooted = [&](const std::string& p) { return prefix.empty() ? p : prefix + "/" + p; };
         for (auto& [path, size] : inventory.unused) unused.emplace_back(rooted(path), size);
         for (auto& pl : src.set.planes) {
@@ -211,6 +230,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     config.source_endpoint = endpoint;
     config.mode = folders.size() > 1 ? merge_mode_name(mode) : "plates";
     for (auto& f : folders) config.sources.push_back(f.string());
+    config.found_below = found_below;
     config.cycle_channels = cycles.channels_per_cycle;
     config.cycle_sites = cycles.sites_per_cycle;
     config.cycle_names = cycles.names;

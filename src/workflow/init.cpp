@@ -80,6 +80,16 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.ngff = config.ngff;
     L.shard = parse_shard_mode(config.shard);
     L.holes = plate_holes(cat, plate, false);
+    if (config.mode != "multiplexing") {
+        // The channels this plate's planes use; a subset when a source's plates differ in channels.
+        auto used = cat.db().prepare(
+            "SELECT DISTINCT o.channel FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+            "WHERE w.plate_id = ? ORDER BY o.channel");
+        used.bind(1, plate.id);
+        std::vector<int> own;
+        while (used.step()) own.push_back(used.integer(0));
+        if (!own.empty() && own.size() < L.channels.size()) L.plate_channels = own;
+    }
     if (config.mode == "multiplexing" && config.cycle_channels > 0) {
         L.cycle_channels = config.cycle_channels;
         L.cycle_sites = config.cycle_sites;
@@ -148,7 +158,7 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
         PlateLayout L = plate_layout(cat, p);
         layouts[p.id] = L.to_json();
         log::info("plate '{}': {} wells, {} channels, {} tpoints, {} zplanes, {}x{} {} -> {}/{}", L.name,
-                  L.wells.size(), L.channels.size(), L.tpoints, L.zplanes, L.width, L.height, dtype_name(L.dtype),
+                  L.wells.size(), L.image_channels(), L.tpoints, L.zplanes, L.width, L.height, dtype_name(L.dtype),
                   store->url(), L.path);
         plate_layouts.push_back(std::move(L));
     }

@@ -113,6 +113,8 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
         channels.push_back(found);
     }
     // Multiplexing: each field image holds its own cycle's channels; draw up to 7 of each.
+    if (channels.empty() && !L.plate_channels.empty())
+        for (size_t i = 0; i < L.plate_channels.size() && i < 7; ++i) channels.push_back(L.plate_channels[i]);
     if (channels.empty())
         for (size_t i = 0; i < L.channels.size(); ++i)
             if (int(i) % L.image_channels() < 7) channels.push_back(int(i));
@@ -163,7 +165,7 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
             std::fill(acc.begin(), acc.end(), 0.0);
             bool ok = true;
             for (int ch : channels) {
-                if (!L.image_has_channel(s, ch)) continue;  // another cycle's field image
+                if (!L.image_has_channel(s, ch)) continue;  // another cycle's field image, or not this plate's
                 Plane p;
                 try {
                     p = ngff.read_plane(w.row, w.col, s, opt.tpoint, ch, zplane, level);

@@ -153,7 +153,21 @@ json PlateLayout::to_json() const {
     if (!holes.is_null()) j["holes"] = holes;
     if (multiplexed())
         j["cycles"] = {{"channels", cycle_channels}, {"sites", cycle_sites}, {"names", cycle_names}};
+    if (!plate_channels.empty()) j["plate_channels"] = plate_channels;
     return j;
+}
+
+std::vector<int> PlateLayout::channels_of_image(int acquisition) const {
+    if (!plate_channels.empty()) return plate_channels;
+    const int first = multiplexed() ? acquisition * cycle_channels : 0;
+    std::vector<int> v;
+    for (int i = first; i < first + image_channels() && i < int(channels.size()); ++i) v.push_back(i);
+    return v;
+}
+
+bool PlateLayout::image_has_channel(int site, int c) const {
+    if (!plate_channels.empty()) return std::find(plate_channels.begin(), plate_channels.end(), c) != plate_channels.end();
+    return !multiplexed() || c / cycle_channels == site / cycle_sites;
 }
 
 PlateLayout PlateLayout::from_json(const json& j) {
@@ -188,6 +202,7 @@ PlateLayout PlateLayout::from_json(const json& j) {
         l.cycle_sites = c.at("sites").get<int>();
         l.cycle_names = c.at("names").get<std::vector<std::string>>();
     }
+    if (j.contains("plate_channels")) l.plate_channels = j["plate_channels"].get<std::vector<int>>();
     return l;
 }
 
@@ -207,9 +222,22 @@ NgffPlate::NgffPlate(Store& store, PlateLayout layout)
         throw Error("plate '" + layout_.name + "': " + std::to_string(layout_.channels.size()) +
                     " channels do not split into " + std::to_string(layout_.cycle_names.size()) + " cycles of " +
                     std::to_string(layout_.cycle_channels));
+    for (int c : layout_.plate_channels)
+        if (c < 0 || size_t(c) >= layout_.channels.size() || layout_.multiplexed())
+            throw Error("plate '" + layout_.name + "': channel subset " + std::to_string(c) + " is not one of its " +
+                        std::to_string(layout_.channels.size()) + " channels (or the plate is multiplexed)");
 }
 
 int NgffPlate::image_channel(int site, int c) const {
+    const auto& own = layout_.plate_channels;
+    if (!own.empty()) {
+        auto it = std::find(own.begin(), own.end(), c);
+        if (it == own.end())
+            throw Error("plate '" + layout_.name + "' does not hold channel " + std::to_string(c) +
+                            (size_t(c) < layout_.channels.size() ? " (" + layout_.channels[size_t(c)].label + ")" : ""),
+                        Error::Kind::usage);
+        return int(it - own.begin());
+    }
     if (!layout_.image_has_channel(site, c))
         throw Error("plate '" + layout_.name + "': field image " + std::to_string(site) + " belongs to cycle " +
                         std::to_string(layout_.acquisition_of_site(site) + 1) + " and does not hold channel " +
@@ -245,7 +273,6 @@ std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z
 
 json NgffPlate::image_attrs(int acquisition) const {
     const auto& L = layout_;
-    const int first_channel = L.multiplexed() ? acquisition * L.cycle_channels : 0;
     const int image_channels = L.image_channels();
     json axes = json::array();
     json t_axis = {{"name", "t"}, {"type", "time"}};
@@ -272,7 +299,7 @@ json NgffPlate::image_attrs(int acquisition) const {
     if (!v3()) ms["version"] = "0.4";
     auto [lo, hi] = dtype_range(L.dtype);
     json channels = json::array();
-    for (int i = first_channel; i < first_channel + image_channels && i < int(L.channels.size()); ++i) {
+    for (int i : L.channels_of_image(acquisition)) {
         const ChannelRendering& c = L.channels[size_t(i)];
         double start = c.window_start, end = c.window_end;
         if (start == 0 && end == 0) {

@@ -64,14 +64,20 @@ struct PlateLayout {
     // (k+1)*cycle_channels-1 of `channels`, as its own channels 0..cycle_channels-1.
     int cycle_channels = 0, cycle_sites = 0;
     std::vector<std::string> cycle_names;
+    // The experiment channels this plate holds, in the order of its images' channel axis; empty:
+    // all of `channels`. A plate whose planes use only some channels (OME-TIFFs of different channel
+    // counts in one folder, each kind its own plate) gets no axis entries that would read as zeros.
+    std::vector<int> plate_channels;
 
     bool multiplexed() const { return cycle_channels > 0 && cycle_sites > 0; }
-    int image_channels() const { return multiplexed() ? cycle_channels : int(channels.size()); }
-    int acquisition_of_site(int site) const { return multiplexed() ? site / cycle_sites : 0; }
-    // True when the field image `site` holds experiment channel `c`.
-    bool image_has_channel(int site, int c) const {
-        return !multiplexed() || c / cycle_channels == site / cycle_sites;
+    int image_channels() const {
+        return multiplexed() ? cycle_channels : plate_channels.empty() ? int(channels.size()) : int(plate_channels.size());
     }
+    int acquisition_of_site(int site) const { return multiplexed() ? site / cycle_sites : 0; }
+    // Experiment channels of the field image of acquisition `acquisition`, in axis order.
+    std::vector<int> channels_of_image(int acquisition) const;
+    // True when the field image `site` holds experiment channel `c`.
+    bool image_has_channel(int site, int c) const;
 
     nlohmann::json to_json() const;
     static PlateLayout from_json(const nlohmann::json& j);

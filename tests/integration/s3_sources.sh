@@ -51,6 +51,12 @@ a, b = tifffile.imread(sys.argv[1]), tifffile.imread(sys.argv[2])
 assert a.dtype == b.dtype and np.array_equal(a, b), "plane from an S3 source differs from the TIFF"
 PYEOF
 
+# The measurement one prefix down (a CV8000 run folder): found from the listing, as on disk.
+upload "$MIC" nested/Plate1_20260101_120000/Plate1
+expect_exit 0 "$IMX" "$WORK/s3nested" create --source "s3://$BUCKET/nested" --s3-endpoint "$ENDPOINT"
+expect_output "found +s3://$BUCKET/nested/Plate1_20260101_120000/Plate1 \(below --source s3://$BUCKET/nested\)"
+expect_output "planes +72 to store"
+
 # Tiny blocks: every TIFF (about 700 KB) read in 4 KiB ranged GETs, through libtiff's client I/O.
 EXPB="$WORK/s3blocks"
 expect_exit 0 "$IMX" "$EXPB" create --source "s3://$BUCKET/cv" --s3-endpoint "$ENDPOINT"

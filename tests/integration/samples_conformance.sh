@@ -28,12 +28,19 @@ if [ -d "$Y" ]; then
     $PY "$ORACLE/check_cellvoyager_plate.py" "$Y" "$WORK/yoko"/*.zarr
 fi
 # CellVoyager metadata without images: refused, naming what is missing.
-for d in "$SAMPLES"/yokogawa/cellvoyager-types_metadata "$SAMPLES"/yokogawa/fractal-uzh-converters_CQ3K_metadata; do
+for d in "$SAMPLES"/yokogawa/cellvoyager-types_metadata/*/ "$SAMPLES"/yokogawa/fractal-uzh-converters_CQ3K_metadata; do
     [ -d "$d" ] || continue
     expect_exit 3 "$IMX" "$WORK/meta_only_$n" create --source "$d"
     expect_output "image files named in the metadata exists"
     n=$((n + 1))
 done
+# A measurement folder holding three more measurement folders: four acquisitions, all named.
+C="$SAMPLES/yokogawa/cellvoyager-types_metadata"
+if [ -d "$C" ]; then
+    expect_exit 3 "$IMX" "$WORK/meta_four" create --source "$C"
+    expect_output "holds 4 acquisitions"
+    expect_output "cellvoyager +/.*/cellvoyager-types_metadata/CV8000_AF_Error"
+fi
 
 # OME-TIFF from Bio-Formats: each file on its own (the set mixes plane sizes).
 for f in "$SAMPLES"/ome-tiff/*/*.ome.tif*; do

@@ -185,6 +185,10 @@ TEST(MetaMorphNd, SampleNdFiles) {
     EXPECT_TRUE(files.count("m_w2Conf561_s2.STK"));
     EXPECT_EQ(files.size(), 6u);
     fs::remove_all(d);
-    // The whole folder: detect picks the .nd reader (one plate per top-level .nd).
-    EXPECT_EQ(detect_layout(dir).name(), "metamorph-nd");
+    // The whole folder: its .nd files and the one in data/ are two acquisitions, refused with both
+    // named (reading the top-level ones would silently leave data/ out).
+    const std::string e = test::error_of([&] { detect_layout(dir); });
+    EXPECT_NE(e.find("holds 2 acquisitions"), std::string::npos) << e;
+    EXPECT_NE(e.find((dir / "data").string()), std::string::npos) << e;
+    EXPECT_EQ(find_acquisition(dir, "metamorph-nd").folder, dir);  // --format metamorph-nd: the folder itself
 }

@@ -109,7 +109,11 @@ TEST(MetaXpress, ExportedPlateWithTimeAndZ) {
                         tiff(sub / (std::string("P1_") + well + "_s" + std::to_string(s) + "_w" + std::to_string(w) + ".TIF"),
                              uint16_t(t * 10000 + z * 1000 + (well[0] == 'C') * 100 + s * 10 + w), mm_xml(w == 1 ? "DAPI-ill" : "FITC-ill", 100.0 + z * 2.5));
         }
-    EXPECT_EQ(mx().detect(d), 90);
+    // detect() looks at plate folders only; find_acquisition finds the plate below `d`.
+    EXPECT_EQ(mx().detect(d), 0);
+    EXPECT_EQ(mx().detect(plate), 90);
+    EXPECT_EQ(find_acquisition(d).folder, plate);
+    EXPECT_EQ(find_acquisition(d).reader->name(), "metaxpress");
     ImageSet s = mx().configure(d, {});
     Dims k = dims(s);
     EXPECT_EQ(k.planes, 2u * 2 * 2 * 2 * 2);
@@ -200,7 +204,10 @@ TEST(MetaXpress, DatabaseLayoutProjectionsAndGuids) {
         tiff(zd / (std::string("Scr_A01_s1_w1") + g1 + ".tif"), uint16_t(z * 10), mm_xml("DAPI", 50.0 + z * 1.5));
         if (z == 1) tiff(zd / (std::string("Scr_A01_s1_w2[") + g1 + "].tif"), 500, mm_xml("GFP", 50));
     }
-    EXPECT_EQ(mx().detect(d), 70);
+    EXPECT_EQ(mx().detect(d), 0);
+    EXPECT_EQ(mx().detect(root), 70);  // the plate folder, with its projections and ZStep_N folders
+    EXPECT_EQ(mx().detect(root / "ZStep_2"), 70);
+    EXPECT_EQ(find_acquisition(d).folder, root);  // two levels down; ZStep_N belong to the plate
     ImageSet s = mx().configure(d, {});
     ASSERT_EQ(s.plates.size(), 1u);
     EXPECT_EQ(s.plates[0].name, "Scr");

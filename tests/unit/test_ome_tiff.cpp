@@ -259,7 +259,8 @@ TEST_F(OmeTiffTest, PlateWellsAndMultiFileSetCountedOnce) {
 }
 
 TEST_F(OmeTiffTest, IndependentFilesWithoutPlateBecomeSitesOfOneWell) {
-    // Both files call their Image "Image:0"; they are different images nonetheless.
+    // The files call their Image "Image:0"; they are different images nonetheless. f0 has one
+    // channel, f1 and f2 two: f0 is the plate, f1 and f2 (another shape) two sites of a second one.
     for (int i = 0; i < 3; ++i) {
         const std::string name = "f" + std::to_string(i) + ".ome.tif";
         const std::string xml = ome_open() + "<Image ID=\"Image:0\">" + pixels_open(1, i == 0 ? 1 : 2, 1, "XYZCT") +
@@ -272,16 +273,22 @@ TEST_F(OmeTiffTest, IndependentFilesWithoutPlateBecomeSitesOfOneWell) {
     }
     write_text(dir_ / "notes.txt", "not an image");
     const ImageSet set = configure();
-    ASSERT_EQ(set.plates.size(), 1u);
+    ASSERT_EQ(set.plates.size(), 2u);
     EXPECT_EQ(set.plates[0].name, "plateA");
+    EXPECT_EQ(set.plates[1].name, "plateA_t1c2z1");
+    EXPECT_FALSE(set.plates[1].own_geometry());  // same plane size and type: only the channels differ
     ASSERT_EQ(set.planes.size(), 5u);
-    ASSERT_EQ(set.channels.size(), 2u);  // the first Image has one; later ones extend the list
+    ASSERT_EQ(set.channels.size(), 2u);  // shared by name: f0's ch0 is f1's and f2's ch0
     EXPECT_EQ(set.channels[1].name, "ch1");
+    ASSERT_EQ(set.warnings.size(), 1u);
+    EXPECT_NE(set.warnings[0].find("stored as plate plateA_t1c2z1"), std::string::npos) << set.warnings[0];
     for (const auto& r : set.planes) {
+        const int file = r.file[1] - '0';
         EXPECT_EQ(r.row, 0);
         EXPECT_EQ(r.col, 0);
-        EXPECT_EQ(r.file, "f" + std::to_string(r.site) + ".ome.tif");  // sites follow sorted file names
-        EXPECT_EQ(decoded_pixel(dir_, r, 0, 0), uint16_t(r.site * 100 + 50 * r.channel));
+        EXPECT_EQ(r.plate, file == 0 ? "plateA" : "plateA_t1c2z1");
+        EXPECT_EQ(r.site, file == 0 ? 0 : file - 1);  // sites follow sorted file names, dense per plate
+        EXPECT_EQ(decoded_pixel(dir_, r, 0, 0), uint16_t(file * 100 + 50 * r.channel));
     }
 }
 
@@ -343,12 +350,22 @@ TEST_F(OmeTiffTest, InconsistentOrBrokenMetadataIsAClearError) {
         return ome_open() + "<Image ID=\"Image:0\">" + px + (extra_tiffdata.empty() ? tiff_data(0, 0, 0, 0) : extra_tiffdata) +
                "</Pixels></Image></OME>";
     };
-    // Images of different sizes cannot share a plate.
+    // Images of different sizes cannot share a plate: the second becomes a plate of its own size.
     write_ome_tiff(dir_ / "a.ome.tif", {1}, simple(16));
     write_ome_tiff(dir_ / "b.ome.tif", {1}, simple(12), 1, 12, H);
+    const ImageSet sizes = configure();
+    ASSERT_EQ(sizes.plates.size(), 2u);
+    EXPECT_EQ(sizes.width, 16u);
+    EXPECT_EQ(sizes.plates[1].name, "plateA_12x8");
+    EXPECT_EQ(sizes.plates[1].width, 12u);
+    EXPECT_EQ(sizes.plates[1].height, H);
+    ASSERT_EQ(sizes.warnings.size(), 1u);
+    EXPECT_EQ(sizes.warnings[0].rfind((dir_ / "b.ome.tif").string(), 0), 0u) << sizes.warnings[0];
+    // ... but its TIFF must be what its OME-XML says.
+    write_ome_tiff(dir_ / "b.ome.tif", {1}, simple(12), 1, 14, H);
     std::string e = error_of([&] { configure(); });
     EXPECT_EQ(e.rfind((dir_ / "b.ome.tif").string(), 0), 0u) << e;
-    EXPECT_NE(e.find("one plane size"), std::string::npos) << e;
+    EXPECT_NE(e.find("14 x 8 pixels but the OME-XML"), std::string::npos) << e;
     fs::remove(dir_ / "b.ome.tif");
 
     // Malformed XML.
@@ -457,14 +474,17 @@ TEST(OmeTiffSamples, BioformatsArtificialFolder) {
     EXPECT_EQ(set.width, 439u);
     EXPECT_EQ(set.height, 167u);
     EXPECT_EQ(set.dtype, DType::i8);
-    ASSERT_EQ(set.plates.size(), 1u);
-    EXPECT_EQ(set.plates[0].name, "bioformats-artificial");
+    // Five files of five shapes (expected Z/C/T from the OME-XML and tifffile's series): five
+    // plates, each holding exactly its file's planes, none padded to another's shape.
+    struct Want { const char* file; int z, c, t; const char* plate; };
+    const Want want[] = {{"multi-channel-z-series.ome.tiff", 5, 3, 1, "bioformats-artificial"},
+                         {"multi-channel.ome.tiff", 1, 3, 1, "bioformats-artificial_t1c3z1"},
+                         {"single-channel.ome.tiff", 1, 1, 1, "bioformats-artificial_t1c1z1"},
+                         {"time-series.ome.tif", 1, 1, 7, "bioformats-artificial_t7c1z1"},
+                         {"z-series.ome.tiff", 5, 1, 1, "bioformats-artificial_t1c1z5"}};
+    ASSERT_EQ(set.plates.size(), 5u);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(set.plates[size_t(i)].name, want[i].plate);
     EXPECT_EQ(set.channels.size(), 3u);
-    // Sites follow the sorted file names; expected Z/C/T from the OME-XML (and tifffile's series).
-    struct Want { const char* file; int z, c, t; };
-    const Want want[] = {{"multi-channel-z-series.ome.tiff", 5, 3, 1}, {"multi-channel.ome.tiff", 1, 3, 1},
-                         {"single-channel.ome.tiff", 1, 1, 1}, {"time-series.ome.tif", 1, 1, 7},
-                         {"z-series.ome.tiff", 5, 1, 1}};
     ASSERT_EQ(set.planes.size(), 31u);
     // Per-page pixel sums from tifffile, to check the decoded planes too.
     const std::map<std::string, std::vector<int64_t>> sums = {
@@ -480,8 +500,9 @@ TEST(OmeTiffSamples, BioformatsArtificialFolder) {
         std::set<int> zs, cs, ts;
         std::set<uint32_t> pages;
         for (const auto& r : set.planes) {
-            if (r.site != site) continue;
+            if (r.plate != want[site].plate) continue;
             EXPECT_EQ(r.file, want[site].file);
+            EXPECT_EQ(r.site, 0);
             zs.insert(r.zplane);
             cs.insert(r.channel);
             ts.insert(r.tpoint);

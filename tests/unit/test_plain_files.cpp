@@ -72,9 +72,14 @@ TEST(PlainFiles, NamedGroupsMapWellsSitesChannels) {
     }
     EXPECT_EQ(max_site, 2);
     EXPECT_TRUE(c10);
-    ASSERT_EQ(set.warnings.size(), 1u);  // the unrelated file
-    EXPECT_NE(set.warnings[0].find("do not match"), std::string::npos);
-    // Without a pattern the default recognises the same MetaXpress-like names.
+    ASSERT_EQ(set.warnings.size(), 1u);  // the unrelated file, named
+    EXPECT_NE(set.warnings[0].find("1 of the 13 image files do not match the pattern and are not stored: notes_unrelated.tif"),
+              std::string::npos) << set.warnings[0];
+    // Without a pattern the default names are not guessed around an unrelated file: refused.
+    const std::string e = test::error_of([&] { files().configure(d, {}); });
+    EXPECT_NE(e.find("do not follow the NAME_WELL_sS[_wC] names of the others (notes_unrelated.tif)"), std::string::npos) << e;
+    fs::remove(d / "notes_unrelated.tif");
+    // ... and recognises the same MetaXpress-like names on their own.
     EXPECT_EQ(files().configure(d, {}).planes.size(), 12u);
     fs::remove_all(d);
 }

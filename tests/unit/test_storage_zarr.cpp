@@ -241,6 +241,37 @@ TEST(NgffPlate, WritesHcsMetadataAndPlanes) {
     fs::remove_all(root);
 }
 
+// A plate that holds channels 0 and 2 of the experiment's three: its arrays have two channels, the
+// experiment's channel 2 is the image's channel 1, and channel 1 is refused rather than stored.
+TEST(NgffPlate, PlateWithSomeOfTheChannels) {
+    fs::path root = fresh_dir("ngff_subset");
+    auto store = open_store(root.string());
+    PlateLayout L;
+    L.name = L.path = "sub.zarr";
+    L.rows = 8;
+    L.cols = 12;
+    L.wells = {{0, 0, 1}};
+    L.channels = {{"DAPI", "0000FF", 0, 0}, {"GFP", "00FF00", 0, 0}, {"RFP", "FF0000", 0, 0}};
+    L.plate_channels = {0, 2};
+    L.width = 16;
+    L.height = 8;
+    L.codec = parse_codec("none");
+    NgffPlate plate(*store, PlateLayout::from_json(L.to_json()));  // survives the job description
+    plate.write_metadata();
+    EXPECT_EQ(plate.chunk_key(0, 0, 0, 0, 2, 0), "sub.zarr/A/01/0/0/0/1/0/0/0");
+    EXPECT_THROW(plate.chunk_key(0, 0, 0, 0, 1, 0), Error);
+    plate.write_plane(0, 0, 0, 0, 2, 0, ramp_plane(16, 8, 3));
+    EXPECT_EQ(plate.read_plane(0, 0, 0, 0, 2, 0).byte_size(), 16u * 8 * 2);
+    auto arr = nlohmann::json::parse(store->get("sub.zarr/A/01/0/0/.zarray").value());
+    EXPECT_EQ(arr["shape"], nlohmann::json({1, 2, 1, 8, 16}));
+    auto img = nlohmann::json::parse(store->get("sub.zarr/A/01/0/.zattrs").value());
+    ASSERT_EQ(img["omero"]["channels"].size(), 2u);
+    EXPECT_EQ(img["omero"]["channels"][1]["label"], "RFP");
+    L.plate_channels = {0, 3};  // not a channel of the experiment
+    EXPECT_THROW(NgffPlate(*store, L), Error);
+    fs::remove_all(root);
+}
+
 TEST(PixelOps, MaxProjectionAndStatistics) {
     Plane a = ramp_plane(100, 100, 0), b = ramp_plane(100, 100, 0);
     auto* bv = b.as<uint16_t>();
