@@ -187,10 +187,13 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     // Positions of each plate's arrays that no source plane fills (plate_layout's geometry: fields
     // 0..max of each well, t and z up to the plate's largest, the image's channels).
     std::map<int64_t, std::array<int, 2>> extent;  // plate -> tpoints, zplanes
+    std::map<int64_t, std::set<int>> plate_channels;  // the channels a plate's arrays hold (init)
     for (auto& pl : set.planes) {
-        auto& e = extent[plate_ids[pl.plate]];
+        const int64_t plate_id = plate_ids[pl.plate];
+        auto& e = extent[plate_id];
         e[0] = std::max(e[0], pl.tpoint + 1);
         e[1] = std::max(e[1], config.mip ? 1 : pl.zplane + 1);
+        plate_channels[plate_id].insert(pl.channel);
     }
     std::map<int64_t, int> last_site;  // well -> largest site index
     for (auto& [key, id] : site_ids) {
@@ -210,13 +213,16 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
             auto sit = site_ids.find({well_id, site});
             const int c0 = cycle_sites ? (site / cycle_sites) * per_cycle : 0;
             for (int t = 0; t < tpoints; ++t)
-                for (int c = c0; c < c0 + per_cycle && c < channels; ++c)
+                for (int c = c0; c < c0 + per_cycle && c < channels; ++c) {
+                    // A plate's arrays hold only the channels its planes use (init's plate_channels).
+                    if (config.mode != "multiplexing" && !plate_channels[plate_id].count(c)) continue;
                     for (int z = 0; z < zplanes; ++z) {
                         if (sit != site_ids.end() && output_ids.count({sit->second, c, t, z})) continue;
                         if (size_t(absent++) < kMaxAbsentRows)
                             ins_absent.bind(1, plate_id).bind(2, row).bind(3, col).bind(4, site).bind(5, t).bind(6, c)
                                 .bind(7, z).run();
                     }
+                }
         }
     }
     meta("absent_planes", std::to_string(absent));

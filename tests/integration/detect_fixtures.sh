@@ -98,6 +98,8 @@ create ome --source "$WORK/ome"
 created ome "format +ome-tiff"
 created ome "plates +2"
 created ome "stored as plate ome_t7c3z1"
+# Each plate's arrays hold only its own channels, so neither has positions without a plane.
+grep -q "no source plane fills" "$WORK/ome.out" && { cat "$WORK/ome.out" >&2; fail "ome: absent positions reported"; }
 run_all "$WORK/ome"
 $PY "$ORACLE/check_plate_against_catalog.py" "$WORK/ome" --expect-planes 56
 $PY - "$WORK/ome" <<'EOF'
