@@ -10,10 +10,10 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "demo/demo_plate.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 #include "storage/s3_store.h"
-#include "workflow/engine.h"
+#include "engines/engine.h"
 #include "workflow/workflow.h"
 
 using namespace imx;

@@ -11,7 +11,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 #include "storage/source_files.h"
 
 namespace imx {

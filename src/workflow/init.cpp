@@ -7,7 +7,7 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "storage/store.h"
-#include "workflow/engine.h"
+#include "engines/engine.h"
 #include "workflow/workflow.h"
 #include "zarr/ngff.h"
 

@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "formats/reader.h"
 #include "storage/store.h"
-#include "workflow/pixel_ops.h"
+#include "render/pixel_ops.h"
 #include "workflow/workflow.h"
 #include "storage/source_files.h"
 

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "core/log.h"
-#include "workflow/engine.h"
+#include "engines/engine.h"
 #include "workflow/workflow.h"
 
 namespace imx {

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/types.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/metamorph.h"
 #include "formats/reader.h"
 

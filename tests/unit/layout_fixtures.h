@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 
 namespace imx::test {

@@ -17,7 +17,7 @@
 #include "test_util.h"
 #include "core/types.h"
 #include "formats/builtin.h"
-#include "formats/czi.h"
+#include "formats/czi/czi.h"
 #include "formats/reader.h"
 
 using namespace imx;

@@ -6,7 +6,7 @@
 
 #include "contiguous_tiff.h"
 #include "formats/reader.h"
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 #include "test_util.h"
 
 using namespace imx;

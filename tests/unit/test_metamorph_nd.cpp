@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include "contiguous_tiff.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 #include "test_util.h"
 
 using namespace imx;

@@ -5,7 +5,7 @@
 #include <set>
 #include <unistd.h>
 
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/metamorph.h"
 #include "formats/reader.h"
 #include "test_util.h"

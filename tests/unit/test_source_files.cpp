@@ -11,7 +11,7 @@
 
 #include "czi_writer.h"
 #include "demo/demo_plate.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 #include "storage/source_files.h"
 #include "storage/store.h"

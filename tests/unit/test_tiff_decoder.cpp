@@ -17,7 +17,7 @@
 #include "core/types.h"
 #include "formats/builtin.h"
 #include "formats/reader.h"
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 
 using namespace imx;
 namespace fs = std::filesystem;

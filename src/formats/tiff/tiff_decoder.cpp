@@ -2,7 +2,7 @@
 // integer and 32-bit float samples, contiguous and separate planar configurations, and whatever
 // compression the system libtiff decodes. Files are untrusted: every size is checked before we
 // allocate, and libtiff's messages are captured per file instead of going to stderr.
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 
 #include <array>
 #include <cmath>
@@ -11,7 +11,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "formats/tiff_file.h"
+#include "formats/tiff/tiff_file.h"
 
 namespace imx {
 

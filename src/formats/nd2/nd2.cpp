@@ -7,7 +7,7 @@
 
 #include "formats/builtin.h"
 #include "formats/container_util.h"
-#include "formats/nd2_file.h"
+#include "formats/nd2/nd2_file.h"
 #include "storage/source_files.h"
 
 namespace imx {

@@ -8,7 +8,7 @@
 #include <set>
 
 #include "core/log.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "storage/store.h"
 #include "workflow/workflow.h"
 

@@ -27,7 +27,7 @@
 
 #include "core/types.h"
 #include "formats/container_util.h"
-#include "formats/nd2_legacy.h"
+#include "formats/nd2/nd2_legacy.h"
 
 namespace imx::nd2 {
 

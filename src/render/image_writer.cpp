@@ -1,4 +1,4 @@
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 
 #include <png.h>
 #include <tiffio.h>

@@ -1,11 +1,11 @@
-#include "formats/nd2_file.h"
+#include "formats/nd2/nd2_file.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
 
-#include "formats/nd2_meta.h"
+#include "formats/nd2/nd2_meta.h"
 
 namespace imx::nd2 {
 

@@ -12,8 +12,8 @@
 #include <map>
 
 #include "core/log.h"
-#include "workflow/engine.h"
-#include "workflow/interrupt.h"
+#include "engines/engine.h"
+#include "engines/interrupt.h"
 #include "workflow/workflow.h"
 
 namespace imx {

@@ -3,7 +3,7 @@
 #include <set>
 #include <tuple>
 
-#include "formats/ome_tiff_model.h"
+#include "formats/ome_tiff/ome_tiff_model.h"
 
 namespace imx::ome_tiff {
 

@@ -1,4 +1,4 @@
-#include "formats/nd2_legacy.h"
+#include "formats/nd2/nd2_legacy.h"
 
 #include <openjpeg.h>
 #include <pugixml.hpp>

@@ -1,4 +1,4 @@
-#include "workflow/process.h"
+#include "engines/process.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "formats/nd2_meta.h"
+#include "formats/nd2/nd2_meta.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "formats/czi.h"
+#include "formats/czi/czi.h"
 
 #include <JXRGlue.h>
 #undef min

@@ -15,9 +15,9 @@
 
 #include "core/fileutil.h"
 #include "core/log.h"
-#include "workflow/engine.h"
-#include "workflow/interrupt.h"
-#include "workflow/process.h"
+#include "engines/engine.h"
+#include "engines/interrupt.h"
+#include "engines/process.h"
 #include "workflow/workflow.h"
 
 namespace imx {

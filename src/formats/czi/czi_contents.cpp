@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "formats/czi.h"
+#include "formats/czi/czi.h"
 
 namespace imx::czi {
 

@@ -9,7 +9,7 @@
 //
 // Colour subblocks (Bgr24, Bgr48) are stored B, G, R; we expose them as three samples with
 // sample 0 = R, 1 = G, 2 = B, like the TIFF and PNG decoders.
-#include "formats/czi.h"
+#include "formats/czi/czi.h"
 
 #include <zstd.h>
 

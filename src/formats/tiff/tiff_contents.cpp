@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "formats/tiff_file.h"
+#include "formats/tiff/tiff_file.h"
 
 namespace imx::tiffio {
 

@@ -21,8 +21,8 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "formats/ome_tiff_model.h"
-#include "formats/tiff_decoder.h"
+#include "formats/ome_tiff/ome_tiff_model.h"
+#include "formats/tiff/tiff_decoder.h"
 #include "storage/source_files.h"
 
 namespace imx {

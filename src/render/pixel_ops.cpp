@@ -1,4 +1,4 @@
-#include "workflow/pixel_ops.h"
+#include "render/pixel_ops.h"
 
 #include <algorithm>
 #include <memory>
