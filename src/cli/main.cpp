@@ -14,6 +14,7 @@
 #include "formats/reader.h"
 #include "storage/s3_store.h"
 #include "engines/engine.h"
+#include "workflow/jobs.h"
 #include "workflow/workflow.h"
 
 using namespace imx;
@@ -138,23 +139,22 @@ int do_info(const Workspace& ws, const std::string& phase_s, int job) {
     if (!fs::is_regular_file(f, ec))
         throw Error("no " + phase_name(phase) + " job" + (phase == Phase::run ? " " + std::to_string(job) : "") +
                         " (run init first, or check -j)", Error::Kind::usage);
-    auto j = nlohmann::json::parse(std::ifstream(f));
     if (phase == Phase::run) {
-        auto& outs = j["outputs"];
-        fmt::print("run job {}: {} plane(s) to store, source {}, store {}\n", job, outs.size(),
-                   printable_utf8(name_from_json(j["source"])), printable_utf8(name_from_json(j["store"])));
+        const RunJob run = read_job_file<RunJob>(f);
+        fmt::print("run job {}: {} plane(s) to store, source {}, store {}\n", job, run.outputs.size(),
+                   printable_utf8(run.source), printable_utf8(run.store));
         std::string last;
-        for (auto& o : outs) {
-            std::string site = fmt::format("{} {} site {}", o[1].get<std::string>(),
-                                           well_name(o[2].get<int>(), o[3].get<int>()), o[4].get<int>());
+        for (const RunOutput& o : run.outputs) {
+            std::string site = fmt::format("{} {} site {}", o.plate, well_name(o.row, o.col), o.site);
             if (site != last) fmt::print("  {}\n", site);
             last = site;
             if (log::verbosity() > 0)
-                for (auto& in : o[8])
-                    fmt::print("    c{} t{} z{} <- {} page {}\n", o[6].get<int>(), o[5].get<int>(), o[7].get<int>(),
-                               printable_utf8(name_from_json(in[0])), in[2].get<int>());
+                for (const RunInput& in : o.inputs)
+                    fmt::print("    c{} t{} z{} <- {} page {}\n", o.channel, o.tpoint, o.zplane, printable_utf8(in.file),
+                               in.at.page);
         }
     } else {
+        auto j = nlohmann::json::parse(std::ifstream(f));
         fmt::print("{}\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     auto s = ws.read_state(phase, job);

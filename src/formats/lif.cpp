@@ -491,7 +491,8 @@ public:
         const LifImage& im = image_of(file, *s, page);
         return {im.width, im.height, 1, im.dtype, im.resolution};
     }
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);
         if (sample != 0) throw input_error(file.string(), "LIF planes have one sample; sample " + std::to_string(sample) + " asked");

@@ -240,7 +240,8 @@ public:
         return c;
     }
 
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         check_page(file, page);
         PngFile f(file);
         f.read(sample, out);

@@ -257,12 +257,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     fs::remove(tmp, ec);
     fs::remove(tmp.string() + "-wal", ec);
     fs::remove(tmp.string() + "-shm", ec);
-    {
-        Catalog::create(tmp, set, config, file_list, unused);
-        sql::Database db(tmp, false);
-        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        db.exec("PRAGMA journal_mode=DELETE");
-    }
+    Catalog::create(tmp, set, config, file_list, unused);
     fs::rename(tmp, ws.catalog_file());
     for (auto& w : set.warnings) log::warn("{}", w);
     Catalog cat(ws.catalog_file(), true);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -119,12 +120,14 @@ class ExperimentReader {
 public:
     explicit ExperimentReader(const fs::path& experiment);
     ~ExperimentReader();
+    ExperimentReader(ExperimentReader&&) noexcept;
+    ExperimentReader& operator=(ExperimentReader&&) noexcept;
     Plane get(const PlaneQuery& q);
     std::vector<std::string> channel_names() const { return channels_; }
 
 private:
     struct Impl;
-    Impl* impl_;
+    std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;
 };
 

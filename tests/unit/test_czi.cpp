@@ -87,7 +87,7 @@ protected:
     }
     Plane read(const PlaneRecord& r) {
         Plane p;
-        read_plane(src() / r.file, r.page, r.sample, p);
+        read_plane(src() / r.file, {0, r.page, r.sample}, p);
         return p;
     }
 };
@@ -659,7 +659,7 @@ protected:
     }
     Plane read(const PlaneRecord& r) {
         Plane p;
-        read_plane(dir / "src" / r.file, r.page, r.sample, p);
+        read_plane(dir / "src" / r.file, {0, r.page, r.sample}, p);
         return p;
     }
 };
@@ -738,7 +738,7 @@ TEST_F(CziSamples, SinglePlaneMatchesBioFormatsOmeTiff) {
     Plane p = read(set.planes[0]);
     EXPECT_EQ(sum_of(p), 563709458u);  // czi_oracle.py stats
     Plane q;
-    read_plane(ome, 0, 0, q);
+    read_plane(ome, {0, 0, 0}, q);
     ASSERT_EQ(q.width, p.width);
     ASSERT_EQ(q.height, p.height);
     EXPECT_TRUE(q.data == p.data);

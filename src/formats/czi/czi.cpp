@@ -896,7 +896,8 @@ public:
         const czi::PlaneGeometry g = czi::plane_geometry(file, *idx, page);
         return PageInfo{g.width, g.height, g.samples, g.dtype, g.bits};
     }
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         auto idx = czi::cached_index(file);
         czi::decode_plane(file, *idx, page, sample, out);
     }

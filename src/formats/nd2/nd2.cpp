@@ -57,7 +57,8 @@ public:
         return {s->width, s->height, s->components, s->dtype, s->bits_significant};
     }
 
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         auto s = structure_of(file);
         check_page(file, *s, page);
         if (sample >= s->components)

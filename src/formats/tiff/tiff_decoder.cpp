@@ -139,7 +139,8 @@ public:
         return info;
     }
 
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         TiffFile f(file);
         if (page > 0 && page >= f.page_count()) return read_contiguous(f, page, sample, out);
         f.select(page);
