@@ -14,6 +14,7 @@
 #include "formats/reader.h"
 #include "storage/s3_store.h"
 #include "engines/engine.h"
+#include "engines/process.h"
 #include "workflow/jobs.h"
 #include "workflow/workflow.h"
 
@@ -108,7 +109,7 @@ void print_jobs(const Workspace& ws) {
 
 int do_status(const Workspace& ws) {
     ws.require();
-    reconcile_engine_states(ws);
+    reconcile_engines(ws);
     Catalog cat(ws.catalog_file(), true);
     // Planes the run jobs stored, before collect folds their results into the catalog.
     int64_t stored_by_jobs = 0;
@@ -116,7 +117,7 @@ int do_status(const Workspace& ws) {
         if (auto st = ws.read_state(Phase::run, j)) stored_by_jobs += st->planes_done - st->planes_failed;
     print_summary(cat.summary(), stored_by_jobs);
     print_jobs(ws);
-    print_engine_status(ws);
+    print_engines_status(ws);
     return exit_ok;
 }
 
@@ -168,18 +169,8 @@ int do_log(const Workspace& ws, const std::string& phase_s, int job) {
     if (phase == Phase::run && job < 1) throw Error("give the run job with -j N", Error::Kind::usage);
     bool any = false;
     std::vector<fs::path> files = {ws.log_file(phase, job), ws.engine_output_file(phase, job)};
-    // The scheduler's own output files (slurm-ARRAY_TASK.out), newest last.
-    std::error_code ec;
-    fs::path dir = phase == Phase::run ? ws.jobs_dir() / "run" : ws.job_dir(phase);
-    std::vector<fs::path> slurm;
-    for (auto& e : fs::directory_iterator(dir, ec)) {
-        std::string n = e.path().filename().string();
-        if (n.rfind("slurm-", 0) == 0 && n.ends_with(".out") &&
-            (phase != Phase::run || n.ends_with("_" + std::to_string(job) + ".out")))
-            slurm.push_back(e.path());
-    }
-    std::sort(slurm.begin(), slurm.end());
-    files.insert(files.end(), slurm.begin(), slurm.end());
+    auto scheduler_files = engine_log_files(ws, phase, job);  // a cluster scheduler's own output files
+    files.insert(files.end(), scheduler_files.begin(), scheduler_files.end());
     for (auto f : files) {
         std::ifstream in(f);
         if (!in) continue;

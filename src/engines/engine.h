@@ -1,6 +1,9 @@
-// Engines run the run jobs: `local` (worker processes on this machine) now, `slurm` later, behind
-// one interface. The coordinator (submit/resubmit) picks the jobs, an engine runs them, and the
-// monitor reads the jobs' state files, so progress looks the same whatever runs the jobs.
+// Engines run the run jobs behind one interface: `local` (worker processes on this machine) and
+// `slurm` (a job array on a cluster). The coordinator (submit/resubmit) picks the jobs, an engine
+// runs them, and the monitor (engines/monitor.h) reads the jobs' state files, so progress looks the
+// same whatever runs the jobs. Engines are registered by name in engine.cpp; what one knows of a
+// submission it left queued or running (status, reconciliation, its own log files) stays in its
+// file.
 #pragma once
 
 #include <memory>
@@ -39,46 +42,32 @@ public:
     virtual bool runs_collect() const { return false; }
     // True when run() returned with the jobs still queued or running (--detach).
     virtual bool detached() const { return false; }
+
+    // A submission of this experiment the engine left queued or running (--detach, an interrupted
+    // wait): records how its finished tasks ended in their state files, and returns what is still
+    // in flight as a phrase for a refusal, "" when nothing is.
+    virtual std::string reconcile(const Workspace& ws) const {
+        (void)ws;
+        return {};
+    }
+    // Lines for `status` about such a submission; nothing when there is none.
+    virtual void print_status(const Workspace& ws) const { (void)ws; }
+    // Files the engine's scheduler wrote for a job besides its log and engine.out, oldest first.
+    virtual std::vector<fs::path> log_files(const Workspace& ws, Phase phase, int job) const {
+        (void)ws, (void)phase, (void)job;
+        return {};
+    }
 };
 
+// The engine registered under `name`; throws Error (usage) naming the engines there are.
 std::unique_ptr<Engine> make_engine(const std::string& name);
-std::unique_ptr<Engine> make_slurm_engine();
 
-// The imextract executable of this process: what engines start as workers.
-std::string self_executable();
-// Shows the cluster's view of a detached submission in `status` (nothing when there is none).
-void print_engine_status(const Workspace& ws);
-// Records how the tasks of a finished detached SLURM submission ended (the scheduler's view) in
-// their state files. Returns true while that submission is still queued or running.
-bool reconcile_engine_states(const Workspace& ws);
-
-// Progress from the jobs' state files: a live bar on a terminal, plain lines otherwise.
-class Monitor {
-public:
-    Monitor(const Workspace& ws, std::vector<int> jobs, const SubmitOptions& options);
-    ~Monitor();
-    void update(bool force_line = false);  // call often; it rate-limits itself
-    void job_finished(int job, const JobState& state);
-    void finish();
-
-private:
-    const Workspace& ws_;
-    std::vector<int> jobs_;
-    SubmitOptions opt_;
-    bool tty_;
-    double start_, last_line_ = 0, last_draw_ = 0;
-    int64_t total_planes_ = 0;
-    int finished_ = 0, failed_ = 0;
-};
-
-struct SubmitResult {
-    int jobs = 0, failed = 0;
-    bool interrupted = false;
-    bool collected = false;
-    int exit_code = 0;
-};
-// submit / resubmit: runs the run jobs (all, or for resubmit those not done) with the engine, then
-// collect when every run job succeeded.
-SubmitResult submit(const Workspace& ws, const SubmitOptions& options, bool only_unfinished);
+// What the registered engines know of this experiment. reconcile_engines: every engine records how
+// the tasks of its finished submissions ended; returns what is still queued or running as a phrase
+// ("a SLURM submission of this experiment is still queued or running (...)"), "" when nothing is:
+// init and submit refuse while something is.
+std::string reconcile_engines(const Workspace& ws);
+void print_engines_status(const Workspace& ws);
+std::vector<fs::path> engine_log_files(const Workspace& ws, Phase phase, int job);
 
 }  // namespace imx

@@ -14,16 +14,11 @@
 #include "core/log.h"
 #include "engines/engine.h"
 #include "engines/interrupt.h"
+#include "engines/monitor.h"
+#include "engines/process.h"
 #include "workflow/workflow.h"
 
 namespace imx {
-
-std::string self_executable() {
-    char buf[PATH_MAX] = {};
-    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n <= 0) throw Error("cannot find the imextract executable (/proc/self/exe)");
-    return std::string(buf, size_t(n));
-}
 
 namespace {
 
@@ -124,10 +119,6 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Engine> make_engine(const std::string& name) {
-    if (name == "local") return std::make_unique<LocalEngine>();
-    if (name == "slurm") return make_slurm_engine();
-    throw Error("unknown engine '" + name + "' (choose local or slurm)", Error::Kind::usage);
-}
+std::unique_ptr<Engine> make_local_engine() { return std::make_unique<LocalEngine>(); }
 
 }  // namespace imx

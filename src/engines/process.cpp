@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <filesystem>
 
@@ -70,6 +71,13 @@ bool on_path(const std::string& program) {
         start = end + 1;
     }
     return false;
+}
+
+std::string self_executable() {
+    char buf[PATH_MAX] = {};
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0) throw Error("cannot find the imextract executable (/proc/self/exe)");
+    return std::string(buf, size_t(n));
 }
 
 }  // namespace imx

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "core/log.h"
 #include "engines/engine.h"
 #include "engines/interrupt.h"
+#include "engines/monitor.h"
 #include "engines/process.h"
 #include "workflow/workflow.h"
 
@@ -245,7 +247,95 @@ public:
         return true;
     }
 
+    std::string reconcile(const Workspace& ws) const override {
+        json j = submission(ws);
+        if (j.is_null() || !on_path("squeue")) return {};
+        std::string array = j.value("array", ""), collect = j.value("collect", "");
+        auto q = run_command({"squeue", "-h", "-r", "-j", array, "-o", "%i"});
+        if (q.exit_code == 0 && !trim(q.out).empty()) return kBusy;  // run tasks still queued or running
+        SubmitOptions opt;
+        opt.duration = j.value("duration", opt.duration);
+        opt.memory_mb = j.value("memory_mb", opt.memory_mb);
+        auto ends = final_states(array);
+        for (int task : j.value("tasks", std::vector<int>{})) {
+            JobState s = ws.read_state(Phase::run, task).value_or(JobState{});
+            if (s.state == "done" || s.error.find("SLURM:") != std::string::npos) continue;
+            auto it = ends.find(task);
+            std::string why = it != ends.end()     ? describe(it->second, opt)
+                              : s.state == "running" ? "SLURM: no record of the task, which stopped while running "
+                                                       "(node failure, or it ended longer ago than MinJobAge)"
+                                                     : "SLURM: never ran (cancelled before it started)";
+            s.error = s.state == "failed" && !s.error.empty() ? s.error + " [" + why + "]" : why;
+            s.state = "failed";
+            ws.write_state(Phase::run, task, s);
+        }
+        bool all_done = true;
+        for (int task : j.value("tasks", std::vector<int>{})) {
+            auto s = ws.read_state(Phase::run, task);
+            all_done = all_done && s && s->state == "done";
+        }
+        auto c = run_command({"squeue", "-h", "-j", collect, "-o", "%i"});
+        bool collect_queued = c.exit_code == 0 && !trim(c.out).empty();
+        if (collect_queued && !all_done) {
+            run_command({"scancel", collect});  // its dependency can never be satisfied
+            JobState cs;
+            cs.state = "cancelled";
+            cs.error = "run tasks failed; fix them and resubmit";
+            ws.write_state(Phase::collect, 0, cs);
+            return {};
+        }
+        return collect_queued ? kBusy : std::string();
+    }
+
+    void print_status(const Workspace& ws) const override {
+        json j = submission(ws);
+        if (j.is_null()) return;
+        std::string array = j.value("array", ""), collect = j.value("collect", "");
+        if (!on_path("squeue")) {
+            std::printf("slurm         array %s, collect job %s (squeue not available here)\n", array.c_str(), collect.c_str());
+            return;
+        }
+        auto q = run_command({"squeue", "-h", "-r", "-j", array + "," + collect, "-o", "%i %T"});
+        int pending = 0, running = 0;
+        std::string collect_state = "finished";
+        std::istringstream in(q.out);
+        std::string id, state;
+        while (in >> id >> state) {
+            if (id == collect) collect_state = state;
+            else (state == "PENDING" ? pending : running)++;
+        }
+        std::printf("slurm         array %s: %d pending, %d running in the queue; collect job %s: %s\n", array.c_str(),
+                    pending, running, collect.c_str(), collect_state.c_str());
+    }
+
+    std::vector<fs::path> log_files(const Workspace& ws, Phase phase, int job) const override {
+        // SLURM's own output files (slurm-ARRAY_TASK.out for run tasks, slurm-JOB.out for collect).
+        std::error_code ec;
+        fs::path dir = phase == Phase::run ? ws.jobs_dir() / "run" : ws.job_dir(phase);
+        std::vector<fs::path> files;
+        for (auto& e : fs::directory_iterator(dir, ec)) {
+            std::string n = e.path().filename().string();
+            if (n.rfind("slurm-", 0) == 0 && n.ends_with(".out") &&
+                (phase != Phase::run || n.ends_with("_" + std::to_string(job) + ".out")))
+                files.push_back(e.path());
+        }
+        std::sort(files.begin(), files.end());
+        return files;
+    }
+
 private:
+    // The detached submission's record (jobs/run/slurm.json: array and collect job ids, tasks), null
+    // when there is none.
+    static json submission(const Workspace& ws) {
+        fs::path f = ws.jobs_dir() / "run" / "slurm.json";
+        std::error_code ec;
+        if (!fs::is_regular_file(f, ec)) return nullptr;
+        json j = json::parse(read_file(f, 1 << 20), nullptr, false);
+        return j.is_discarded() ? json(nullptr) : j;
+    }
+    static constexpr const char* kBusy =
+        "a SLURM submission of this experiment is still queued or running (wait for it or scancel it)";
+
     bool ask_cancel(size_t n) const {
         if (!::isatty(0)) return true;  // nobody to ask: an interrupted batch submission cancels
         std::fprintf(stderr, "\nCancel the %zu submitted run task(s) and the collect job (scancel)? [y/N] ", n);
@@ -278,72 +368,5 @@ private:
 }  // namespace
 
 std::unique_ptr<Engine> make_slurm_engine() { return std::make_unique<SlurmEngine>(); }
-
-bool reconcile_engine_states(const Workspace& ws) {
-    fs::path f = ws.jobs_dir() / "run" / "slurm.json";
-    std::error_code ec;
-    if (!fs::is_regular_file(f, ec) || !on_path("squeue")) return false;
-    json j = json::parse(read_file(f, 1 << 20), nullptr, false);
-    if (j.is_discarded()) return false;
-    std::string array = j.value("array", ""), collect = j.value("collect", "");
-    auto q = run_command({"squeue", "-h", "-r", "-j", array, "-o", "%i"});
-    if (q.exit_code == 0 && !trim(q.out).empty()) return true;  // run tasks still queued or running
-    SubmitOptions opt;
-    opt.duration = j.value("duration", opt.duration);
-    opt.memory_mb = j.value("memory_mb", opt.memory_mb);
-    auto ends = final_states(array);
-    for (int task : j.value("tasks", std::vector<int>{})) {
-        JobState s = ws.read_state(Phase::run, task).value_or(JobState{});
-        if (s.state == "done" || s.error.find("SLURM:") != std::string::npos) continue;
-        auto it = ends.find(task);
-        std::string why = it != ends.end()     ? describe(it->second, opt)
-                          : s.state == "running" ? "SLURM: no record of the task, which stopped while running "
-                                                   "(node failure, or it ended longer ago than MinJobAge)"
-                                                 : "SLURM: never ran (cancelled before it started)";
-        s.error = s.state == "failed" && !s.error.empty() ? s.error + " [" + why + "]" : why;
-        s.state = "failed";
-        ws.write_state(Phase::run, task, s);
-    }
-    bool all_done = true;
-    for (int task : j.value("tasks", std::vector<int>{})) {
-        auto s = ws.read_state(Phase::run, task);
-        all_done = all_done && s && s->state == "done";
-    }
-    auto c = run_command({"squeue", "-h", "-j", collect, "-o", "%i"});
-    bool collect_queued = c.exit_code == 0 && !trim(c.out).empty();
-    if (collect_queued && !all_done) {
-        run_command({"scancel", collect});  // its dependency can never be satisfied
-        JobState cs;
-        cs.state = "cancelled";
-        cs.error = "run tasks failed; fix them and resubmit";
-        ws.write_state(Phase::collect, 0, cs);
-        return false;
-    }
-    return collect_queued;
-}
-
-void print_engine_status(const Workspace& ws) {
-    fs::path f = ws.jobs_dir() / "run" / "slurm.json";
-    std::error_code ec;
-    if (!fs::is_regular_file(f, ec)) return;
-    json j = json::parse(read_file(f, 1 << 20), nullptr, false);
-    if (j.is_discarded()) return;
-    std::string array = j.value("array", ""), collect = j.value("collect", "");
-    if (!on_path("squeue")) {
-        std::printf("slurm         array %s, collect job %s (squeue not available here)\n", array.c_str(), collect.c_str());
-        return;
-    }
-    auto q = run_command({"squeue", "-h", "-r", "-j", array + "," + collect, "-o", "%i %T"});
-    int pending = 0, running = 0;
-    std::string collect_state = "finished";
-    std::istringstream in(q.out);
-    std::string id, state;
-    while (in >> id >> state) {
-        if (id == collect) collect_state = state;
-        else (state == "PENDING" ? pending : running)++;
-    }
-    std::printf("slurm         array %s: %d pending, %d running in the queue; collect job %s: %s\n", array.c_str(),
-                pending, running, collect.c_str(), collect_state.c_str());
-}
 
 }  // namespace imx

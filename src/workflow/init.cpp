@@ -19,10 +19,8 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
     ws.require();
     if (opt.batch_size < 1) throw Error("--batch-size must be at least 1", Error::Kind::usage);
     ExperimentLock lock(ws, "init");
-    if (reconcile_engine_states(ws))
-        throw Error(ws.root().string() + ": a SLURM submission of this experiment is still queued or running; "
-                                         "init would delete what its jobs write (wait for it or scancel it)",
-                    Error::Kind::usage);
+    if (std::string busy = reconcile_engines(ws); !busy.empty())
+        throw Error(ws.root().string() + ": " + busy + "; init would delete what its jobs write", Error::Kind::usage);
     log::set_file(ws.log_file(Phase::init, 0));
     Catalog cat(ws.catalog_file());
     ExperimentConfig config = cat.config();

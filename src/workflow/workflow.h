@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "engines/engine.h"
 #include "core/types.h"
 #include "workflow/workspace.h"
 #include "zarr/ngff.h"
@@ -130,6 +131,16 @@ private:
     std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;
 };
+
+struct SubmitResult {
+    int jobs = 0, failed = 0;
+    bool interrupted = false;
+    bool collected = false;
+    int exit_code = 0;
+};
+// submit / resubmit: runs the run jobs (all, or for resubmit those not done) with the engine, then
+// collect when every run job succeeded.
+SubmitResult submit(const Workspace& ws, const SubmitOptions& options, bool only_unfinished);
 
 // Exit codes of the command line (documented in README.md).
 enum ExitCode : int {
