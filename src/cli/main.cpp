@@ -12,7 +12,7 @@
 #include "demo/demo_plate.h"
 #include "render/image_writer.h"
 #include "formats/reader.h"
-#include "storage/s3_store.h"
+#include "storage/s3/s3_store.h"
 #include "engines/engine.h"
 #include "engines/process.h"
 #include "workflow/jobs.h"

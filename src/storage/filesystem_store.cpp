@@ -9,7 +9,7 @@
 
 #include "core/fileutil.h"
 #include "core/types.h"
-#include "storage/s3_store.h"
+#include "storage/s3/s3_store.h"
 #include "storage/store.h"
 
 namespace imx {

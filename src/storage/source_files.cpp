@@ -15,7 +15,7 @@
 #include <unordered_map>
 
 #include "core/types.h"
-#include "storage/s3_store.h"
+#include "storage/s3/s3_store.h"
 #include "storage/store.h"
 
 namespace imx::source {

@@ -2,7 +2,7 @@
 // settings come from. Gotchas met with real servers (Ceph radosgw):
 // - libcurl signs x-amz-content-sha256 but does not add it: we always send it.
 // - libcurl signs the query string exactly as written: we sort and encode it (canonical_query).
-#include "storage/s3_store.h"
+#include "storage/s3/s3_store.h"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
