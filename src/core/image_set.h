@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -82,5 +83,30 @@ struct ImageSet {
     // CZI, ND2); otherwise create makes each sample of an RGB or multi-sample file a channel.
     bool maps_samples = false;
 };
+
+// ---- what layout readers work out the same way -----------------------------------------------------
+
+// A plate format, rows x columns; 0 x 0 when unknown.
+struct PlateFormat {
+    int rows = 0, cols = 0;
+};
+// The smallest standard plate (6, 24, 96, 384 or 1536 wells) with at least `rows` rows and `cols`
+// columns, for metadata that names wells but not the plate; 0 x 0 when none is that big.
+PlateFormat smallest_plate(int rows, int cols);
+// The smallest standard plate of 96 wells or more with room for `wells` wells, for layouts that
+// put one file in each well, row by row; 0 x 0 when none is that big.
+PlateFormat plate_for_well_count(uint64_t wells);
+
+// The z step in micrometres from the stage z positions of one stack's planes, (z index, position)
+// pairs: the first two planes' distance over their index distance, rounded to 0.1 nm (positions
+// in metres or with float noise would otherwise show as 2.0000000001). Unset below two planes or
+// for a step of 0.
+std::optional<double> z_step_of_stack(std::vector<std::pair<int, double>> stack);
+// The z step of the first stack, in key order, that has two planes or more.
+template <class Key> std::optional<double> z_step_um(const std::map<Key, std::vector<std::pair<int, double>>>& stacks) {
+    for (auto& [_, stack] : stacks)
+        if (stack.size() >= 2) return z_step_of_stack(stack);
+    return std::nullopt;
+}
 
 }  // namespace imx

@@ -28,13 +28,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string trim(std::string s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-    size_t b = 0;
-    while (b < s.size() && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-    return s.substr(b);
-}
-
 // "1-4,7,9-10" from sorted job ids.
 std::string array_spec(const std::vector<int>& jobs) {
     std::string s;

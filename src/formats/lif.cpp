@@ -550,10 +550,10 @@ public:
         set.maps_samples = true;  // planes have one sample
         PlateInfo plate{source.filename().string(), 0, 0};
         if (plate.name.empty()) plate.name = "plate";
-        if (files.size() <= 96) plate.rows = 8, plate.cols = 12;
-        else if (files.size() <= 384) plate.rows = 16, plate.cols = 24;
-        else if (files.size() <= 1536) plate.rows = 32, plate.cols = 48;
-        else throw input_error(source.string(), std::to_string(files.size()) + " LIF files: more than the 1536 wells of a plate");
+        const PlateFormat format = plate_for_well_count(files.size());  // one well per file, in name order
+        plate.rows = format.rows;
+        plate.cols = format.cols;
+        if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " LIF files: more than the 1536 wells of a plate");
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
         // Images of another plane size or pixel type (an XZ scan beside an XY image) go to a plate

@@ -35,7 +35,10 @@ struct StoredPlane : StoredPlaneRow {
 
 std::vector<StoredPlane> load_stored(Catalog& cat, bool with_sources) {
     std::vector<StoredPlane> stored;
-    for (StoredPlaneRow& row : cat.stored_planes()) stored.push_back({std::move(row)});
+    for (StoredPlaneRow& row : cat.stored_planes()) {
+        StoredPlane& s = stored.emplace_back();
+        static_cast<StoredPlaneRow&>(s) = std::move(row);
+    }
     if (with_sources) {
         std::map<int64_t, size_t> index;
         for (size_t i = 0; i < stored.size(); ++i) index[stored[i].id] = i;

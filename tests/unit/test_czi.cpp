@@ -146,8 +146,9 @@ TEST_F(CziTest, ChannelNamesAreMadeUniqueAndMissingOnesNumbered) {
     write("a.czi", build_czi(blocks, czi_xml({"GFP", "GFP"})));
     ImageSet set = configure();
     ASSERT_EQ(set.channels.size(), 3u);
+    // The one rule for repeated channel names (container_util.h make_unique_names), as ND2 and LIF.
     EXPECT_EQ(set.channels[0].name, "GFP");
-    EXPECT_EQ(set.channels[1].name, "GFP_2");
+    EXPECT_EQ(set.channels[1].name, "GFP (2)");
     EXPECT_EQ(set.channels[2].name, "C2");
     EXPECT_FALSE(set.pixel_size_x);
 }

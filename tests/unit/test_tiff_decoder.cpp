@@ -175,7 +175,7 @@ protected:
             }
         }
         Plane via_registry;
-        read_plane(file, {0, pages - 1, spec.spp - 1}, via_registry);
+        read_plane(file, {0, pages - 1, uint32_t(spec.spp - 1)}, via_registry);
         expect_plane(via_registry, spec, pages - 1, spec.spp - 1);
     }
 

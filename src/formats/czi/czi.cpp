@@ -29,6 +29,7 @@
 #include <tuple>
 
 #include "formats/builtin.h"
+#include "formats/container_util.h"
 #include "formats/reader.h"
 #include "storage/source_files.h"
 
@@ -428,12 +429,6 @@ const PlaneEntry& plane_at(const fs::path& file, const Index& idx, uint32_t page
 }
 
 // ---- metadata XML -------------------------------------------------------------------------------
-
-std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
 
 std::optional<double> number(std::string_view text) {
     const std::string t = trim(text);
@@ -867,12 +862,10 @@ public:
             }
         }
         // Channel names must be unique.
-        std::set<std::string> seen;
-        for (auto& ch : set.channels) {
-            const std::string base = ch.name;
-            for (int k = 2; seen.count(ch.name); ++k) ch.name = base + "_" + std::to_string(k);
-            seen.insert(ch.name);
-        }
+        std::vector<std::string> channel_names;
+        for (auto& ch : set.channels) channel_names.push_back(ch.name);
+        container::make_unique_names(channel_names);
+        for (size_t c = 0; c < channel_names.size(); ++c) set.channels[c].name = channel_names[c];
         return set;
     }
 };

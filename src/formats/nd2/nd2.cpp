@@ -178,7 +178,9 @@ public:
         set.maps_samples = true;  // components are channels already
         PlateInfo plate{source.filename().string(), 0, 0};
         if (plate.name.empty()) plate.name = "plate";
-        plate_format(files.size(), plate.rows, plate.cols);
+        const PlateFormat format = plate_for_well_count(files.size());  // one well per file, in name order
+        plate.rows = format.rows;
+        plate.cols = format.cols;
         if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " ND2 files: more than the 1536 wells of a plate");
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
@@ -233,19 +235,6 @@ public:
         }
         if (set.planes.empty()) throw input_error(source.string(), "the ND2 files hold no readable frames");
         return set;
-    }
-
-private:
-    // One well per file in file-name order, filling rows of the smallest standard plate.
-    static void plate_format(size_t n, int& rows, int& cols) {
-        const int formats[][2] = {{8, 12}, {16, 24}, {32, 48}};
-        for (auto& f : formats)
-            if (n <= size_t(f[0] * f[1])) {
-                rows = f[0];
-                cols = f[1];
-                return;
-            }
-        rows = cols = 0;
     }
 };
 

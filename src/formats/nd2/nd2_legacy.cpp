@@ -264,12 +264,9 @@ Info parse(const container::RandomAccessFile& f) {
     }
     // Unique channel names, one per channel.
     info.channel_names.resize(info.channels);
-    for (uint32_t c = 0; c < info.channels; ++c) {
-        std::string& n = info.channel_names[c];
-        if (n.empty()) n = "C" + std::to_string(c + 1);
-        for (uint32_t k = 0; k < c; ++k)
-            if (info.channel_names[k] == n) n += " (" + std::to_string(c + 1) + ")";
-    }
+    for (uint32_t c = 0; c < info.channels; ++c)
+        if (info.channel_names[c].empty()) info.channel_names[c] = "C" + std::to_string(c + 1);
+    container::make_unique_names(info.channel_names);
     return info;
 }
 
