@@ -13,6 +13,7 @@
 #include "render/image_writer.h"
 #include "formats/reader.h"
 #include "storage/s3/s3_store.h"
+#include "storage/source_files.h"
 #include "engines/engine.h"
 #include "engines/process.h"
 #include "workflow/jobs.h"
@@ -401,8 +402,10 @@ int real_main(int argc, char** argv) {
         for (auto& src : sources) copt.sources.push_back(src);
         if (!s3_endpoint.empty()) {
             bool remote_source = false;
-            for (auto& src : sources) remote_source = remote_source || src.rfind("s3://", 0) == 0;
-            if (copt.store.rfind("s3://", 0) == 0 || !remote_source) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
+            for (auto& src : sources) remote_source = remote_source || source::is_remote(src);
+            // The endpoint is for the store when it is remote too, or when no source is (then a
+            // local store is refused with a message saying so).
+            if (source::is_remote(copt.store) || !remote_source) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
         }
         copt.s3_endpoint = s3_endpoint;
         print_summary(create_experiment(ws, copt));

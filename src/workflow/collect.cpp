@@ -253,7 +253,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
         const std::vector<CatalogFile> doomed = cat.deletable_files();
         res.files_kept = cat.present_file_count() - int64_t(doomed.size());
         fs::path source = config.source;
-        source::set_s3_endpoint(config.source_endpoint);
+        source::set_endpoint(config.source_endpoint);
         for (const CatalogFile& file : doomed) {
             const int64_t id = file.id, size = file.size;
             const std::string& rel = file.path;
@@ -354,7 +354,7 @@ VerifyResult verify(const Workspace& ws, const VerifyOptions& opt) {
     for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
     std::vector<StoredPlane> stored = load_stored(cat, opt.sources);
     fs::path source = config.source;
-    source::set_s3_endpoint(config.source_endpoint);
+    source::set_endpoint(config.source_endpoint);
     check_stored(stored, plates, opt.threads > 0 ? opt.threads : default_threads(), opt.sources ? &source : nullptr);
     VerifyResult r;
     r.planes = int64_t(stored.size());

@@ -62,7 +62,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
 
     auto store = open_store(job.store);
     const fs::path source = job.source;
-    source::set_s3_endpoint(job.source_endpoint);
+    source::set_endpoint(job.source_endpoint);
     const bool mip = job.mip;
     std::map<std::string, std::unique_ptr<NgffPlate>> plates;
     for (auto& [path, layout] : job.plates) plates[path] = std::make_unique<NgffPlate>(*store, layout);

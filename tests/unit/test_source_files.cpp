@@ -13,6 +13,7 @@
 #include "demo/demo_plate.h"
 #include "render/image_writer.h"
 #include "formats/reader.h"
+#include "storage/s3/s3_store.h"
 #include "storage/source_files.h"
 #include "storage/store.h"
 #include "test_util.h"
@@ -64,7 +65,7 @@ struct RemoteSource : ::testing::Test {
         fs::remove_all(dir);
         fs::create_directories(dir / "bucket");
         store = std::make_shared<CountingStore>(dir / "bucket");
-        source::use_store_for_bucket("unit-bucket", store);
+        s3::use_store_for_bucket("unit-bucket", store);
     }
     void TearDown() override {
         source::clear_cache();
@@ -196,7 +197,7 @@ TEST_F(RemoteSource, CellVoyagerPlateConfiguresAndDecodesFromTheBucket) {
     // A run job holds no listing: it asks the size of each file it opens once (a HEAD), although
     // decoding a plane opens its file twice (format sniffing, then libtiff).
     source::clear_cache();
-    source::use_store_for_bucket("unit-bucket", store);
+    s3::use_store_for_bucket("unit-bucket", store);
     const uint64_t heads_before = store->heads.load();
     std::set<std::string> files;
     for (auto& plane : r.planes) {

@@ -105,14 +105,9 @@ public:
     // libtiff's own structures (the TIFF handle takes about 1.4 KB).
     static constexpr uint64_t kFileSize = 0;
     explicit TiffFile(const fs::path& file, uint64_t max_alloc = kMaxBuffer) : path_(file.string()) {
-        if (source::is_remote(file)) {
-            remote_ = std::make_unique<RemoteIo>(source::open(file));
-            file_size_ = remote_->file->size();
-        } else {
-            std::error_code ec;
-            file_size_ = fs::file_size(file, ec);
-            if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
-        }
+        // libtiff reads through the source file handle (local or remote alike), never the path.
+        io_ = std::make_unique<SourceIo>(source::open(file));
+        file_size_ = io_->file->size();
         TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
         if (!opts) throw Error("libtiff: out of memory");
         TIFFOpenOptionsSetErrorHandlerExtR(opts, on_tiff_error, &messages_);
@@ -120,11 +115,8 @@ public:
         TIFFOpenOptionsSetMaxSingleMemAlloc(opts, tmsize_t(max_alloc == kFileSize ? file_size_ + (64 << 10) : max_alloc));
         // "m": plain reads, no memory mapping. A file truncated or changed while mapped raises
         // SIGBUS, which would kill the whole conversion instead of failing one file.
-        if (remote_)
-            tif_ = TIFFClientOpenExt(path_.c_str(), "rm", remote_.get(), RemoteIo::read, RemoteIo::write, RemoteIo::seek,
-                                     RemoteIo::close, RemoteIo::size, RemoteIo::map, RemoteIo::unmap, opts);
-        else
-            tif_ = TIFFOpenExt(path_.c_str(), "rm", opts);
+        tif_ = TIFFClientOpenExt(path_.c_str(), "rm", io_.get(), SourceIo::read, SourceIo::write, SourceIo::seek,
+                                 SourceIo::close, SourceIo::size, SourceIo::map, SourceIo::unmap, opts);
         TIFFOpenOptionsFree(opts);
         if (!tif_) fail("not a readable TIFF file");
     }
@@ -162,15 +154,12 @@ public:
     // false when the range is outside the file or the read fails.
     bool read_at(uint64_t offset, void* out, size_t n) const {
         if (offset > file_size_ || n > file_size_ - offset) return false;
-        if (remote_) {
-            try {
-                remote_->file->read_at(offset, out, n);
-            } catch (const Error&) {
-                return false;
-            }
-            return true;
+        try {
+            io_->file->read_at(offset, out, n);
+        } catch (const Error&) {
+            return false;
         }
-        return ::pread(TIFFFileno(tif_), out, n, off_t(offset)) == ssize_t(n);
+        return true;
     }
 
     void select(uint32_t page) {
@@ -258,13 +247,14 @@ public:
 private:
     std::string path_;
     uint64_t file_size_ = 0;
-    // libtiff's client I/O over an object in S3 (storage/source_files.h: ranged, cached reads).
-    struct RemoteIo {
-        explicit RemoteIo(std::unique_ptr<source::File> f) : file(std::move(f)) {}
+    // libtiff's client I/O over a source file handle (storage/source_files.h: pread for local
+    // files, ranged and cached reads for remote objects).
+    struct SourceIo {
+        explicit SourceIo(std::unique_ptr<source::File> f) : file(std::move(f)) {}
         std::unique_ptr<source::File> file;
         uint64_t pos = 0;
         static tmsize_t read(thandle_t h, void* buf, tmsize_t n) {
-            auto* io = static_cast<RemoteIo*>(h);
+            auto* io = static_cast<SourceIo*>(h);
             const uint64_t size = io->file->size();
             if (n <= 0 || io->pos >= size) return 0;
             const size_t take = size_t(std::min<uint64_t>(uint64_t(n), size - io->pos));
@@ -278,18 +268,18 @@ private:
         }
         static tmsize_t write(thandle_t, void*, tmsize_t) { return -1; }
         static toff_t seek(thandle_t h, toff_t off, int whence) {
-            auto* io = static_cast<RemoteIo*>(h);
+            auto* io = static_cast<SourceIo*>(h);
             uint64_t base = whence == SEEK_CUR ? io->pos : whence == SEEK_END ? io->file->size() : 0;
             io->pos = base + off;
             return io->pos;
         }
         static int close(thandle_t) { return 0; }
-        static toff_t size(thandle_t h) { return static_cast<RemoteIo*>(h)->file->size(); }
+        static toff_t size(thandle_t h) { return static_cast<SourceIo*>(h)->file->size(); }
         static int map(thandle_t, void**, toff_t*) { return 0; }
         static void unmap(thandle_t, void*, toff_t) {}
     };
 
-    std::unique_ptr<RemoteIo> remote_;  // outlives tif_ (declared first, destroyed last)
+    std::unique_ptr<SourceIo> io_;  // outlives tif_ (declared first, destroyed last)
     Messages messages_;  // declared before tif_ is used; outlives TIFFClose in the destructor
     TIFF* tif_ = nullptr;
     uint32_t pages_ = 0;  // page_count(), once known

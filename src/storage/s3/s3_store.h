@@ -19,6 +19,10 @@
 
 #include "storage/store.h"
 
+namespace imx {
+class SourceProvider;
+}
+
 namespace imx::s3 {
 
 struct Location {
@@ -88,5 +92,11 @@ long backoff_ms(int attempt, double jitter01);
 std::string hint_for(const std::string& error_code);
 
 std::unique_ptr<Store> open(const std::string& url);
+
+// The provider of s3:// source folders (s3_sources.cpp), registered with open() in scheme.cpp.
+SourceProvider& sources();
+// Serves "s3://BUCKET/..." sources from the given store instead of an S3 server (unit tests count
+// what a reader fetches this way).
+void use_store_for_bucket(const std::string& bucket, std::shared_ptr<Store> store);
 
 }  // namespace imx::s3
