@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 
 namespace imx {
 

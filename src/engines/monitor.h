@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "engines/engine.h"
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 
 namespace imx {
 

@@ -12,7 +12,7 @@
 #include "catalog/catalog.h"
 #include "engines/engine.h"
 #include "core/types.h"
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 #include "zarr/ngff.h"
 
 namespace imx {

@@ -1,4 +1,4 @@
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 
 #include <fcntl.h>
 #include <sched.h>
