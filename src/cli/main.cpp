@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "demo/demo_plate.h"
 #include "render/image_writer.h"
+#include "render/overview.h"
 #include "formats/reader.h"
 #include "storage/s3/s3_store.h"
 #include "storage/source_files.h"

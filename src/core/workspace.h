@@ -73,6 +73,17 @@ private:
     int fd_ = -1;
 };
 
+// Exit codes of the command line (documented in README.md).
+enum ExitCode : int {
+    exit_ok = 0,
+    exit_failure = 1,       // unexpected error
+    exit_usage = 2,         // wrong arguments, not an experiment, experiment busy
+    exit_input = 3,         // microscope files or metadata unreadable or invalid
+    exit_jobs_failed = 4,   // one or more jobs failed; see status / log
+    exit_verification = 5,  // collect or verify found missing or mismatched planes
+    exit_storage = 6,       // the store or the workspace could not be written or read
+};
+
 double now_seconds();
 std::string hostname();
 // CPUs this process may run on: its affinity mask (a SLURM allocation, taskset, a container's

@@ -12,11 +12,11 @@
 #include <map>
 
 #include "core/log.h"
+#include "core/types.h"
 #include "engines/engine.h"
 #include "engines/interrupt.h"
 #include "engines/monitor.h"
 #include "engines/process.h"
-#include "workflow/workflow.h"
 
 namespace imx {
 

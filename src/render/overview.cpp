@@ -10,7 +10,9 @@
 #include "core/log.h"
 #include "render/image_writer.h"
 #include "storage/store.h"
-#include "workflow/workflow.h"
+#include "catalog/catalog.h"
+#include "render/overview.h"
+#include "zarr/ngff.h"
 
 namespace imx {
 
