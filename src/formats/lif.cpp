@@ -525,11 +525,7 @@ public:
 // ---- layout reader ------------------------------------------------------------------------------
 
 std::vector<std::string> lif_files(const fs::path& source) {
-    std::vector<std::string> names;
-    for (auto& e : source::list(source))
-        if (!e.is_dir && is_lif_name(e.path)) names.push_back(e.name);
-    std::sort(names.begin(), names.end());
-    return names;
+    return container::files_of_kind(source, [](const fs::path& p) { return is_lif_name(p); });
 }
 
 class LifLayout final : public LayoutReader {
@@ -548,12 +544,7 @@ public:
         ImageSet set;
         set.format = name();
         set.maps_samples = true;  // planes have one sample
-        PlateInfo plate{source.filename().string(), 0, 0};
-        if (plate.name.empty()) plate.name = "plate";
-        const PlateFormat format = plate_for_well_count(files.size());  // one well per file, in name order
-        plate.rows = format.rows;
-        plate.cols = format.cols;
-        if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " LIF files: more than the 1536 wells of a plate");
+        PlateInfo plate = container::plate_of_files(source, files.size(), "LIF");  // one well per file
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
         // Images of another plane size or pixel type (an XZ scan beside an XY image) go to a plate

@@ -153,11 +153,7 @@ private:
 // ---- layout reader -------------------------------------------------------------------------------
 
 std::vector<std::string> nd2_files(const fs::path& source) {
-    std::vector<std::string> names;
-    for (auto& e : source::list(source))
-        if (!e.is_dir && is_nd2_name(e.path)) names.push_back(e.name);
-    std::sort(names.begin(), names.end());
-    return names;
+    return container::files_of_kind(source, [](const fs::path& p) { return is_nd2_name(p); });
 }
 
 class Nd2Layout final : public LayoutReader {
@@ -176,12 +172,7 @@ public:
         ImageSet set;
         set.format = name();
         set.maps_samples = true;  // components are channels already
-        PlateInfo plate{source.filename().string(), 0, 0};
-        if (plate.name.empty()) plate.name = "plate";
-        const PlateFormat format = plate_for_well_count(files.size());  // one well per file, in name order
-        plate.rows = format.rows;
-        plate.cols = format.cols;
-        if (plate.rows == 0) throw input_error(source.string(), std::to_string(files.size()) + " ND2 files: more than the 1536 wells of a plate");
+        PlateInfo plate = container::plate_of_files(source, files.size(), "ND2");  // one well per file
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
         // Files of another frame size, pixel type or scale go to a plate of their own; their wells keep the
