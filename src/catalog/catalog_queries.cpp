@@ -72,7 +72,7 @@ void Catalog::for_each_source_plane_in_job_order(const std::function<void(const 
     JobPlaneRow row;
     while (st.step()) {
         row.plate_id = st.int64(0);
-        row.store_path = st.text(1);
+        row.store_path = st.text_view(1);  // reuses the row's strings: a million rows
         row.site_id = st.int64(2);
         row.row = st.integer(3);
         row.col = st.integer(4);
@@ -81,7 +81,7 @@ void Catalog::for_each_source_plane_in_job_order(const std::function<void(const 
         row.channel = st.integer(7);
         row.tpoint = st.integer(8);
         row.zplane = st.integer(9);
-        row.file = st.text(10);
+        row.file = st.text_view(10);
         row.at = {uint32_t(st.int64(11)), uint32_t(st.int64(12)), uint32_t(st.int64(13))};
         visit(row);
     }

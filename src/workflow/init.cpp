@@ -74,7 +74,7 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
         if (job.outputs.empty()) return;
         job.id = ++result.run_jobs;
         job_planes.push_back(int64_t(job.outputs.size()));
-        write_file_atomic(ws.job_file(Phase::run, job.id), json(job).dump());
+        write_file_atomic(ws.job_file(Phase::run, job.id), to_json_text(job));
         job.outputs.clear();
         job.plates.clear();
         sites_in_job = 0;

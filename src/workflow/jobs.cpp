@@ -3,8 +3,10 @@
 #include "core/fileutil.h"
 #include "core/types.h"
 
+#include <algorithm>
+#include <charconv>
 #include <limits>
-#include <type_traits>
+#include <map>
 
 namespace imx {
 
@@ -42,27 +44,77 @@ std::string name(const json& j, const std::string& what) {
 
 }  // namespace
 
-void to_json(json& j, const RunJob& job) {
+namespace {
+
+void append_int(std::string& out, int64_t v) {
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, end);
+}
+
+// A file name as JSON: quoted as it is when it is printable ASCII without quotes or backslashes
+// (nearly every name, no json value built for it), else name_to_json's lossless form.
+void append_name(std::string& out, const std::string& name) {
+    const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+        return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+    });
+    if (!plain) {
+        out += name_to_json(name).dump();
+        return;
+    }
+    out += '"';
+    out += name;
+    out += '"';
+}
+
+}  // namespace
+
+std::string to_json_text(const RunJob& job) {
     json plates = json::object();
     for (auto& [path, layout] : job.plates) plates[path] = layout.to_json();
-    json outputs = json::array();
-    for (const RunOutput& o : job.outputs) {
-        json inputs = json::array();
-        for (const RunInput& in : o.inputs)
-            inputs.push_back(json::array({name_to_json(in.file), in.at.series, in.at.page, in.at.sample}));
-        outputs.push_back(json::array({o.id, o.plate, o.row, o.col, o.site, o.tpoint, o.channel, o.zplane,
-                                       std::move(inputs)}));
+    const json head = {{"phase", "run"},
+                       {"id", job.id},
+                       {"source", name_to_json(job.source)},
+                       {"source_endpoint", job.source_endpoint},
+                       {"store", name_to_json(job.store)},
+                       {"mip", job.mip},
+                       {"plates", std::move(plates)},
+                       {"output_columns", kOutputColumns}};
+    std::string text = head.dump();
+    text.pop_back();  // the closing brace: "outputs" follows
+    text += ",\"outputs\":[";
+    std::map<std::string, std::string> quoted;  // plate path -> its JSON string
+    for (size_t i = 0; i < job.outputs.size(); ++i) {
+        const RunOutput& o = job.outputs[i];
+        if (i > 0) text += ',';
+        text += '[';
+        append_int(text, o.id);
+        text += ',';
+        auto q = quoted.find(o.plate);
+        if (q == quoted.end()) q = quoted.emplace(o.plate, json(o.plate).dump()).first;
+        text += q->second;
+        for (int v : {o.row, o.col, o.site, o.tpoint, o.channel, o.zplane}) {
+            text += ',';
+            append_int(text, v);
+        }
+        text += ",[";
+        for (size_t k = 0; k < o.inputs.size(); ++k) {
+            const RunInput& in = o.inputs[k];
+            text += k > 0 ? ",[" : "[";
+            append_name(text, in.file);
+            for (uint32_t v : {in.at.series, in.at.page, in.at.sample}) {
+                text += ',';
+                append_int(text, v);
+            }
+            text += ']';
+        }
+        text += "]]";
     }
-    j = {{"phase", "run"},
-         {"id", job.id},
-         {"source", name_to_json(job.source)},
-         {"source_endpoint", job.source_endpoint},
-         {"store", name_to_json(job.store)},
-         {"mip", job.mip},
-         {"plates", std::move(plates)},
-         {"output_columns", kOutputColumns},
-         {"outputs", std::move(outputs)}};
+    text += "]}";
+    return text;
 }
+
+void to_json(json& j, const RunJob& job) { j = json::parse(to_json_text(job)); }
 
 void from_json(const json& j, RunJob& job) {
     if (!j.is_object()) malformed("not a JSON object");

@@ -46,6 +46,9 @@ struct RunJob {
 // The JSON form. Outputs are rows [id, plate, row, col, site, t, c, z, [[file, series, page,
 // sample], ...]] rather than objects: a million planes cost a third of the time and space. File and
 // folder names travel losslessly when they are not UTF-8 (core/fileutil.h name_to_json).
+// to_json_text writes it (what init writes) without building a json tree first, which cost init
+// on 1,000,000 planes 0.85 s more user CPU and 17 MB more memory; to_json parses that text.
+std::string to_json_text(const RunJob& job);
 void to_json(nlohmann::json& j, const RunJob& job);
 // Throws Error naming what is missing or malformed ("run init again").
 void from_json(const nlohmann::json& j, RunJob& job);

@@ -28,7 +28,7 @@ RunJob sample_job() {
     L.wells = {{1, 2, 3}};
     job.plates.emplace(L.path, L);
     job.outputs.push_back({41, "P1.zarr", 1, 2, 0, 0, 1, 0, {{"B02/z0.tif", {0, 0, 0}}, {"B02/z1.tif", {2, 5, 1}}}});
-    job.outputs.push_back({42, "P1.zarr", 1, 2, 2, 3, 0, 0, {{"B02/s2.tif", {0, 4294967295u, 0}}}});
+    job.outputs.push_back({42, "P1.zarr", 1, 2, 2, 3, 0, 0, {{"B02/s\"2\\\xfe.tif", {0, 4294967295u, 0}}}});
     return job;
 }
 
@@ -40,7 +40,7 @@ std::string refusal(const json& j) {
 
 TEST(RunJobFile, RoundTripsThroughJson) {
     const RunJob job = sample_job();
-    const RunJob back = json::parse(json(job).dump()).get<RunJob>();
+    const RunJob back = json::parse(to_json_text(job)).get<RunJob>();
     EXPECT_EQ(back.id, 7);
     EXPECT_EQ(back.source, job.source);
     EXPECT_EQ(back.source_endpoint, job.source_endpoint);
@@ -63,6 +63,7 @@ TEST(RunJobFile, RoundTripsThroughJson) {
     EXPECT_EQ(back.outputs[1].site, 2);
     EXPECT_EQ(back.outputs[1].tpoint, 3);
     EXPECT_EQ(back.outputs[1].inputs[0].at.page, 4294967295u);
+    EXPECT_EQ(back.outputs[1].inputs[0].file, "B02/s\"2\\\xfe.tif");  // quote, backslash, not UTF-8
 }
 
 TEST(RunJobFile, RefusesMalformedJobs) {

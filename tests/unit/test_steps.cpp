@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <type_traits>
 
 #include "core/checksum.h"
 #include "core/fileutil.h"
@@ -141,12 +142,25 @@ TEST(Steps, CollectFoldsResultsVerifiesAndRefusesAMismatchedChunk) {
     EXPECT_EQ(ws.read_state(Phase::collect, 0)->state, "done");
     EXPECT_EQ(Catalog(ws.catalog_file(), true).summary().outputs_verified, 16);
 
-    // A chunk overwritten with another plane's chunk: stored pixels no longer match the checksum.
+    // get: the verified plane by its position, as the source file holds it.
     const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
-    auto store = open_store(job.store);
-    NgffPlate plate(*store, job.plates.begin()->second);
     const RunOutput& a = job.outputs[0];
     const RunOutput& b = job.outputs[1];
+    static_assert(!std::is_copy_constructible_v<ExperimentReader>, "one owner of the open catalog and store");
+    ExperimentReader reader(ws.root());
+    PlaneQuery query;
+    query.well = well_name(a.row, a.col);
+    query.site = a.site;
+    query.channel = std::to_string(a.channel);
+    query.tpoint = a.tpoint;
+    query.zplane = a.zplane;
+    Plane got = reader.get(query), source;
+    read_plane(d / "microscope" / a.inputs[0].file, a.inputs[0].at, source);
+    EXPECT_EQ(got.data, source.data);
+
+    // A chunk overwritten with another plane's chunk: stored pixels no longer match the checksum.
+    auto store = open_store(job.store);
+    NgffPlate plate(*store, job.plates.begin()->second);
     const std::string key_a = plate.chunk_key(a.row, a.col, a.site, a.tpoint, a.channel, a.zplane);
     const std::string key_b = plate.chunk_key(b.row, b.col, b.site, b.tpoint, b.channel, b.zplane);
     store->put(key_a, store->get(key_b).value());
