@@ -21,6 +21,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "formats/ome_tiff/ome_tiff_files.h"
 #include "formats/ome_tiff/ome_tiff_model.h"
 #include "formats/tiff/tiff_decoder.h"
 #include "storage/source_files.h"
@@ -28,49 +29,6 @@
 namespace imx {
 
 namespace {
-
-
-// ---- small helpers ---------------------------------------------------------------------------
-
-std::string lower(std::string_view s) {
-    std::string r(s);
-    std::transform(r.begin(), r.end(), r.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-    return r;
-}
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-bool is_ome_tiff_name(const std::string& name) {
-    const std::string n = lower(name);
-    for (const char* ext : {".ome.tif", ".ome.tiff", ".ome.tf2", ".ome.tf8", ".ome.btf"})
-        if (ends_with(n, ext)) return true;
-    return false;
-}
-
-bool is_companion_name(const std::string& name) { return ends_with(lower(name), ".companion.ome"); }
-
-bool is_plain_tiff_name(const std::string& name) {
-    const std::string n = lower(name);
-    return (ends_with(n, ".tif") || ends_with(n, ".tiff")) && !is_ome_tiff_name(name);
-}
-
-// A TIFF named .tif whose first page carries OME-XML (some writers do not add ".ome").
-bool carries_ome_xml(const fs::path& file) {
-    try {
-        return is_ome_xml(tiff_image_description(file, 0));
-    } catch (const Error&) {
-        return false;  // not a readable TIFF: whoever reads it says why
-    }
-}
-
-std::string strip_ome_suffix(const std::string& name) {
-    const std::string n = lower(name);
-    for (const char* ext : {".ome.tiff", ".ome.tif", ".ome.tf2", ".ome.tf8", ".ome.btf", ".companion.ome"})
-        if (ends_with(n, ext)) return name.substr(0, name.size() - std::string_view(ext).size());
-    return name;
-}
 
 using namespace ome_tiff;  // OME-XML values and the model
 
