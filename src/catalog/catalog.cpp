@@ -229,6 +229,9 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     auto ins_warn = db.prepare("INSERT INTO warnings(text) VALUES(?)");
     for (auto& w : set.warnings) ins_warn.bind(1, w).run();
     tx.commit();
+    // One self-contained file (no -wal beside it): create renames it into place.
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    db.exec("PRAGMA journal_mode=DELETE");
 }
 
 namespace {

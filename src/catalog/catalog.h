@@ -5,12 +5,14 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "catalog/sqlite.h"
-#include "formats/reader.h"
+#include "core/image_set.h"
 #include "zarr/codec.h"
 
 namespace imx {
@@ -76,6 +78,74 @@ struct CatalogSummary {
     std::vector<std::string> file_problems, missing_examples, absent_examples, unused_examples;
 };
 
+// ---- what the steps after create read and write (catalog_queries.cpp) ----------------------------
+
+// A well of a plate and its number of fields (largest site index + 1).
+struct WellSites {
+    int row = 0, col = 0, sites = 0;
+};
+// t and z extent of a plate's stored planes (1 when it has none).
+struct PlateExtent {
+    int tpoints = 1, zplanes = 1;
+};
+// A plane position in a plate: well, field, channel, time point, z-plane.
+struct PlanePosition {
+    int row = 0, col = 0, site = 0, channel = 0, tpoint = 0, zplane = 0;
+};
+// A position of a plate's arrays without a stored plane, and why.
+struct PlaneHole {
+    int row = 0, col = 0, site = 0, tpoint = 0, channel = 0, zplane = 0;
+    std::string why;
+};
+struct PlaneHoles {
+    int64_t count = 0;
+    std::vector<PlaneHole> listed;  // the first max_listed
+};
+// One source plane of a stored plane, as init groups them into run jobs.
+struct JobPlaneRow {
+    int64_t plate_id = 0;
+    std::string store_path;
+    int64_t site_id = 0;
+    int row = 0, col = 0, site = 0;
+    int64_t output_id = 0;
+    int channel = 0, tpoint = 0, zplane = 0;
+    std::string file;
+    PlaneAddress at;
+};
+// A stored plane as collect and verify check it.
+struct StoredPlaneRow {
+    int64_t id = 0;
+    std::string store_path;
+    int row = 0, col = 0, site = 0, channel = 0, tpoint = 0, zplane = 0;
+    std::string checksum;  // "" until a run job stored it
+    std::string missing;   // why the source has no pixels for it, "" when it has
+};
+// A source plane of a stored plane (output), with its file's state (present | missing | deleted).
+struct SourcePlaneRow {
+    int64_t output_id = 0;
+    std::string file, file_state;
+    PlaneAddress at;
+};
+// What a run job reports for one stored plane (result.json).
+struct StoredResult {
+    int64_t id = 0;
+    std::string checksum;
+    double min = 0, max = 0, p999 = 0;
+    int64_t bytes = 0;
+};
+// The intensity range of a channel's stored planes in a plate.
+struct ChannelRange {
+    int channel = 0;
+    double min = 0, max = 0, p999 = 0;
+};
+// A source file as the catalog lists it.
+struct CatalogFile {
+    int64_t id = 0;
+    std::string path;
+    int64_t size = 0;
+    std::string content, content_detail;
+};
+
 class Catalog {
 public:
     // 2: the pixel inventory (files.content, outputs.missing, unused_files, absent_planes). Catalogs
@@ -96,7 +166,48 @@ public:
     std::vector<CatalogPlate> plates();
     std::vector<ChannelInfo> channels();
     CatalogSummary summary();
-    sql::Database& db() { return db_; }
+
+    // The plate geometry init and collect lay out (workflow/plate_layout.cpp).
+    std::vector<WellSites> plate_wells(int64_t plate_id);
+    PlateExtent plate_extent(int64_t plate_id);
+    std::vector<int> plate_channels_used(int64_t plate_id);  // channels of the plate's stored planes
+    // Array positions no source plane fills, stored planes whose source has no pixels, and with
+    // `unverified` also every plane not stored and verified; the first `max_listed` with the reason.
+    PlaneHoles plate_holes(int64_t plate_id, bool unverified, size_t max_listed);
+    // Whether the catalog has a stored plane (an output) at `at` (retrieval).
+    bool has_plane_at(int64_t plate_id, const PlanePosition& at);
+
+    // init: forgets every stored plane of a previous run (checksums, statistics, verification).
+    void forget_stored_planes();
+    // init: every source plane of every stored plane, sites in plate order (plate, row, col, site),
+    // a stored plane's source planes together in z order. Streams: a million rows are not held.
+    void for_each_source_plane_in_job_order(const std::function<void(const JobPlaneRow&)>& visit);
+
+    // collect and verify.
+    std::vector<StoredPlaneRow> stored_planes();  // by id
+    std::vector<SourcePlaneRow> source_planes();  // by output id, then z
+    // Records run jobs' results in one transaction (commit() at the end; none without it).
+    class ResultWriter {
+    public:
+        explicit ResultWriter(Catalog& catalog);
+        ~ResultWriter();
+        ResultWriter(const ResultWriter&) = delete;
+        ResultWriter& operator=(const ResultWriter&) = delete;
+        void add(int job, const StoredResult& result);
+        void commit();
+
+    private:
+        struct Impl;
+        std::unique_ptr<Impl> impl_;
+    };
+    void set_verified(const std::vector<std::pair<int64_t, bool>>& outcomes);  // (output id, verified)
+    std::vector<ChannelRange> stored_channel_ranges(int64_t plate_id);
+    // Files still present whose content is not complete (never deleted), by path.
+    std::vector<CatalogFile> present_incomplete_files();
+    // Files that may be deleted: present, complete, every plane they hold verified; by path.
+    std::vector<CatalogFile> deletable_files();
+    int64_t present_file_count();
+    void mark_file_deleted(int64_t file_id);
 
 private:
     sql::Database db_;

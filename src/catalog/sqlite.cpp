@@ -100,6 +100,11 @@ std::string Statement::text(int col) const {
     auto p = sqlite3_column_text(st_, col);
     return p ? std::string(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(st_, col))) : std::string();
 }
+std::string_view Statement::text_view(int col) const {
+    auto p = sqlite3_column_text(st_, col);
+    return p ? std::string_view(reinterpret_cast<const char*>(p), size_t(sqlite3_column_bytes(st_, col)))
+             : std::string_view();
+}
 bool Statement::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
 
 Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }

@@ -60,6 +60,8 @@ public:
     double real(int col) const;
     std::optional<double> opt_real(int col) const;
     std::string text(int col) const;
+    // Valid until the next step(): for rows copied into reused strings without an allocation each.
+    std::string_view text_view(int col) const;
     bool is_null(int col) const;
 
 private:

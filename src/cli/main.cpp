@@ -10,10 +10,14 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "demo/demo_plate.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
+#include "render/overview.h"
 #include "formats/reader.h"
-#include "storage/s3_store.h"
-#include "workflow/engine.h"
+#include "storage/s3/s3_store.h"
+#include "storage/source_files.h"
+#include "engines/engine.h"
+#include "engines/process.h"
+#include "workflow/jobs.h"
 #include "workflow/workflow.h"
 
 using namespace imx;
@@ -107,7 +111,7 @@ void print_jobs(const Workspace& ws) {
 
 int do_status(const Workspace& ws) {
     ws.require();
-    reconcile_engine_states(ws);
+    reconcile_engines(ws);
     Catalog cat(ws.catalog_file(), true);
     // Planes the run jobs stored, before collect folds their results into the catalog.
     int64_t stored_by_jobs = 0;
@@ -115,7 +119,7 @@ int do_status(const Workspace& ws) {
         if (auto st = ws.read_state(Phase::run, j)) stored_by_jobs += st->planes_done - st->planes_failed;
     print_summary(cat.summary(), stored_by_jobs);
     print_jobs(ws);
-    print_engine_status(ws);
+    print_engines_status(ws);
     return exit_ok;
 }
 
@@ -138,23 +142,22 @@ int do_info(const Workspace& ws, const std::string& phase_s, int job) {
     if (!fs::is_regular_file(f, ec))
         throw Error("no " + phase_name(phase) + " job" + (phase == Phase::run ? " " + std::to_string(job) : "") +
                         " (run init first, or check -j)", Error::Kind::usage);
-    auto j = nlohmann::json::parse(std::ifstream(f));
     if (phase == Phase::run) {
-        auto& outs = j["outputs"];
-        fmt::print("run job {}: {} plane(s) to store, source {}, store {}\n", job, outs.size(),
-                   printable_utf8(name_from_json(j["source"])), printable_utf8(name_from_json(j["store"])));
+        const RunJob run = read_job_file<RunJob>(f);
+        fmt::print("run job {}: {} plane(s) to store, source {}, store {}\n", job, run.outputs.size(),
+                   printable_utf8(run.source), printable_utf8(run.store));
         std::string last;
-        for (auto& o : outs) {
-            std::string site = fmt::format("{} {} site {}", o[1].get<std::string>(),
-                                           well_name(o[2].get<int>(), o[3].get<int>()), o[4].get<int>());
+        for (const RunOutput& o : run.outputs) {
+            std::string site = fmt::format("{} {} site {}", o.plate, well_name(o.row, o.col), o.site);
             if (site != last) fmt::print("  {}\n", site);
             last = site;
             if (log::verbosity() > 0)
-                for (auto& in : o[8])
-                    fmt::print("    c{} t{} z{} <- {} page {}\n", o[6].get<int>(), o[5].get<int>(), o[7].get<int>(),
-                               printable_utf8(name_from_json(in[0])), in[2].get<int>());
+                for (const RunInput& in : o.inputs)
+                    fmt::print("    c{} t{} z{} <- {} page {}\n", o.channel, o.tpoint, o.zplane, printable_utf8(in.file),
+                               in.at.page);
         }
     } else {
+        auto j = nlohmann::json::parse(std::ifstream(f));
         fmt::print("{}\n", j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
     auto s = ws.read_state(phase, job);
@@ -168,18 +171,8 @@ int do_log(const Workspace& ws, const std::string& phase_s, int job) {
     if (phase == Phase::run && job < 1) throw Error("give the run job with -j N", Error::Kind::usage);
     bool any = false;
     std::vector<fs::path> files = {ws.log_file(phase, job), ws.engine_output_file(phase, job)};
-    // The scheduler's own output files (slurm-ARRAY_TASK.out), newest last.
-    std::error_code ec;
-    fs::path dir = phase == Phase::run ? ws.jobs_dir() / "run" : ws.job_dir(phase);
-    std::vector<fs::path> slurm;
-    for (auto& e : fs::directory_iterator(dir, ec)) {
-        std::string n = e.path().filename().string();
-        if (n.rfind("slurm-", 0) == 0 && n.ends_with(".out") &&
-            (phase != Phase::run || n.ends_with("_" + std::to_string(job) + ".out")))
-            slurm.push_back(e.path());
-    }
-    std::sort(slurm.begin(), slurm.end());
-    files.insert(files.end(), slurm.begin(), slurm.end());
+    auto scheduler_files = engine_log_files(ws, phase, job);  // a cluster scheduler's own output files
+    files.insert(files.end(), scheduler_files.begin(), scheduler_files.end());
     for (auto f : files) {
         std::ifstream in(f);
         if (!in) continue;
@@ -410,8 +403,10 @@ int real_main(int argc, char** argv) {
         for (auto& src : sources) copt.sources.push_back(src);
         if (!s3_endpoint.empty()) {
             bool remote_source = false;
-            for (auto& src : sources) remote_source = remote_source || src.rfind("s3://", 0) == 0;
-            if (copt.store.rfind("s3://", 0) == 0 || !remote_source) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
+            for (auto& src : sources) remote_source = remote_source || source::is_remote(src);
+            // The endpoint is for the store when it is remote too, or when no source is (then a
+            // local store is refused with a message saying so).
+            if (source::is_remote(copt.store) || !remote_source) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
         }
         copt.s3_endpoint = s3_endpoint;
         print_summary(create_experiment(ws, copt));

@@ -142,4 +142,10 @@ std::string printable_utf8(std::string_view s) {
     return out;
 }
 
+std::string trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+    return std::string(s);
+}
+
 }  // namespace imx

@@ -53,6 +53,9 @@ private:
 bool valid_utf8(std::string_view s);
 std::string printable_utf8(std::string_view s);
 
+// `s` without the white space (std::isspace) at either end.
+std::string trim(std::string_view s);
+
 // Errors in microscope files or metadata: the message should start with the file path.
 inline Error input_error(const std::string& file, const std::string& reason) {
     return Error(file + ": " + reason, Error::Kind::input);

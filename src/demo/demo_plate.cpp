@@ -16,7 +16,7 @@
 
 #include "core/fileutil.h"
 #include "core/types.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 
 namespace imx {
 

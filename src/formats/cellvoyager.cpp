@@ -83,17 +83,11 @@ private:
     const pugi::xml_node& n_;
 };
 
-// Smallest standard plate that holds every well.
+// Smallest standard plate that holds every well, else just those wells.
 void standard_format(int max_row, int max_col, int& rows, int& cols) {
-    const int formats[][2] = {{2, 3}, {4, 6}, {8, 12}, {16, 24}, {32, 48}};
-    for (auto& f : formats)
-        if (max_row < f[0] && max_col < f[1]) {
-            rows = f[0];
-            cols = f[1];
-            return;
-        }
-    rows = max_row + 1;
-    cols = max_col + 1;
+    const PlateFormat f = smallest_plate(max_row + 1, max_col + 1);
+    rows = f.rows ? f.rows : max_row + 1;
+    cols = f.cols ? f.cols : max_col + 1;
 }
 
 fs::path find_one(const fs::path& dir, const char* standard, const char* ext) {
@@ -330,14 +324,7 @@ public:
             set.planes.push_back(std::move(p));
         }
         note_correction_images(source, set, shading_files);
-        // z step from the first stack with more than one plane.
-        for (auto& [_, v] : zpos) {
-            if (v.size() < 2) continue;
-            std::sort(v.begin(), v.end());
-            double step = std::abs(v[1].second - v[0].second) / std::max(1, v[1].first - v[0].first);
-            if (step > 0) set.pixel_size_z = std::round(step * 1000) / 1000;
-            break;
-        }
+        if (auto step = z_step_um(zpos)) set.pixel_size_z = *step;
         return set;
     }
 };

@@ -3,6 +3,7 @@
 // structures so that decoding N planes of one file does not parse its metadata N times.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -265,6 +266,30 @@ inline void make_unique_names(std::vector<std::string>& names) {
         size_t& k = next_suffix.emplace(base, 2).first->second;
         while (!taken.insert(names[i]).second) names[i] = base + " (" + std::to_string(k++) + ")";
     }
+}
+
+// Names of the files in `folder` that `is_kind` accepts, sorted: the files of a folder of
+// containers (ND2, LIF), one well each.
+template <class Accept> std::vector<std::string> files_of_kind(const fs::path& folder, Accept is_kind) {
+    std::vector<std::string> names;
+    for (auto& e : source::list(folder))
+        if (!e.is_dir && is_kind(e.path)) names.push_back(e.name);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// The plate of a folder of `count` container files, one well per file in name order: named after
+// the folder, the smallest standard plate of 96 wells or more that holds them; throws naming the
+// folder when none does. `kind`: "ND2", "LIF".
+inline PlateInfo plate_of_files(const fs::path& folder, size_t count, const std::string& kind) {
+    PlateInfo plate{folder.filename().string(), 0, 0};
+    if (plate.name.empty()) plate.name = "plate";
+    const PlateFormat format = plate_for_well_count(count);
+    plate.rows = format.rows;
+    plate.cols = format.cols;
+    if (plate.rows == 0)
+        throw input_error(folder.string(), std::to_string(count) + " " + kind + " files: more than the 1536 wells of a plate");
+    return plate;
 }
 
 }  // namespace imx::container

@@ -203,13 +203,7 @@ public:
             if (im.zpos) zpos[{p.row, p.col, p.site, p.channel, p.tpoint}].push_back({p.zplane, *im.zpos});
             set.planes.push_back(std::move(p));
         }
-        for (auto& [_, v] : zpos) {
-            if (v.size() < 2) continue;
-            std::sort(v.begin(), v.end());
-            double step = std::abs(v[1].second - v[0].second) / std::max(1, v[1].first - v[0].first);
-            if (step > 0) set.pixel_size_z = std::round(step * 1e4) / 1e4;
-            break;
-        }
+        if (auto step = z_step_um(zpos)) set.pixel_size_z = *step;
         return set;
     }
 

@@ -491,7 +491,8 @@ public:
         const LifImage& im = image_of(file, *s, page);
         return {im.width, im.height, 1, im.dtype, im.resolution};
     }
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);
         if (sample != 0) throw input_error(file.string(), "LIF planes have one sample; sample " + std::to_string(sample) + " asked");
@@ -524,11 +525,7 @@ public:
 // ---- layout reader ------------------------------------------------------------------------------
 
 std::vector<std::string> lif_files(const fs::path& source) {
-    std::vector<std::string> names;
-    for (auto& e : source::list(source))
-        if (!e.is_dir && is_lif_name(e.path)) names.push_back(e.name);
-    std::sort(names.begin(), names.end());
-    return names;
+    return container::files_of_kind(source, [](const fs::path& p) { return is_lif_name(p); });
 }
 
 class LifLayout final : public LayoutReader {
@@ -547,12 +544,7 @@ public:
         ImageSet set;
         set.format = name();
         set.maps_samples = true;  // planes have one sample
-        PlateInfo plate{source.filename().string(), 0, 0};
-        if (plate.name.empty()) plate.name = "plate";
-        if (files.size() <= 96) plate.rows = 8, plate.cols = 12;
-        else if (files.size() <= 384) plate.rows = 16, plate.cols = 24;
-        else if (files.size() <= 1536) plate.rows = 32, plate.cols = 48;
-        else throw input_error(source.string(), std::to_string(files.size()) + " LIF files: more than the 1536 wells of a plate");
+        PlateInfo plate = container::plate_of_files(source, files.size(), "LIF");  // one well per file
         set.plates.push_back(plate);
         std::map<std::string, int> channel_index;
         // Images of another plane size or pixel type (an XZ scan beside an XY image) go to a plate

@@ -248,14 +248,8 @@ private:
                         set.planes.push_back(std::move(p));
                     }
                 }
-        PlateInfo info{plate, 0, 0};
-        const int formats[][2] = {{2, 3}, {4, 6}, {8, 12}, {16, 24}, {32, 48}};
-        for (auto& fm : formats)
-            if (max_row < fm[0] && max_col < fm[1]) {
-                info.rows = fm[0];
-                info.cols = fm[1];
-                break;
-            }
+        const PlateFormat format = smallest_plate(max_row + 1, max_col + 1);
+        PlateInfo info{plate, format.rows, format.cols};
         set.plates.push_back(info);
     }
 };

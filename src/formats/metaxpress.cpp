@@ -22,7 +22,7 @@
 #include "core/fileutil.h"
 #include "formats/builtin.h"
 #include "formats/metamorph.h"
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 #include "storage/source_files.h"
 
 namespace imx {
@@ -46,13 +46,7 @@ struct Htd {
 };
 
 std::string unquote(std::string s) {
-    auto trim = [](std::string& t) {
-        while (!t.empty() && std::isspace(static_cast<unsigned char>(t.back()))) t.pop_back();
-        size_t i = 0;
-        while (i < t.size() && std::isspace(static_cast<unsigned char>(t[i]))) ++i;
-        t.erase(0, i);
-    };
-    trim(s);
+    s = trim(s);
     if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
     return s;
 }
@@ -415,13 +409,9 @@ public:
                                           std::to_string(info.rows) + "x" + std::to_string(info.cols) +
                                           " plate the HTD declares (YWells x XWells)");
             } else {
-                const int formats[][2] = {{2, 3}, {4, 6}, {8, 12}, {16, 24}, {32, 48}};
-                for (auto& fm : formats)
-                    if (max_row < fm[0] && max_col < fm[1]) {
-                        info.rows = fm[0];
-                        info.cols = fm[1];
-                        break;
-                    }
+                const PlateFormat format = smallest_plate(max_row + 1, max_col + 1);
+                info.rows = format.rows;
+                info.cols = format.cols;
             }
             set.plates.push_back(info);
         }

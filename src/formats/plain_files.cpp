@@ -11,7 +11,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "formats/tiff_decoder.h"
+#include "formats/tiff/tiff_decoder.h"
 #include "storage/source_files.h"
 
 namespace imx {
@@ -293,15 +293,9 @@ public:
         for (auto& n : sorted) set.channels.push_back({n, std::nullopt, std::nullopt});
         for (auto& p : set.plates) {
             auto [r, c] = plate_extent[p.name];
-            const int formats[][2] = {{2, 3}, {4, 6}, {8, 12}, {16, 24}, {32, 48}};
-            p.rows = r;
-            p.cols = c;
-            for (auto& f : formats)
-                if (r <= f[0] && c <= f[1]) {
-                    p.rows = f[0];
-                    p.cols = f[1];
-                    break;
-                }
+            const PlateFormat format = smallest_plate(r, c);
+            p.rows = format.rows ? format.rows : r;
+            p.cols = format.cols ? format.cols : c;
         }
         // Two files for one plane: name both.
         std::map<std::tuple<std::string, int, int, int, int, int, int>, std::string> seen;

@@ -35,10 +35,11 @@ struct PngState {
     PngState& operator=(const PngState&) = delete;
     ~PngState() {
         if (png) png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
-        if (fp) std::fclose(fp);
     }
 
-    FILE* fp = nullptr;
+    // libpng reads through the source file handle (local or remote alike), never the path.
+    std::unique_ptr<source::File> file;
+    uint64_t pos = 0;
     uint64_t file_size = 0;
     png_structp png = nullptr;
     png_infop info = nullptr;
@@ -63,10 +64,24 @@ void on_png_error(png_structp png, png_const_charp msg) {
 
 void on_png_warning(png_structp, png_const_charp) {}  // ancillary-chunk trivia: stay quiet
 
+void on_png_read(png_structp png, png_bytep out, size_t n) {
+    auto* st = static_cast<PngState*>(png_get_io_ptr(png));
+    bool ok = st->pos <= st->file_size && n <= st->file_size - st->pos;
+    if (ok) {
+        try {
+            st->file->read_at(st->pos, out, n);
+            st->pos += n;
+        } catch (const std::exception&) {
+            ok = false;
+        }
+    }
+    if (!ok) png_error(png, "read error (file truncated?)");  // after the catch: longjmp leaves no C++ frame behind
+}
+
 // Reads the header and sets up the transformations. Returns false when libpng failed.
 bool png_read_header(PngState* st) {
     if (setjmp(png_jmpbuf(st->png))) return false;
-    png_init_io(st->png, st->fp);
+    png_set_read_fn(st->png, st, on_png_read);
     png_set_user_limits(st->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);  // the format's limit; planes are bounded below
     // Metadata chunks (iCCP, zTXt) are deflated data from the file.
     uint64_t chunk_max = 0;
@@ -130,24 +145,13 @@ bool png_read_pixels(PngState* st, unsigned char* plane, unsigned char* scratch,
 class PngFile {
 public:
     explicit PngFile(const fs::path& file) : path_(file.string()) {
-        if (source::is_remote(file)) {
-            // Objects in S3: one GET, then libpng reads from memory; for headers only
-            // (source::HeaderReads) the first 256 KiB, which hold the chunks before the pixels.
-            auto f = source::open(file);
-            file_size_ = f->size();
-            remote_bytes_.resize(size_t(source::header_reads() ? std::min<uint64_t>(file_size_, 256u << 10) : file_size_));
-            f->read_at(0, remote_bytes_.data(), remote_bytes_.size());
-            st_.fp = remote_bytes_.empty() ? nullptr : fmemopen(remote_bytes_.data(), remote_bytes_.size(), "rb");
-        } else {
-            std::error_code ec;
-            file_size_ = fs::file_size(file, ec);
-            if (ec) throw input_error(path_, "cannot open file (missing or unreadable)");
-            st_.fp = std::fopen(path_.c_str(), "rb");
-        }
-        if (!st_.fp) throw input_error(path_, "cannot open file (missing or unreadable)");
+        st_.file = source::open(file);
+        file_size_ = st_.file->size();
         unsigned char sig[8] = {};
-        if (std::fread(sig, 1, 8, st_.fp) != 8 || png_sig_cmp(sig, 0, 8) != 0)
-            throw input_error(path_, "not a PNG file (bad signature)");
+        if (file_size_ < 8) throw input_error(path_, "not a PNG file (bad signature)");
+        st_.file->read_at(0, sig, 8);
+        st_.pos = 8;
+        if (png_sig_cmp(sig, 0, 8) != 0) throw input_error(path_, "not a PNG file (bad signature)");
         st_.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &st_, on_png_error, on_png_warning);
         if (st_.png) st_.info = png_create_info_struct(st_.png);
         if (!st_.png || !st_.info) throw Error("libpng: out of memory");
@@ -209,7 +213,6 @@ public:
 private:
     std::string path_;
     uint64_t file_size_ = 0;
-    std::string remote_bytes_;  // the whole object when the file is in S3 (st_.fp reads from it)
     PngState st_;
 };
 
@@ -240,7 +243,8 @@ public:
         return c;
     }
 
-    void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const override {
+    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+        const uint32_t page = at.page, sample = at.sample;
         check_page(file, page);
         PngFile f(file);
         f.read(sample, out);

@@ -17,73 +17,12 @@
 #include <string>
 #include <vector>
 
+#include "core/image_set.h"
 #include "core/types.h"
 
 namespace imx {
 
 namespace fs = std::filesystem;
-
-struct ChannelInfo {
-    std::string name;                       // unique within the acquisition
-    std::optional<double> excitation_nm;
-    std::optional<double> emission_nm;
-};
-
-// Where one plane of one site lives, and what it is. Indices are 0-based.
-struct PlaneRecord {
-    std::string plate;      // plate name (ImageSet::plates)
-    int row = 0, col = 0;   // well position, 0-based
-    int site = 0;           // field index within the well, 0-based
-    int channel = 0;        // index into ImageSet::channels
-    int tpoint = 0;
-    int zplane = 0;
-    std::string file;       // path relative to the source folder, '/' separated
-    uint32_t series = 0;    // image/series inside a container (OME-TIFF Image index)
-    uint32_t page = 0;      // IFD / page index inside the file
-    uint32_t sample = 0;    // sample index for interleaved RGB/multi-sample files, else 0
-    // A projection over z (maximum, best focus, ...) that the microscope software computed: the
-    // method as the metadata names it ("Maximum"), "" for acquired planes. create stores kept
-    // projections as channels of their own, named "<channel> (<method> projection)".
-    std::string projection;
-    // Why this plane's pixels do not exist (file missing, page beyond the file); set by create's
-    // inventory, "" when they do.
-    std::string missing;
-    // Stage position of the site (micrometres), when the metadata gives it.
-    std::optional<double> stage_x, stage_y, stage_z;
-};
-
-struct PlateInfo {
-    PlateInfo() = default;
-    PlateInfo(std::string name_, int rows_ = 0, int cols_ = 0) : name(std::move(name_)), rows(rows_), cols(cols_) {}
-    std::string name;
-    int rows = 0, cols = 0;  // plate format (8x12 for 96 wells); 0 when unknown
-    // A plate's own plane geometry, for sources whose images differ in size (a LIF file with an XY
-    // image and an XZ scan): each size becomes a plate. 0 / unset: the ImageSet's.
-    uint32_t width = 0, height = 0;
-    std::optional<DType> dtype;
-    int bits_per_sample = 0;
-    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;
-    bool own_geometry() const { return width != 0; }
-};
-
-// Everything a layout reader found in a source folder.
-struct ImageSet {
-    std::string format;                     // the reader's name
-    std::vector<PlateInfo> plates;
-    std::vector<ChannelInfo> channels;
-    std::vector<PlaneRecord> planes;
-    // Pixel geometry. width/height/dtype may be left 0/unset by the layout reader; the
-    // configuration step then opens the first plane's file to fill them in.
-    uint32_t width = 0, height = 0;
-    std::optional<DType> dtype;
-    int bits_per_sample = 0;                 // significant bits (12 for a 12-bit camera), 0 = unknown
-    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;  // micrometres
-    std::optional<double> time_interval_s;
-    std::vector<std::string> warnings;      // e.g. skipped ERR records; shown by create and status
-    // True when the reader maps every sample of multi-sample pixels to channels itself (OME-TIFF,
-    // CZI, ND2); otherwise create makes each sample of an RGB or multi-sample file a channel.
-    bool maps_samples = false;
-};
 
 struct LayoutOptions {
     std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
@@ -165,8 +104,10 @@ public:
     virtual bool accepts(const fs::path& file, const unsigned char* head, size_t head_len) const = 0;
     virtual uint32_t page_count(const fs::path& file) const = 0;
     virtual PageInfo page_info(const fs::path& file, uint32_t page) const = 0;
-    // Decodes sample `sample` of page `page` into `out` (allocated by the decoder).
-    virtual void read(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) const = 0;
+    // Decodes the plane at `at` (sample of page; the page in the decoder's numbering, which runs
+    // across a container's series, so `at.series` only names the image) into `out` (allocated by
+    // the decoder).
+    virtual void read(const fs::path& file, const PlaneAddress& at, Plane& out) const = 0;
     // What the file holds (FileContents), from its headers and directories only, no pixel data;
     // throws Error (input) naming the file when they cannot be read.
     virtual FileContents contents(const fs::path& file) const = 0;
@@ -196,7 +137,7 @@ const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders();
 const PixelDecoder& decoder_for(const fs::path& file);
 
 // Convenience: decode one plane of a file with whichever decoder accepts it.
-void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out);
+void read_plane(const fs::path& file, const PlaneAddress& at, Plane& out);
 
 // Resolves `relative` (from metadata) inside `source`; throws when it escapes the folder
 // ("../", absolute paths, symlinks leading out). Costs a few syscalls per path component: for

@@ -60,8 +60,8 @@ const PixelDecoder& decoder_for(const fs::path& file) {
     throw input_error(file.string(), "not an image file that imextract can decode (not TIFF, PNG, CZI, ND2 or LIF)");
 }
 
-void read_plane(const fs::path& file, uint32_t page, uint32_t sample, Plane& out) {
-    decoder_for(file).read(file, page, sample, out);
+void read_plane(const fs::path& file, const PlaneAddress& at, Plane& out) {
+    decoder_for(file).read(file, at, out);
 }
 
 void check_relative_name(const std::string& relative) {

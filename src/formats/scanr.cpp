@@ -248,13 +248,9 @@ public:
         for (auto& [_, f] : files) max_w = std::max(max_w, f.w);
         int rows = d.rows, cols = d.cols;
         if (!rows) {
-            const int formats[][2] = {{8, 12}, {16, 24}, {32, 48}};
-            for (auto& f : formats)
-                if (max_w <= long(f[0]) * f[1]) {
-                    rows = f[0];
-                    cols = f[1];
-                    break;
-                }
+            const PlateFormat format = plate_for_well_count(uint64_t(max_w));
+            rows = format.rows;
+            cols = format.cols;
             if (!rows) throw input_error(source.string(), "well index W" + std::to_string(max_w) +
                                                               " exceeds a 1536-well plate and the descriptor gives no plate format");
             if (!xml_file.empty())

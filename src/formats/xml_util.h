@@ -56,11 +56,7 @@ inline pugi::xml_attribute attr(const pugi::xml_node& n, std::string_view local)
     return {};
 }
 
-inline std::string trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return std::string(s);
-}
+using imx::trim;
 
 inline std::string attr_str(const pugi::xml_node& n, std::string_view local) {
     auto a = attr(n, local);

@@ -9,7 +9,7 @@
 
 #include "core/fileutil.h"
 #include "core/types.h"
-#include "storage/s3_store.h"
+#include "storage/store.h"
 #include "storage/store.h"
 
 namespace imx {
@@ -137,11 +137,6 @@ private:
 
 }  // namespace
 
-std::unique_ptr<Store> open_store(const std::string& url) {
-    if (url.rfind("s3://", 0) == 0) return s3::open(url);
-    std::string path = url.rfind("file://", 0) == 0 ? url.substr(7) : url;
-    if (path.empty()) throw Error("empty store path", Error::Kind::usage);
-    return std::make_unique<FilesystemStore>(fs::absolute(path).lexically_normal());
-}
+std::unique_ptr<Store> make_filesystem_store(const fs::path& root) { return std::make_unique<FilesystemStore>(root); }
 
 }  // namespace imx

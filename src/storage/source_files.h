@@ -1,11 +1,12 @@
 // The microscope's files as the format readers see them: a folder on a local filesystem, or a
-// prefix in S3-compatible object storage ("s3://bucket/plates/run1"). Readers list folders, test
-// for files and read byte ranges only through here, so every reader works on both without
-// knowing which it is. Remote paths keep the "s3://bucket/key" spelling, so `source / "a.tif"`
-// composes as for local folders; they are never canonicalised (that would fold "s3://" to "s3:/").
+// remote folder under a URL whose scheme is registered (storage/scheme.h; "s3://bucket/plates/run1"
+// is served by the S3 backend's provider). Readers list folders, test for files and read byte
+// ranges only through here, so every reader works on both without knowing which it is. Remote
+// paths keep their URL spelling, so `source / "a.tif"` composes as for local folders; they are
+// never canonicalised (that would fold "s3://" to "s3:/").
 //
-// Remote files are read with ranged GETs: small files in one request, big containers (CZI, ND2,
-// LIF, ImageJ > 4 GB) block by block, so nothing is copied to local disk first.
+// Remote files are read in ranges: small files in one request, big containers (CZI, ND2, LIF,
+// ImageJ > 4 GB) block by block, so nothing is copied to local disk first.
 #pragma once
 
 #include <cstdint>
@@ -23,16 +24,17 @@ namespace imx::source {
 
 namespace fs = std::filesystem;
 
-// True for "s3://..." paths.
+// True for URLs of a registered scheme ("s3://..."), false for local paths.
 bool is_remote(const fs::path& p);
 
-// The S3 endpoint for remote sources ("" = AWS_ENDPOINT_URL or AWS itself); set from the experiment
-// configuration before any remote path is touched. Credentials come from the usual places.
-void set_s3_endpoint(const std::string& endpoint);
-const std::string& s3_endpoint();
+// The endpoint for remote sources whose URL names none ("" = the scheme's default, for S3
+// AWS_ENDPOINT_URL or AWS itself); set from the experiment configuration before any remote path is
+// touched. Credentials come from the usual places.
+void set_endpoint(const std::string& endpoint);
 
-// Splits "s3://bucket/key?endpoint=URL" into the path "s3://bucket/key" and the endpoint ("" when
-// none is given). Throws Error (usage) for a malformed remote path.
+// Splits a remote URL as given ("s3://bucket/key?endpoint=URL") into the path readers use
+// ("s3://bucket/key") and the endpoint ("" when none is given). Throws Error (usage) for a
+// malformed URL.
 struct RemoteSpec {
     std::string path;
     std::string endpoint;
@@ -107,15 +109,12 @@ bool header_reads();  // true on a thread inside a HeaderReads
 // refuses larger files where a caller knows a tighter bound.
 std::string read_all(const fs::path& p, uint64_t max_bytes = UINT64_MAX);
 
-// Deletes an object (collect --delete on s3:// sources); local files are deleted by the caller, which
-// checks symlinks and modes first.
+// Deletes a remote object (collect --delete on remote sources); local files are deleted by the
+// caller, which checks symlinks and modes first.
 void remove(const fs::path& p);
 
-// Serves "s3://BUCKET/..." from the given store instead of an S3 server (unit tests count what a
-// reader fetches this way).
-void use_store_for_bucket(const std::string& bucket, std::shared_ptr<Store> store);
-
-// Forgets cached listings (tests; a long-running process that watches a prefix).
+// Forgets what the remote providers cached: listings, sizes, blocks (tests; a long-running process
+// that watches a prefix).
 void clear_cache();
 
 }  // namespace imx::source

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,8 +53,11 @@ public:
     virtual uint64_t remove_temporaries() { return 0; }
 };
 
-// Opens a store from a URL or a path. Plain paths and file:// URLs give the filesystem store.
+// Opens a store from a URL or a path: the backend of the URL's scheme (storage/scheme.h); plain
+// paths and file:// URLs give the filesystem store.
 std::unique_ptr<Store> open_store(const std::string& url);
+// The filesystem store rooted at an absolute folder.
+std::unique_ptr<Store> make_filesystem_store(const std::filesystem::path& root);
 
 // Throws Error when a key could escape the store root ("..", absolute, empty parts).
 void check_key(const std::string& key);

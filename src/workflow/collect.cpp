@@ -14,7 +14,8 @@
 #include "core/log.h"
 #include "storage/store.h"
 #include "formats/reader.h"
-#include "workflow/pixel_ops.h"
+#include "render/pixel_ops.h"
+#include "workflow/jobs.h"
 #include "workflow/workflow.h"
 #include "zarr/pyramid.h"
 #include "storage/source_files.h"
@@ -25,41 +26,23 @@ using nlohmann::json;
 
 namespace {
 
-struct SourcePlane {
-    std::string file, state;
-    uint32_t page = 0, sample = 0;
-};
-
-struct StoredPlane {
-    int64_t id;
-    std::string plate;
-    int row, col, site, c, t, z;
-    std::string checksum;
-    std::string missing;  // why the source has no pixels for it (create's inventory), "" when it has
+struct StoredPlane : StoredPlaneRow {
     bool ok = false;
     std::string problem;
-    std::vector<SourcePlane> sources;  // filled only to compare with the source files
+    std::vector<SourcePlaneRow> sources;  // filled only to compare with the source files
     bool source_compared = false;
 };
 
 std::vector<StoredPlane> load_stored(Catalog& cat, bool with_sources) {
     std::vector<StoredPlane> stored;
-    auto st = cat.db().prepare(
-        "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, ''), "
-        "COALESCE(o.missing, '') FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
-        "JOIN plates p ON w.plate_id = p.id ORDER BY o.id");
-    while (st.step())
-        stored.push_back({st.int64(0), st.text(1), st.integer(2), st.integer(3), st.integer(4), st.integer(5),
-                          st.integer(6), st.integer(7), st.text(8), st.text(9), false, {}, {}, false});
+    for (StoredPlaneRow& row : cat.stored_planes()) {
+        StoredPlane& s = stored.emplace_back();
+        static_cast<StoredPlaneRow&>(s) = std::move(row);
+    }
     if (with_sources) {
         std::map<int64_t, size_t> index;
         for (size_t i = 0; i < stored.size(); ++i) index[stored[i].id] = i;
-        auto in = cat.db().prepare(
-            "SELECT pl.output_id, f.path, f.state, pl.page, pl.sample FROM planes pl JOIN files f ON pl.file_id = f.id "
-            "ORDER BY pl.output_id, pl.zplane");
-        while (in.step())
-            stored[index.at(in.int64(0))].sources.push_back(
-                {in.text(1), in.text(2), uint32_t(in.int64(3)), uint32_t(in.int64(4))});
+        for (SourcePlaneRow& in : cat.source_planes()) stored[index.at(in.output_id)].sources.push_back(std::move(in));
     }
     return stored;
 }
@@ -79,7 +62,7 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 continue;
             }
             try {
-                Plane p = plates.at(s.plate)->read_plane(s.row, s.col, s.site, s.t, s.c, s.z);
+                Plane p = plates.at(s.store_path)->read_plane(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane);
                 std::string sum = pixel_checksum(p.data.data(), p.byte_size());
                 if (sum != s.checksum) {
                     s.problem = "stored pixels do not match the checksum recorded when extracting (" + sum +
@@ -87,13 +70,13 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                     continue;
                 }
                 // Lower resolution levels must be the pyramid of this plane.
-                const NgffPlate& plate = *plates.at(s.plate);
+                const NgffPlate& plate = *plates.at(s.store_path);
                 Plane prev = std::move(p), down;
                 for (int level = 1; level < plate.layout().levels; ++level) {
                     downsample_2x2(prev, down, plate.layout().downsample);
-                    Plane stored_level = plate.read_plane(s.row, s.col, s.site, s.t, s.c, s.z, level);
+                    Plane stored_level = plate.read_plane(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, level);
                     if (stored_level.data != down.data)
-                        throw Error(plate.chunk_key(s.row, s.col, s.site, s.t, s.c, s.z, level) + ": resolution level " +
+                        throw Error(plate.chunk_key(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, level) + ": resolution level " +
                                         std::to_string(level) + " is not the 2x2 " +
                                         downsample_name(plate.layout().downsample) + " of level " +
                                         std::to_string(level - 1),
@@ -102,11 +85,10 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 }
                 s.ok = true;
                 bool all_present = !s.sources.empty();
-                for (auto& in : s.sources) all_present = all_present && in.state == "present";
+                for (auto& in : s.sources) all_present = all_present && in.file_state == "present";
                 if (!source || !all_present) continue;
                 for (size_t k = 0; k < s.sources.size(); ++k) {
-                    read_plane(resolve_inside(*source, s.sources[k].file), s.sources[k].page, s.sources[k].sample,
-                               k == 0 ? acc : src);
+                    read_plane(resolve_inside(*source, s.sources[k].file), s.sources[k].at, k == 0 ? acc : src);
                     if (k > 0) max_project_into(acc, src);
                 }
                 s.source_compared = true;
@@ -128,8 +110,9 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
 }
 
 std::string describe(const StoredPlane& s) {
-    return s.plate + " " + well_name(s.row, s.col) + " site " + std::to_string(s.site) + " channel " +
-           std::to_string(s.c) + " tpoint " + std::to_string(s.t) + " zplane " + std::to_string(s.z) + ": " + s.problem;
+    return s.store_path + " " + well_name(s.row, s.col) + " site " + std::to_string(s.site) + " channel " +
+           std::to_string(s.channel) + " tpoint " + std::to_string(s.tpoint) + " zplane " + std::to_string(s.zplane) +
+           ": " + s.problem;
 }
 
 int default_threads() { return usable_cpus(); }
@@ -140,10 +123,7 @@ using Histograms = std::map<std::pair<std::string, int>, std::vector<uint64_t>>;
 Histograms fold_results(const Workspace& ws, Catalog& cat) {
     Histograms histograms;
     int jobs = ws.run_job_count();
-    sql::Transaction tx(cat.db());
-    auto upd = cat.db().prepare(
-        "UPDATE outputs SET checksum = ?, min = ?, max = ?, p999 = ?, stored_bytes = ?, job = ?, verified = 0 "
-        "WHERE id = ?");
+    Catalog::ResultWriter results(cat);
     for (int j = 1; j <= jobs; ++j) {
         std::error_code ec;
         fs::path f = ws.result_file(Phase::run, j);
@@ -154,9 +134,8 @@ Histograms fold_results(const Workspace& ws, Catalog& cat) {
             continue;
         }
         for (auto& o : r.value("outputs", json::array()))
-            upd.bind(1, o.at("checksum").get<std::string>()).bind(2, o.at("min").get<double>())
-                .bind(3, o.at("max").get<double>()).bind(4, o.at("p999").get<double>())
-                .bind(5, o.at("bytes").get<int64_t>()).bind(6, int64_t(j)).bind(7, o.at("id").get<int64_t>()).run();
+            results.add(j, {o.at("id").get<int64_t>(), o.at("checksum").get<std::string>(), o.at("min").get<double>(),
+                            o.at("max").get<double>(), o.at("p999").get<double>(), o.at("bytes").get<int64_t>()});
         for (auto& h : r.value("histograms", json::array())) {
             auto bins = h.at("bins").get<std::vector<uint64_t>>();
             auto& total = histograms[{h.at("plate").get<std::string>(), h.at("channel").get<int>()}];
@@ -164,7 +143,7 @@ Histograms fold_results(const Workspace& ws, Catalog& cat) {
             for (size_t b = 0; b < bins.size(); ++b) total[b] += bins[b];
         }
     }
-    tx.commit();
+    results.commit();
     return histograms;
 }
 
@@ -188,8 +167,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     ws.require();
     std::optional<ExperimentLock> lock;
     if (!opt.already_locked) lock.emplace(ws, "collect");
-    json job = json::parse(read_file(ws.job_file(Phase::collect, 0), 1 << 20), nullptr, false);
-    if (job.is_discarded()) throw Error(ws.root().string() + ": no collect job; run init first", Error::Kind::usage);
+    const CollectJob job = read_job_file<CollectJob>(ws.job_file(Phase::collect, 0));
     log::set_file(ws.log_file(Phase::collect, 0));
     JobState state;
     state.state = "running";
@@ -212,22 +190,20 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
 
     CollectResult res;
     res.outputs = int64_t(stored.size());
-    {
-        sql::Transaction tx(cat.db());
-        auto upd = cat.db().prepare("UPDATE outputs SET verified = ? WHERE id = ?");
-        for (auto& s : stored) {
-            upd.bind(1, s.ok ? 1 : 0).bind(2, s.id).run();
-            if (s.ok) {
-                ++res.verified;
-                continue;
-            }
-            if (s.checksum.empty()) ++res.missing;
-            else ++res.mismatched;
-            if (s.checksum.empty() && !s.missing.empty()) ++res.missing_in_source;
-            if (res.problems.size() < 20) res.problems.push_back(describe(s));
+    std::vector<std::pair<int64_t, bool>> verified;
+    verified.reserve(stored.size());
+    for (auto& s : stored) {
+        verified.emplace_back(s.id, s.ok);
+        if (s.ok) {
+            ++res.verified;
+            continue;
         }
-        tx.commit();
+        if (s.checksum.empty()) ++res.missing;
+        else ++res.mismatched;
+        if (s.checksum.empty() && !s.missing.empty()) ++res.missing_in_source;
+        if (res.problems.size() < 20) res.problems.push_back(describe(s));
     }
+    cat.set_verified(verified);
     for (auto& p : res.problems) log::error("{}", p);
 
     // Contrast windows: the 0.1 and 99.9 percentiles of the channel's histogram over the whole
@@ -235,15 +211,11 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
     // 99.9th percentile of any plane.
     for (auto& p : cat.plates()) {
         PlateLayout L = plates.at(p.store_path)->layout();
-        auto st = cat.db().prepare(
-            "SELECT o.channel, MIN(o.min), MAX(o.max), MAX(o.p999) FROM outputs o JOIN sites s ON o.site_id = s.id "
-            "JOIN wells w ON s.well_id = w.id WHERE w.plate_id = ? AND o.checksum IS NOT NULL GROUP BY o.channel");
-        st.bind(1, p.id);
         json stats = json::array();
-        while (st.step()) {
-            int c = st.integer(0);
+        for (const ChannelRange& range : cat.stored_channel_ranges(p.id)) {
+            int c = range.channel;
             if (c < 0 || size_t(c) >= L.channels.size()) continue;
-            double mn = st.real(1), mx = st.real(2), start = mn, end = st.real(3);
+            double mn = range.min, mx = range.max, start = mn, end = range.p999;
             json entry = {{"channel", c}, {"label", L.channels[size_t(c)].label}, {"min", mn}, {"max", mx}};
             auto h = histograms.find({p.store_path, c});
             if (h != histograms.end()) {
@@ -263,35 +235,28 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
         NgffPlate(*store, L).write_rendering();
     }
 
-    bool delete_sources = job.value("delete", false);
+    bool delete_sources = job.delete_sources;
     if (delete_sources) {
         if (res.verified != res.outputs)
             log::warn("{} plane(s) are not verified: source files holding them are kept", res.outputs - res.verified);
         // Files whose pixels are not all in a plane (create's inventory) are never deleted: say which
         // and why.
         constexpr int64_t kListed = 200;
-        auto partial = cat.db().prepare("SELECT path, content, content_detail FROM files "
-                                        "WHERE state = 'present' AND content != 'complete' ORDER BY path");
-        int64_t partial_count = 0;
-        while (partial.step())
-            if (partial_count++ < kListed)
-                log::warn("{}{}: {} ({}); its pixels are not all in the plate", opt.dry_run ? "would keep " : "keeping ",
-                          (fs::path(config.source) / partial.text(0)).string(), partial.text(1), partial.text(2));
+        const std::vector<CatalogFile> partial = cat.present_incomplete_files();
+        const int64_t partial_count = int64_t(partial.size());
+        for (size_t i = 0; i < partial.size() && int64_t(i) < kListed; ++i)
+            log::warn("{}{}: {} ({}); its pixels are not all in the plate", opt.dry_run ? "would keep " : "keeping ",
+                      (fs::path(config.source) / partial[i].path).string(), partial[i].content, partial[i].content_detail);
         if (partial_count > kListed)
             log::warn("... and {} more file(s) kept for the same reason (imextract status)", partial_count - kListed);
         // A file may go only when it is complete and every plane it holds is stored and verified.
-        auto st = cat.db().prepare(
-            "SELECT f.id, f.path, f.size FROM files f WHERE f.state = 'present' AND f.content = 'complete' AND NOT EXISTS ("
-            " SELECT 1 FROM planes pl JOIN outputs o ON pl.output_id = o.id WHERE pl.file_id = f.id AND o.verified = 0)"
-            " ORDER BY f.path");
-        std::vector<std::tuple<int64_t, std::string, int64_t>> doomed;
-        while (st.step()) doomed.emplace_back(st.int64(0), st.text(1), st.int64(2));
-        auto kept = cat.db().prepare("SELECT COUNT(*) FROM files WHERE state = 'present'");
-        res.files_kept = kept.step() ? kept.int64(0) - int64_t(doomed.size()) : 0;
+        const std::vector<CatalogFile> doomed = cat.deletable_files();
+        res.files_kept = cat.present_file_count() - int64_t(doomed.size());
         fs::path source = config.source;
-        source::set_s3_endpoint(config.source_endpoint);
-        auto mark = cat.db().prepare("UPDATE files SET state = 'deleted' WHERE id = ?");
-        for (auto& [id, rel, size] : doomed) {
+        source::set_endpoint(config.source_endpoint);
+        for (const CatalogFile& file : doomed) {
+            const int64_t id = file.id, size = file.size;
+            const std::string& rel = file.path;
             fs::path full;
             try {
                 full = resolve_inside(source, rel);
@@ -305,7 +270,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
                 auto now = source::file_size(full);
                 if (!now) {
                     log::warn("{}: already gone", full.string());
-                    mark.bind(1, id).run();
+                    cat.mark_file_deleted(id);
                     continue;
                 }
                 if (int64_t(*now) != size) {
@@ -322,7 +287,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
                         ++res.files_kept;
                         continue;
                     }
-                    mark.bind(1, id).run();
+                    cat.mark_file_deleted(id);
                 } else {
                     log::info("would delete {} ({} bytes)", full.string(), *now);
                 }
@@ -333,7 +298,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
             struct stat lst {};
             if (::lstat(full.c_str(), &lst) != 0) {
                 log::warn("{}: already gone", full.string());
-                mark.bind(1, id).run();
+                cat.mark_file_deleted(id);
                 continue;
             }
             if (!S_ISREG(lst.st_mode)) {
@@ -352,7 +317,7 @@ CollectResult collect(const Workspace& ws, const CollectOptions& opt) {
                 ++res.files_kept;
                 continue;
             }
-            mark.bind(1, id).run();
+            cat.mark_file_deleted(id);
             ++res.files_deleted;
             res.bytes_freed += lst.st_size;
         }
@@ -389,7 +354,7 @@ VerifyResult verify(const Workspace& ws, const VerifyOptions& opt) {
     for (auto& p : cat.plates()) plates[p.store_path] = std::make_unique<NgffPlate>(*store, plate_layout(cat, p));
     std::vector<StoredPlane> stored = load_stored(cat, opt.sources);
     fs::path source = config.source;
-    source::set_s3_endpoint(config.source_endpoint);
+    source::set_endpoint(config.source_endpoint);
     check_stored(stored, plates, opt.threads > 0 ? opt.threads : default_threads(), opt.sources ? &source : nullptr);
     VerifyResult r;
     r.planes = int64_t(stored.size());

@@ -12,6 +12,7 @@
 #include "workflow/inventory.h"
 #include "workflow/merge.h"
 #include "workflow/workflow.h"
+#include "storage/scheme.h"
 #include "storage/source_files.h"
 
 namespace imx {
@@ -166,9 +167,9 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
             source::RemoteSpec spec = source::parse_remote(given.string());
             if (spec.endpoint.empty()) spec.endpoint = opt.s3_endpoint;
             if (remote && spec.endpoint != endpoint)
-                throw Error(given.string() + ": every s3:// source must use the same endpoint", Error::Kind::usage);
+                throw Error(given.string() + ": every remote source must use the same endpoint", Error::Kind::usage);
             endpoint = spec.endpoint;
-            source::set_s3_endpoint(endpoint);
+            source::set_endpoint(endpoint);
             folder = spec.path;
             ++remote;
             if (!source::is_dir(folder))
@@ -237,7 +238,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     config.format = set.format;
     config.pattern = opt.pattern;
     config.store = opt.store.empty() ? ws.root().string() : opt.store;
-    if (config.store.rfind("s3://", 0) != 0 && config.store.rfind("file://", 0) != 0)
+    if (!scheme_of(config.store) && config.store.rfind("file://", 0) != 0)
         config.store = fs::absolute(config.store).lexically_normal().string();
     open_store(config.store);  // refuses unsupported stores now rather than in every job
     config.mip = opt.mip;
@@ -257,12 +258,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     fs::remove(tmp, ec);
     fs::remove(tmp.string() + "-wal", ec);
     fs::remove(tmp.string() + "-shm", ec);
-    {
-        Catalog::create(tmp, set, config, file_list, unused);
-        sql::Database db(tmp, false);
-        db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-        db.exec("PRAGMA journal_mode=DELETE");
-    }
+    Catalog::create(tmp, set, config, file_list, unused);
     fs::rename(tmp, ws.catalog_file());
     for (auto& w : set.warnings) log::warn("{}", w);
     Catalog cat(ws.catalog_file(), true);

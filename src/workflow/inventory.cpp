@@ -13,7 +13,7 @@
 
 #include "core/fileutil.h"
 #include "storage/source_files.h"
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 
 namespace imx {
 

@@ -1,5 +1,7 @@
 #include "workflow/merge.h"
 
+#include "storage/scheme.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -24,11 +26,12 @@ std::string merge_mode_name(MergeMode m) {
 
 std::filesystem::path common_root(const std::vector<std::filesystem::path>& folders) {
     if (folders.empty()) return {};
-    if (folders[0].native().rfind("s3://", 0) == 0) {
+    if (const Scheme* scheme = scheme_of(folders[0].native())) {
         // "s3://bucket/a/b": compare the parts after the scheme (path iteration would fold "//").
-        auto parts_of = [](const std::filesystem::path& p) {
+        const std::string prefix = std::string(scheme->name) + "://";
+        auto parts_of = [&prefix](const std::filesystem::path& p) {
             std::vector<std::string> parts;
-            std::string s = p.native().substr(5);
+            std::string s = p.native().substr(prefix.size());
             size_t start = 0;
             while (start <= s.size()) {
                 size_t end = s.find('/', start);
@@ -45,8 +48,8 @@ std::filesystem::path common_root(const std::vector<std::filesystem::path>& fold
             while (n < common.size() && n < parts.size() && common[n] == parts[n]) ++n;
             common.resize(n);
         }
-        if (common.empty()) throw Error("s3:// sources in different buckets cannot be combined", Error::Kind::usage);
-        std::string root = "s3:/";
+        if (common.empty()) throw Error(prefix + " sources in different buckets cannot be combined", Error::Kind::usage);
+        std::string root = prefix.substr(0, prefix.size() - 1);
         for (auto& c : common) root += "/" + c;
         return root;
     }

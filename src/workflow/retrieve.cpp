@@ -15,13 +15,15 @@ struct ExperimentReader::Impl {
     explicit Impl(const fs::path& p) : ws(p), cat((ws.require(), ws.catalog_file()), true) {}
 };
 
-ExperimentReader::ExperimentReader(const fs::path& experiment) : impl_(new Impl(experiment)) {
+ExperimentReader::ExperimentReader(const fs::path& experiment) : impl_(std::make_unique<Impl>(experiment)) {
     impl_->store = open_store(impl_->cat.config().store);
     impl_->plates = impl_->cat.plates();
     for (auto& c : impl_->cat.channels()) channels_.push_back(c.name);
 }
 
-ExperimentReader::~ExperimentReader() { delete impl_; }
+ExperimentReader::~ExperimentReader() = default;
+ExperimentReader::ExperimentReader(ExperimentReader&&) noexcept = default;
+ExperimentReader& ExperimentReader::operator=(ExperimentReader&&) noexcept = default;
 
 Plane ExperimentReader::get(const PlaneQuery& q) {
     const CatalogPlate* plate = nullptr;
@@ -55,12 +57,7 @@ Plane ExperimentReader::get(const PlaneQuery& q) {
             throw Error("no channel named '" + q.channel + "' (channels: " + names + ")", Error::Kind::usage);
         }
     }
-    auto st = impl_->cat.db().prepare(
-        "SELECT o.verified, o.checksum FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
-        "WHERE w.plate_id = ? AND w.row = ? AND w.col = ? AND s.idx = ? AND o.channel = ? AND o.tpoint = ? "
-        "AND o.zplane = ?");
-    st.bind(1, plate->id).bind(2, row).bind(3, col).bind(4, q.site).bind(5, channel).bind(6, q.tpoint).bind(7, q.zplane);
-    if (!st.step())
+    if (!impl_->cat.has_plane_at(plate->id, {row, col, q.site, channel, q.tpoint, q.zplane}))
         throw Error("no plane at " + plate->name + " " + well_name(row, col) + " site " + std::to_string(q.site) +
                         " channel " + std::to_string(channel) + " tpoint " + std::to_string(q.tpoint) + " zplane " +
                         std::to_string(q.zplane) + " in the catalog",

@@ -14,7 +14,8 @@
 #include "core/log.h"
 #include "formats/reader.h"
 #include "storage/store.h"
-#include "workflow/pixel_ops.h"
+#include "render/pixel_ops.h"
+#include "workflow/jobs.h"
 #include "workflow/workflow.h"
 #include "storage/source_files.h"
 
@@ -24,16 +25,6 @@ using nlohmann::json;
 
 namespace {
 
-struct Input {
-    std::string file;
-    uint32_t series = 0, page = 0, sample = 0;
-};
-struct Output {
-    int64_t id = 0;
-    const NgffPlate* plate = nullptr;
-    int row = 0, col = 0, site = 0, t = 0, c = 0, z = 0;
-    std::vector<Input> inputs;
-};
 struct Outcome {
     bool ok = false;
     std::string checksum, error;
@@ -61,8 +52,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     }
     if (!opt.assume_clean_state) fs::remove(ws.result_file(Phase::run, job_id), ec);
     log::set_file(ws.log_file(Phase::run, job_id));
-    json job = json::parse(read_file(job_file, 1ull << 32), nullptr, false);
-    if (job.is_discarded()) throw Error(job_file.string() + ": corrupt job description; run init again");
+    RunJob job = read_job_file<RunJob>(job_file);
 
     JobState state;
     state.state = "running";
@@ -70,24 +60,15 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     state.host = hostname();
     state.started = now_seconds();
 
-    auto store = open_store(name_from_json(job.at("store")));
-    const fs::path source = name_from_json(job.at("source"));
-    source::set_s3_endpoint(job.value("source_endpoint", std::string()));
-    const bool mip = job.value("mip", false);
+    auto store = open_store(job.store);
+    const fs::path source = job.source;
+    source::set_endpoint(job.source_endpoint);
+    const bool mip = job.mip;
     std::map<std::string, std::unique_ptr<NgffPlate>> plates;
-    for (auto& [path, layout] : job.at("plates").items())
-        plates[path] = std::make_unique<NgffPlate>(*store, PlateLayout::from_json(layout));
-    std::vector<Output> outputs;
-    for (auto& o : job.at("outputs")) {
-        // [id, plate, row, col, site, t, c, z, inputs] (init.cpp writes them)
-        Output out{o.at(0).get<int64_t>(), plates.at(o.at(1).get<std::string>()).get(),
-                   o.at(2).get<int>(), o.at(3).get<int>(), o.at(4).get<int>(), o.at(5).get<int>(),
-                   o.at(6).get<int>(), o.at(7).get<int>(), {}};
-        for (auto& in : o.at(8))
-            out.inputs.push_back({name_from_json(in[0]), in[1].get<uint32_t>(), in[2].get<uint32_t>(),
-                                  in[3].get<uint32_t>()});
-        outputs.push_back(std::move(out));
-    }
+    for (auto& [path, layout] : job.plates) plates[path] = std::make_unique<NgffPlate>(*store, layout);
+    const std::vector<RunOutput>& outputs = job.outputs;
+    std::vector<const NgffPlate*> plate_of(outputs.size());
+    for (size_t i = 0; i < outputs.size(); ++i) plate_of[i] = plates.at(outputs[i].plate).get();
     state.planes_total = int64_t(outputs.size());
     ws.write_state(Phase::run, job_id, state);
     int threads = opt.threads > 0 ? opt.threads : default_threads();
@@ -108,9 +89,9 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     {
         std::map<std::string, ShardGroup*> by_key;
         for (size_t i = 0; i < outputs.size(); ++i) {
-            const Output& o = outputs[i];
-            if (!o.plate->sharded()) continue;
-            std::string key = o.plate->chunk_key(o.row, o.col, o.site, o.t, o.c, o.z);
+            const RunOutput& o = outputs[i];
+            if (!plate_of[i]->sharded()) continue;
+            std::string key = plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane);
             auto& g = by_key[key];
             if (!g) g = groups.emplace_back(std::make_unique<ShardGroup>()).get();
             g->members.push_back(i);
@@ -130,10 +111,11 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     int running = threads;
 
     auto store_shard = [&](ShardGroup& g) {
-        const Output& first = outputs[g.members.front()];
+        const RunOutput& first = outputs[g.members.front()];
+        const NgffPlate& plate = *plate_of[g.members.front()];
         try {
-            first.plate->write_shard(first.row, first.col, first.site,
-                                     first.plate->shard_origin(first.t, first.c, first.z), g.planes);
+            plate.write_shard(first.row, first.col, first.site, plate.shard_origin(first.tpoint, first.channel, first.zplane),
+                              g.planes);
         } catch (const std::exception& e) {
             for (size_t m : g.members) {
                 Outcome& r = outcomes[m];
@@ -142,7 +124,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                 r.error = e.what();
                 ++failed;
             }
-            log::error("{}: {}", first.plate->chunk_key(first.row, first.col, first.site, first.t, first.c, first.z),
+            log::error("{}: {}", plate.chunk_key(first.row, first.col, first.site, first.tpoint, first.channel, first.zplane),
                        e.what());
         }
         g.planes.clear();
@@ -152,16 +134,17 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
         EncodedPlane encoded;  // reused from plane to plane, unless handed to a shard
         std::map<std::pair<std::string, int>, std::vector<uint64_t>> local_hist;
         for (size_t i = next++; i < outputs.size(); i = next++) {
-            const Output& o = outputs[i];
+            const RunOutput& o = outputs[i];
+            const NgffPlate& plate = *plate_of[i];
             Outcome& r = outcomes[i];
             ShardGroup* group = group_of[i];
             try {
-                const PlateLayout& L = o.plate->layout();
+                const PlateLayout& L = plate.layout();
                 for (size_t k = 0; k < o.inputs.size(); ++k) {
-                    const Input& in = o.inputs[k];
+                    const RunInput& in = o.inputs[k];
                     fs::path file = resolve_inside(source, in.file);
                     Plane& target = (k == 0) ? acc : plane;
-                    read_plane(file, in.page, in.sample, target);
+                    read_plane(file, in.at, target);
                     if (target.width != L.width || target.height != L.height || target.dtype != L.dtype)
                         throw input_error(file.string(), "plane is " + std::to_string(target.width) + "x" +
                                                              std::to_string(target.height) + " " + dtype_name(target.dtype) +
@@ -170,25 +153,25 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                     r.read += target.byte_size();
                     if (k > 0) max_project_into(acc, plane);
                 }
-                r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.c}] : nullptr,
+                r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.channel}] : nullptr,
                                       &r.checksum);
-                o.plate->encode_plane(acc, encoded);
+                plate.encode_plane(acc, encoded);
                 r.stored = encoded.bytes();
-                if (!group) o.plate->write_encoded(o.row, o.col, o.site, o.t, o.c, o.z, encoded);
+                if (!group) plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
                 r.ok = true;
                 bytes_in += int64_t(r.read);
                 bytes_out += int64_t(r.stored);
             } catch (const std::exception& e) {
                 r.error = e.what();
                 ++failed;
-                log::error("{} {} site {} channel {} tpoint {} zplane {}: {}", o.plate->layout().name,
-                           well_name(o.row, o.col), o.site, o.c, o.t, o.z, e.what());
+                log::error("{} {} site {} channel {} tpoint {} zplane {}: {}", plate.layout().name,
+                           well_name(o.row, o.col), o.site, o.channel, o.tpoint, o.zplane, e.what());
             }
             if (group) {
                 std::unique_lock glock(group->mu);
                 if (r.ok) {
                     encoded.compact();  // held until the shard's last plane: no worst-case buffers
-                    group->planes[{o.t, o.c, o.z}] = std::move(encoded);
+                    group->planes[{o.tpoint, o.channel, o.zplane}] = std::move(encoded);
                 }
                 if (--group->remaining == 0) store_shard(*group);
             }

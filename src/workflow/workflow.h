@@ -4,13 +4,15 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "engines/engine.h"
 #include "core/types.h"
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 #include "zarr/ngff.h"
 
 namespace imx {
@@ -100,44 +102,32 @@ struct PlaneQuery {
     int level = 0;              // resolution level, 0 = full resolution
 };
 
-// `overview`: a plate map PNG, every well a tile of its fields from the lowest pyramid level.
-struct OverviewOptions {
-    fs::path output;
-    std::string plate;                  // empty: the first plate
-    std::vector<std::string> channels;  // names or indices; empty: all (up to 7)
-    int tpoint = 0;
-    int zplane = -1;                    // -1: the middle plane
-    int field_size = 0;                 // pixels per field's larger side; 0: automatic
-};
-struct OverviewResult {
-    uint32_t width = 0, height = 0;
-    int wells_drawn = 0, wells_failed = 0;
-    uint64_t bytes_read = 0;            // stored bytes the picture was drawn from
-};
-OverviewResult write_overview(const Workspace& ws, const OverviewOptions& options);
 class ExperimentReader {
 public:
     explicit ExperimentReader(const fs::path& experiment);
     ~ExperimentReader();
+    ExperimentReader(ExperimentReader&&) noexcept;
+    ExperimentReader& operator=(ExperimentReader&&) noexcept;
     Plane get(const PlaneQuery& q);
     std::vector<std::string> channel_names() const { return channels_; }
 
 private:
     struct Impl;
-    Impl* impl_;
+    std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;
 };
 
-// Exit codes of the command line (documented in README.md).
-enum ExitCode : int {
-    exit_ok = 0,
-    exit_failure = 1,       // unexpected error
-    exit_usage = 2,         // wrong arguments, not an experiment, experiment busy
-    exit_input = 3,         // microscope files or metadata unreadable or invalid
-    exit_jobs_failed = 4,   // one or more jobs failed; see status / log
-    exit_verification = 5,  // collect or verify found missing or mismatched planes
-    exit_storage = 6,       // the store or the workspace could not be written or read
+struct SubmitResult {
+    int jobs = 0, failed = 0;
+    bool interrupted = false;
+    bool collected = false;
+    int exit_code = 0;
 };
+// submit / resubmit: runs the run jobs (all, or for resubmit those not done) with the engine, then
+// collect when every run job succeeded.
+SubmitResult submit(const Workspace& ws, const SubmitOptions& options, bool only_unfinished);
+
+// The exit code of the command line for an error (ExitCode, core/workspace.h).
 int exit_code_for(const Error& e);
 
 }  // namespace imx

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "formats/czi.h"
+#include "formats/czi/czi.h"
 #include "formats/reader.h"
 
 using namespace imx;

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "core/types.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 
 namespace fs = std::filesystem;

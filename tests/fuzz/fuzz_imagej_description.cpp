@@ -9,7 +9,7 @@
 #include <string>
 
 #include "core/types.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/metamorph.h"
 #include "formats/reader.h"
 
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         imx::ImageSet s = imx::find_layout_reader("files")->configure(d, {});
         if (!s.planes.empty()) {
             imx::Plane out;
-            imx::read_plane(d / s.planes.back().file, s.planes.back().page, 0, out);
+            imx::read_plane(d / s.planes.back().file, {0, s.planes.back().page, 0}, out);
         }
     } catch (const imx::Error&) {
     }

@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "core/types.h"
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 
 namespace fs = std::filesystem;
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         imx::ImageSet s = imx::find_layout_reader("metamorph-nd")->configure(d, {});
         if (!s.planes.empty()) {
             imx::Plane out;
-            imx::read_plane(d / s.planes.front().file, s.planes.front().page, 0, out);
+            imx::read_plane(d / s.planes.front().file, {0, s.planes.front().page, 0}, out);
         }
     } catch (const imx::Error&) {
     }

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (auto& p : set.planes) {
             if (n++ == 64) break;
             imx::Plane plane;
-            imx::read_plane(sub / p.file, p.page, p.sample, plane);
+            imx::read_plane(sub / p.file, {0, p.page, p.sample}, plane);
         }
     } catch (const imx::Error&) {
     }

@@ -1,6 +1,6 @@
 // OME-XML: the input becomes the ImageDescription of a small valid TIFF named *.ome.tif, which the
 // ome-tiff layout then configures (dimensions, TiffData, UUIDs, plates).
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 #include "fuzz_common.h"
 

@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Plane plane;
         for (uint32_t page = 0; page < pages && page < 3; ++page) {
             PageInfo info = d.page_info(file, page);
-            for (uint32_t s = 0; s < info.samples && s < 4; ++s) d.read(file, page, s, plane);
+            for (uint32_t s = 0; s < info.samples && s < 4; ++s) d.read(file, {0, page, s}, plane);
         }
     } catch (const Error&) {
     }

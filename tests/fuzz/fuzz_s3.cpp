@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/types.h"
-#include "storage/s3_store.h"
+#include "storage/s3/s3_store.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string text(reinterpret_cast<const char*>(data), size);

@@ -17,7 +17,7 @@
 #include "test_util.h"
 #include "core/types.h"
 #include "formats/builtin.h"
-#include "formats/czi.h"
+#include "formats/czi/czi.h"
 #include "formats/reader.h"
 
 using namespace imx;
@@ -87,7 +87,7 @@ protected:
     }
     Plane read(const PlaneRecord& r) {
         Plane p;
-        read_plane(src() / r.file, r.page, r.sample, p);
+        read_plane(src() / r.file, {0, r.page, r.sample}, p);
         return p;
     }
 };
@@ -146,8 +146,9 @@ TEST_F(CziTest, ChannelNamesAreMadeUniqueAndMissingOnesNumbered) {
     write("a.czi", build_czi(blocks, czi_xml({"GFP", "GFP"})));
     ImageSet set = configure();
     ASSERT_EQ(set.channels.size(), 3u);
+    // The one rule for repeated channel names (container_util.h make_unique_names), as ND2 and LIF.
     EXPECT_EQ(set.channels[0].name, "GFP");
-    EXPECT_EQ(set.channels[1].name, "GFP_2");
+    EXPECT_EQ(set.channels[1].name, "GFP (2)");
     EXPECT_EQ(set.channels[2].name, "C2");
     EXPECT_FALSE(set.pixel_size_x);
 }
@@ -659,7 +660,7 @@ protected:
     }
     Plane read(const PlaneRecord& r) {
         Plane p;
-        read_plane(dir / "src" / r.file, r.page, r.sample, p);
+        read_plane(dir / "src" / r.file, {0, r.page, r.sample}, p);
         return p;
     }
 };
@@ -738,7 +739,7 @@ TEST_F(CziSamples, SinglePlaneMatchesBioFormatsOmeTiff) {
     Plane p = read(set.planes[0]);
     EXPECT_EQ(sum_of(p), 563709458u);  // czi_oracle.py stats
     Plane q;
-    read_plane(ome, 0, 0, q);
+    read_plane(ome, {0, 0, 0}, q);
     ASSERT_EQ(q.width, p.width);
     ASSERT_EQ(q.height, p.height);
     EXPECT_TRUE(q.data == p.data);

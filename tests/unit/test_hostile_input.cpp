@@ -69,7 +69,7 @@ TEST(HostileTiff, DirectoryPointingAtItselfEndsTheChain) {
             EXPECT_GE(pages, 1u) << name;
             EXPECT_LE(pages, 2u) << name;
             Plane p;
-            decoder_for(f).read(f, 0, 0, p);
+            decoder_for(f).read(f, {0, 0, 0}, p);
             EXPECT_EQ(p.width, 4u);
             EXPECT_EQ(p.as<uint8_t>()[7], 8);
         } else {

@@ -96,7 +96,7 @@ TEST(TiffContents, PagesAndSamplesChunkyAndPlanar) {
     EXPECT_EQ(runs_of(dec->contents(d / "mixed.tif")), "0+1x1 1+1x4rgb 2+2x1 ");
     // Every sample the inventory lists decodes.
     Plane p;
-    for (uint32_t s = 0; s < 4; ++s) EXPECT_NO_THROW(dec->read(d / "mixed.tif", 1, s, p)) << s;
+    for (uint32_t s = 0; s < 4; ++s) EXPECT_NO_THROW(dec->read(d / "mixed.tif", {0, 1, s}, p)) << s;
 }
 
 TEST(TiffContents, ContiguousPlanesAfterTheIfdsCountAsPages) {

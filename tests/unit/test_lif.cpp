@@ -137,7 +137,7 @@ TEST(Lif, SyntheticTwoImagesTwoChannelsZAndT) {
         const int k = p.site == 0 ? p.zplane : p.tpoint;
         EXPECT_EQ(p.site == 0 ? p.tpoint : p.zplane, 0);
         Plane plane;
-        read_plane(d / p.file, p.page, p.sample, plane);
+        read_plane(d / p.file, {0, p.page, p.sample}, plane);
         ASSERT_EQ(plane.width, W);
         ASSERT_EQ(plane.height, H);
         for (uint32_t y = 0; y < H; ++y)
@@ -170,7 +170,7 @@ TEST(Lif, Version1LambdaSweepAndStridedPlanes) {
     ASSERT_EQ(set.planes.size(), 3u);
     for (auto& p : set.planes) {
         Plane plane;
-        read_plane(d / p.file, p.page, 0, plane);
+        read_plane(d / p.file, {0, p.page, 0}, plane);
         ASSERT_EQ(plane.width, w);
         ASSERT_EQ(plane.height, h);
         for (uint32_t y = 0; y < h; ++y)
@@ -259,7 +259,7 @@ TEST(Lif, EveryByteFlippedNeverCrashes) {
             ImageSet set = lif().configure(sub, {});
             for (auto& p : set.planes) {
                 Plane plane;
-                read_plane(sub / p.file, p.page, p.sample, plane);
+                read_plane(sub / p.file, {0, p.page, p.sample}, plane);
             }
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
@@ -302,7 +302,7 @@ TEST(Lif, SampleWavelengthSweep) {
     EXPECT_EQ(t.size(), 2u);
     auto sum = [&](const PlaneRecord& r) {
         Plane p;
-        read_plane(d / r.file, r.page, r.sample, p);
+        read_plane(d / r.file, {0, r.page, r.sample}, p);
         uint64_t total = 0;
         for (size_t i = 0; i < p.pixel_count(); ++i) total += p.as<uint8_t>()[i];
         return total;
@@ -352,7 +352,7 @@ TEST(Lif, SampleXzPlanes) {
         break;
     }
     Plane p;
-    read_plane(d / "xz.lif", set.planes[0].page, 0, p);
+    read_plane(d / "xz.lif", {0, set.planes[0].page, 0}, p);
     uint64_t total = 0;
     for (size_t i = 0; i < p.pixel_count(); ++i) total += p.as<uint8_t>()[i];
     EXPECT_EQ(total, 674285u);  // oracle sum

@@ -5,7 +5,7 @@
 #include <set>
 #include <unistd.h>
 
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/metamorph.h"
 #include "formats/reader.h"
 #include "test_util.h"
@@ -137,7 +137,7 @@ TEST(MetaXpress, ExportedPlateWithTimeAndZ) {
     EXPECT_EQ(p->file, "P1/TimePoint_2/ZStep_1/P1_C03_s2_w2.TIF");
     // The pixels behind that record are the ones written for it.
     Plane out;
-    read_plane(d / p->file, p->page, 0, out);
+    read_plane(d / p->file, {0, p->page, 0}, out);
     ASSERT_EQ(out.width, 4u);
     EXPECT_EQ(out.as<uint16_t>()[0], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2);
     EXPECT_EQ(out.as<uint16_t>()[11], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2 + 11);

@@ -205,7 +205,7 @@ TEST(Nd2, ThreeGenerationsReadAlike) {
             z.insert(p.zplane);
             EXPECT_EQ(int(p.sample), p.channel);
             Plane plane;
-            read_plane(sub / p.file, p.page, p.sample, plane);
+            read_plane(sub / p.file, {0, p.page, p.sample}, plane);
             ASSERT_EQ(plane.width, c.spec.width);
             for (uint32_t y = 0; y < c.spec.height; ++y)
                 for (uint32_t x = 0; x < c.spec.width; ++x) {
@@ -278,7 +278,7 @@ TEST(Nd2, DamagedChunkMapFallsBackToAScanOfTheChunkHeaders) {
     EXPECT_TRUE(set.warnings.empty());
     std::string e = error_of([&] {
         Plane p;
-        read_plane(d / "middle/x.nd2", 2, 0, p);
+        read_plane(d / "middle/x.nd2", {0, 2, 0}, p);
     });
     EXPECT_NE(e.find("offset " + std::to_string(where.frames[1]) + ": the chunk here is not ImageDataSeq|2!"), std::string::npos) << e;
 
@@ -314,12 +314,12 @@ TEST(Nd2, TruncatedAndCorruptFilesGiveClearErrors) {
     EXPECT_EQ(set.planes.size(), 8u);
     std::string e = error_of([&] {
         Plane p;
-        read_plane(d / "frame.nd2", 1, 0, p);
+        read_plane(d / "frame.nd2", {0, 1, 0}, p);
     });
     EXPECT_NE(e.find((d / "frame.nd2").string() + ": offset " + std::to_string(frames[1])), std::string::npos) << e;
     EXPECT_NE(e.find("past the end of the file"), std::string::npos) << e;
     Plane ok;
-    EXPECT_NO_THROW(read_plane(d / "frame.nd2", 2, 0, ok));  // the other frames still read
+    EXPECT_NO_THROW(read_plane(d / "frame.nd2", {0, 2, 0}, ok));  // the other frames still read
     fs::remove(d / "frame.nd2");
 
     // A nested LV level claims more bytes than its parent holds.
@@ -349,7 +349,7 @@ TEST(Nd2, CorruptZlibFrameFailsThatPlane) {
     write_bytes(d / "z.nd2", bad);
     std::string e = error_of([&] {
         Plane p;
-        read_plane(d / "z.nd2", 0, 1, p);
+        read_plane(d / "z.nd2", {0, 0, 1}, p);
     });
     EXPECT_NE(e.find("offset " + std::to_string(data)), std::string::npos) << e;
     EXPECT_NE(e.find("zlib"), std::string::npos) << e;
@@ -380,7 +380,7 @@ TEST(Nd2, EveryByteFlippedNeverCrashes) {
             ImageSet set = nd2().configure(sub, {});
             for (auto& p : set.planes) {
                 Plane plane;
-                read_plane(sub / p.file, p.page, p.sample, plane);
+                read_plane(sub / p.file, {0, p.page, p.sample}, plane);
             }
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
@@ -422,7 +422,7 @@ TEST(Nd2, SampleClusterFile) {
     EXPECT_EQ(sites.size(), 1u);
     auto sum = [&](uint32_t page, uint32_t c) {
         Plane p;
-        read_plane(d / "cluster.nd2", page, c, p);
+        read_plane(d / "cluster.nd2", {0, page, c}, p);
         uint64_t total = 0;
         for (size_t i = 0; i < p.pixel_count(); ++i) total += p.as<uint16_t>()[i];
         return total;

@@ -86,7 +86,7 @@ TEST(Nd2Bounds, ZlibFramesAreBoundByTheMaximumRatio) {
         configure_error(d, bytes, nullptr, &sub);
         return error_of([&] {
             Plane p;
-            read_plane(sub / "x.nd2", 0, 0, p);
+            read_plane(sub / "x.nd2", {0, 0, 0}, p);
         });
     };
     edge = good;

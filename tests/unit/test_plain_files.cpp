@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "formats/image_writer.h"
+#include "render/image_writer.h"
 #include "formats/reader.h"
 #include "test_util.h"
 

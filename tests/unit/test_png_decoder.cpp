@@ -161,7 +161,7 @@ protected:
         EXPECT_EQ(info.dtype, dtype);
         for (unsigned sample = 0; sample < samples; ++sample) {
             Plane p;
-            dec->read(file, 0, sample, p);
+            dec->read(file, {0, 0, sample}, p);
             ASSERT_EQ(p.dtype, dtype);
             ASSERT_EQ(p.width, s.width);
             ASSERT_EQ(p.height, s.height);
@@ -180,7 +180,7 @@ protected:
         }
         // The registry picks the PNG decoder by signature.
         Plane p;
-        read_plane(file, 0, 0, p);
+        read_plane(file, {0, 0, 0}, p);
         EXPECT_EQ(p.byte_size(), size_t(s.width) * s.height * dtype_size(dtype));
     }
 
@@ -196,7 +196,7 @@ TEST_F(PngDecoderTest, Gray16IsSwappedToLittleEndian) {
     s.bit_depth = 16;
     round_trip(s);
     Plane p;
-    make_png_decoder()->read(dir_ / "fixture.png", 0, 0, p);
+    make_png_decoder()->read(dir_ / "fixture.png", {0, 0, 0}, p);
     // Explicit value check at (x=3, y=2): (3*37 + 2*101 + 7) % 65536 = 320 = 0x0140.
     EXPECT_EQ(p.as<uint16_t>()[2 * s.width + 3], 320);
 }
@@ -221,7 +221,7 @@ TEST_F(PngDecoderTest, AlphaIsASampleOfItsOwn) {
     s.bit_depth = 16;
     round_trip(s, "rgba16.png");
     Plane p;
-    EXPECT_NE(error_of([&] { make_png_decoder()->read(dir_ / "rgba16.png", 0, 4, p); }).find("sample 4 does not exist"),
+    EXPECT_NE(error_of([&] { make_png_decoder()->read(dir_ / "rgba16.png", {0, 0, 4}, p); }).find("sample 4 does not exist"),
               std::string::npos);
 }
 
@@ -278,7 +278,7 @@ TEST_F(PngDecoderTest, TruncatedFileThrowsNamingTheFile) {
         write_bytes(file, bytes.substr(0, keep));
         Plane p;
         ::testing::internal::CaptureStderr();
-        const std::string e = error_of([&] { make_png_decoder()->read(file, 0, 0, p); });
+        const std::string e = error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); });
         EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");  // libpng says nothing itself
         EXPECT_EQ(e.rfind(file.string(), 0), 0u) << "kept " << keep << " bytes: " << e;
         // The inventory reads the header only: it says what a cut file with a whole header holds,
@@ -304,12 +304,12 @@ TEST_F(PngDecoderTest, CorruptDataAndBadPagesThrow) {
     for (size_t i = idat + 8; i < bytes.size() - 16; ++i) bytes[i] = char(bytes[i] ^ 0x5a);
     write_bytes(file, bytes);
     Plane p;
-    std::string e = error_of([&] { make_png_decoder()->read(file, 0, 0, p); });
+    std::string e = error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_NE(e.find("libpng:"), std::string::npos) << e;  // libpng's reason travels in the Error
 
     write_png_fixture(file, s);
-    e = error_of([&] { make_png_decoder()->read(file, 1, 0, p); });
+    e = error_of([&] { make_png_decoder()->read(file, {0, 1, 0}, p); });
     EXPECT_NE(e.find("page 1 does not exist"), std::string::npos) << e;
     write_bytes(file, "not a png at all");
     e = error_of([&] { make_png_decoder()->page_count(file); });
@@ -330,7 +330,7 @@ TEST_F(PngDecoderTest, HostileDimensionsAreRefused) {
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));  // "IHDR" + 13 bytes
     write_bytes(file, bytes);
     Plane p;
-    const std::string e = error_of([&] { make_png_decoder()->read(file, 0, 0, p); });
+    const std::string e = error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_TRUE(p.data.empty()) << "allocated before refusing";
     // Sides up to the format's 2^31 - 1 are a header PNG allows (the plane is refused when read);
@@ -339,7 +339,7 @@ TEST_F(PngDecoderTest, HostileDimensionsAreRefused) {
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));
     write_bytes(file, bytes);
     EXPECT_EQ(make_png_decoder()->page_info(file, 0).width, 0x7FFFFFFFu);
-    EXPECT_NE(error_of([&] { make_png_decoder()->read(file, 0, 0, p); }).find("-byte PNG can hold"), std::string::npos);
+    EXPECT_NE(error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); }).find("-byte PNG can hold"), std::string::npos);
     put_be(16, 0x80000000u);
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));
     write_bytes(file, bytes);
@@ -363,7 +363,7 @@ TEST(PngSamples, Real16BitImagesMatchAnIndependentReader) {
     for (const auto& f : files) {
         SCOPED_TRACE(f.path);
         Plane p;
-        dec->read(root / f.path, 0, 0, p);
+        dec->read(root / f.path, {0, 0, 0}, p);
         ASSERT_EQ(p.dtype, DType::u16);
         ASSERT_EQ(p.width, 1392u);
         ASSERT_EQ(p.height, 1040u);

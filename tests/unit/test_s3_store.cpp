@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "core/types.h"
-#include "storage/s3_store.h"
+#include "storage/s3/s3_store.h"
 
 namespace fs = std::filesystem;
 using namespace imx;

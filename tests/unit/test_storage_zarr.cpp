@@ -13,7 +13,7 @@
 #include "catalog/catalog.h"
 #include "core/checksum.h"
 #include "storage/store.h"
-#include "workflow/pixel_ops.h"
+#include "render/pixel_ops.h"
 #include "zarr/codec.h"
 #include "zarr/ngff.h"
 #include "test_util.h"

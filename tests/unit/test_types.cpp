@@ -2,7 +2,7 @@
 #include <sched.h>
 
 #include "core/types.h"
-#include "workflow/workspace.h"
+#include "core/workspace.h"
 
 using namespace imx;
 

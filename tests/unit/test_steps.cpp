@@ -1,0 +1,173 @@
+// init, run and collect as functions on a tiny synthetic CellVoyager plate (the demo plate): the
+// jobs init plans from the catalog, what one run job writes, and what collect verifies and refuses.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <type_traits>
+
+#include "core/checksum.h"
+#include "core/fileutil.h"
+#include "demo/demo_plate.h"
+#include "formats/reader.h"
+#include "storage/store.h"
+#include "test_util.h"
+#include "workflow/jobs.h"
+#include "workflow/workflow.h"
+#include "zarr/ngff.h"
+
+using namespace imx;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// 1 x 2 wells, 2 sites, 2 channels, 2 z-planes of 40 x 24 pixels: 16 planes, 4 sites.
+Workspace tiny_experiment(const fs::path& dir, bool mip = false) {
+    DemoPlateSpec spec;
+    spec.rows = 1;
+    spec.cols = 2;
+    spec.sites = 2;
+    spec.channels = 2;
+    spec.zplanes = 2;
+    spec.width = 40;
+    spec.height = 24;
+    write_demo_plate(dir / "microscope", spec);
+    Workspace ws(dir / "experiment");
+    CreateOptions create;
+    create.sources = {dir / "microscope"};
+    create.mip = mip;
+    create_experiment(ws, create);
+    return ws;
+}
+
+}  // namespace
+
+TEST(Steps, InitPlansJobsOfWholeSitesFromTheCatalog) {
+    fs::path d = test::fresh_dir("steps_init");
+    Workspace ws = tiny_experiment(d);
+    InitOptions init;
+    init.batch_size = 3;
+    InitResult r = init_jobs(ws, init);
+    EXPECT_EQ(r.run_jobs, 2);  // 4 sites, 3 per job
+    EXPECT_EQ(r.outputs, 16);
+    RunJob first = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    RunJob second = read_job_file<RunJob>(ws.job_file(Phase::run, 2));
+    EXPECT_EQ(first.id, 1);
+    EXPECT_EQ(first.outputs.size(), 12u);
+    EXPECT_EQ(second.outputs.size(), 4u);
+    EXPECT_EQ(first.source, (d / "microscope").string());
+    ASSERT_EQ(first.plates.size(), 1u);
+    const PlateLayout& L = first.plates.begin()->second;
+    EXPECT_EQ(L.width, 40u);
+    EXPECT_EQ(L.zplanes, 2);
+    for (const RunOutput& o : first.outputs) {
+        EXPECT_EQ(o.plate, first.plates.begin()->first);
+        ASSERT_EQ(o.inputs.size(), 1u);
+        EXPECT_TRUE(fs::is_regular_file(d / "microscope" / o.inputs[0].file)) << o.inputs[0].file;
+    }
+    // Whole sites per job: the last job holds the second well's (B03) second site.
+    EXPECT_EQ(well_name(second.outputs[0].row, second.outputs[0].col), "B03");
+    EXPECT_EQ(second.outputs[0].site, 1);
+    EXPECT_EQ(ws.job_plane_counts(), (std::vector<int64_t>{12, 4}));
+    EXPECT_FALSE(read_job_file<CollectJob>(ws.job_file(Phase::collect, 0)).delete_sources);
+}
+
+TEST(Steps, InitWithMipGivesEachStoredPlaneItsZStack) {
+    fs::path d = test::fresh_dir("steps_mip");
+    Workspace ws = tiny_experiment(d, true);
+    InitResult r = init_jobs(ws, {});
+    EXPECT_EQ(r.run_jobs, 1);
+    EXPECT_EQ(r.outputs, 8);
+    RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    EXPECT_TRUE(job.mip);
+    for (const RunOutput& o : job.outputs) {
+        EXPECT_EQ(o.zplane, 0);
+        EXPECT_EQ(o.inputs.size(), 2u);
+    }
+}
+
+TEST(Steps, RunStoresTheJobsPlanesAndWritesItsResult) {
+    fs::path d = test::fresh_dir("steps_run");
+    Workspace ws = tiny_experiment(d);
+    InitOptions init;
+    init.batch_size = 2;
+    ASSERT_EQ(init_jobs(ws, init).run_jobs, 2);
+    RunOptions run;
+    run.threads = 2;
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+    auto state = ws.read_state(Phase::run, 1);
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->state, "done");
+    EXPECT_EQ(state->planes_done, 8);
+    EXPECT_FALSE(ws.read_state(Phase::run, 2));  // the other job did not run
+
+    const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    json result = json::parse(read_file(ws.result_file(Phase::run, 1)));
+    ASSERT_EQ(result["outputs"].size(), job.outputs.size());
+    EXPECT_TRUE(result["errors"].empty());
+    auto store = open_store(job.store);
+    NgffPlate plate(*store, job.plates.begin()->second);
+    for (size_t i = 0; i < job.outputs.size(); ++i) {
+        const RunOutput& o = job.outputs[i];
+        const json& r = result["outputs"][i];
+        EXPECT_EQ(r["id"].get<int64_t>(), o.id);
+        Plane source, stored = plate.read_plane(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane);
+        read_plane(d / "microscope" / o.inputs[0].file, o.inputs[0].at, source);
+        EXPECT_EQ(stored.data, source.data);
+        EXPECT_EQ(r["checksum"].get<std::string>(), pixel_checksum(source.data.data(), source.byte_size()));
+    }
+}
+
+TEST(Steps, CollectFoldsResultsVerifiesAndRefusesAMismatchedChunk) {
+    fs::path d = test::fresh_dir("steps_collect");
+    Workspace ws = tiny_experiment(d);
+    InitOptions init;
+    init.batch_size = 2;
+    ASSERT_EQ(init_jobs(ws, init).run_jobs, 2);
+    RunOptions run;
+    run.threads = 1;
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+
+    // Job 2 has not run: its planes are missing, job 1's are verified.
+    CollectResult c = collect(ws, {});
+    EXPECT_EQ(c.outputs, 16);
+    EXPECT_EQ(c.verified, 8);
+    EXPECT_EQ(c.missing, 8);
+    EXPECT_EQ(ws.read_state(Phase::collect, 0)->state, "failed");
+
+    ASSERT_EQ(run_job(ws, 2, run), exit_ok);
+    c = collect(ws, {});
+    EXPECT_EQ(c.verified, 16);
+    EXPECT_EQ(c.missing + c.mismatched, 0);
+    EXPECT_EQ(ws.read_state(Phase::collect, 0)->state, "done");
+    EXPECT_EQ(Catalog(ws.catalog_file(), true).summary().outputs_verified, 16);
+
+    // get: the verified plane by its position, as the source file holds it.
+    const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    const RunOutput& a = job.outputs[0];
+    const RunOutput& b = job.outputs[1];
+    static_assert(!std::is_copy_constructible_v<ExperimentReader>, "one owner of the open catalog and store");
+    ExperimentReader reader(ws.root());
+    PlaneQuery query;
+    query.well = well_name(a.row, a.col);
+    query.site = a.site;
+    query.channel = std::to_string(a.channel);
+    query.tpoint = a.tpoint;
+    query.zplane = a.zplane;
+    Plane got = reader.get(query), source;
+    read_plane(d / "microscope" / a.inputs[0].file, a.inputs[0].at, source);
+    EXPECT_EQ(got.data, source.data);
+
+    // A chunk overwritten with another plane's chunk: stored pixels no longer match the checksum.
+    auto store = open_store(job.store);
+    NgffPlate plate(*store, job.plates.begin()->second);
+    const std::string key_a = plate.chunk_key(a.row, a.col, a.site, a.tpoint, a.channel, a.zplane);
+    const std::string key_b = plate.chunk_key(b.row, b.col, b.site, b.tpoint, b.channel, b.zplane);
+    store->put(key_a, store->get(key_b).value());
+    c = collect(ws, {});
+    EXPECT_EQ(c.verified, 15);
+    EXPECT_EQ(c.mismatched, 1);
+    ASSERT_EQ(c.problems.size(), 1u);
+    EXPECT_NE(c.problems[0].find("do not match the checksum"), std::string::npos) << c.problems[0];
+    EXPECT_EQ(ws.read_state(Phase::collect, 0)->state, "failed");
+}
