@@ -161,11 +161,17 @@ start mon ceph-mon -c "$CONF" -i a
 CEPH() { ceph -c "$CONF" --connect-timeout 20 "$@" 2>>"$LOG/setup.log"; }
 # Under load a client command can reach the mon before the client has the monmap and fail with
 # "wrong fsid": retry (osd create only while osd.0 does not exist, as it is not idempotent).
+# Every check is retried, the last one too: a single "wrong fsid" must not fail the start.
+osd_made=0
 for _ in $(seq 1 40); do
-    CEPH osd ls 2>/dev/null | grep -qx 0 && break
-    CEPH osd create >/dev/null || sleep 0.5
+    if ids=$(CEPH osd ls); then
+        if grep -qx 0 <<<"$ids"; then osd_made=1; break; fi
+        CEPH osd create >/dev/null || sleep 0.5
+    else
+        sleep 0.5
+    fi
 done
-CEPH osd ls 2>/dev/null | grep -qx 0 || die "the mon did not come up"
+[ "$osd_made" = 1 ] || die "the mon did not come up"
 for i in $(seq 1 40); do
     CEPH osd crush add osd.0 1.0 host=localhost root=default >/dev/null && break
     [ "$i" = 40 ] && die "crush add failed"
@@ -173,13 +179,14 @@ for i in $(seq 1 40); do
 done
 ceph-osd -c "$CONF" -i 0 --mkfs >>"$LOG/setup.log" 2>&1 || die "ceph-osd --mkfs failed"
 start osd ceph-osd -c "$CONF" -i 0
+osd_up=0
 for _ in $(seq 1 150); do
-    CEPH osd stat 2>/dev/null | grep -q ' 1 up' && break
+    if CEPH osd stat 2>/dev/null | grep -q ' 1 up'; then osd_up=1; break; fi
     alive mon || die "mon died"
     alive osd || die "osd died"
     sleep 0.2
 done
-CEPH osd stat | grep -q ' 1 up' || die "the OSD is not up after 30 s"
+[ "$osd_up" = 1 ] || die "the OSD is not up after 30 s"
 timeout 60 radosgw-admin -c "$CONF" user create --uid=imextract --display-name="imextract tests" \
     --access-key="$ACCESS_KEY" --secret-key="$SECRET_KEY" >>"$LOG/setup.log" 2>&1 \
     || die "radosgw-admin user create failed"

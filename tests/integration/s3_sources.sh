@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib/common.bash"
 need_oracle
 $PY -c "import boto3" 2>/dev/null || skip "needs python3-boto3"
-start_local_s3 "${IMX_S3_SOURCES_TEST_PORT:-17690}"
+start_local_s3 "${IMX_S3_SOURCES_TEST_PORT:-17880}"
 BUCKET=imx-src
 
 # upload DIR PREFIX: every file below DIR as PREFIX/relative/path
