@@ -452,12 +452,13 @@ container::StructureCache<LifStructure>& cache() {
     static container::StructureCache<LifStructure> c(8);
     return c;
 }
-std::shared_ptr<const LifStructure> structure_of(const fs::path& file) { return cache().get(file, parse_lif); }
+std::shared_ptr<const LifStructure> structure_of(const source::File& file) { return cache().get(file, parse_lif); }
+std::shared_ptr<const LifStructure> structure_of(const fs::path& file) { return structure_of(*source::open(file)); }
 
 // The image holding global plane `page`.
-const LifImage& image_of(const fs::path& file, const LifStructure& s, uint32_t page) {
+const LifImage& image_of(const source::File& file, const LifStructure& s, uint32_t page) {
     if (page >= s.plane_count)
-        throw input_error(file.string(), "plane " + std::to_string(page) + " does not exist (the file's images hold " +
+        throw input_error(file.path(), "plane " + std::to_string(page) + " does not exist (the file's images hold " +
                                               std::to_string(s.plane_count) + " planes)");
     auto it = std::upper_bound(s.images.begin(), s.images.end(), uint64_t(page),
                                [](uint64_t p, const LifImage& im) { return p < im.first_plane; });
@@ -478,24 +479,24 @@ public:
     bool accepts(const fs::path&, const unsigned char* head, size_t len) const override {
         return len >= 9 && container::load_le<uint32_t>(head) == kLifMagic && head[8] == kLifSeparator;
     }
-    uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->plane_count); }
-    FileContents contents(const fs::path& file) const override {
+    uint32_t page_count(const source::File& file) const override { return uint32_t(structure_of(file)->plane_count); }
+    FileContents contents(const source::File& file) const override {
         auto s = structure_of(file);
         FileContents c{{}, s->unread, {}};  // each image a series of planes with one sample
         for (auto& im : s->images)
             c.runs.push_back({uint32_t(&im - s->images.data()), uint32_t(im.first_plane), uint32_t(im.plane_count()), 1, false});
         return c;
     }
-    PageInfo page_info(const fs::path& file, uint32_t page) const override {
+    PageInfo page_info(const source::File& file, uint32_t page) const override {
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);
         return {im.width, im.height, 1, im.dtype, im.resolution};
     }
-    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+    void read(const source::File& file, const PlaneAddress& at, Plane& out) const override {
         const uint32_t page = at.page, sample = at.sample;
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);
-        if (sample != 0) throw input_error(file.string(), "LIF planes have one sample; sample " + std::to_string(sample) + " asked");
+        if (sample != 0) throw input_error(file.path(), "LIF planes have one sample; sample " + std::to_string(sample) + " asked");
         const PlaneCoords c = coords_of(im, page - im.first_plane);
         // Offsets were checked against the block size when the structure was parsed.
         uint64_t base = im.channels[c.channel].bytes_inc;
@@ -504,7 +505,7 @@ public:
         if (!im.tiles.empty()) base += c.tile * im.tiles[0].bytes_inc;
         const uint64_t bps = im.bytes_per_sample;
         const uint64_t span = (im.width - 1) * im.x.bytes_inc + (im.height - 1) * im.y.bytes_inc + bps;
-        if (span > kMaxPlaneBytes) throw input_error(file.string(), "image '" + im.name + "': a plane spans more than 4 GiB");
+        if (span > kMaxPlaneBytes) throw input_error(file.path(), "image '" + im.name + "': a plane spans more than 4 GiB");
         RandomAccessFile f(file);
         if (f.size() < im.data_offset + im.data_size)
             f.fail(im.data_offset, "image '" + im.name + "': the file shrank since it was read (" + std::to_string(f.size()) + " bytes)");

@@ -19,6 +19,7 @@
 #include "formats/builtin.h"
 #include "formats/czi/czi.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 using namespace imx::test;
@@ -87,7 +88,7 @@ protected:
     }
     Plane read(const PlaneRecord& r) {
         Plane p;
-        read_plane(src() / r.file, {0, r.page, r.sample}, p);
+        read_plane(*source::open(src() / r.file), {0, r.page, r.sample}, p);
         return p;
     }
 };
@@ -305,11 +306,11 @@ TEST_F(CziTest, JpegXrSubblocksDecodeLosslessly) {
     for (size_t i = payload; i < payload + std::min<size_t>(jxr.size(), 48); ++i) {
         std::string bad = good;
         bad[i] = char(bad[i] ^ 0x5A);
-        const fs::path f = write("bad.czi", bad);
-        czi::Index idx = czi::read_index(f);
+        const auto f = source::open(write("bad.czi", bad));
+        czi::Index idx = czi::read_index(*f);
         try {
             Plane out;
-            czi::decode_plane(f, idx, 0, 0, out);
+            czi::decode_plane(*f, idx, 0, 0, out);
             ++decoded;
         } catch (const Error& e) {
             ASSERT_NE(std::string(e.what()).find("bad.czi: subblock at offset " + std::to_string(li.block_pos[0]) + ": JPEG-XR"),
@@ -392,7 +393,7 @@ TEST_F(CziTest, InventoryCountsSubblocksOfThePagesReadAndTilesHiddenInMosaics) {
             blocks.push_back({1, 0, czi_dims(W, H, c, 0, 0, 0, m, pos[m][0], pos[m][1]), gray16(uint16_t(1000 * c + 200 * m))});
     blocks.push_back({1, 0, {{'X', 100, 32, 16}, {'Y', 200, 16, 8}, {'C', 0, 1, 1}, {'M', 9, 1, 1}}, gray16(60000)});
     const fs::path f = write("m.czi", build_czi(blocks, ""));
-    const FileContents c = make_czi_decoder()->contents(f);
+    const FileContents c = make_czi_decoder()->contents(*source::open(f));
     ASSERT_EQ(c.runs.size(), 2u);  // mosaic pages 0-1, tile pages flag|0-7
     EXPECT_EQ(c.runs[0].count, 2u);
     EXPECT_EQ(c.runs[1].first, czi::kTilePageFlag);
@@ -420,7 +421,7 @@ TEST_F(CziTest, InventoryCountsSubblocksOfThePagesReadAndTilesHiddenInMosaics) {
         return d;
     };
     const fs::path h = write("h.czi", build_czi({{1, 0, dims(0), gray16(1)}, {1, 0, dims(1), gray16(2)}}, ""));
-    const FileContents hc = make_czi_decoder()->contents(h);
+    const FileContents hc = make_czi_decoder()->contents(*source::open(h));
     ASSERT_EQ(hc.unreachable.size(), 1u);
     EXPECT_EQ(hc.unreachable[0], "1 subblock(s) of further B (block), H (phase), R, I or V indices");
 }
@@ -493,10 +494,10 @@ TEST_F(CziTest, DifferentPlaneSizesAcrossFilesAreRefused) {
 
 TEST_F(CziTest, DirectoryIsCachedPerFileAndRereadWhenItChanges) {
     const fs::path f = write("a.czi", build_czi({{1, 0, czi_dims(W, H, 0, 0, 0), gray16(1)}}, ""));
-    auto a = czi::cached_index(f), b = czi::cached_index(f);
+    auto a = czi::cached_index(*source::open(f)), b = czi::cached_index(*source::open(f));
     EXPECT_EQ(a.get(), b.get());
     write("a.czi", build_czi({{1, 0, czi_dims(W, H, 0, 0, 0), gray16(1)}, {1, 0, czi_dims(W, H, 1, 0, 0), gray16(2)}}, ""));
-    auto c = czi::cached_index(f);
+    auto c = czi::cached_index(*source::open(f));
     EXPECT_NE(a.get(), c.get());
     EXPECT_EQ(c->mosaic_planes.size(), 2u);
 }
@@ -616,18 +617,19 @@ TEST_F(CziTest, EveryCorruptedByteIsHandled) {
             // Same size every time: patch the one byte in place (no truncate, which is slow).
             write_byte(f, i, v);
             try {
-                czi::Index idx = czi::read_index(f);
-                czi::read_metadata(f, idx);
+                const auto file = source::open(f);
+                czi::Index idx = czi::read_index(*file);
+                czi::read_metadata(*file, idx);
                 // The inventory of a corrupt directory: pages and subblocks, never a crash.
-                const FileContents c = czi::contents(f, std::make_shared<czi::Index>(idx));
+                const FileContents c = czi::contents(*file, std::make_shared<czi::Index>(idx));
                 c.composed_left_out({{0, 0}, {1, 0}, {czi::kTilePageFlag, 0}});
                 for (uint32_t p = 0; p < idx.mosaic_planes.size(); ++p) {
                     Plane out;
-                    czi::decode_plane(f, idx, p, 0, out);
+                    czi::decode_plane(*file, idx, p, 0, out);
                 }
                 for (uint32_t p = 0; p < idx.tile_planes.size(); ++p) {
                     Plane out;
-                    czi::decode_plane(f, idx, p | czi::kTilePageFlag, 0, out);
+                    czi::decode_plane(*file, idx, p | czi::kTilePageFlag, 0, out);
                 }
                 ++ok;
             } catch (const Error& e) {
@@ -660,7 +662,7 @@ protected:
     }
     Plane read(const PlaneRecord& r) {
         Plane p;
-        read_plane(dir / "src" / r.file, {0, r.page, r.sample}, p);
+        read_plane(*source::open(dir / "src" / r.file), {0, r.page, r.sample}, p);
         return p;
     }
 };
@@ -739,7 +741,7 @@ TEST_F(CziSamples, SinglePlaneMatchesBioFormatsOmeTiff) {
     Plane p = read(set.planes[0]);
     EXPECT_EQ(sum_of(p), 563709458u);  // czi_oracle.py stats
     Plane q;
-    read_plane(ome, {0, 0, 0}, q);
+    read_plane(*source::open(ome), {0, 0, 0}, q);
     ASSERT_EQ(q.width, p.width);
     ASSERT_EQ(q.height, p.height);
     EXPECT_TRUE(q.data == p.data);

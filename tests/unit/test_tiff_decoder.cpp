@@ -18,6 +18,7 @@
 #include "formats/builtin.h"
 #include "formats/reader.h"
 #include "formats/tiff/tiff_decoder.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -160,9 +161,9 @@ protected:
         const fs::path file = dir_ / name;
         write_fixture(file, spec, pages);
         auto dec = make_tiff_decoder();
-        ASSERT_EQ(dec->page_count(file), pages);
+        ASSERT_EQ(dec->page_count(*source::open(file)), pages);
         for (uint32_t p = 0; p < pages; ++p) {
-            PageInfo info = dec->page_info(file, p);
+            PageInfo info = dec->page_info(*source::open(file), p);
             EXPECT_EQ(info.width, spec.width);
             EXPECT_EQ(info.height, spec.height);
             EXPECT_EQ(info.samples, spec.spp);
@@ -170,12 +171,12 @@ protected:
             EXPECT_EQ(info.bits_per_sample, int(dtype_size(spec.dtype) * 8));
             for (uint32_t s = 0; s < spec.spp; ++s) {
                 Plane plane;
-                dec->read(file, {0, p, s}, plane);
+                dec->read(*source::open(file), {0, p, s}, plane);
                 expect_plane(plane, spec, p, s);
             }
         }
         Plane via_registry;
-        read_plane(file, {0, pages - 1, uint32_t(spec.spp - 1)}, via_registry);
+        read_plane(*source::open(file), {0, pages - 1, uint32_t(spec.spp - 1)}, via_registry);
         expect_plane(via_registry, spec, pages - 1, spec.spp - 1);
     }
 
@@ -271,7 +272,7 @@ TEST_F(TiffDecoderTest, Float32ZstdWithFloatPredictor) {
     round_trip(s);
     // Spot-check real values, not just bytes: x*0.5 - y*1.25 + page + sample*0.1.
     Plane p;
-    make_tiff_decoder()->read(dir_ / "fixture.tif", {0, 0, 0}, p);
+    make_tiff_decoder()->read(*source::open(dir_ / "fixture.tif"), {0, 0, 0}, p);
     EXPECT_FLOAT_EQ(p.as<float>()[3 * 37 + 10], 10 * 0.5f - 3 * 1.25f);
 }
 
@@ -290,10 +291,10 @@ TEST_F(TiffDecoderTest, MultiPageStripsReadInAnyOrder) {
     const fs::path file = dir_ / "pages.tif";
     write_fixture(file, s, 6);
     auto dec = make_tiff_decoder();
-    ASSERT_EQ(dec->page_count(file), 6u);
+    ASSERT_EQ(dec->page_count(*source::open(file)), 6u);
     for (uint32_t p : {5u, 0u, 3u, 1u, 4u, 2u}) {
         Plane plane;
-        dec->read(file, {0, p, 0}, plane);
+        dec->read(*source::open(file), {0, p, 0}, plane);
         expect_plane(plane, s, p, 0);
     }
 }
@@ -385,12 +386,12 @@ TEST_F(TiffDecoderTest, PageAndSampleOutOfRange) {
     write_fixture(file, s, 2);
     auto dec = make_tiff_decoder();
     Plane p;
-    std::string e = error_of([&] { dec->read(file, {0, 2, 0}, p); });
+    std::string e = error_of([&] { dec->read(*source::open(file), {0, 2, 0}, p); });
     EXPECT_NE(e.find(file.string()), std::string::npos) << e;
     EXPECT_NE(e.find("page 2 does not exist (the file has 2 pages)"), std::string::npos) << e;
-    e = error_of([&] { dec->page_info(file, 99); });
+    e = error_of([&] { dec->page_info(*source::open(file), 99); });
     EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
-    e = error_of([&] { dec->read(file, {0, 1, 1}, p); });
+    e = error_of([&] { dec->read(*source::open(file), {0, 1, 1}, p); });
     EXPECT_NE(e.find("sample 1 does not exist"), std::string::npos) << e;
 }
 
@@ -406,9 +407,9 @@ TEST_F(TiffDecoderTest, TruncatedFilesThrowNamingTheFile) {
         const std::string bytes = read_bytes(file);
         write_bytes(file, bytes.substr(0, bytes.size() / 2));  // libtiff puts the IFD at the end
         Plane p;
-        std::string e = error_of([&] { make_tiff_decoder()->read(file, {0, 0, 0}, p); });
+        std::string e = error_of([&] { make_tiff_decoder()->read(*source::open(file), {0, 0, 0}, p); });
         EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;  // message starts with the file
-        EXPECT_EQ(error_of([&] { make_tiff_decoder()->page_count(file); }).find("no exception"), std::string::npos);
+        EXPECT_EQ(error_of([&] { make_tiff_decoder()->page_count(*source::open(file)); }).find("no exception"), std::string::npos);
     }
 }
 
@@ -419,12 +420,12 @@ TEST_F(TiffDecoderTest, TruncatedStripDataWithIntactDirectory) {
     const fs::path file = dir_ / "short_strip.tif";
     write_bytes(file, bytes.substr(0, bytes.size() - 100));
     Plane p;
-    std::string e = error_of([&] { make_tiff_decoder()->read(file, {0, 0, 0}, p); });
+    std::string e = error_of([&] { make_tiff_decoder()->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_NE(e.find("strip 0"), std::string::npos) << e;
     // The intact version decodes: the hand-made writer itself is right.
     write_bytes(file, bytes);
-    make_tiff_decoder()->read(file, {0, 0, 0}, p);
+    make_tiff_decoder()->read(*source::open(file), {0, 0, 0}, p);
     EXPECT_EQ(p.as<uint8_t>()[64 * 64 - 1], 7);
 }
 
@@ -436,18 +437,18 @@ TEST_F(TiffDecoderTest, GarbageWithTiffMagicThrows) {
     auto dec = make_tiff_decoder();
     Plane p;
     std::string e = error_of([&] {
-        dec->page_count(file);
-        dec->read(file, {0, 0, 0}, p);
+        dec->page_count(*source::open(file));
+        dec->read(*source::open(file), {0, 0, 0}, p);
     });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     // A header that points past the end of the file.
     write_bytes(file, std::string("MM\0*\x7f\xff\xff\xf0", 8));
-    e = error_of([&] { dec->read(file, {0, 0, 0}, p); });
+    e = error_of([&] { dec->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     // Empty and missing files.
     write_bytes(file, "");
-    EXPECT_EQ(error_of([&] { dec->page_count(file); }).rfind(file.string(), 0), 0u);
-    EXPECT_NE(error_of([&] { dec->page_count(dir_ / "missing.tif"); }).find("missing.tif"), std::string::npos);
+    EXPECT_EQ(error_of([&] { dec->page_count(*source::open(file)); }).rfind(file.string(), 0), 0u);
+    EXPECT_NE(error_of([&] { dec->page_count(*source::open(dir_ / "missing.tif")); }).find("missing.tif"), std::string::npos);
 }
 
 TEST_F(TiffDecoderTest, HostileSizesAreRefusedBeforeAllocating) {
@@ -456,17 +457,17 @@ TEST_F(TiffDecoderTest, HostileSizesAreRefusedBeforeAllocating) {
     // Uncompressed 100000 x 100000 x 16 bit in a 300-byte file.
     const fs::path file = dir_ / "huge.tif";
     write_bytes(file, craft_tiff(100000, 100000, 16, COMPRESSION_NONE, std::string(128, '\0'), 0xFFFFFFF0u));
-    std::string e = error_of([&] { dec->read(file, {0, 0, 0}, p); });
+    std::string e = error_of([&] { dec->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_NE(e.find("100000 x 100000"), std::string::npos) << e;
     EXPECT_TRUE(p.data.empty());
     // Deflate claiming 60000 x 60000 x 32 bit (14 GB) from a few bytes.
     write_bytes(file, craft_tiff(60000, 60000, 32, COMPRESSION_ADOBE_DEFLATE, std::string(64, 'x')));
-    e = error_of([&] { dec->read(file, {0, 0, 0}, p); });
+    e = error_of([&] { dec->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_TRUE(p.data.empty());
     // The geometry is still reported honestly.
-    EXPECT_EQ(dec->page_info(file, 0).width, 60000u);
+    EXPECT_EQ(dec->page_info(*source::open(file), 0).width, 60000u);
 }
 
 TEST_F(TiffDecoderTest, UnsupportedBitDepthIsAClearError) {
@@ -474,11 +475,11 @@ TEST_F(TiffDecoderTest, UnsupportedBitDepthIsAClearError) {
     const fs::path file = dir_ / "twelve.tif";
     write_bytes(file, craft_tiff(16, 4, 12, COMPRESSION_NONE, std::string(16 * 4 * 12 / 8, '\0')));
     Plane p;
-    std::string e = error_of([&] { dec->read(file, {0, 0, 0}, p); });
+    std::string e = error_of([&] { dec->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_NE(e.find("unsupported bit depth: 12"), std::string::npos) << e;
     write_bytes(file, craft_tiff(16, 4, 1, COMPRESSION_NONE, std::string(8, '\0')));
-    e = error_of([&] { dec->page_info(file, 0); });
+    e = error_of([&] { dec->page_info(*source::open(file), 0); });
     EXPECT_NE(e.find("unsupported bit depth: 1 "), std::string::npos) << e;
 }
 
@@ -487,7 +488,7 @@ TEST_F(TiffDecoderTest, LibtiffMessagesAreCapturedNotPrinted) {
     write_bytes(file, std::string("II*\0\x10\0\0\0", 8) + std::string(64, '\xff'));
     Plane p;
     ::testing::internal::CaptureStderr();
-    std::string e = error_of([&] { make_tiff_decoder()->read(file, {0, 0, 0}, p); });
+    std::string e = error_of([&] { make_tiff_decoder()->read(*source::open(file), {0, 0, 0}, p); });
     const std::string printed = ::testing::internal::GetCapturedStderr();
     EXPECT_EQ(printed, "");
     EXPECT_NE(e.find("libtiff:"), std::string::npos) << e;  // libtiff's reason travels in the Error
@@ -508,13 +509,13 @@ TEST_F(TiffDecoderTest, ThreadsDecodeDifferentFilesAtOnce) {
                 if ((t + i) % 2) {
                     std::string e = error_of([&] {
                         Plane p;
-                        dec->read(dir_ / "bad.tif", {0, 0, 0}, p);
+                        dec->read(*source::open(dir_ / "bad.tif"), {0, 0, 0}, p);
                     });
                     if (e.rfind((dir_ / "bad.tif").string(), 0) != 0) ++failures;
                 } else {
                     Plane p;
                     const uint32_t page = uint32_t(i % 3);
-                    dec->read(dir_ / "good.tif", {0, page, 0}, p);
+                    dec->read(*source::open(dir_ / "good.tif"), {0, page, 0}, p);
                     unsigned char want[2];
                     value_bytes(DType::u16, page, 0, 36, 22, want);
                     if (std::memcmp(want, &p.data[(22 * 37 + 36) * 2], 2) != 0) ++failures;
@@ -621,11 +622,11 @@ TEST(TiffSamples, EveryPageMatchesAnIndependentReader) {
             continue;
         }
         SCOPED_TRACE(f.path);
-        ASSERT_EQ(dec->page_count(file), f.pages.size());
+        ASSERT_EQ(dec->page_count(*source::open(file)), f.pages.size());
         for (uint32_t p = 0; p < f.pages.size(); ++p) {
             SCOPED_TRACE("page " + std::to_string(p));
             Plane plane;
-            dec->read(file, {0, p, 0}, plane);
+            dec->read(*source::open(file), {0, p, 0}, plane);
             ASSERT_EQ(plane.width, f.width);
             ASSERT_EQ(plane.height, f.height);
             ASSERT_EQ(plane.dtype, f.dtype);

@@ -567,7 +567,7 @@ private:
         if (loc == img.planes.end()) return;
         const fs::path file = source_ / files_[size_t(loc->file)];
         const std::string page = "page " + std::to_string(loc->ifd);
-        const PageInfo info = make_tiff_decoder()->page_info(file, loc->ifd);
+        const PageInfo info = make_tiff_decoder()->page_info(*source::open(file), loc->ifd);
         if (info.width != img.sx || info.height != img.sy)
             throw input_error(file.string(), page + " is " + std::to_string(info.width) + " x " +
                                                  std::to_string(info.height) + " pixels but the OME-XML in " + img.doc +
