@@ -31,20 +31,6 @@ std::pair<double, double> dtype_range(DType t) {
     return {0, 1};
 }
 
-// Zarr v3 data_type names.
-std::string dtype_v3(DType t) {
-    switch (t) {
-        case DType::u8: return "uint8";
-        case DType::i8: return "int8";
-        case DType::u16: return "uint16";
-        case DType::i16: return "int16";
-        case DType::u32: return "uint32";
-        case DType::i32: return "int32";
-        case DType::f32: return "float32";
-    }
-    return "uint16";
-}
-
 // The Zarr v3 codec chain of one plane chunk: bytes (little endian), then the compressor.
 json v3_codecs(const CodecSpec& c, DType dtype) {
     json codecs = json::array({{{"name", "bytes"}, {"configuration", {{"endian", "little"}}}}});
@@ -225,7 +211,7 @@ json NgffPlate::array_meta(int level) const {
     return {{"zarr_format", 3},
             {"node_type", "array"},
             {"shape", {L.tpoints, nc, L.zplanes, h, w}},
-            {"data_type", dtype_v3(L.dtype)},
+            {"data_type", dtype_name(L.dtype)},  // our names are Zarr v3's data_type names
             {"chunk_grid", {{"name", "regular"}, {"configuration", {{"chunk_shape", chunk_shape}}}}},
             {"chunk_key_encoding", {{"name", "default"}, {"configuration", {{"separator", "/"}}}}},
             {"fill_value", 0},
