@@ -15,6 +15,7 @@
 
 #include "formats/reader.h"
 #include "zarr/codec.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
     for (auto& f : files) {
         try {
             Plane p;
-            read_plane(f, {0, 0, 0}, p);
+            read_plane(*source::open(f), {0, 0, 0}, p);
             if (p.dtype != DType::u16 && p.dtype != DType::u8) continue;
             raw += p.byte_size();
             planes.push_back(std::move(p));

@@ -35,8 +35,10 @@ inline bool add_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __buil
 // read is checked against the size the file had when opened.
 class RandomAccessFile {
 public:
-    // Local files and objects in S3 alike (storage/source_files.h).
-    explicit RandomAccessFile(const fs::path& file) : file_(source::open(file)) {}
+    // Local files and objects in S3 alike (storage/source_files.h): a handle the caller opened
+    // (decoders), or the file opened here (layout readers).
+    explicit RandomAccessFile(const source::File& file) : file_(&file) {}
+    explicit RandomAccessFile(const fs::path& file) : owned_(source::open(file)), file_(owned_.get()) {}
 
     uint64_t size() const { return file_->size(); }
     int64_t mtime_ns() const { return file_->mtime_ns(); }
@@ -68,7 +70,8 @@ public:
     }
 
 private:
-    std::unique_ptr<source::File> file_;
+    std::unique_ptr<source::File> owned_;
+    const source::File* file_;
 };
 
 // Little-endian values from a byte buffer; the caller has checked the bounds.
@@ -223,9 +226,9 @@ template <class T> class StructureCache {
 public:
     explicit StructureCache(size_t capacity = 8) : capacity_(capacity) {}
 
-    std::shared_ptr<const T> get(const fs::path& file,
+    std::shared_ptr<const T> get(const source::File& file,
                                  const std::function<std::shared_ptr<const T>(const RandomAccessFile&)>& parse) {
-        RandomAccessFile f(file);
+        const RandomAccessFile f(file);
         Key key{f.path(), f.size(), f.mtime_ns()};
         {
             std::lock_guard lock(mutex_);

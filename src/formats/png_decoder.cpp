@@ -38,7 +38,7 @@ struct PngState {
     }
 
     // libpng reads through the source file handle (local or remote alike), never the path.
-    std::unique_ptr<source::File> file;
+    const source::File* file = nullptr;
     uint64_t pos = 0;
     uint64_t file_size = 0;
     png_structp png = nullptr;
@@ -144,8 +144,8 @@ bool png_read_pixels(PngState* st, unsigned char* plane, unsigned char* scratch,
 // Owns a PngState: opens the file, creates the libpng structures, releases everything.
 class PngFile {
 public:
-    explicit PngFile(const fs::path& file) : path_(file.string()) {
-        st_.file = source::open(file);
+    explicit PngFile(const source::File& file) : path_(file.path()) {
+        st_.file = &file;
         file_size_ = st_.file->size();
         unsigned char sig[8] = {};
         if (file_size_ < 8) throw input_error(path_, "not a PNG file (bad signature)");
@@ -225,25 +225,25 @@ public:
         return lower_extension(file) == ".png";
     }
 
-    uint32_t page_count(const fs::path& file) const override {
+    uint32_t page_count(const source::File& file) const override {
         PngFile f(file);  // validates the header
         return 1;
     }
 
-    PageInfo page_info(const fs::path& file, uint32_t page) const override {
+    PageInfo page_info(const source::File& file, uint32_t page) const override {
         check_page(file, page);
         PngFile f(file);
         return f.info();
     }
 
-    FileContents contents(const fs::path& file) const override {
+    FileContents contents(const source::File& file) const override {
         PngFile f(file);  // the chunks before the pixel data
         FileContents c;
         c.runs.push_back({0, 0, 1, f.info().samples, f.rgb()});
         return c;
     }
 
-    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+    void read(const source::File& file, const PlaneAddress& at, Plane& out) const override {
         const uint32_t page = at.page, sample = at.sample;
         check_page(file, page);
         PngFile f(file);
@@ -251,9 +251,9 @@ public:
     }
 
 private:
-    static void check_page(const fs::path& file, uint32_t page) {
+    static void check_page(const source::File& file, uint32_t page) {
         if (page != 0)
-            throw input_error(file.string(), "page " + std::to_string(page) + " does not exist (a PNG file has 1 page)");
+            throw input_error(file.path(), "page " + std::to_string(page) + " does not exist (a PNG file has 1 page)");
     }
 };
 

@@ -20,6 +20,10 @@
 #include "core/image_set.h"
 #include "core/types.h"
 
+namespace imx::source {
+class File;  // storage/source_files.h
+}
+
 namespace imx {
 
 namespace fs = std::filesystem;
@@ -94,23 +98,25 @@ struct FileContents {
     }
 };
 
+// Decoders never open files: the caller opens each file once (source::open, local or remote alike)
+// and passes the handle, as OpenImageIO passes an IOProxy; file.path() names it in messages.
 class PixelDecoder {
 public:
     virtual ~PixelDecoder() = default;
     virtual std::string name() const = 0;  // "tiff", "png"
     // What it reads and what it does not yet, for `imextract formats`; "" = nothing to add.
     virtual std::string description() const { return {}; }
-    // True when the file looks like ours (extension or the first bytes).
-    virtual bool accepts(const fs::path& file, const unsigned char* head, size_t head_len) const = 0;
-    virtual uint32_t page_count(const fs::path& file) const = 0;
-    virtual PageInfo page_info(const fs::path& file, uint32_t page) const = 0;
+    // True when the file looks like ours (its first bytes, or its name when there are too few).
+    virtual bool accepts(const fs::path& name, const unsigned char* head, size_t head_len) const = 0;
+    virtual uint32_t page_count(const source::File& file) const = 0;
+    virtual PageInfo page_info(const source::File& file, uint32_t page) const = 0;
     // Decodes the plane at `at` (sample of page; the page in the decoder's numbering, which runs
     // across a container's series, so `at.series` only names the image) into `out` (allocated by
     // the decoder).
-    virtual void read(const fs::path& file, const PlaneAddress& at, Plane& out) const = 0;
+    virtual void read(const source::File& file, const PlaneAddress& at, Plane& out) const = 0;
     // What the file holds (FileContents), from its headers and directories only, no pixel data;
     // throws Error (input) naming the file when they cannot be read.
-    virtual FileContents contents(const fs::path& file) const = 0;
+    virtual FileContents contents(const source::File& file) const = 0;
 };
 
 // ---- registries -------------------------------------------------------------------------------
@@ -133,11 +139,11 @@ Acquisition find_acquisition(const fs::path& source, const std::string& format =
 const LayoutReader& detect_layout(const fs::path& source);
 
 const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders();
-// Picks a decoder for the file by its first bytes and extension; throws Error naming the file.
-const PixelDecoder& decoder_for(const fs::path& file);
+// Picks a decoder for the file by its first bytes and name; throws Error naming the file.
+const PixelDecoder& decoder_for(const source::File& file);
 
 // Convenience: decode one plane of a file with whichever decoder accepts it.
-void read_plane(const fs::path& file, const PlaneAddress& at, Plane& out);
+void read_plane(const source::File& file, const PlaneAddress& at, Plane& out);
 
 // Resolves `relative` (from metadata) inside `source`; throws when it escapes the folder
 // ("../", absolute paths, symlinks leading out). Costs a few syscalls per path component: for

@@ -47,20 +47,16 @@ const std::vector<std::unique_ptr<PixelDecoder>>& pixel_decoders() {
     return decoders;
 }
 
-const PixelDecoder& decoder_for(const fs::path& file) {
+const PixelDecoder& decoder_for(const source::File& file) {
     unsigned char head[64] = {};
-    size_t n = 0;
-    {
-        auto f = source::open(file);
-        n = size_t(std::min<uint64_t>(f->size(), sizeof head));
-        f->read_at(0, head, n);
-    }
+    const size_t n = size_t(std::min<uint64_t>(file.size(), sizeof head));
+    file.read_at(0, head, n);
     for (auto& d : pixel_decoders())
-        if (d->accepts(file, head, n)) return *d;
-    throw input_error(file.string(), "not an image file that imextract can decode (not TIFF, PNG, CZI, ND2 or LIF)");
+        if (d->accepts(fs::path(file.path()), head, n)) return *d;
+    throw input_error(file.path(), "not an image file that imextract can decode (not TIFF, PNG, CZI, ND2 or LIF)");
 }
 
-void read_plane(const fs::path& file, const PlaneAddress& at, Plane& out) {
+void read_plane(const source::File& file, const PlaneAddress& at, Plane& out) {
     decoder_for(file).read(file, at, out);
 }
 

@@ -87,8 +87,11 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 bool all_present = !s.sources.empty();
                 for (auto& in : s.sources) all_present = all_present && in.file_state == "present";
                 if (!source || !all_present) continue;
+                std::unique_ptr<source::File> file;
                 for (size_t k = 0; k < s.sources.size(); ++k) {
-                    read_plane(resolve_inside(*source, s.sources[k].file), s.sources[k].at, k == 0 ? acc : src);
+                    if (k == 0 || s.sources[k].file != s.sources[k - 1].file)
+                        file = source::open(resolve_inside(*source, s.sources[k].file));
+                    read_plane(*file, s.sources[k].at, k == 0 ? acc : src);
                     if (k > 0) max_project_into(acc, src);
                 }
                 s.source_compared = true;

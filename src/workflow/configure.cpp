@@ -101,8 +101,8 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     // The first image decides the plane geometry when the metadata does not give it, and checks it
     // when it does: a plate stores one plane size and one pixel type.
     const std::string first_present = first->file;
-    fs::path probe = resolve_inside(source, first_present);
-    PageInfo info = decoder_for(probe).page_info(probe, first->page);
+    const auto probe = source::open(resolve_inside(source, first_present));
+    PageInfo info = decoder_for(*probe).page_info(*probe, first->page);
     if (set.width && (set.width != info.width || set.height != info.height))
         set.warnings.push_back("metadata says planes are " + std::to_string(set.width) + "x" +
                                std::to_string(set.height) + " but " + first_present + " is " +
@@ -119,8 +119,8 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     std::set<std::string> probed{first->plate};
     for (auto& pl : set.planes) {
         if (!present.count(pl.file) || own_geometry.count(pl.plate) || !probed.insert(pl.plate).second) continue;
-        const fs::path file = resolve_inside(source, pl.file);
-        const PageInfo other = decoder_for(file).page_info(file, pl.page);
+        const auto file = source::open(resolve_inside(source, pl.file));
+        const PageInfo other = decoder_for(*file).page_info(*file, pl.page);
         if (other.width == set.width && other.height == set.height && other.dtype == *set.dtype) continue;
         for (auto& plate : set.plates)
             if (plate.name == pl.plate) {

@@ -64,15 +64,16 @@ bool locate(const fs::path& source, const std::string& rel, fs::path& full) {
 // magic bytes itself), else, or when that fails (a .tif that is really a PNG), by the decoder
 // its first bytes pick, as a run job picks it. Saves opening every plane file twice.
 FileContents contents_of(const fs::path& full) {
+    const auto file = source::open(full);
     for (auto& d : pixel_decoders())
         if (d->accepts(full, nullptr, 0)) {
             try {
-                return d->contents(full);
+                return d->contents(*file);
             } catch (const Error&) {
                 break;
             }
         }
-    return decoder_for(full).contents(full);
+    return decoder_for(*file).contents(*file);
 }
 
 // Reads every file's contents, on one thread more than the usable CPUs (reads of headers wait for

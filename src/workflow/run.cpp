@@ -140,13 +140,15 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             ShardGroup* group = group_of[i];
             try {
                 const PlateLayout& L = plate.layout();
+                // Each source file of the group opened once (a z-stack's planes often share one).
+                std::unique_ptr<source::File> file;
                 for (size_t k = 0; k < o.inputs.size(); ++k) {
                     const RunInput& in = o.inputs[k];
-                    fs::path file = resolve_inside(source, in.file);
+                    if (k == 0 || in.file != o.inputs[k - 1].file) file = source::open(resolve_inside(source, in.file));
                     Plane& target = (k == 0) ? acc : plane;
-                    read_plane(file, in.at, target);
+                    read_plane(*file, in.at, target);
                     if (target.width != L.width || target.height != L.height || target.dtype != L.dtype)
-                        throw input_error(file.string(), "plane is " + std::to_string(target.width) + "x" +
+                        throw input_error(file->path(), "plane is " + std::to_string(target.width) + "x" +
                                                              std::to_string(target.height) + " " + dtype_name(target.dtype) +
                                                              ", but the plate holds " + std::to_string(L.width) + "x" +
                                                              std::to_string(L.height) + " " + dtype_name(L.dtype));

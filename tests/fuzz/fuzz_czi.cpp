@@ -11,6 +11,7 @@
 
 #include "formats/czi/czi.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -30,9 +31,9 @@ const fs::path& folder() {
 // fuzzer's memory limit.
 constexpr uint64_t kMaxFuzzPlaneBytes = 64ull << 20;
 
-void decode_some(const fs::path& file, const czi::Index& idx, uint32_t flag, size_t count) {
+void decode_some(const source::File& file, const czi::Index& idx, uint32_t flag, size_t count) {
     for (uint32_t p = 0; p < count && p < 4; ++p) {
-        const czi::PlaneGeometry g = czi::plane_geometry(file, idx, p | flag);
+        const czi::PlaneGeometry g = czi::plane_geometry(file.path(), idx, p | flag);
         if (uint64_t(g.width) * g.height * 8 > kMaxFuzzPlaneBytes) return;
         Plane out;
         czi::decode_plane(file, idx, p | flag, g.samples - 1, out);
@@ -48,22 +49,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
     }
     try {
-        const czi::Index idx = czi::read_index(file);
+        const auto handle = source::open(file);
+        const czi::Index idx = czi::read_index(*handle);
         try {
-            czi::read_metadata(file, idx);
+            czi::read_metadata(*handle, idx);
         } catch (const Error&) {
         }
         try {  // create's inventory: pages, subblocks, hidden mosaic tiles
-            const FileContents c = czi::contents(file, std::make_shared<czi::Index>(idx));
+            const FileContents c = czi::contents(*handle, std::make_shared<czi::Index>(idx));
             c.composed_left_out({{0, 0}, {0, 1}, {1, 0}, {czi::kTilePageFlag, 0}});
         } catch (const Error&) {
         }
         try {
-            decode_some(file, idx, 0, idx.mosaic_planes.size());
+            decode_some(*handle, idx, 0, idx.mosaic_planes.size());
         } catch (const Error&) {
         }
         try {
-            decode_some(file, idx, czi::kTilePageFlag, idx.tile_planes.size());
+            decode_some(*handle, idx, czi::kTilePageFlag, idx.tile_planes.size());
         } catch (const Error&) {
         }
         if (uint64_t(idx.mosaic_width) * idx.mosaic_height * 8 <= kMaxFuzzPlaneBytes) {

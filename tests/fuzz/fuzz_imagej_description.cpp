@@ -12,6 +12,7 @@
 #include "render/image_writer.h"
 #include "formats/metamorph.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace fs = std::filesystem;
 
@@ -31,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         imx::ImageSet s = imx::find_layout_reader("files")->configure(d, {});
         if (!s.planes.empty()) {
             imx::Plane out;
-            imx::read_plane(d / s.planes.back().file, {0, s.planes.back().page, 0}, out);
+            imx::read_plane(*imx::source::open(d / s.planes.back().file), {0, s.planes.back().page, 0}, out);
         }
     } catch (const imx::Error&) {
     }

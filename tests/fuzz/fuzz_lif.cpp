@@ -10,6 +10,7 @@
 
 #include "core/types.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace fs = std::filesystem;
 
@@ -29,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
     }
     try {  // create's inventory: what the file holds by its own structure
-        imx::decoder_for(sub / "input.lif").contents(sub / "input.lif");
+        const auto file = imx::source::open(sub / "input.lif");
+        imx::decoder_for(*file).contents(*file);
     } catch (const imx::Error&) {
     }
     try {
@@ -38,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (auto& p : set.planes) {
             if (n++ == 64) break;
             imx::Plane plane;
-            imx::read_plane(sub / p.file, {0, p.page, p.sample}, plane);
+            imx::read_plane(*imx::source::open(sub / p.file), {0, p.page, p.sample}, plane);
         }
     } catch (const imx::Error&) {
     }

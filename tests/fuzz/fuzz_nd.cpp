@@ -9,6 +9,7 @@
 #include "core/types.h"
 #include "render/image_writer.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace fs = std::filesystem;
 
@@ -31,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         imx::ImageSet s = imx::find_layout_reader("metamorph-nd")->configure(d, {});
         if (!s.planes.empty()) {
             imx::Plane out;
-            imx::read_plane(d / s.planes.front().file, {0, s.planes.front().page, 0}, out);
+            imx::read_plane(*imx::source::open(d / s.planes.front().file), {0, s.planes.front().page, 0}, out);
         }
     } catch (const imx::Error&) {
     }

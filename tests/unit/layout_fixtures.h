@@ -12,6 +12,7 @@
 
 #include "render/image_writer.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace imx::test {
 
@@ -45,7 +46,7 @@ inline void write_fixture_tiff(const std::filesystem::path& f, int tag, TiffComp
 // Decodes the plane that `rec` points at and checks it is fixture plane `tag`, pixel by pixel.
 inline void expect_fixture_pixels(const std::filesystem::path& source, const PlaneRecord& rec, int tag) {
     Plane got;
-    read_plane(resolve_inside(source, rec.file), {0, rec.page, rec.sample}, got);
+    read_plane(*source::open(resolve_inside(source, rec.file)), {0, rec.page, rec.sample}, got);
     ASSERT_EQ(got.dtype, DType::u16) << rec.file;
     ASSERT_EQ(got.width, kFixtureW) << rec.file;
     ASSERT_EQ(got.height, kFixtureH) << rec.file;

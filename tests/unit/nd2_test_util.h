@@ -11,6 +11,7 @@
 #include "formats/reader.h"
 #include "nd2_writer.h"
 #include "test_util.h"
+#include "storage/source_files.h"
 
 namespace imx::test {
 
@@ -21,7 +22,7 @@ inline const LayoutReader& nd2() { return *find_layout_reader("nd2"); }
 // Reads plane (page, sample) of `file` and checks every pixel against the writer's formula.
 inline void expect_frame(const fs::path& file, int seq, uint32_t c, const Nd2Spec& s) {
     Plane p;
-    read_plane(file, {0, uint32_t(seq), c}, p);
+    read_plane(*source::open(file), {0, uint32_t(seq), c}, p);
     ASSERT_EQ(p.dtype, DType::u16);
     ASSERT_EQ(p.width, s.width);
     ASSERT_EQ(p.height, s.height);

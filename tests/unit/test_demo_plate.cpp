@@ -6,6 +6,7 @@
 
 #include "demo/demo_plate.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -37,7 +38,7 @@ TEST(DemoPlate, IsACellVoyagerPlateWithCellLikeContent) {
     EXPECT_EQ(well_name(s.planes[0].row, s.planes[0].col), "B02");
 
     Plane p;
-    read_plane(resolve_inside(d, s.planes[0].file), {0, 0, 0}, p);
+    read_plane(*source::open(resolve_inside(d, s.planes[0].file)), {0, 0, 0}, p);
     ASSERT_EQ(p.dtype, DType::u16);
     ASSERT_EQ(p.width, 200u);
     std::vector<uint16_t> v(p.as<uint16_t>(), p.as<uint16_t>() + p.pixel_count());
@@ -51,7 +52,7 @@ TEST(DemoPlate, IsACellVoyagerPlateWithCellLikeContent) {
     fs::path d2 = d.string() + "_again";
     write_demo_plate(d2, spec);
     Plane q;
-    read_plane(resolve_inside(d2, s.planes[0].file), {0, 0, 0}, q);
+    read_plane(*source::open(resolve_inside(d2, s.planes[0].file)), {0, 0, 0}, q);
     EXPECT_EQ(p.data, q.data);
     fs::remove_all(d);
     fs::remove_all(d2);

@@ -5,6 +5,7 @@
 
 #include "layout_fixtures.h"
 #include "test_util.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 using namespace imx::test;
@@ -315,7 +316,7 @@ TEST(Harmony, SampleOperettaV5Export) {
         EXPECT_NEAR(p.stage_z.value(), 20.0, 1e-9);
         // LZW-compressed PerkinElmer TIFFs decode through the registry at the declared size.
         Plane px;
-        read_plane(resolve_inside(d, p.file), {0, 0, 0}, px);
+        read_plane(*source::open(resolve_inside(d, p.file)), {0, 0, 0}, px);
         EXPECT_EQ(px.width, 1080u);
         EXPECT_EQ(px.dtype, DType::u16);
     }

@@ -8,6 +8,7 @@
 #include "formats/reader.h"
 #include "formats/tiff/tiff_decoder.h"
 #include "test_util.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -48,7 +49,7 @@ TEST(ImageJ, ContiguousHyperstackBeyondTheIfds) {
     ASSERT_TRUE(p);
     EXPECT_EQ(p->page, 11u);
     Plane out;
-    read_plane(d / p->file, {0, p->page, 0}, out);
+    read_plane(*source::open(d / p->file), {0, p->page, 0}, out);
     ASSERT_EQ(out.width, 6u);
     ASSERT_EQ(out.height, 5u);
     EXPECT_EQ(out.as<uint16_t>()[0], 100 + 11 * 1000);
@@ -62,9 +63,9 @@ TEST(ImageJ, TruncatedContiguousFile) {
     // images=12 promised, 11 written: the last plane must fail cleanly, earlier ones still read.
     test::write_contiguous_tiff(d / "x.tif", 4, 4, 11, 12, false, 0, "\nslices=12");
     Plane out;
-    read_plane(d / "x.tif", {0, 10, 0}, out);
+    read_plane(*source::open(d / "x.tif"), {0, 10, 0}, out);
     EXPECT_EQ(out.as<uint16_t>()[0], 10000);
-    std::string e = test::error_of([&] { read_plane(d / "x.tif", {0, 11, 0}, out); });
+    std::string e = test::error_of([&] { read_plane(*source::open(d / "x.tif"), {0, 11, 0}, out); });
     EXPECT_NE(e.find("beyond the end"), std::string::npos) << e;
     EXPECT_NE(e.find("x.tif"), std::string::npos) << e;
     // What a layout reader may list is capped by what the file holds.
@@ -74,7 +75,7 @@ TEST(ImageJ, TruncatedContiguousFile) {
     EXPECT_EQ(tiff_declared_planes(d / "y.tif"), 1u);
     ImageSet s = files().configure(d, {});  // lists 11 + 1 planes, with a warning each, no huge list
     EXPECT_EQ(s.planes.size(), 12u);
-    e = test::error_of([&] { read_plane(d / "y.tif", {0, 1999999999, 0}, out); });
+    e = test::error_of([&] { read_plane(*source::open(d / "y.tif"), {0, 1999999999, 0}, out); });
     EXPECT_NE(e.find("beyond the end"), std::string::npos) << e;
     fs::remove_all(d);
 }

@@ -17,6 +17,7 @@
 #include "formats/reader.h"
 #include "test_util.h"
 #include "workflow/inventory.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -86,29 +87,29 @@ TEST(TiffContents, PagesAndSamplesChunkyAndPlanar) {
     const fs::path d = test::fresh_dir("tiff_contents");
     auto dec = make_tiff_decoder();
     write_tiff_pages(d / "gray.tif", {1, 1, 1});
-    EXPECT_EQ(runs_of(dec->contents(d / "gray.tif")), "0+3x1 ");
+    EXPECT_EQ(runs_of(dec->contents(*source::open(d / "gray.tif"))), "0+3x1 ");
     write_tiff_pages(d / "rgb.tif", {3});
-    EXPECT_EQ(runs_of(dec->contents(d / "rgb.tif")), "0+1x3rgb ");
+    EXPECT_EQ(runs_of(dec->contents(*source::open(d / "rgb.tif"))), "0+1x3rgb ");
     write_tiff_pages(d / "planar.tif", {3, 3}, true);
-    EXPECT_EQ(runs_of(dec->contents(d / "planar.tif")), "0+2x3rgb ");
+    EXPECT_EQ(runs_of(dec->contents(*source::open(d / "planar.tif"))), "0+2x3rgb ");
     // A preview page of another kind between gray pages: runs by samples.
     write_tiff_pages(d / "mixed.tif", {1, 4, 1, 1});
-    EXPECT_EQ(runs_of(dec->contents(d / "mixed.tif")), "0+1x1 1+1x4rgb 2+2x1 ");
+    EXPECT_EQ(runs_of(dec->contents(*source::open(d / "mixed.tif"))), "0+1x1 1+1x4rgb 2+2x1 ");
     // Every sample the inventory lists decodes.
     Plane p;
-    for (uint32_t s = 0; s < 4; ++s) EXPECT_NO_THROW(dec->read(d / "mixed.tif", {0, 1, s}, p)) << s;
+    for (uint32_t s = 0; s < 4; ++s) EXPECT_NO_THROW(dec->read(*source::open(d / "mixed.tif"), {0, 1, s}, p)) << s;
 }
 
 TEST(TiffContents, ContiguousPlanesAfterTheIfdsCountAsPages) {
     const fs::path d = test::fresh_dir("tiff_contiguous");
     test::write_contiguous_tiff(d / "a.stk", 5, 4, 3, 3, true, 0);
-    EXPECT_EQ(runs_of(make_tiff_decoder()->contents(d / "a.stk")), "0+3x1 ");
+    EXPECT_EQ(runs_of(make_tiff_decoder()->contents(*source::open(d / "a.stk"))), "0+3x1 ");
     // ImageJ > 4 GB layout: one IFD, images=12.
     test::write_contiguous_tiff(d / "ij.tif", 4, 4, 12, 12, false, 0, "\nslices=12");
-    EXPECT_EQ(runs_of(make_tiff_decoder()->contents(d / "ij.tif")), "0+12x1 ");
+    EXPECT_EQ(runs_of(make_tiff_decoder()->contents(*source::open(d / "ij.tif"))), "0+12x1 ");
     // A truncated file declares more planes than it holds: only the ones that fit count.
     test::write_contiguous_tiff(d / "cut.tif", 4, 4, 7, 12, false, 0, "\nslices=12");
-    EXPECT_EQ(runs_of(make_tiff_decoder()->contents(d / "cut.tif")), "0+7x1 ");
+    EXPECT_EQ(runs_of(make_tiff_decoder()->contents(*source::open(d / "cut.tif"))), "0+7x1 ");
 }
 
 TEST(TiffContents, TruncatedAndHostileFilesGiveAnErrorNamingTheFile) {
@@ -122,7 +123,7 @@ TEST(TiffContents, TruncatedAndHostileFilesGiveAnErrorNamingTheFile) {
     for (size_t keep = 0; keep < bytes.size(); keep += 13) {
         test::write_bytes(d / "cut.tif", bytes.substr(0, keep));
         try {
-            for (auto& r : dec->contents(d / "cut.tif").runs) EXPECT_LE(r.first + r.count, 4u);
+            for (auto& r : dec->contents(*source::open(d / "cut.tif")).runs) EXPECT_LE(r.first + r.count, 4u);
         } catch (const Error& e) {
             EXPECT_EQ(std::string(e.what()).rfind((d / "cut.tif").string(), 0), 0u) << e.what();
             ++errors;
@@ -133,13 +134,13 @@ TEST(TiffContents, TruncatedAndHostileFilesGiveAnErrorNamingTheFile) {
         bad[i] = char(~bad[i]);
         test::write_bytes(d / "flip.tif", bad);
         try {
-            dec->contents(d / "flip.tif");
+            dec->contents(*source::open(d / "flip.tif"));
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
         }
     }
     EXPECT_GT(errors, 0u);
-    EXPECT_NE(error_of([&] { dec->contents(d / "absent.tif"); }).find("absent.tif"), std::string::npos);
+    EXPECT_NE(error_of([&] { dec->contents(*source::open(d / "absent.tif")); }).find("absent.tif"), std::string::npos);
 }
 
 // ---- comparing with the planes ----------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "formats/reader.h"
+#include "storage/source_files.h"
 #include "test_util.h"
 
 using namespace imx;
@@ -103,7 +104,7 @@ TEST(Lif, SyntheticTwoImagesTwoChannelsZAndT) {
     ImageSet set = lif().configure(d, {});
     EXPECT_EQ(set.format, "lif");
     // The inventory: each image a series of one-sample planes, together every plane the layout maps.
-    const FileContents c = decoder_for(d / "a.lif").contents(d / "a.lif");
+    const FileContents c = decoder_for(*source::open(d / "a.lif")).contents(*source::open(d / "a.lif"));
     ASSERT_EQ(c.runs.size(), 2u);
     EXPECT_EQ(c.runs[1].series, 1u);
     EXPECT_EQ(c.runs[1].first, c.runs[0].count);
@@ -126,9 +127,9 @@ TEST(Lif, SyntheticTwoImagesTwoChannelsZAndT) {
     EXPECT_TRUE(warned);
     ASSERT_EQ(set.planes.size(), 8u);  // 2 images x 2 channels x (Z=2 | T=2)
     std::set<std::tuple<int, int, int, int>> keys;
-    const PixelDecoder& dec = decoder_for(d / "a.lif");
+    const PixelDecoder& dec = decoder_for(*source::open(d / "a.lif"));
     EXPECT_EQ(dec.name(), "lif");
-    EXPECT_EQ(dec.page_count(d / "a.lif"), 8u);
+    EXPECT_EQ(dec.page_count(*source::open(d / "a.lif")), 8u);
     for (auto& p : set.planes) {
         EXPECT_EQ(p.row, 0);
         EXPECT_EQ(p.col, 0);
@@ -137,7 +138,7 @@ TEST(Lif, SyntheticTwoImagesTwoChannelsZAndT) {
         const int k = p.site == 0 ? p.zplane : p.tpoint;
         EXPECT_EQ(p.site == 0 ? p.tpoint : p.zplane, 0);
         Plane plane;
-        read_plane(d / p.file, {0, p.page, p.sample}, plane);
+        read_plane(*source::open(d / p.file), {0, p.page, p.sample}, plane);
         ASSERT_EQ(plane.width, W);
         ASSERT_EQ(plane.height, H);
         for (uint32_t y = 0; y < H; ++y)
@@ -170,7 +171,7 @@ TEST(Lif, Version1LambdaSweepAndStridedPlanes) {
     ASSERT_EQ(set.planes.size(), 3u);
     for (auto& p : set.planes) {
         Plane plane;
-        read_plane(d / p.file, {0, p.page, 0}, plane);
+        read_plane(*source::open(d / p.file), {0, p.page, 0}, plane);
         ASSERT_EQ(plane.width, w);
         ASSERT_EQ(plane.height, h);
         for (uint32_t y = 0; y < h; ++y)
@@ -191,7 +192,7 @@ TEST(Lif, ImagesItCannotReadMakeTheFileIncomplete) {
     write_bytes(d / "a.lif", make_lif(xml, {{"MemBlock_0", ""}, {"MemBlock_1", data}, {"MemBlock_2", data}}));
     ImageSet set = lif().configure(d, {});
     EXPECT_EQ(set.planes.size(), 1u);
-    const FileContents c = decoder_for(d / "a.lif").contents(d / "a.lif");
+    const FileContents c = decoder_for(*source::open(d / "a.lif")).contents(*source::open(d / "a.lif"));
     ASSERT_EQ(c.runs.size(), 1u);
     ASSERT_EQ(c.unreachable.size(), 1u);
     EXPECT_EQ(c.unreachable[0], "image 'odd' (dimension DimID 7 is not supported)");
@@ -251,7 +252,7 @@ TEST(Lif, EveryByteFlippedNeverCrashes) {
         bad[i] = char(~bad[i]);
         write_bytes(sub / "f.lif", bad);
         try {
-            decoder_for(sub / "f.lif").contents(sub / "f.lif");  // the inventory's view: no crash
+            decoder_for(*source::open(sub / "f.lif")).contents(*source::open(sub / "f.lif"));  // the inventory's view: no crash
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
         }
@@ -259,7 +260,7 @@ TEST(Lif, EveryByteFlippedNeverCrashes) {
             ImageSet set = lif().configure(sub, {});
             for (auto& p : set.planes) {
                 Plane plane;
-                read_plane(sub / p.file, {0, p.page, p.sample}, plane);
+                read_plane(*source::open(sub / p.file), {0, p.page, p.sample}, plane);
             }
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
@@ -302,7 +303,7 @@ TEST(Lif, SampleWavelengthSweep) {
     EXPECT_EQ(t.size(), 2u);
     auto sum = [&](const PlaneRecord& r) {
         Plane p;
-        read_plane(d / r.file, {0, r.page, r.sample}, p);
+        read_plane(*source::open(d / r.file), {0, r.page, r.sample}, p);
         uint64_t total = 0;
         for (size_t i = 0; i < p.pixel_count(); ++i) total += p.as<uint8_t>()[i];
         return total;
@@ -346,13 +347,13 @@ TEST(Lif, SampleXzPlanes) {
     EXPECT_EQ(per_plate[set.plates[2].name], 64u);
     for (auto& pl : set.planes) {
         if (pl.plate != set.plates[2].name) continue;
-        PageInfo info = decoder_for(d / "xz.lif").page_info(d / "xz.lif", pl.page);
+        PageInfo info = decoder_for(*source::open(d / "xz.lif")).page_info(*source::open(d / "xz.lif"), pl.page);
         EXPECT_EQ(info.width, 128u);
         EXPECT_EQ(info.height, 38u);
         break;
     }
     Plane p;
-    read_plane(d / "xz.lif", {0, set.planes[0].page, 0}, p);
+    read_plane(*source::open(d / "xz.lif"), {0, set.planes[0].page, 0}, p);
     uint64_t total = 0;
     for (size_t i = 0; i < p.pixel_count(); ++i) total += p.as<uint8_t>()[i];
     EXPECT_EQ(total, 674285u);  // oracle sum

@@ -9,6 +9,7 @@
 #include "formats/reader.h"
 #include "formats/tiff/tiff_decoder.h"
 #include "test_util.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -67,7 +68,7 @@ TEST(MetaMorphNd, StkAndTifPlanesWithWellStages) {
     EXPECT_FALSE(find(set, 1, 1, 0, 1, 0, 1));  // BF has no z-series
     // The STK plane 2 beyond the single IFD: pixels base + 2 * 1000 + i.
     Plane out;
-    read_plane(d / p->file, {0, p->page, 0}, out);
+    read_plane(*source::open(d / p->file), {0, p->page, 0}, out);
     ASSERT_EQ(out.width, 5u);
     ASSERT_EQ(out.height, 4u);
     EXPECT_EQ(out.as<uint16_t>()[0], 2 * 10000 + 2 * 100 + 2000);
@@ -75,7 +76,7 @@ TEST(MetaMorphNd, StkAndTifPlanesWithWellStages) {
     EXPECT_EQ(tiff_declared_planes(d / p->file), 3u);
     EXPECT_EQ(tiff_page_count(d / p->file), 1u);
     // Page 0 still goes through libtiff.
-    read_plane(d / p->file, {0, 0, 0}, out);
+    read_plane(*source::open(d / p->file), {0, 0, 0}, out);
     EXPECT_EQ(out.as<uint16_t>()[1], 2 * 10000 + 2 * 100 + 1);
     fs::remove_all(d);
 }
@@ -85,13 +86,13 @@ TEST(MetaMorphNd, TruncatedAndShortStkAreInputErrors) {
     test::write_contiguous_tiff(d / "a.stk", 5, 4, 3, 3, true, 0, "", 7);
     EXPECT_NE(test::error_of([&] {
                   Plane p;
-                  read_plane(d / "a.stk", {0, 2, 0}, p);
+                  read_plane(*source::open(d / "a.stk"), {0, 2, 0}, p);
               }).find("beyond the end"),
               std::string::npos);
     test::write_contiguous_tiff(d / "b.stk", 5, 4, 3, 3, true, 0);
     std::string e = test::error_of([&] {
         Plane p;
-        read_plane(d / "b.stk", {0, 3, 0}, p);
+        read_plane(*source::open(d / "b.stk"), {0, 3, 0}, p);
     });
     EXPECT_NE(e.find("page 3 does not exist"), std::string::npos) << e;
     EXPECT_NE(e.find("b.stk"), std::string::npos) << e;
@@ -99,7 +100,7 @@ TEST(MetaMorphNd, TruncatedAndShortStkAreInputErrors) {
     test::write_contiguous_tiff(d / "c.stk", 5, 4, 1, 100000, true, 0);
     EXPECT_NE(test::error_of([&] {
                   Plane p;
-                  read_plane(d / "c.stk", {0, 99999, 0}, p);
+                  read_plane(*source::open(d / "c.stk"), {0, 99999, 0}, p);
               }).find("beyond the end"),
               std::string::npos);
     fs::remove_all(d);

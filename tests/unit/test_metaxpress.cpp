@@ -10,6 +10,7 @@
 #include "formats/reader.h"
 #include "test_util.h"
 #include "workflow/inventory.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -137,7 +138,7 @@ TEST(MetaXpress, ExportedPlateWithTimeAndZ) {
     EXPECT_EQ(p->file, "P1/TimePoint_2/ZStep_1/P1_C03_s2_w2.TIF");
     // The pixels behind that record are the ones written for it.
     Plane out;
-    read_plane(d / p->file, {0, p->page, 0}, out);
+    read_plane(*source::open(d / p->file), {0, p->page, 0}, out);
     ASSERT_EQ(out.width, 4u);
     EXPECT_EQ(out.as<uint16_t>()[0], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2);
     EXPECT_EQ(out.as<uint16_t>()[11], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2 + 11);

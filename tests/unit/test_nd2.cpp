@@ -9,6 +9,7 @@
 #include <set>
 
 #include "nd2_test_util.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 using namespace imx::test;
@@ -36,7 +37,7 @@ TEST(Nd2, SyntheticRawAndZlibFilesMapToWellsSitesChannelsZ) {
     EXPECT_DOUBLE_EQ(set.pixel_size_z.value(), 1.5);
     ASSERT_EQ(set.planes.size(), 2u * 2 * 2 * 2);  // files x sites x z x channels
     // The inventory: every frame in the chunk map, with both components.
-    const FileContents c = decoder_for(d / "a_raw.nd2").contents(d / "a_raw.nd2");
+    const FileContents c = decoder_for(*source::open(d / "a_raw.nd2")).contents(*source::open(d / "a_raw.nd2"));
     ASSERT_EQ(c.runs.size(), 1u);
     EXPECT_EQ(c.runs[0].first, 0u);
     EXPECT_EQ(c.runs[0].count, 4u);
@@ -54,10 +55,10 @@ TEST(Nd2, SyntheticRawAndZlibFilesMapToWellsSitesChannelsZ) {
     }
     EXPECT_EQ(keys.size(), set.planes.size());
     for (const char* f : {"a_raw.nd2", "b_zlib.nd2"}) {
-        const PixelDecoder& dec = decoder_for(d / f);
+        const PixelDecoder& dec = decoder_for(*source::open(d / f));
         EXPECT_EQ(dec.name(), "nd2");
-        EXPECT_EQ(dec.page_count(d / f), 4u);
-        PageInfo info = dec.page_info(d / f, 3);
+        EXPECT_EQ(dec.page_count(*source::open(d / f)), 4u);
+        PageInfo info = dec.page_info(*source::open(d / f), 3);
         EXPECT_EQ(info.samples, 2u);
         for (int seq = 0; seq < 4; ++seq)
             for (uint32_t c = 0; c < 2; ++c) expect_frame(d / f, seq, c, raw);
@@ -93,7 +94,7 @@ TEST(Nd2, FilesOfAnotherFrameSizeBecomeAPlateOfTheirOwn) {
     bool warned = false;
     for (auto& w : set.warnings) warned = warned || w.find("b.nd2: frames are 8x6 uint16") != std::string::npos;
     EXPECT_TRUE(warned);
-    PageInfo info = decoder_for(d / "b.nd2").page_info(d / "b.nd2", 0);
+    PageInfo info = decoder_for(*source::open(d / "b.nd2")).page_info(*source::open(d / "b.nd2"), 0);
     EXPECT_EQ(info.width, 8u);
     fs::remove_all(d);
 }
@@ -205,7 +206,7 @@ TEST(Nd2, ThreeGenerationsReadAlike) {
             z.insert(p.zplane);
             EXPECT_EQ(int(p.sample), p.channel);
             Plane plane;
-            read_plane(sub / p.file, {0, p.page, p.sample}, plane);
+            read_plane(*source::open(sub / p.file), {0, p.page, p.sample}, plane);
             ASSERT_EQ(plane.width, c.spec.width);
             for (uint32_t y = 0; y < c.spec.height; ++y)
                 for (uint32_t x = 0; x < c.spec.width; ++x) {
@@ -278,7 +279,7 @@ TEST(Nd2, DamagedChunkMapFallsBackToAScanOfTheChunkHeaders) {
     EXPECT_TRUE(set.warnings.empty());
     std::string e = error_of([&] {
         Plane p;
-        read_plane(d / "middle/x.nd2", {0, 2, 0}, p);
+        read_plane(*source::open(d / "middle/x.nd2"), {0, 2, 0}, p);
     });
     EXPECT_NE(e.find("offset " + std::to_string(where.frames[1]) + ": the chunk here is not ImageDataSeq|2!"), std::string::npos) << e;
 
@@ -314,12 +315,12 @@ TEST(Nd2, TruncatedAndCorruptFilesGiveClearErrors) {
     EXPECT_EQ(set.planes.size(), 8u);
     std::string e = error_of([&] {
         Plane p;
-        read_plane(d / "frame.nd2", {0, 1, 0}, p);
+        read_plane(*source::open(d / "frame.nd2"), {0, 1, 0}, p);
     });
     EXPECT_NE(e.find((d / "frame.nd2").string() + ": offset " + std::to_string(frames[1])), std::string::npos) << e;
     EXPECT_NE(e.find("past the end of the file"), std::string::npos) << e;
     Plane ok;
-    EXPECT_NO_THROW(read_plane(d / "frame.nd2", {0, 2, 0}, ok));  // the other frames still read
+    EXPECT_NO_THROW(read_plane(*source::open(d / "frame.nd2"), {0, 2, 0}, ok));  // the other frames still read
     fs::remove(d / "frame.nd2");
 
     // A nested LV level claims more bytes than its parent holds.
@@ -349,7 +350,7 @@ TEST(Nd2, CorruptZlibFrameFailsThatPlane) {
     write_bytes(d / "z.nd2", bad);
     std::string e = error_of([&] {
         Plane p;
-        read_plane(d / "z.nd2", {0, 0, 1}, p);
+        read_plane(*source::open(d / "z.nd2"), {0, 0, 1}, p);
     });
     EXPECT_NE(e.find("offset " + std::to_string(data)), std::string::npos) << e;
     EXPECT_NE(e.find("zlib"), std::string::npos) << e;
@@ -371,7 +372,7 @@ TEST(Nd2, EveryByteFlippedNeverCrashes) {
         bad[i] = char(~bad[i]);
         write_bytes(sub / "f.nd2", bad);
         try {
-            const FileContents c = decoder_for(sub / "f.nd2").contents(sub / "f.nd2");  // the inventory's view
+            const FileContents c = decoder_for(*source::open(sub / "f.nd2")).contents(*source::open(sub / "f.nd2"));  // the inventory's view
             for (auto& r : c.runs) ASSERT_LE(uint64_t(r.first) + r.count, 4u);
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
@@ -380,7 +381,7 @@ TEST(Nd2, EveryByteFlippedNeverCrashes) {
             ImageSet set = nd2().configure(sub, {});
             for (auto& p : set.planes) {
                 Plane plane;
-                read_plane(sub / p.file, {0, p.page, p.sample}, plane);
+                read_plane(*source::open(sub / p.file), {0, p.page, p.sample}, plane);
             }
         } catch (const Error& e) {
             EXPECT_EQ(e.kind(), Error::Kind::input) << e.what();
@@ -422,7 +423,7 @@ TEST(Nd2, SampleClusterFile) {
     EXPECT_EQ(sites.size(), 1u);
     auto sum = [&](uint32_t page, uint32_t c) {
         Plane p;
-        read_plane(d / "cluster.nd2", {0, page, c}, p);
+        read_plane(*source::open(d / "cluster.nd2"), {0, page, c}, p);
         uint64_t total = 0;
         for (size_t i = 0; i < p.pixel_count(); ++i) total += p.as<uint16_t>()[i];
         return total;
@@ -460,6 +461,6 @@ TEST(Nd2, Version2FileWithoutItsBoxMapIsRefusedClearly) {
     write_bytes(d / "old.nd2", std::string("\0\0\0\x0CjP  \r\n\x87\n", 12) + std::string(100, '\0'));
     std::string e = error_of([&] { nd2().configure(d, {}); });
     EXPECT_NE(e.find("old.nd2: offset 72: no \"LABORATORY IMAGING ND BOX MAP 00\" signature"), std::string::npos) << e;
-    EXPECT_EQ(decoder_for(d / "old.nd2").name(), "nd2");
+    EXPECT_EQ(decoder_for(*source::open(d / "old.nd2")).name(), "nd2");
     fs::remove_all(d);
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "nd2_test_util.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 using namespace imx::test;
@@ -86,7 +87,7 @@ TEST(Nd2Bounds, ZlibFramesAreBoundByTheMaximumRatio) {
         configure_error(d, bytes, nullptr, &sub);
         return error_of([&] {
             Plane p;
-            read_plane(sub / "x.nd2", {0, 0, 0}, p);
+            read_plane(*source::open(sub / "x.nd2"), {0, 0, 0}, p);
         });
     };
     edge = good;

@@ -9,6 +9,7 @@
 #include "formats/reader.h"
 #include "nd2_legacy_writer.h"
 #include "test_util.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 using namespace imx::test;
@@ -45,7 +46,7 @@ TEST(Nd2Legacy, FramesAndChannelsMapToSitesTimeAndChannelsPixelExact) {
         EXPECT_EQ(int(p.sample), p.channel);
         seen.insert({p.tpoint, p.site, p.channel});
         Plane px;
-        read_plane(d / "old.nd2", {0, p.page, p.sample}, px);
+        read_plane(*source::open(d / "old.nd2"), {0, p.page, p.sample}, px);
         ASSERT_EQ(px.width, 16u);
         ASSERT_EQ(px.dtype, DType::u16);
         for (uint32_t y = 0; y < 12; ++y)
@@ -73,7 +74,7 @@ TEST(Nd2Legacy, RgbFramesBecomeThreeChannels) {
     EXPECT_EQ(set.dtype, DType::u8);
     ASSERT_EQ(set.planes.size(), 12u);
     Plane px;
-    read_plane(d / "rgb.nd2", {0, 3, 2}, px);
+    read_plane(*source::open(d / "rgb.nd2"), {0, 3, 2}, px);
     EXPECT_EQ(px.as<uint8_t>()[5 * 16 + 7], uint8_t((3 * 40 + 2 * 70 + 7 * 3 + 5) % 256));
     fs::remove_all(d);
 }
@@ -103,7 +104,7 @@ TEST(Nd2Legacy, CorruptFilesGiveClearErrorsAndNeverCrash) {
         write_bytes(d / "c.nd2", bytes);
         return error_of([&] {
             Plane p;
-            read_plane(d / "c.nd2", {0, page, 0}, p);
+            read_plane(*source::open(d / "c.nd2"), {0, page, 0}, p);
         });
     };
     // Truncated: the box map trailer is gone.
@@ -138,7 +139,7 @@ TEST(Nd2Legacy, CorruptFilesGiveClearErrorsAndNeverCrash) {
         write_bytes(file, bad);
         try {
             Plane p;
-            read_plane(file, {0, 1, 0}, p);
+            read_plane(*source::open(file), {0, 1, 0}, p);
             EXPECT_EQ(p.width * p.height, 16u * 12u);
             ++decoded;
         } catch (const Error&) {

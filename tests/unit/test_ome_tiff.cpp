@@ -17,6 +17,7 @@
 #include "core/types.h"
 #include "formats/builtin.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -85,7 +86,7 @@ void write_text(const fs::path& file, const std::string& text) {
 // Decodes the plane a record points at and returns pixel (x, y).
 uint16_t decoded_pixel(const fs::path& source, const PlaneRecord& r, uint32_t x, uint32_t y) {
     Plane p;
-    read_plane(source / r.file, {0, r.page, r.sample}, p);
+    read_plane(*source::open(source / r.file), {0, r.page, r.sample}, p);
     EXPECT_EQ(p.dtype, DType::u16);
     return p.as<uint16_t>()[size_t(y) * p.width + x];
 }
@@ -510,7 +511,7 @@ TEST(OmeTiffSamples, BioformatsArtificialFolder) {
             // Bio-Formats wrote XYZCT: IFD = z + Z * (c + C * t).
             EXPECT_EQ(r.page, uint32_t(r.zplane + want[site].z * (r.channel + want[site].c * r.tpoint)));
             Plane p;
-            read_plane(folder / r.file, {0, r.page, r.sample}, p);
+            read_plane(*source::open(folder / r.file), {0, r.page, r.sample}, p);
             int64_t sum = 0;
             for (size_t i = 0; i < p.pixel_count(); ++i) sum += p.as<int8_t>()[i];
             EXPECT_EQ(sum, sums.at(r.file)[r.page]);
@@ -543,7 +544,7 @@ TEST(OmeTiffSamples, AicsSinglePlaneWithPhysicalSizes) {
     EXPECT_NEAR(r.stage_x.value_or(0), 43427.982, 1e-6);  // from the Plane element
     EXPECT_NEAR(r.stage_z.value_or(0), 9801.29, 1e-6);
     Plane p;
-    read_plane(folder / r.file, {0, r.page, r.sample}, p);
+    read_plane(*source::open(folder / r.file), {0, r.page, r.sample}, p);
     int64_t sum = 0;
     for (size_t i = 0; i < p.pixel_count(); ++i) sum += p.as<uint16_t>()[i];
     EXPECT_EQ(sum, 563709458);  // Pillow (tifffile lacks LZW here)

@@ -15,6 +15,7 @@
 #include "core/types.h"
 #include "formats/builtin.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -143,12 +144,12 @@ protected:
         const fs::path file = dir_ / name;
         write_png_fixture(file, s);
         auto dec = make_png_decoder();
-        ASSERT_EQ(dec->page_count(file), 1u);
-        const PageInfo info = dec->page_info(file, 0);
+        ASSERT_EQ(dec->page_count(*source::open(file)), 1u);
+        const PageInfo info = dec->page_info(*source::open(file), 0);
         const bool colour = s.color_type & PNG_COLOR_MASK_COLOR;
         const unsigned samples = samples_of(s);
         // The inventory says the same: one page, every sample, RGB for colour images.
-        const FileContents c = dec->contents(file);
+        const FileContents c = dec->contents(*source::open(file));
         ASSERT_EQ(c.runs.size(), 1u);
         EXPECT_EQ(c.runs[0].count, 1u);
         EXPECT_EQ(c.runs[0].samples, samples);
@@ -161,7 +162,7 @@ protected:
         EXPECT_EQ(info.dtype, dtype);
         for (unsigned sample = 0; sample < samples; ++sample) {
             Plane p;
-            dec->read(file, {0, 0, sample}, p);
+            dec->read(*source::open(file), {0, 0, sample}, p);
             ASSERT_EQ(p.dtype, dtype);
             ASSERT_EQ(p.width, s.width);
             ASSERT_EQ(p.height, s.height);
@@ -180,7 +181,7 @@ protected:
         }
         // The registry picks the PNG decoder by signature.
         Plane p;
-        read_plane(file, {0, 0, 0}, p);
+        read_plane(*source::open(file), {0, 0, 0}, p);
         EXPECT_EQ(p.byte_size(), size_t(s.width) * s.height * dtype_size(dtype));
     }
 
@@ -196,7 +197,7 @@ TEST_F(PngDecoderTest, Gray16IsSwappedToLittleEndian) {
     s.bit_depth = 16;
     round_trip(s);
     Plane p;
-    make_png_decoder()->read(dir_ / "fixture.png", {0, 0, 0}, p);
+    make_png_decoder()->read(*source::open(dir_ / "fixture.png"), {0, 0, 0}, p);
     // Explicit value check at (x=3, y=2): (3*37 + 2*101 + 7) % 65536 = 320 = 0x0140.
     EXPECT_EQ(p.as<uint16_t>()[2 * s.width + 3], 320);
 }
@@ -221,7 +222,7 @@ TEST_F(PngDecoderTest, AlphaIsASampleOfItsOwn) {
     s.bit_depth = 16;
     round_trip(s, "rgba16.png");
     Plane p;
-    EXPECT_NE(error_of([&] { make_png_decoder()->read(dir_ / "rgba16.png", {0, 0, 4}, p); }).find("sample 4 does not exist"),
+    EXPECT_NE(error_of([&] { make_png_decoder()->read(*source::open(dir_ / "rgba16.png"), {0, 0, 4}, p); }).find("sample 4 does not exist"),
               std::string::npos);
 }
 
@@ -278,15 +279,15 @@ TEST_F(PngDecoderTest, TruncatedFileThrowsNamingTheFile) {
         write_bytes(file, bytes.substr(0, keep));
         Plane p;
         ::testing::internal::CaptureStderr();
-        const std::string e = error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); });
+        const std::string e = error_of([&] { make_png_decoder()->read(*source::open(file), {0, 0, 0}, p); });
         EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");  // libpng says nothing itself
         EXPECT_EQ(e.rfind(file.string(), 0), 0u) << "kept " << keep << " bytes: " << e;
         // The inventory reads the header only: it says what a cut file with a whole header holds,
         // and names the file when the header itself is cut.
         if (keep >= 100) {
-            EXPECT_EQ(make_png_decoder()->contents(file).runs.at(0).samples, 1u);
+            EXPECT_EQ(make_png_decoder()->contents(*source::open(file)).runs.at(0).samples, 1u);
         } else {
-            const std::string c = error_of([&] { make_png_decoder()->contents(file); });
+            const std::string c = error_of([&] { make_png_decoder()->contents(*source::open(file)); });
             EXPECT_EQ(c.rfind(file.string(), 0), 0u) << "kept " << keep << " bytes: " << c;
         }
     }
@@ -304,15 +305,15 @@ TEST_F(PngDecoderTest, CorruptDataAndBadPagesThrow) {
     for (size_t i = idat + 8; i < bytes.size() - 16; ++i) bytes[i] = char(bytes[i] ^ 0x5a);
     write_bytes(file, bytes);
     Plane p;
-    std::string e = error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); });
+    std::string e = error_of([&] { make_png_decoder()->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_NE(e.find("libpng:"), std::string::npos) << e;  // libpng's reason travels in the Error
 
     write_png_fixture(file, s);
-    e = error_of([&] { make_png_decoder()->read(file, {0, 1, 0}, p); });
+    e = error_of([&] { make_png_decoder()->read(*source::open(file), {0, 1, 0}, p); });
     EXPECT_NE(e.find("page 1 does not exist"), std::string::npos) << e;
     write_bytes(file, "not a png at all");
-    e = error_of([&] { make_png_decoder()->page_count(file); });
+    e = error_of([&] { make_png_decoder()->page_count(*source::open(file)); });
     EXPECT_NE(e.find("not a PNG"), std::string::npos) << e;
 }
 
@@ -330,7 +331,7 @@ TEST_F(PngDecoderTest, HostileDimensionsAreRefused) {
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));  // "IHDR" + 13 bytes
     write_bytes(file, bytes);
     Plane p;
-    const std::string e = error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); });
+    const std::string e = error_of([&] { make_png_decoder()->read(*source::open(file), {0, 0, 0}, p); });
     EXPECT_EQ(e.rfind(file.string(), 0), 0u) << e;
     EXPECT_TRUE(p.data.empty()) << "allocated before refusing";
     // Sides up to the format's 2^31 - 1 are a header PNG allows (the plane is refused when read);
@@ -338,12 +339,12 @@ TEST_F(PngDecoderTest, HostileDimensionsAreRefused) {
     put_be(16, 0x7FFFFFFFu);
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));
     write_bytes(file, bytes);
-    EXPECT_EQ(make_png_decoder()->page_info(file, 0).width, 0x7FFFFFFFu);
-    EXPECT_NE(error_of([&] { make_png_decoder()->read(file, {0, 0, 0}, p); }).find("-byte PNG can hold"), std::string::npos);
+    EXPECT_EQ(make_png_decoder()->page_info(*source::open(file), 0).width, 0x7FFFFFFFu);
+    EXPECT_NE(error_of([&] { make_png_decoder()->read(*source::open(file), {0, 0, 0}, p); }).find("-byte PNG can hold"), std::string::npos);
     put_be(16, 0x80000000u);
     put_be(29, crc32_png(reinterpret_cast<const unsigned char*>(bytes.data()) + 12, 17));
     write_bytes(file, bytes);
-    EXPECT_EQ(error_of([&] { make_png_decoder()->page_info(file, 0); }).rfind(file.string(), 0), 0u);
+    EXPECT_EQ(error_of([&] { make_png_decoder()->page_info(*source::open(file), 0); }).rfind(file.string(), 0), 0u);
 }
 
 TEST(PngSamples, Real16BitImagesMatchAnIndependentReader) {
@@ -363,7 +364,7 @@ TEST(PngSamples, Real16BitImagesMatchAnIndependentReader) {
     for (const auto& f : files) {
         SCOPED_TRACE(f.path);
         Plane p;
-        dec->read(root / f.path, {0, 0, 0}, p);
+        dec->read(*source::open(root / f.path), {0, 0, 0}, p);
         ASSERT_EQ(p.dtype, DType::u16);
         ASSERT_EQ(p.width, 1392u);
         ASSERT_EQ(p.height, 1040u);
@@ -377,6 +378,6 @@ TEST(PngSamples, Real16BitImagesMatchAnIndependentReader) {
         EXPECT_EQ(p.as<uint16_t>()[10 * 1392 + 20], f.at_10_20);
         EXPECT_EQ(p.as<uint16_t>()[100 * 1392 + 140], f.at_100_140);
         EXPECT_EQ(p.as<uint16_t>()[p.pixel_count() - 1], f.last);
-        EXPECT_EQ(dec->page_info(root / f.path, 0).bits_per_sample, 16);
+        EXPECT_EQ(dec->page_info(*source::open(root / f.path), 0).bits_per_sample, 16);
     }
 }

@@ -188,8 +188,8 @@ TEST_F(RemoteSource, CellVoyagerPlateConfiguresAndDecodesFromTheBucket) {
     for (size_t i = 0; i < r.planes.size(); ++i) {
         EXPECT_EQ(r.planes[i].file, l.planes[i].file);
         Plane pr, pl;
-        read_plane(resolve_inside(remote, r.planes[i].file), {0, r.planes[i].page, 0}, pr);
-        read_plane(resolve_inside(local, l.planes[i].file), {0, l.planes[i].page, 0}, pl);
+        read_plane(*source::open(resolve_inside(remote, r.planes[i].file)), {0, r.planes[i].page, 0}, pr);
+        read_plane(*source::open(resolve_inside(local, l.planes[i].file)), {0, l.planes[i].page, 0}, pl);
         ASSERT_EQ(pr.data, pl.data) << r.planes[i].file;
     }
     ::unsetenv("IMX_SOURCE_WHOLE_BYTES");
@@ -202,8 +202,8 @@ TEST_F(RemoteSource, CellVoyagerPlateConfiguresAndDecodesFromTheBucket) {
     std::set<std::string> files;
     for (auto& plane : r.planes) {
         Plane p;
-        read_plane(resolve_inside(remote, plane.file), {0, plane.page, 0}, p);
-        read_plane(resolve_inside(remote, plane.file), {0, plane.page, 0}, p);
+        read_plane(*source::open(resolve_inside(remote, plane.file)), {0, plane.page, 0}, p);
+        read_plane(*source::open(resolve_inside(remote, plane.file)), {0, plane.page, 0}, p);
         files.insert(plane.file);
     }
     EXPECT_EQ(store->heads.load() - heads_before, files.size());
@@ -238,7 +238,7 @@ TEST_F(RemoteSource, CziContainerDecodesWithoutFetchingTheWholeFile) {
     ASSERT_EQ(set.planes.size(), 12u);
     const uint64_t before = store->bytes.load();
     Plane p;
-    read_plane(resolve_inside(remote, set.planes[7].file), {0, set.planes[7].page, 0}, p);
+    read_plane(*source::open(resolve_inside(remote, set.planes[7].file)), {0, set.planes[7].page, 0}, p);
     ::unsetenv("IMX_SOURCE_WHOLE_BYTES");
     ::unsetenv("IMX_SOURCE_BLOCK_BYTES");
     const uint64_t fetched = store->bytes.load() - before;
@@ -247,7 +247,7 @@ TEST_F(RemoteSource, CziContainerDecodesWithoutFetchingTheWholeFile) {
     EXPECT_EQ(p.as<uint16_t>()[5], uint16_t(set.planes[7].zplane * 1000 + 5));
     EXPECT_LT(fetched, file_size / 3) << "fetched " << fetched << " of " << file_size << " bytes";
     Plane local;
-    read_plane(dir / "bucket/czi/stack.czi", {0, set.planes[7].page, 0}, local);
+    read_plane(*source::open(dir / "bucket/czi/stack.czi"), {0, set.planes[7].page, 0}, local);
     EXPECT_EQ(local.data, p.data);
 }
 

@@ -14,6 +14,7 @@
 #include "workflow/jobs.h"
 #include "workflow/workflow.h"
 #include "zarr/ngff.h"
+#include "storage/source_files.h"
 
 using namespace imx;
 namespace fs = std::filesystem;
@@ -112,7 +113,7 @@ TEST(Steps, RunStoresTheJobsPlanesAndWritesItsResult) {
         const json& r = result["outputs"][i];
         EXPECT_EQ(r["id"].get<int64_t>(), o.id);
         Plane source, stored = plate.read_plane(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane);
-        read_plane(d / "microscope" / o.inputs[0].file, o.inputs[0].at, source);
+        read_plane(*source::open(d / "microscope" / o.inputs[0].file), o.inputs[0].at, source);
         EXPECT_EQ(stored.data, source.data);
         EXPECT_EQ(r["checksum"].get<std::string>(), pixel_checksum(source.data.data(), source.byte_size()));
     }
@@ -155,7 +156,7 @@ TEST(Steps, CollectFoldsResultsVerifiesAndRefusesAMismatchedChunk) {
     query.tpoint = a.tpoint;
     query.zplane = a.zplane;
     Plane got = reader.get(query), source;
-    read_plane(d / "microscope" / a.inputs[0].file, a.inputs[0].at, source);
+    read_plane(*source::open(d / "microscope" / a.inputs[0].file), a.inputs[0].at, source);
     EXPECT_EQ(got.data, source.data);
 
     // A chunk overwritten with another plane's chunk: stored pixels no longer match the checksum.

@@ -20,6 +20,7 @@
 
 #include "core/types.h"
 #include "formats/reader.h"
+#include "storage/source_files.h"
 
 namespace imx::czi {
 
@@ -96,11 +97,11 @@ struct Metadata {
 };
 
 // Reads the file header and the subblock directory; throws Error (input) naming the file.
-Index read_index(const fs::path& file);
+Index read_index(const source::File& file);
 // The same, from a cache keyed by path, size and mtime (thread-safe, a few entries).
-std::shared_ptr<const Index> cached_index(const fs::path& file);
+std::shared_ptr<const Index> cached_index(const source::File& file);
 // Reads and parses the metadata segment's XML (empty Metadata when the file has none).
-Metadata read_metadata(const fs::path& file, const Index& index);
+Metadata read_metadata(const source::File& file, const Index& index);
 Metadata parse_metadata_xml(const std::string& file_label, std::string_view xml);
 
 struct PlaneGeometry {
@@ -108,14 +109,14 @@ struct PlaneGeometry {
     DType dtype = DType::u16;
     int bits = 0;
 };
-PlaneGeometry plane_geometry(const fs::path& file, const Index& index, uint32_t page);
+PlaneGeometry plane_geometry(const std::string& file_name, const Index& index, uint32_t page);
 // Decodes sample `sample` (0 = R for colour) of plane `page`.
-void decode_plane(const fs::path& file, const Index& index, uint32_t page, uint32_t sample, Plane& out);
+void decode_plane(const source::File& file, const Index& index, uint32_t page, uint32_t sample, Plane& out);
 
 // What the file holds (czi_contents.cpp): our mosaic and tile pages, the subblocks no page reaches,
 // and which subblocks planes reading given pages leave out (not read, or partly hidden under
 // overlapping mosaic tiles).
-FileContents contents(const fs::path& file, std::shared_ptr<const Index> index);
+FileContents contents(const source::File& file, std::shared_ptr<const Index> index);
 
 // JPEG-XR codestream -> width x height pixels of bits_per_pixel (czi_jxr.cpp); "" or the reason.
 // colour: return B, G, R whatever order the codestream uses.

@@ -31,10 +31,10 @@ void mark_hidden(const Index& idx, const PlaneEntry& plane, std::vector<bool>& h
 
 }  // namespace
 
-FileContents contents(const fs::path& file, std::shared_ptr<const Index> index) {
+FileContents contents(const source::File& file, std::shared_ptr<const Index> index) {
     const Index& idx = *index;
     // Refuses pixel types we cannot decode, and files whose planes fit neither mode.
-    const PlaneGeometry g = plane_geometry(file, idx, idx.mosaic_error.empty() ? 0 : kTilePageFlag);
+    const PlaneGeometry g = plane_geometry(file.path(), idx, idx.mosaic_error.empty() ? 0 : kTilePageFlag);
     const bool rgb = g.samples == 3;
     FileContents c;
     if (idx.mosaic_error.empty() && !idx.mosaic_planes.empty())

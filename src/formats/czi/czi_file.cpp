@@ -307,8 +307,8 @@ uint32_t bytes_per_pixel(int32_t pixel_type) {
     }
 }
 
-Index read_index(const fs::path& path) {
-    File f(path);
+Index read_index(const source::File& file) {
+    File f(file);
     Index idx;
     idx.file_size = f.size();
     const uint64_t hdr = f.segment(0, "ZISRAWFILE", "file header");
@@ -369,18 +369,14 @@ Index read_index(const fs::path& path) {
     return idx;
 }
 
-std::shared_ptr<const Index> cached_index(const fs::path& file) {
+std::shared_ptr<const Index> cached_index(const source::File& file) {
     static std::mutex mu;
     static std::list<CacheEntry> cache;  // most recently used first
     constexpr size_t kEntries = 8;
-    uint64_t size = 0;
-    int64_t mtime = 0;  // objects in S3 have none: their size tells a changed object (source_files.h)
-    {
-        auto f = source::open(file);
-        size = f->size();
-        mtime = f->mtime_ns();
-    }
-    const std::string key = file.string();
+    const uint64_t size = file.size();
+    // Objects in S3 have no mtime: their size tells a changed object (source_files.h).
+    const int64_t mtime = file.mtime_ns();
+    const std::string& key = file.path();
     {
         std::lock_guard lock(mu);
         for (auto it = cache.begin(); it != cache.end(); ++it)
@@ -461,9 +457,9 @@ Metadata parse_metadata_xml(const std::string& file_label, std::string_view xml)
     return md;
 }
 
-Metadata read_metadata(const fs::path& path, const Index& index) {
+Metadata read_metadata(const source::File& file, const Index& index) {
     if (index.metadata_pos <= 0) return {};
-    File f(path);
+    File f(file);
     const std::string label = f.path();
     if (!f.fits(uint64_t(index.metadata_pos), kSegmentHeader + 256))
         throw input_error(label, "the file header points at the metadata segment at " +

@@ -32,7 +32,7 @@ template <class T> T get(const unsigned char* p) {
 // against the size first.
 class File {
 public:
-    explicit File(const fs::path& path) : file_(source::open(path)) {}
+    explicit File(const source::File& file) : file_(&file) {}
 
     uint64_t size() const { return file_->size(); }
     const std::string& path() const { return file_->path(); }
@@ -64,7 +64,7 @@ public:
     }
 
 private:
-    std::unique_ptr<source::File> file_;
+    const source::File* file_;
 };
 
 }  // namespace imx::czi

@@ -139,24 +139,24 @@ DType dtype_of(int32_t pixel_type) {
 }
 
 
-const PlaneEntry& plane_at(const fs::path& file, const Index& idx, uint32_t page) {
+const PlaneEntry& plane_at(const std::string& file, const Index& idx, uint32_t page) {
     const bool tiles = (page & kTilePageFlag) != 0;
     const uint32_t n = page & ~kTilePageFlag;
     const std::string& err = tiles ? idx.tile_error : idx.mosaic_error;
-    if (!err.empty()) throw input_error(file.string(), err);
+    if (!err.empty()) throw input_error(file, err);
     const auto& list = tiles ? idx.tile_planes : idx.mosaic_planes;
     if (n >= list.size())
-        throw input_error(file.string(), std::string(tiles ? "tile plane " : "plane ") + std::to_string(n) +
+        throw input_error(file, std::string(tiles ? "tile plane " : "plane ") + std::to_string(n) +
                                              " does not exist (the file has " + std::to_string(list.size()) + ")");
     return list[n];
 }
 
 }  // namespace
 
-PlaneGeometry plane_geometry(const fs::path& file, const Index& idx, uint32_t page) {
+PlaneGeometry plane_geometry(const std::string& file, const Index& idx, uint32_t page) {
     plane_at(file, idx, page);
     if (!bytes_per_pixel(idx.pixel_type))
-        throw input_error(file.string(), "pixel type " + pixel_type_name(idx.pixel_type) +
+        throw input_error(file, "pixel type " + pixel_type_name(idx.pixel_type) +
                                              " is not supported (imextract reads Gray8, Gray16, Gray32Float, Bgr24, Bgr48)");
     PlaneGeometry g;
     const bool tiles = page & kTilePageFlag;
@@ -168,13 +168,13 @@ PlaneGeometry plane_geometry(const fs::path& file, const Index& idx, uint32_t pa
     return g;
 }
 
-void decode_plane(const fs::path& path, const Index& idx, uint32_t page, uint32_t sample, Plane& out) {
-    const PlaneGeometry g = plane_geometry(path, idx, page);
-    const PlaneEntry& pl = plane_at(path, idx, page);
+void decode_plane(const source::File& file, const Index& idx, uint32_t page, uint32_t sample, Plane& out) {
+    const PlaneGeometry g = plane_geometry(file.path(), idx, page);
+    const PlaneEntry& pl = plane_at(file.path(), idx, page);
     if (sample >= g.samples)
-        throw input_error(path.string(), "sample " + std::to_string(sample) + " does not exist (" +
+        throw input_error(file.path(), "sample " + std::to_string(sample) + " does not exist (" +
                                              pixel_type_name(idx.pixel_type) + " has " + std::to_string(g.samples) + ")");
-    File f(path);
+    File f(file);
     bool allocated = false;
     const size_t es = dtype_size(g.dtype);
     const uint32_t bpp = bytes_per_pixel(idx.pixel_type);

@@ -68,11 +68,12 @@ public:
         czi::PlaneGeometry first{};
         for (size_t fi = 0; fi < names.size(); ++fi) {
             const fs::path path = source / names[fi];
-            const czi::Index idx = czi::read_index(path);
-            const czi::Metadata md = czi::read_metadata(path, idx);
+            const auto file = source::open(path);
+            const czi::Index idx = czi::read_index(*file);
+            const czi::Metadata md = czi::read_metadata(*file, idx);
             for (auto& w : idx.warnings) set.warnings.push_back(w);
             const uint32_t page0 = as_sites ? czi::kTilePageFlag : 0;
-            const czi::PlaneGeometry g = czi::plane_geometry(path, idx, page0);
+            const czi::PlaneGeometry g = czi::plane_geometry(file->path(), idx, page0);
             if (fi == 0) {
                 first = g;
                 first_file = path.string();
@@ -166,20 +167,20 @@ public:
     bool accepts(const fs::path&, const unsigned char* head, size_t n) const override {
         return n >= 10 && std::memcmp(head, "ZISRAWFILE", 10) == 0;
     }
-    uint32_t page_count(const fs::path& file) const override {
+    uint32_t page_count(const source::File& file) const override {
         return uint32_t(czi::cached_index(file)->mosaic_planes.size());
     }
-    PageInfo page_info(const fs::path& file, uint32_t page) const override {
+    PageInfo page_info(const source::File& file, uint32_t page) const override {
         auto idx = czi::cached_index(file);
-        const czi::PlaneGeometry g = czi::plane_geometry(file, *idx, page);
+        const czi::PlaneGeometry g = czi::plane_geometry(file.path(), *idx, page);
         return PageInfo{g.width, g.height, g.samples, g.dtype, g.bits};
     }
-    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+    void read(const source::File& file, const PlaneAddress& at, Plane& out) const override {
         const uint32_t page = at.page, sample = at.sample;
         auto idx = czi::cached_index(file);
         czi::decode_plane(file, *idx, page, sample, out);
     }
-    FileContents contents(const fs::path& file) const override { return czi::contents(file, czi::cached_index(file)); }
+    FileContents contents(const source::File& file) const override { return czi::contents(file, czi::cached_index(file)); }
 };
 
 }  // namespace

@@ -22,7 +22,8 @@ container::StructureCache<nd2::Structure>& cache() {
     return c;
 }
 
-std::shared_ptr<const nd2::Structure> structure_of(const fs::path& file) { return cache().get(file, nd2::parse); }
+std::shared_ptr<const nd2::Structure> structure_of(const source::File& file) { return cache().get(file, nd2::parse); }
+std::shared_ptr<const nd2::Structure> structure_of(const fs::path& file) { return structure_of(*source::open(file)); }
 
 bool is_nd2_name(const fs::path& p) {
     std::string ext = p.extension().string();
@@ -41,9 +42,9 @@ public:
         static const unsigned char jp2[8] = {0x00, 0x00, 0x00, 0x0C, 'j', 'P', ' ', ' '};
         return len >= 8 && std::equal(jp2, jp2 + 8, head) && is_nd2_name(file);
     }
-    uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->frames.size()); }
+    uint32_t page_count(const source::File& file) const override { return uint32_t(structure_of(file)->frames.size()); }
     // Frames present in the chunk map, each with every component.
-    FileContents contents(const fs::path& file) const override {
+    FileContents contents(const source::File& file) const override {
         auto s = structure_of(file);
         FileContents c;
         for (uint32_t seq = 0; seq < s->frames.size(); ++seq)
@@ -51,21 +52,21 @@ public:
             else if (s->frames[seq]) c.runs.push_back({0, seq, 1, s->components, false});
         return c;
     }
-    PageInfo page_info(const fs::path& file, uint32_t page) const override {
+    PageInfo page_info(const source::File& file, uint32_t page) const override {
         auto s = structure_of(file);
         check_page(file, *s, page);
         return {s->width, s->height, s->components, s->dtype, s->bits_significant};
     }
 
-    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+    void read(const source::File& file, const PlaneAddress& at, Plane& out) const override {
         const uint32_t page = at.page, sample = at.sample;
         auto s = structure_of(file);
         check_page(file, *s, page);
         if (sample >= s->components)
-            throw input_error(file.string(), "component " + std::to_string(sample) + " does not exist (frames have " +
+            throw input_error(file.path(), "component " + std::to_string(sample) + " does not exist (frames have " +
                                                   std::to_string(s->components) + ")");
         const uint64_t chunk = s->frames[page];
-        if (!chunk) throw input_error(file.string(), "frame " + std::to_string(page) + " is not in the chunk map");
+        if (!chunk) throw input_error(file.path(), "frame " + std::to_string(page) + " is not in the chunk map");
         RandomAccessFile f(file);
         if (s->legacy) {
             const uint32_t per = s->legacy->components;
@@ -102,9 +103,9 @@ public:
     }
 
 private:
-    static void check_page(const fs::path& file, const nd2::Structure& s, uint32_t page) {
+    static void check_page(const source::File& file, const nd2::Structure& s, uint32_t page) {
         if (page >= s.frames.size())
-            throw input_error(file.string(), "frame " + std::to_string(page) + " does not exist (the file has " +
+            throw input_error(file.path(), "frame " + std::to_string(page) + " does not exist (the file has " +
                                                   std::to_string(s.frames.size()) + " frames)");
     }
 

@@ -249,7 +249,7 @@ private:
                 num.fail("OME-XML DimensionOrder '" + img.order.substr(0, 16) +
                          "' is not one of XYZCT, XYZTC, XYCZT, XYCTZ, XYTZC, XYTCZ");
         }
-        read_physical(num, px, img);
+        read_physical(num, px, img, warnings_);
         read_channels(num, node, px, img);
         // Every plane is at least a byte of one of the folder's files.
         if (img.plane_count() > folder_bytes_)
@@ -260,28 +260,6 @@ private:
         map_tiff_data(doc, num, px, img, default_ifd);
         read_plane_positions(num, px, img);
         return img;
-    }
-
-    void read_physical(const Numbers& num, const pugi::xml_node& px, Image& img) {
-        auto length = [&](const char* name) -> std::optional<double> {
-            auto v = num.real(px, name);
-            if (!v) return std::nullopt;
-            const std::string unit = attr_str(px, std::string(name) + "Unit");
-            auto f = length_factor_um(unit);
-            if (!f) {
-                warnings_.push_back(img.doc + ": unknown unit '" + unit + "' for " + name + "; pixel size ignored");
-                return std::nullopt;
-            }
-            if (*v <= 0) return std::nullopt;
-            return *v * *f;
-        };
-        img.psx = length("PhysicalSizeX");
-        img.psy = length("PhysicalSizeY");
-        img.psz = length("PhysicalSizeZ");
-        if (auto v = num.real(px, "TimeIncrement")) {
-            const std::string unit = attr_str(px, "TimeIncrementUnit");
-            if (auto f = time_factor_s(unit); f && *v > 0) img.dt = *v * *f;
-        }
     }
 
     void read_channels(const Numbers& num, const pugi::xml_node& image, const pugi::xml_node& px, Image& img) {
@@ -371,23 +349,6 @@ private:
                 num.fail("OME-XML TiffData of " + img.id + " refers to page " + std::to_string(ifd + count - 1) +
                          " of " + files_[size_t(file)] + ", which has only " + std::to_string(pages) + " pages");
             for (uint64_t k = 0; k < count; ++k) img.planes[start + k] = Loc{file, uint32_t(ifd + k)};
-        }
-    }
-
-    void read_plane_positions(const Numbers& num, const pugi::xml_node& px, Image& img) {
-        auto nodes = children(px, "Plane");
-        if (nodes.empty()) return;
-        img.positions.assign(img.planes.size(), {});
-        for (const auto& n : nodes) {
-            const uint64_t z = num.uint_or(n, "TheZ", 0), c = num.uint_or(n, "TheC", 0), t = num.uint_or(n, "TheT", 0);
-            if (z >= img.sz || c >= img.ec || t >= img.st) continue;
-            auto& pos = img.positions[img.index(uint32_t(z), uint32_t(c), uint32_t(t))];
-            const char* names[] = {"PositionX", "PositionY", "PositionZ"};
-            for (int i = 0; i < 3; ++i) {
-                auto v = num.real(n, names[i]);
-                auto f = length_factor_um(attr_str(n, std::string(names[i]) + "Unit"));
-                if (v && f) pos[size_t(i)] = *v * *f;
-            }
         }
     }
 
@@ -567,7 +528,7 @@ private:
         if (loc == img.planes.end()) return;
         const fs::path file = source_ / files_[size_t(loc->file)];
         const std::string page = "page " + std::to_string(loc->ifd);
-        const PageInfo info = make_tiff_decoder()->page_info(file, loc->ifd);
+        const PageInfo info = make_tiff_decoder()->page_info(*source::open(file), loc->ifd);
         if (info.width != img.sx || info.height != img.sy)
             throw input_error(file.string(), page + " is " + std::to_string(info.width) + " x " +
                                                  std::to_string(info.height) + " pixels but the OME-XML in " + img.doc +

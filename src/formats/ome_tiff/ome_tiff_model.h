@@ -1,6 +1,7 @@
 // The OME-TIFF reader's parts that do not need its file handling (formats/ome_tiff.cpp): OME-XML
 // access by local name, strict numbers and units, and the model it builds (Images with their
-// planes, plates), plus how placed Images are split into plates by kind (ome_tiff_kinds.cpp).
+// planes, plates), the Pixels element's sizes and positions (ome_tiff_pixels.cpp), and how placed
+// Images are split into plates by kind (ome_tiff_kinds.cpp).
 #pragma once
 
 #include <pugixml.hpp>
@@ -181,5 +182,11 @@ struct Kinds {
 };
 Kinds split_by_kind(ImageSet& set, const std::vector<Image>& images, const std::vector<size_t>& placed,
                     std::vector<std::string>& warnings);
+
+// Pixel sizes (micrometres) and the time increment (seconds) of an Image's Pixels element; a length
+// in an unknown unit is left out with a warning (ome_tiff_pixels.cpp).
+void read_physical(const Numbers& num, const pugi::xml_node& px, Image& img, std::vector<std::string>& warnings);
+// The stage position of each plane from the Pixels element's Plane elements.
+void read_plane_positions(const Numbers& num, const pugi::xml_node& px, Image& img);
 
 }  // namespace imx::ome_tiff

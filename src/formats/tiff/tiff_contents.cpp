@@ -121,7 +121,7 @@ void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out) {
                                         std::to_string(f.file_size()) + "-byte file (truncated?)");
     std::vector<unsigned char> raw(plane_bytes);
     try {
-        source::open(f.path())->read_at(offset, raw.data(), raw.size());
+        f.file().read_at(offset, raw.data(), raw.size());
     } catch (const Error& e) {
         throw input_error(f.path(), "cannot read plane " + std::to_string(page) + " at offset " + std::to_string(offset) +
                                         " (" + e.what() + ")");
@@ -133,7 +133,7 @@ void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out) {
     pick_sample(raw.data(), reinterpret_cast<unsigned char*>(out.data.data()), size_t(pixels), l.spp, sample, bpp);
 }
 
-FileContents contents(const fs::path& file) {
+FileContents contents(const source::File& file) {
     // Headers only: a tag cannot be larger than the file.
     TiffFile f(file, TiffFile::kFileSize);
     FileContents c;

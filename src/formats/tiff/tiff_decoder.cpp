@@ -118,10 +118,10 @@ public:
         return ext == ".tif" || ext == ".tiff" || ext == ".stk" || ext == ".btf" || ext == ".tf2" || ext == ".tf8";
     }
 
-    uint32_t page_count(const fs::path& file) const override { return tiff_page_count(file); }
-    FileContents contents(const fs::path& file) const override { return tiffio::contents(file); }
+    uint32_t page_count(const source::File& file) const override { return TiffFile(file).page_count(); }
+    FileContents contents(const source::File& file) const override { return tiffio::contents(file); }
 
-    PageInfo page_info(const fs::path& file, uint32_t page) const override {
+    PageInfo page_info(const source::File& file, uint32_t page) const override {
         TiffFile f(file);
         if (page >= f.page_count()) {
             if (page >= declared_planes(f))
@@ -139,7 +139,7 @@ public:
         return info;
     }
 
-    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
+    void read(const source::File& file, const PlaneAddress& at, Plane& out) const override {
         const uint32_t page = at.page, sample = at.sample;
         TiffFile f(file);
         if (page > 0 && page >= f.page_count()) return read_contiguous(f, page, sample, out);

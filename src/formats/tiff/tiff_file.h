@@ -104,10 +104,28 @@ public:
     // decode buffers); kFileSize: what metadata can need, a tag no larger than the file, plus
     // libtiff's own structures (the TIFF handle takes about 1.4 KB).
     static constexpr uint64_t kFileSize = 0;
-    explicit TiffFile(const fs::path& file, uint64_t max_alloc = kMaxBuffer) : path_(file.string()) {
+    // Opens the file (layout readers' TIFF helpers); decoders pass the caller's handle.
+    explicit TiffFile(const fs::path& file, uint64_t max_alloc = kMaxBuffer) : owned_(source::open(file)) {
+        open(*owned_, max_alloc);
+    }
+    explicit TiffFile(const source::File& file, uint64_t max_alloc = kMaxBuffer) { open(file, max_alloc); }
+    ~TiffFile() {
+        if (tif_) TIFFClose(tif_);
+    }
+    TiffFile(const TiffFile&) = delete;
+    TiffFile& operator=(const TiffFile&) = delete;
+
+    TIFF* get() const { return tif_; }
+    const source::File& file() const { return *io_->file; }
+    const std::string& path() const { return path_; }
+    uint64_t file_size() const { return file_size_; }
+
+private:
+    void open(const source::File& file, uint64_t max_alloc) {
         // libtiff reads through the source file handle (local or remote alike), never the path.
-        io_ = std::make_unique<SourceIo>(source::open(file));
-        file_size_ = io_->file->size();
+        path_ = file.path();
+        io_ = std::make_unique<SourceIo>(file);
+        file_size_ = file.size();
         TIFFOpenOptions* opts = TIFFOpenOptionsAlloc();
         if (!opts) throw Error("libtiff: out of memory");
         TIFFOpenOptionsSetErrorHandlerExtR(opts, on_tiff_error, &messages_);
@@ -120,16 +138,8 @@ public:
         TIFFOpenOptionsFree(opts);
         if (!tif_) fail("not a readable TIFF file");
     }
-    ~TiffFile() {
-        if (tif_) TIFFClose(tif_);
-    }
-    TiffFile(const TiffFile&) = delete;
-    TiffFile& operator=(const TiffFile&) = delete;
 
-    TIFF* get() const { return tif_; }
-    const std::string& path() const { return path_; }
-    uint64_t file_size() const { return file_size_; }
-
+public:
     // Throws an input error with libtiff's own words when it said something.
     [[noreturn]] void fail(const std::string& what) const {
         std::string reason = what;
@@ -250,8 +260,8 @@ private:
     // libtiff's client I/O over a source file handle (storage/source_files.h: pread for local
     // files, ranged and cached reads for remote objects).
     struct SourceIo {
-        explicit SourceIo(std::unique_ptr<source::File> f) : file(std::move(f)) {}
-        std::unique_ptr<source::File> file;
+        explicit SourceIo(const source::File& f) : file(&f) {}
+        const source::File* file;
         uint64_t pos = 0;
         static tmsize_t read(thandle_t h, void* buf, tmsize_t n) {
             auto* io = static_cast<SourceIo*>(h);
@@ -279,6 +289,7 @@ private:
         static void unmap(thandle_t, void*, toff_t) {}
     };
 
+    std::unique_ptr<source::File> owned_;  // the file when opened by path
     std::unique_ptr<SourceIo> io_;  // outlives tif_ (declared first, destroyed last)
     Messages messages_;  // declared before tif_ is used; outlives TIFFClose in the destructor
     TIFF* tif_ = nullptr;
@@ -310,6 +321,6 @@ uint32_t planes_that_fit(TiffFile& f, uint32_t declared);
 // Reads plane `page` (>= the IFD count) at offset(first strip of page 0) + page * plane bytes.
 void read_contiguous(TiffFile& f, uint32_t page, uint32_t sample, Plane& out);
 // The decoder's contents(): pages and samples from every IFD, plus the contiguous planes.
-FileContents contents(const fs::path& file);
+FileContents contents(const source::File& file);
 
 }  // namespace imx::tiffio

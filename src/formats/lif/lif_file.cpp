@@ -1,15 +1,6 @@
-// Leica LAS X / LAS AF image files (.lif).
-//
-// File layout: `u32 0x70, u32 length, u8 0x2A, u32 character count, UTF-16LE XML` (the
-// LMSDataContainerHeader), then memory blocks, each `u32 0x70, u32 length, u8 0x2A, block size
-// (u32 in version 1, u64 in version 2), u8 0x2A, u32 character count, UTF-16LE block ID, data`.
-// Every Element of the XML tree with Data/Image is an image: its Memory element names the block
-// holding its pixels, its DimensionDescriptions give each dimension (DimID 1 X, 2 Y, 3 Z, 4 T,
-// 5 emission lambda, 9 excitation lambda, 10 mosaic tile) with the element count and the byte
-// step (BytesInc) between elements, and its ChannelDescriptions give each channel's byte offset
-// and resolution. A pixel's bytes are at sum(index_d * BytesInc_d) + channel BytesInc.
-//
-// Every offset and size read from the file is checked against the file size before it is used.
+// Leica LIF: the container and XML parser (lif_file.h).
+#include "formats/lif/lif_file.h"
+
 #include <pugixml.hpp>
 
 #include <algorithm>
@@ -19,72 +10,9 @@
 #include <map>
 #include <optional>
 
-#include "formats/builtin.h"
-#include "formats/container_util.h"
-#include "storage/source_files.h"
-
-namespace imx {
+namespace imx::lif {
 
 namespace {
-
-using container::RandomAccessFile;
-
-constexpr uint32_t kLifMagic = 0x70;
-constexpr unsigned char kLifSeparator = 0x2A;
-// One decoded plane is held in memory: the limit TIFF and PNG planes have too.
-constexpr uint64_t kMaxPlaneBytes = 4ull << 30;
-
-struct Dim {
-    int id = 0;
-    uint64_t count = 1;
-    uint64_t bytes_inc = 0;
-    std::optional<double> step_um;  // Length / (count - 1), in micrometres (seconds for T)
-};
-
-struct LifChannel {
-    uint64_t bytes_inc = 0;
-    std::string name;
-};
-
-struct LifImage {
-    std::string name;
-    uint32_t width = 0, height = 0;
-    DType dtype = DType::u8;
-    uint32_t bytes_per_sample = 1;
-    int resolution = 8;
-    Dim x, y;                // the two dimensions of a plane
-    std::vector<Dim> z, t, lambda, tiles;  // dimensions planes are stacked along (at most one each)
-    std::vector<LifChannel> channels;      // lambda x channel, lambda outermost, names unique in the file
-    uint64_t data_offset = 0, data_size = 0;  // the memory block's data in the file
-    uint64_t first_plane = 0;                 // global index of this image's first plane
-    std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z, time_interval_s;
-
-    uint64_t count(const std::vector<Dim>& d) const { return d.empty() ? 1 : d[0].count; }
-    uint64_t tile_count() const { return count(tiles); }
-    uint64_t plane_count() const { return count(z) * count(t) * channels.size() * tile_count(); }
-};
-
-// Where plane `p` of an image lives: (tile, t, z, channel), channel fastest.
-struct PlaneCoords {
-    uint64_t tile = 0, t = 0, z = 0, channel = 0;
-};
-PlaneCoords coords_of(const LifImage& im, uint64_t p) {
-    PlaneCoords c;
-    c.channel = p % im.channels.size();
-    p /= im.channels.size();
-    c.z = p % im.count(im.z);
-    p /= im.count(im.z);
-    c.t = p % im.count(im.t);
-    c.tile = p / im.count(im.t);
-    return c;
-}
-
-struct LifStructure {
-    std::vector<LifImage> images;  // images with pixel data, in document order
-    uint64_t plane_count = 0;
-    std::vector<std::string> warnings;
-    std::vector<std::string> unread;  // images with pixel data that the decoder cannot read
-};
 
 // ---- XML -------------------------------------------------------------------------------------
 
@@ -299,6 +227,8 @@ struct Block {
     bool truncated = false;
 };
 
+}  // namespace
+
 std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
     unsigned char head[13];
     f.read_at(0, head, sizeof head, "LIF header");
@@ -448,16 +378,20 @@ std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f) {
     return s;
 }
 
+namespace {
 container::StructureCache<LifStructure>& cache() {
     static container::StructureCache<LifStructure> c(8);
     return c;
 }
-std::shared_ptr<const LifStructure> structure_of(const fs::path& file) { return cache().get(file, parse_lif); }
+}  // namespace
+
+std::shared_ptr<const LifStructure> structure_of(const source::File& file) { return cache().get(file, parse_lif); }
+std::shared_ptr<const LifStructure> structure_of(const fs::path& file) { return structure_of(*source::open(file)); }
 
 // The image holding global plane `page`.
-const LifImage& image_of(const fs::path& file, const LifStructure& s, uint32_t page) {
+const LifImage& image_of(const source::File& file, const LifStructure& s, uint32_t page) {
     if (page >= s.plane_count)
-        throw input_error(file.string(), "plane " + std::to_string(page) + " does not exist (the file's images hold " +
+        throw input_error(file.path(), "plane " + std::to_string(page) + " does not exist (the file's images hold " +
                                               std::to_string(s.plane_count) + " planes)");
     auto it = std::upper_bound(s.images.begin(), s.images.end(), uint64_t(page),
                                [](uint64_t p, const LifImage& im) { return p < im.first_plane; });
@@ -470,135 +404,4 @@ bool is_lif_name(const fs::path& p) {
     return ext == ".lif";
 }
 
-// ---- pixel decoder -----------------------------------------------------------------------------
-
-class LifDecoder final : public PixelDecoder {
-public:
-    std::string name() const override { return "lif"; }
-    bool accepts(const fs::path&, const unsigned char* head, size_t len) const override {
-        return len >= 9 && container::load_le<uint32_t>(head) == kLifMagic && head[8] == kLifSeparator;
-    }
-    uint32_t page_count(const fs::path& file) const override { return uint32_t(structure_of(file)->plane_count); }
-    FileContents contents(const fs::path& file) const override {
-        auto s = structure_of(file);
-        FileContents c{{}, s->unread, {}};  // each image a series of planes with one sample
-        for (auto& im : s->images)
-            c.runs.push_back({uint32_t(&im - s->images.data()), uint32_t(im.first_plane), uint32_t(im.plane_count()), 1, false});
-        return c;
-    }
-    PageInfo page_info(const fs::path& file, uint32_t page) const override {
-        auto s = structure_of(file);
-        const LifImage& im = image_of(file, *s, page);
-        return {im.width, im.height, 1, im.dtype, im.resolution};
-    }
-    void read(const fs::path& file, const PlaneAddress& at, Plane& out) const override {
-        const uint32_t page = at.page, sample = at.sample;
-        auto s = structure_of(file);
-        const LifImage& im = image_of(file, *s, page);
-        if (sample != 0) throw input_error(file.string(), "LIF planes have one sample; sample " + std::to_string(sample) + " asked");
-        const PlaneCoords c = coords_of(im, page - im.first_plane);
-        // Offsets were checked against the block size when the structure was parsed.
-        uint64_t base = im.channels[c.channel].bytes_inc;
-        if (!im.z.empty()) base += c.z * im.z[0].bytes_inc;
-        if (!im.t.empty()) base += c.t * im.t[0].bytes_inc;
-        if (!im.tiles.empty()) base += c.tile * im.tiles[0].bytes_inc;
-        const uint64_t bps = im.bytes_per_sample;
-        const uint64_t span = (im.width - 1) * im.x.bytes_inc + (im.height - 1) * im.y.bytes_inc + bps;
-        if (span > kMaxPlaneBytes) throw input_error(file.string(), "image '" + im.name + "': a plane spans more than 4 GiB");
-        RandomAccessFile f(file);
-        if (f.size() < im.data_offset + im.data_size)
-            f.fail(im.data_offset, "image '" + im.name + "': the file shrank since it was read (" + std::to_string(f.size()) + " bytes)");
-        const std::string raw = f.read_string(im.data_offset + base, size_t(span), "plane");
-        out.allocate(im.dtype, im.width, im.height);
-        auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
-        const auto* src = reinterpret_cast<const unsigned char*>(raw.data());
-        if (im.x.bytes_inc == bps && im.y.bytes_inc == bps * im.width) {
-            std::memcpy(dst, src, out.byte_size());
-        } else {
-            for (uint32_t y = 0; y < im.height; ++y)
-                for (uint32_t x = 0; x < im.width; ++x)
-                    std::memcpy(dst + (size_t(y) * im.width + x) * bps, src + y * im.y.bytes_inc + x * im.x.bytes_inc, bps);
-        }
-    }
-};
-
-// ---- layout reader ------------------------------------------------------------------------------
-
-std::vector<std::string> lif_files(const fs::path& source) {
-    return container::files_of_kind(source, [](const fs::path& p) { return is_lif_name(p); });
-}
-
-class LifLayout final : public LayoutReader {
-public:
-    std::string name() const override { return "lif"; }
-    std::string description() const override {
-        return "Leica LAS X / LAS AF LIF (v1 and v2 memory blocks; each file a well, each image and mosaic tile a "
-               "site; lambda sweeps as channels; images of another plane size go to a plate of their own). Not yet: "
-               "compressed or RGB LIF images";
-    }
-    int detect(const fs::path& source) const override { return lif_files(source).empty() ? 0 : 80; }
-
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
-        const auto files = lif_files(source);
-        if (files.empty()) throw input_error(source.string(), "no .lif files in this folder");
-        ImageSet set;
-        set.format = name();
-        set.maps_samples = true;  // planes have one sample
-        PlateInfo plate = container::plate_of_files(source, files.size(), "LIF");  // one well per file
-        set.plates.push_back(plate);
-        std::map<std::string, int> channel_index;
-        // Images of another plane size or pixel type (an XZ scan beside an XY image) go to a plate
-        // of their own.
-        container::PlatesBySize plates(set);
-        for (size_t i = 0; i < files.size(); ++i) {
-            auto s = structure_of(source / files[i]);
-            for (auto& w : s->warnings) set.warnings.push_back(w);
-            if (s->images.empty()) {
-                set.warnings.push_back(files[i] + ": no image with pixel data; file skipped");
-                continue;
-            }
-            const int row = int(i) / plate.cols, col = int(i) % plate.cols;
-            std::map<size_t, int> next_site;  // plate index -> next free site of this file's well
-            for (auto& im : s->images) {
-                const size_t pi = plates.plate_for({im.width, im.height, im.dtype, im.resolution, im.pixel_size_x,
-                                                    im.pixel_size_y, im.pixel_size_z, im.time_interval_s},
-                                                   files[i] + ": image '" + im.name + "' is", "image");
-                if (pi == 0 && !set.pixel_size_z && im.pixel_size_z) set.pixel_size_z = im.pixel_size_z;
-                if (pi > 0 && !set.plates[pi].pixel_size_z && im.pixel_size_z) set.plates[pi].pixel_size_z = im.pixel_size_z;
-                std::vector<int> channels;
-                for (auto& c : im.channels) {
-                    auto [it, added] = channel_index.emplace(c.name, int(set.channels.size()));
-                    if (added) set.channels.push_back({it->first, std::nullopt, std::nullopt});
-                    channels.push_back(it->second);
-                }
-                int& site = next_site[pi];
-                const uint64_t n = im.plane_count();
-                for (uint64_t p = 0; p < n; ++p) {
-                    const PlaneCoords c = coords_of(im, p);
-                    PlaneRecord r;
-                    r.plate = set.plates[pi].name;
-                    r.row = row;
-                    r.col = col;
-                    r.site = site + int(c.tile);
-                    r.channel = channels[c.channel];
-                    r.tpoint = int(c.t);
-                    r.zplane = int(c.z);
-                    r.file = files[i];
-                    r.series = uint32_t(&im - s->images.data());
-                    r.page = uint32_t(im.first_plane + p);
-                    set.planes.push_back(std::move(r));
-                }
-                site += int(im.tile_count());
-            }
-        }
-        if (set.planes.empty()) throw input_error(source.string(), "the LIF files hold no image with pixel data");
-        return set;
-    }
-};
-
-}  // namespace
-
-std::unique_ptr<LayoutReader> make_lif_layout() { return std::make_unique<LifLayout>(); }
-std::unique_ptr<PixelDecoder> make_lif_decoder() { return std::make_unique<LifDecoder>(); }
-
-}  // namespace imx
+}  // namespace imx::lif
