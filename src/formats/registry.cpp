@@ -79,7 +79,13 @@ fs::path resolve_inside(const fs::path& source, const std::string& relative) {
     if (source::is_remote(source)) return full;  // object keys have no symlinks; the lexical check is all
     std::error_code ec;
     // Symlinks that point outside the source folder are refused as well.
-    fs::path canon_src = fs::weakly_canonical(source, ec);
+    // The source folder's own resolution is the same for every file a thread reads from it.
+    thread_local fs::path last_source, last_canon_src;
+    if (source != last_source || last_source.empty()) {
+        last_canon_src = fs::weakly_canonical(source, ec);
+        last_source = ec ? fs::path() : source;
+    }
+    const fs::path& canon_src = last_canon_src;
     fs::path canon = fs::weakly_canonical(full, ec);
     if (!ec) {
         auto s = canon_src.native(), c = canon.native();

@@ -3,13 +3,16 @@
 // folder: no catalog access, so jobs run on cluster nodes without a database.
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "core/checksum.h"
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "formats/reader.h"
@@ -33,6 +36,76 @@ struct Outcome {
     uint64_t read = 0;
 };
 
+using Histograms = std::map<std::pair<std::string, int>, std::vector<uint64_t>>;
+
+void add_histogram(std::vector<uint64_t>& total, const std::vector<uint64_t>& h) {
+    if (total.size() < h.size()) total.resize(h.size(), 0);
+    for (size_t b = 0; b < h.size(); ++b) total[b] += h[b];
+}
+
+json outcome_json(int64_t id, const Outcome& r) {
+    return {{"id", id},          {"checksum", r.checksum}, {"min", r.stats.min}, {"max", r.stats.max},
+            {"p001", r.stats.p001}, {"p999", r.stats.p999},   {"bytes", r.stored}};
+}
+
+json histograms_json(const Histograms& histograms) {
+    json j = json::array();
+    for (auto& [key, h] : histograms) j.push_back({{"plate", key.first}, {"channel", key.second}, {"bins", h}});
+    return j;
+}
+
+// What an earlier attempt of this job stored (checkpoint.json in the job's folder, rewritten while
+// the job runs and kept when it ends with failed planes): the result records of its stored planes
+// and the channel histograms of exactly those planes. A job killed at 90% or failed on a few bad
+// files then stores only what is missing. It belongs to one job file: init removes it with the
+// jobs, and a checkpoint of another job file is ignored.
+struct Checkpoint {
+    std::map<int64_t, Outcome> stored;
+    Histograms histograms;
+};
+
+Checkpoint read_checkpoint(const fs::path& file, const std::string& job_digest) {
+    Checkpoint c;
+    std::error_code ec;
+    if (!fs::exists(file, ec)) return c;
+    try {
+        json j = json::parse(read_file(file));
+        if (j.at("job").get<std::string>() != job_digest) return c;
+        for (auto& o : j.at("outputs")) {
+            Outcome r;
+            r.ok = true;
+            r.checksum = o.at("checksum").get<std::string>();
+            r.stats.min = o.at("min").get<double>();
+            r.stats.max = o.at("max").get<double>();
+            r.stats.p001 = o.at("p001").get<double>();
+            r.stats.p999 = o.at("p999").get<double>();
+            r.stored = o.at("bytes").get<size_t>();
+            c.stored[o.at("id").get<int64_t>()] = std::move(r);
+        }
+        for (auto& h : j.at("histograms"))
+            c.histograms[{h.at("plate").get<std::string>(), h.at("channel").get<int>()}] =
+                h.at("bins").get<std::vector<uint64_t>>();
+    } catch (const std::exception& e) {
+        // Written atomically, so damage means someone else wrote it: start over, say so.
+        log::warn("{}: ignored ({}); every plane of the job is stored again", file.string(), e.what());
+        return {};
+    }
+    return c;
+}
+
+// Seconds between checkpoints: 2, or IMX_CHECKPOINT_SECONDS (0.01 to 3600; tests kill jobs early).
+double checkpoint_interval() {
+    const char* v = std::getenv("IMX_CHECKPOINT_SECONDS");
+    if (!v || !*v) return 2.0;
+    char* end = nullptr;
+    const double s = std::strtod(v, &end);
+    if (*end || !(s >= 0.01 && s <= 3600)) {
+        log::warn("IMX_CHECKPOINT_SECONDS={} ignored (seconds from 0.01 to 3600); using 2", v);
+        return 2.0;
+    }
+    return s;
+}
+
 // One worker more than the CPUs this process may use, so that a worker waiting for a read leaves
 // no core idle: on 2 cores, the benchmark plate's run phase from a cold page cache took a median
 // 1.27 s with 3 workers against 1.36 s with 2 (10 rounds each); from a warm cache the same 0.8 s.
@@ -53,6 +126,10 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     if (!opt.assume_clean_state) fs::remove(ws.result_file(Phase::run, job_id), ec);
     log::set_file(ws.log_file(Phase::run, job_id));
     RunJob job = read_job_file<RunJob>(job_file);
+    const std::string job_text = read_file(job_file);
+    const std::string job_digest = pixel_checksum(job_text.data(), job_text.size());
+    const fs::path checkpoint_file = ws.job_dir(Phase::run, job_id) / "checkpoint.json";
+    Checkpoint earlier = read_checkpoint(checkpoint_file, job_digest);
 
     JobState state;
     state.state = "running";
@@ -73,8 +150,6 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     ws.write_state(Phase::run, job_id, state);
     int threads = opt.threads > 0 ? opt.threads : default_threads();
     threads = std::max(1, std::min<int>(threads, int(outputs.size())));
-    log::info("run job {}: {} plane(s) to store{}, {} thread(s), store {}", job_id, outputs.size(),
-              mip ? " (maximum-intensity projections)" : "", threads, store->url());
 
     // With sharding, the planes of one shard are stored together once the last of them is
     // encoded (init keeps every site in one job, so a shard never spans jobs).
@@ -83,6 +158,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
         size_t remaining = 0;
         std::vector<size_t> members;
         std::map<std::array<int, 3>, EncodedPlane> planes;
+        std::map<size_t, std::vector<uint64_t>> histograms;  // per member, counted once the shard is stored
     };
     std::vector<std::unique_ptr<ShardGroup>> groups;
     std::vector<ShardGroup*> group_of(outputs.size(), nullptr);
@@ -99,13 +175,94 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             group_of[i] = g;
         }
     }
-    // Channel histograms for collect's contrast windows, summed over this job's planes.
-    std::map<std::pair<std::string, int>, std::vector<uint64_t>> histograms;
-    std::mutex histograms_mu;
-
+    // Planes an earlier attempt stored, when they are still in the store as it left them: each
+    // level's object present (with its recorded size for plain chunks; a shard only when every
+    // plane of it was stored).
     std::vector<Outcome> outcomes(outputs.size());
+    std::vector<char> kept(outputs.size(), 0);
+    size_t kept_count = 0;
+    if (!earlier.stored.empty()) {
+        auto present = [&](size_t i) {
+            const RunOutput& o = outputs[i];
+            if (!earlier.stored.count(o.id)) return false;
+            for (int level = 0; level < plate_of[i]->layout().levels; ++level)
+                if (!store->size(plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level)))
+                    return false;
+            return true;
+        };
+        for (size_t i = 0; i < outputs.size(); ++i) {
+            if (group_of[i]) continue;
+            kept[i] = present(i);
+        }
+        for (auto& g : groups) {
+            bool all = std::all_of(g->members.begin(), g->members.end(), [&](size_t m) { return present(m); });
+            for (size_t m : g->members) kept[m] = all;
+        }
+        for (size_t i = 0; i < outputs.size(); ++i)
+            if (kept[i]) {
+                outcomes[i] = earlier.stored.at(outputs[i].id);
+                ++kept_count;
+            }
+        // Plain chunks: the stored size must be the recorded one (a shard's is the whole shard's).
+        for (size_t i = 0; i < outputs.size(); ++i) {
+            if (!kept[i] || group_of[i]) continue;
+            const RunOutput& o = outputs[i];
+            uint64_t total = 0;
+            for (int level = 0; level < plate_of[i]->layout().levels; ++level)
+                total += store->size(plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level))
+                             .value_or(0);
+            if (total != outcomes[i].stored) {
+                kept[i] = 0;
+                outcomes[i] = Outcome{};
+                --kept_count;
+            }
+        }
+        // The checkpoint's histograms are those of all its planes: keep them all or none (a plane
+        // or shard changed or removed since; rare).
+        if (kept_count != earlier.stored.size()) {
+            log::warn("run job {}: {} of the {} plane(s) an earlier attempt stored are not in the store as it left "
+                      "them; every plane of the job is stored again",
+                      job_id, earlier.stored.size() - kept_count, earlier.stored.size());
+            std::fill(kept.begin(), kept.end(), 0);
+            std::fill(outcomes.begin(), outcomes.end(), Outcome{});
+            kept_count = 0;
+            earlier = {};
+        }
+    }
+    for (auto& g : groups)
+        if (kept[g->members.front()]) g->remaining = 0;
+    log::info("run job {}: {} plane(s) to store{}{}, {} thread(s), store {}", job_id, outputs.size() - kept_count,
+              mip ? " (maximum-intensity projections)" : "",
+              kept_count ? fmt::format(" ({} stored by an earlier attempt and kept)", kept_count) : std::string(),
+              threads, store->url());
+
+    // Channel histograms for collect's contrast windows, summed over the planes stored: an earlier
+    // attempt's kept planes, then each plane once it is in the store.
+    // The checkpoint lists plain chunks once stored and shards once every plane of them is: a
+    // shard stored without a failed plane is stored again whole, so it is not listed, and its
+    // planes' histograms count for the result only.
+    Histograms histograms = earlier.histograms, checkpoint_histograms = std::move(earlier.histograms);
+    std::vector<char> stored(kept);  // under progress_mu: what the checkpoint lists
+    size_t stored_changes = 0;
+    std::mutex progress_mu;
+    auto mark_stored = [&](size_t i, const std::vector<uint64_t>& hist, bool listed) {
+        std::lock_guard lock(progress_mu);
+        const std::pair<std::string, int> key{plate_of[i]->layout().path, outputs[i].channel};
+        if (!hist.empty()) add_histogram(histograms[key], hist);
+        if (!listed) return;
+        if (!hist.empty()) add_histogram(checkpoint_histograms[key], hist);
+        stored[i] = 1;
+        ++stored_changes;
+    };
+    auto checkpoint_json = [&] {  // caller holds progress_mu
+        json list = json::array();
+        for (size_t i = 0; i < outputs.size(); ++i)
+            if (stored[i]) list.push_back(outcome_json(outputs[i].id, outcomes[i]));
+        return json{{"job", job_digest}, {"outputs", list}, {"histograms", histograms_json(checkpoint_histograms)}};
+    };
+
     std::atomic<size_t> next{0};
-    std::atomic<int64_t> done{0}, failed{0}, bytes_in{0}, bytes_out{0};
+    std::atomic<int64_t> done{int64_t(kept_count)}, failed{0}, bytes_in{0}, bytes_out{0};
     std::mutex mu;
     std::condition_variable cv;
     int running = threads;
@@ -116,6 +273,9 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
         try {
             plate.write_shard(first.row, first.col, first.site, plate.shard_origin(first.tpoint, first.channel, first.zplane),
                               g.planes);
+            const bool complete = std::all_of(g.members.begin(), g.members.end(), [&](size_t m) { return outcomes[m].ok; });
+            for (size_t m : g.members)
+                if (outcomes[m].ok) mark_stored(m, g.histograms[m], complete);
         } catch (const std::exception& e) {
             for (size_t m : g.members) {
                 Outcome& r = outcomes[m];
@@ -128,12 +288,14 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                        e.what());
         }
         g.planes.clear();
+        g.histograms.clear();
     };
     auto worker = [&] {
         Plane plane, acc;
         EncodedPlane encoded;  // reused from plane to plane, unless handed to a shard
-        std::map<std::pair<std::string, int>, std::vector<uint64_t>> local_hist;
+        std::vector<uint64_t> hist;
         for (size_t i = next++; i < outputs.size(); i = next++) {
+            if (kept[i]) continue;
             const RunOutput& o = outputs[i];
             const NgffPlate& plate = *plate_of[i];
             Outcome& r = outcomes[i];
@@ -155,12 +317,13 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                     r.read += target.byte_size();
                     if (k > 0) max_project_into(acc, plane);
                 }
-                r.stats = plane_stats(acc, histogram_bins(acc.dtype) ? &local_hist[{L.path, o.channel}] : nullptr,
-                                      &r.checksum);
+                hist.assign(histogram_bins(acc.dtype), 0);
+                r.stats = plane_stats(acc, hist.empty() ? nullptr : &hist, &r.checksum);
                 plate.encode_plane(acc, encoded);
                 r.stored = encoded.bytes();
                 if (!group) plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
                 r.ok = true;
+                if (!group) mark_stored(i, hist, true);
                 bytes_in += int64_t(r.read);
                 bytes_out += int64_t(r.stored);
             } catch (const std::exception& e) {
@@ -174,18 +337,11 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                 if (r.ok) {
                     encoded.compact();  // held until the shard's last plane: no worst-case buffers
                     group->planes[{o.tpoint, o.channel, o.zplane}] = std::move(encoded);
+                    group->histograms[i] = hist;
                 }
                 if (--group->remaining == 0) store_shard(*group);
             }
             ++done;
-        }
-        {
-            std::lock_guard lock(histograms_mu);
-            for (auto& [key, h] : local_hist) {
-                auto& total = histograms[key];
-                if (total.size() < h.size()) total.resize(h.size(), 0);
-                for (size_t b = 0; b < h.size(); ++b) total[b] += h[b];
-            }
         }
         std::lock_guard lock(mu);
         --running;
@@ -194,16 +350,33 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     std::vector<std::thread> pool;
     for (int i = 0; i < threads; ++i) pool.emplace_back(worker);
     {
-        // Progress for the engine's monitor: a small state file, rewritten a few times a second.
+        // Progress for the engine's monitor: a small state file, rewritten a few times a second;
+        // the checkpoint every 2 s while planes get stored (a kill loses at most that much work).
         std::unique_lock lock(mu);
+        double last_checkpoint = now_seconds();
+        size_t checkpointed_changes = 0;
+        const double interval = checkpoint_interval();
+        const auto wake = std::chrono::milliseconds(std::clamp(int(interval * 1000), 10, 500));
         while (running > 0) {
-            cv.wait_for(lock, std::chrono::milliseconds(500));
+            cv.wait_for(lock, wake);
             state.planes_done = done;
             state.planes_failed = failed;
             state.bytes_in = bytes_in;
             state.bytes_out = bytes_out;
             lock.unlock();
             ws.write_state(Phase::run, job_id, state);
+            if (now_seconds() - last_checkpoint >= interval) {
+                std::string text;
+                {
+                    std::lock_guard plock(progress_mu);
+                    if (stored_changes != checkpointed_changes) {
+                        text = checkpoint_json().dump();
+                        checkpointed_changes = stored_changes;
+                    }
+                }
+                if (!text.empty()) write_file_atomic(checkpoint_file, text);
+                last_checkpoint = now_seconds();
+            }
             lock.lock();
         }
     }
@@ -213,13 +386,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     for (size_t i = 0; i < outputs.size(); ++i) {
         const Outcome& r = outcomes[i];
         if (r.ok)
-            results.push_back({{"id", outputs[i].id},
-                               {"checksum", r.checksum},
-                               {"min", r.stats.min},
-                               {"max", r.stats.max},
-                               {"p001", r.stats.p001},
-                               {"p999", r.stats.p999},
-                               {"bytes", r.stored}});
+            results.push_back(outcome_json(outputs[i].id, r));
         else
             errors.push_back({{"id", outputs[i].id}, {"error", r.error}});
     }
@@ -228,11 +395,15 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     state.planes_failed = failed;
     state.bytes_in = bytes_in;
     state.bytes_out = bytes_out;
-    json hist_j = json::array();
-    for (auto& [key, h] : histograms)
-        hist_j.push_back({{"plate", key.first}, {"channel", key.second}, {"bins", h}});
     write_file_atomic(ws.result_file(Phase::run, job_id),
-                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}, {"histograms", hist_j}}.dump(-1, ' ', false, json::error_handler_t::replace));
+                      json{{"id", job_id}, {"outputs", results}, {"errors", errors}, {"histograms", histograms_json(histograms)}}
+                          .dump(-1, ' ', false, json::error_handler_t::replace));
+    // A job that stored everything needs no checkpoint; one with failed planes keeps what it
+    // stored, so that resubmit (after the input is fixed) stores only the failed planes.
+    if (failed == 0)
+        fs::remove(checkpoint_file, ec);
+    else
+        write_file_atomic(checkpoint_file, checkpoint_json().dump(-1, ' ', false, json::error_handler_t::replace));
     double secs = std::max(1e-6, state.finished - state.started);
     if (failed == 0) {
         state.state = "done";

@@ -39,6 +39,18 @@ bool worker_alive(int64_t pid, const Workspace& ws, int job) {
     return root && run && id;
 }
 
+// True when every run job is done and a later collect verified every plane (init removes both).
+bool fully_collected(const Workspace& ws, int run_jobs) {
+    auto c = ws.read_state(Phase::collect, 0);
+    if (!c || c->state != "done" || c->exit_code != exit_ok) return false;
+    for (int j = 1; j <= run_jobs; ++j) {
+        auto s = ws.read_state(Phase::run, j);
+        // A run job that ran again after collect (`run -j N` by hand) is not verified.
+        if (!s || s->state != "done" || s->finished > c->started) return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unfinished) {
@@ -48,6 +60,16 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
     if (n == 0) throw Error(ws.root().string() + ": no run jobs; run init first", Error::Kind::usage);
     if (std::string busy = reconcile_engines(ws); !busy.empty())
         throw Error(ws.root().string() + ": " + busy + "; `status` shows it", Error::Kind::usage);
+    if (!only_unfinished && fully_collected(ws, n)) {
+        // Converting again would rewrite every plane to the same bytes: say so instead. `init`
+        // starts over (it removes the jobs and their states).
+        log::info("{}: every plane is already stored and verified (collect finished); nothing to do. "
+                  "`imextract {} init` then `submit` converts again", ws.root().string(), ws.root().string());
+        SubmitResult done;
+        done.collected = true;
+        done.exit_code = exit_ok;
+        return done;
+    }
     std::vector<int> jobs;
     for (int j = 1; j <= n; ++j) {
         if (only_unfinished) {

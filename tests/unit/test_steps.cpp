@@ -2,6 +2,8 @@
 // jobs init plans from the catalog, what one run job writes, and what collect verifies and refuses.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 #include <type_traits>
 
@@ -23,7 +25,7 @@ using nlohmann::json;
 namespace {
 
 // 1 x 2 wells, 2 sites, 2 channels, 2 z-planes of 40 x 24 pixels: 16 planes, 4 sites.
-Workspace tiny_experiment(const fs::path& dir, bool mip = false) {
+Workspace tiny_experiment(const fs::path& dir, bool mip = false, const std::string& shard = "none") {
     DemoPlateSpec spec;
     spec.rows = 1;
     spec.cols = 2;
@@ -37,6 +39,10 @@ Workspace tiny_experiment(const fs::path& dir, bool mip = false) {
     CreateOptions create;
     create.sources = {dir / "microscope"};
     create.mip = mip;
+    if (shard != "none") {
+        create.ngff = "0.5";
+        create.shard = shard;
+    }
     create_experiment(ws, create);
     return ws;
 }
@@ -171,4 +177,95 @@ TEST(Steps, CollectFoldsResultsVerifiesAndRefusesAMismatchedChunk) {
     ASSERT_EQ(c.problems.size(), 1u);
     EXPECT_NE(c.problems[0].find("do not match the checksum"), std::string::npos) << c.problems[0];
     EXPECT_EQ(ws.read_state(Phase::collect, 0)->state, "failed");
+}
+
+// A job that failed on one unreadable file keeps what it stored: run again after the file is
+// fixed, it stores only that plane, leaves the others' chunks untouched (same inode: our writes
+// replace files), and its result (checksums and channel histograms) equals an uninterrupted run's.
+TEST(Steps, RunAgainStoresOnlyWhatAnEarlierAttemptDidNotStore) {
+    fs::path d = test::fresh_dir("steps_resume");
+    Workspace ws = tiny_experiment(d);
+    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
+    RunOptions run;
+    run.threads = 2;
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+    const json clean = json::parse(read_file(ws.result_file(Phase::run, 1)));
+    EXPECT_FALSE(fs::exists(ws.job_dir(Phase::run, 1) / "checkpoint.json"));  // nothing to resume
+
+    // Second attempt from scratch, with one source file cut short.
+    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
+    const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    const fs::path broken = d / "microscope" / job.outputs[5].inputs[0].file;
+    const std::string good = read_file(broken);
+    write_file_atomic(broken, std::string_view(good).substr(0, good.size() / 2));
+    EXPECT_EQ(run_job(ws, 1, run), exit_jobs_failed);
+    const fs::path checkpoint = ws.job_dir(Phase::run, 1) / "checkpoint.json";
+    ASSERT_TRUE(fs::exists(checkpoint));
+    EXPECT_EQ(json::parse(read_file(checkpoint))["outputs"].size(), job.outputs.size() - 1);
+
+    auto store = open_store(job.store);
+    NgffPlate plate(*store, job.plates.begin()->second);
+    auto chunk_file = [&](const RunOutput& o) {
+        return fs::path(job.store) / plate.chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane);
+    };
+    std::vector<ino_t> inodes;
+    for (const RunOutput& o : job.outputs) {
+        struct stat st {};
+        inodes.push_back(::stat(chunk_file(o).c_str(), &st) == 0 ? st.st_ino : 0);
+    }
+    EXPECT_EQ(inodes[5], 0u);  // the failed plane has no chunk
+
+    write_file_atomic(broken, good);
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+    EXPECT_NE(read_file(ws.log_file(Phase::run, 1)).find("15 stored by an earlier attempt and kept"), std::string::npos);
+    for (size_t i = 0; i < job.outputs.size(); ++i) {
+        struct stat st {};
+        ASSERT_EQ(::stat(chunk_file(job.outputs[i]).c_str(), &st), 0);
+        if (i != 5) {
+            EXPECT_EQ(st.st_ino, inodes[i]) << "plane " << i << " was stored again";
+        }
+    }
+    const json resumed = json::parse(read_file(ws.result_file(Phase::run, 1)));
+    EXPECT_EQ(resumed["outputs"], clean["outputs"]);
+    EXPECT_EQ(resumed["histograms"], clean["histograms"]);
+    EXPECT_FALSE(fs::exists(checkpoint));
+
+    // A kept plane whose chunk went missing: nothing is trusted, everything is stored again.
+    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
+    write_file_atomic(broken, std::string_view(good).substr(0, good.size() / 2));
+    EXPECT_EQ(run_job(ws, 1, run), exit_jobs_failed);
+    write_file_atomic(broken, good);
+    fs::remove(chunk_file(job.outputs[0]));
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+    EXPECT_EQ(read_file(ws.log_file(Phase::run, 1)).find("stored by an earlier attempt and kept"), std::string::npos);
+    EXPECT_TRUE(fs::exists(chunk_file(job.outputs[0])));
+    EXPECT_EQ(json::parse(read_file(ws.result_file(Phase::run, 1)))["histograms"], clean["histograms"]);
+}
+
+// Sharded: a z-stack shard whose planes were all stored is kept; the shard holding the failed
+// plane is stored again whole; the result equals an uninterrupted run's.
+TEST(Steps, RunAgainKeepsCompleteShardsOnly) {
+    fs::path d = test::fresh_dir("steps_resume_shard");
+    Workspace ws = tiny_experiment(d, false, "zstack");
+    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
+    RunOptions run;
+    run.threads = 2;
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+    const json clean = json::parse(read_file(ws.result_file(Phase::run, 1)));
+
+    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
+    const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    const fs::path broken = d / "microscope" / job.outputs[5].inputs[0].file;
+    const std::string good = read_file(broken);
+    write_file_atomic(broken, std::string_view(good).substr(0, good.size() / 2));
+    EXPECT_EQ(run_job(ws, 1, run), exit_jobs_failed);
+    // 16 planes in shards of 2 z-planes: 7 complete shards listed, not the failed plane's partner.
+    EXPECT_EQ(json::parse(read_file(ws.job_dir(Phase::run, 1) / "checkpoint.json"))["outputs"].size(), 14u);
+    write_file_atomic(broken, good);
+    ASSERT_EQ(run_job(ws, 1, run), exit_ok);
+    const std::string log = read_file(ws.log_file(Phase::run, 1));
+    EXPECT_NE(log.find("2 plane(s) to store (14 stored by an earlier attempt and kept)"), std::string::npos) << log;
+    const json resumed = json::parse(read_file(ws.result_file(Phase::run, 1)));
+    EXPECT_EQ(resumed["outputs"], clean["outputs"]);
+    EXPECT_EQ(resumed["histograms"], clean["histograms"]);
 }

@@ -19,6 +19,41 @@ using namespace tiffio;
 
 namespace {
 
+// Uncompressed strips that lie back to back in the file (most microscope TIFFs, whether written
+// as one strip or as one strip per row) are read with one read of the whole range instead of one
+// read per strip: libtiff reads strip by strip and chops a big uncompressed strip into rows, which
+// cost a 2560x2160 plane 2,160 reads. False when the strips are not laid out so (the caller then
+// reads strip by strip and reports any damage in libtiff's words).
+bool read_adjacent_strips(TiffFile& f, const Layout& l, uint32_t sample, uint32_t strips_per_plane, uint64_t limit,
+                     unsigned char* dst) {
+    TIFF* t = f.get();
+    const size_t bpp = dtype_size(l.dtype);
+    if (l.compression != COMPRESSION_NONE || TIFFIsByteSwapped(t) || size_t(l.bps) != bpp * 8) return false;
+    const unsigned strip_spp = l.separate() ? 1 : l.spp;
+    const uint64_t row_bytes = uint64_t(l.width) * bpp * strip_spp;
+    // libtiff's strips as it presents them (chopped into rows or not): the first of ours and count.
+    const uint32_t rps = l.rows_per_strip;
+    const uint32_t first = l.separate() ? sample * strips_per_plane : 0;
+    const uint64_t start = TIFFGetStrileOffset(t, first);
+    uint64_t expect = start;
+    for (uint32_t s = 0; s < strips_per_plane; ++s) {
+        const uint32_t rows = std::min(rps, l.height - s * rps);
+        if (TIFFGetStrileOffset(t, first + s) != expect || TIFFGetStrileByteCount(t, first + s) < rows * row_bytes)
+            return false;
+        expect += rows * row_bytes;
+        // A strip with padding after its rows breaks the run, unless it is the last one.
+        if (s + 1 < strips_per_plane && TIFFGetStrileByteCount(t, first + s) != rows * row_bytes) return false;
+    }
+    const uint64_t total = expect - start;
+    if (start == 0 || total != uint64_t(l.height) * row_bytes || total > limit) return false;
+    if (strip_spp == 1) return f.read_at(start, dst, size_t(total));
+    // Interleaved samples: the whole range into a scratch buffer, then our sample out of it.
+    std::vector<unsigned char> scratch(total);
+    if (!f.read_at(start, scratch.data(), size_t(total))) return false;
+    pick_sample(scratch.data(), dst, size_t(l.width) * l.height, l.spp, sample, bpp);
+    return true;
+}
+
 void read_strips(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit, Plane& out) {
     TIFF* t = f.get();
     const size_t bpp = dtype_size(l.dtype);
@@ -35,6 +70,7 @@ void read_strips(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, u
                " (file truncated or corrupt; compression " + compression_name(l.compression) + ")");
     };
     f.clear_messages();
+    if (read_adjacent_strips(f, l, sample, strips_per_plane, limit, dst)) return;
     if (l.spp == 1 || l.separate()) {
         // One sample per strip: libtiff decodes straight into the plane, no extra copy.
         const uint32_t first = l.separate() ? sample * strips_per_plane : 0;
