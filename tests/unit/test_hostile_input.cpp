@@ -133,3 +133,39 @@ TEST(Names, Utf8CheckAndLosslessJobFileNames) {
     EXPECT_NE(test::error_of([] { name_from_json(nlohmann::json{{"hex", "zz"}}); }).find("corrupt file name"),
               std::string::npos);
 }
+
+// resolve_inside refuses names and symlinks (of the file or of a folder on the way) that lead out
+// of the source folder, also when the folder's resolution is remembered from an earlier file.
+TEST(Names, ResolveInsideRefusesEveryWayOut) {
+    const fs::path d = fresh_dir("resolve_inside");
+    const fs::path src = d / "src";
+    fs::create_directories(src / "real");
+    fs::create_directories(d / "outside");
+    for (const fs::path& f : {src / "a.tif", src / "real" / "b.tif", d / "outside" / "x.tif"}) write_file_atomic(f, "x");
+    fs::create_symlink(d / "outside" / "x.tif", src / "link.tif");   // a file leading out
+    fs::create_symlink(d / "outside", src / "sub");                   // a folder leading out
+    fs::create_symlink(src / "real", src / "inner");                  // a folder staying inside
+    fs::create_symlink("real/b.tif", src / "near.tif");               // a file staying inside
+    auto refused = [&](const std::string& name) {
+        try {
+            resolve_inside(src, name);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    for (int round = 0; round < 2; ++round) {  // the second round answers from what the first resolved
+        EXPECT_EQ(resolve_inside(src, "a.tif"), src / "a.tif");
+        EXPECT_EQ(resolve_inside(src, "near.tif"), src / "near.tif");
+        EXPECT_EQ(resolve_inside(src, "inner/b.tif"), src / "inner" / "b.tif");
+        EXPECT_NE(refused("link.tif").find("resolves outside the source folder"), std::string::npos);
+        EXPECT_EQ(resolve_inside(src, "real/b.tif"), src / "real" / "b.tif");
+        EXPECT_NE(refused("sub/x.tif").find("resolves outside the source folder"), std::string::npos);
+        EXPECT_NE(refused("../outside/x.tif"), "");
+        EXPECT_NE(refused("real/../../outside/x.tif"), "");
+        EXPECT_NE(refused((d / "outside" / "x.tif").string()), "");
+    }
+    // Another source folder whose files sit in a folder of the same name: not mixed up.
+    EXPECT_NE(refused("sub/x.tif").find("resolves outside"), std::string::npos);
+    EXPECT_EQ(resolve_inside(d / "outside", "x.tif"), d / "outside" / "x.tif");
+}
