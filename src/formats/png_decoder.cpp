@@ -11,6 +11,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "core/fileutil.h"
@@ -41,6 +42,10 @@ struct PngState {
     const source::File* file = nullptr;
     uint64_t pos = 0;
     uint64_t file_size = 0;
+    // libpng asks for every chunk's header, data and CRC apart (3 reads per 8 KiB IDAT chunk):
+    // they come from a read-ahead buffer, filled 256 KiB at a time.
+    std::string ahead;
+    uint64_t ahead_start = 0;
     png_structp png = nullptr;
     png_infop info = nullptr;
     char message[512] = {};
@@ -69,9 +74,21 @@ void on_png_read(png_structp png, png_bytep out, size_t n) {
     bool ok = st->pos <= st->file_size && n <= st->file_size - st->pos;
     if (ok) {
         try {
-            st->file->read_at(st->pos, out, n);
+            constexpr size_t kAhead = 256 << 10;
+            const bool buffered = st->pos >= st->ahead_start && st->pos + n <= st->ahead_start + st->ahead.size();
+            if (buffered) {
+                std::memcpy(out, st->ahead.data() + (st->pos - st->ahead_start), n);
+            } else if (n >= kAhead / 2) {
+                st->file->read_at(st->pos, out, n);
+            } else {
+                st->ahead.resize(size_t(std::min<uint64_t>(kAhead, st->file_size - st->pos)));
+                st->ahead_start = st->pos;
+                st->file->read_at(st->pos, st->ahead.data(), st->ahead.size());
+                std::memcpy(out, st->ahead.data(), n);
+            }
             st->pos += n;
         } catch (const std::exception&) {
+            st->ahead.clear();
             ok = false;
         }
     }
