@@ -7,19 +7,10 @@
 #include <fmt/format.h>
 
 #include "core/log.h"
+#include "core/progress.h"
 
 namespace imx {
 
-namespace {
-
-std::string format_duration(double s) {
-    if (s < 0 || s > 1e7) return "--:--";
-    int t = int(s + 0.5);
-    return t >= 3600 ? fmt::format("{}:{:02d}:{:02d}", t / 3600, t / 60 % 60, t % 60)
-                     : fmt::format("{}:{:02d}", t / 60, t % 60);
-}
-
-}  // namespace
 
 Monitor::Monitor(const Workspace& ws, std::vector<int> jobs, const SubmitOptions& opt)
     : ws_(ws), jobs_(std::move(jobs)), opt_(opt), tty_(::isatty(2)), start_(now_seconds()) {

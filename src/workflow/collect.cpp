@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/checksum.h"
+#include "core/progress.h"
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "storage/store.h"
@@ -52,9 +53,11 @@ std::vector<StoredPlane> load_stored(Catalog& cat, bool with_sources) {
 void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, std::unique_ptr<NgffPlate>>& plates,
                   int threads, const fs::path* source) {
     std::atomic<size_t> next{0};
+    std::atomic<int64_t> checked{0};
+    std::atomic<uint64_t> bytes{0};
     auto work = [&] {
         Plane src, acc;
-        for (size_t i = next++; i < stored.size(); i = next++) {
+        for (size_t i = next++; i < stored.size(); i = next++, ++checked) {
             StoredPlane& s = stored[i];
             if (s.checksum.empty()) {
                 s.problem = s.missing.empty() ? "not stored (its run job failed or did not run)"
@@ -63,6 +66,7 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
             }
             try {
                 Plane p = plates.at(s.store_path)->read_plane(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane);
+                bytes += p.byte_size();
                 std::string sum = pixel_checksum(p.data.data(), p.byte_size());
                 if (sum != s.checksum) {
                     s.problem = "stored pixels do not match the checksum recorded when extracting (" + sum +
@@ -109,6 +113,14 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
     };
     std::vector<std::thread> pool;
     for (int i = 0; i < std::max(1, threads); ++i) pool.emplace_back(work);
+    {
+        // Reading a big plate back takes minutes: say how far it is.
+        ProgressLine progress(source ? "verified against the sources" : "verified", int64_t(stored.size()));
+        while (checked.load() < int64_t(stored.size())) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            progress.update(checked.load(), bytes.load());
+        }
+    }
     for (auto& t : pool) t.join();
 }
 

@@ -3,6 +3,12 @@
 
 #include "core/types.h"
 #include "core/workspace.h"
+#include "core/fileutil.h"
+#include "core/log.h"
+#include "core/progress.h"
+#include "test_util.h"
+
+#include <thread>
 
 using namespace imx;
 
@@ -43,4 +49,24 @@ TEST(Workspace, UsableCpusFollowTheAffinityMaskNotTheNode) {
     EXPECT_EQ(usable_cpus(), 1);
     ASSERT_EQ(::sched_setaffinity(0, sizeof all, &all), 0);
     EXPECT_EQ(usable_cpus(), CPU_COUNT(&all));
+}
+
+// Long work says how far it is: off a terminal, a log line per interval with count, rate and ETA.
+TEST(Progress, LogLinesCarryCountRateAndEta) {
+    EXPECT_EQ(imx::format_duration(65), "1:05");
+    EXPECT_EQ(imx::format_duration(7384), "2:03:04");
+    EXPECT_EQ(imx::format_duration(-1), "--:--");
+    const auto dir = imx::test::fresh_dir("progress");
+    imx::log::set_file(dir / "log.txt");
+    {
+        imx::ProgressLine progress("verified", 10, 0.01, 0);
+        progress.update(1, 0);  // within the first interval: nothing
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+        progress.update(5, 5000000);
+    }
+    imx::log::set_file({});
+    const std::string log = imx::read_file(dir / "log.txt");
+    EXPECT_EQ(log.find("1/10"), std::string::npos) << log;
+    EXPECT_NE(log.find("5/10 planes verified (50%)"), std::string::npos) << log;
+    EXPECT_NE(log.find("ETA 0:00"), std::string::npos) << log;
 }
