@@ -184,45 +184,36 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     auto mark_missing = db.prepare("UPDATE outputs SET missing = ? WHERE id = ?");
     for (auto& [id, why] : missing) mark_missing.bind(1, why).bind(2, id).run();
 
-    // Positions of each plate's arrays that no source plane fills (plate_layout's geometry: fields
-    // 0..max of each well, t and z up to the plate's largest, the image's channels).
-    std::map<int64_t, std::array<int, 2>> extent;  // plate -> tpoints, zplanes
-    std::map<int64_t, std::set<int>> plate_channels;  // the channels a plate's arrays hold (init)
-    for (auto& pl : set.planes) {
-        const int64_t plate_id = plate_ids[pl.plate];
-        auto& e = extent[plate_id];
-        e[0] = std::max(e[0], pl.tpoint + 1);
-        e[1] = std::max(e[1], config.mip ? 1 : pl.zplane + 1);
-        plate_channels[plate_id].insert(pl.channel);
-    }
-    std::map<int64_t, int> last_site;  // well -> largest site index
-    for (auto& [key, id] : site_ids) {
-        int& m = last_site.try_emplace(std::get<0>(key), 0).first->second;
-        m = std::max(m, std::get<1>(key));
-    }
+    // Positions of each plate's arrays that no source plane fills, in the geometry init lays out
+    // (the same queries: fields 0..max of each well, t and z up to the plate's largest, the
+    // channels its planes use).
     const int channels = int(set.channels.size());
     const int per_cycle = config.mode == "multiplexing" && config.cycle_channels > 0 ? config.cycle_channels : channels;
     const int cycle_sites = config.mode == "multiplexing" && config.cycle_sites > 0 ? config.cycle_sites : 0;
     auto ins_absent = db.prepare("INSERT INTO absent_planes(plate_id, row, col, site, tpoint, channel, zplane) "
                                  "VALUES(?,?,?,?,?,?,?)");
     int64_t absent = 0;
-    for (auto& [wkey, well_id] : well_ids) {
-        const auto [plate_id, row, col] = wkey;
-        const auto [tpoints, zplanes] = extent[plate_id];
-        for (int site = 0; site <= last_site[well_id]; ++site) {
-            auto sit = site_ids.find({well_id, site});
-            const int c0 = cycle_sites ? (site / cycle_sites) * per_cycle : 0;
-            for (int t = 0; t < tpoints; ++t)
-                for (int c = c0; c < c0 + per_cycle && c < channels; ++c) {
-                    // A plate's arrays hold only the channels its planes use (init's plate_channels).
-                    if (config.mode != "multiplexing" && !plate_channels[plate_id].count(c)) continue;
-                    for (int z = 0; z < zplanes; ++z) {
-                        if (sit != site_ids.end() && output_ids.count({sit->second, c, t, z})) continue;
-                        if (size_t(absent++) < kMaxAbsentRows)
-                            ins_absent.bind(1, plate_id).bind(2, row).bind(3, col).bind(4, site).bind(5, t).bind(6, c)
-                                .bind(7, z).run();
+    for (const auto& [plate_name, plate_id] : plate_ids) {
+        const PlateExtent extent = plate_extent(db, plate_id);
+        const std::vector<int> used_list = plate_channels_used(db, plate_id);
+        const std::set<int> used(used_list.begin(), used_list.end());
+        for (const WellSites& w : plate_wells(db, plate_id)) {
+            const int64_t well_id = well_ids.at({plate_id, w.row, w.col});
+            for (int site = 0; site < w.sites; ++site) {
+                auto sit = site_ids.find({well_id, site});
+                const int c0 = cycle_sites ? (site / cycle_sites) * per_cycle : 0;
+                for (int t = 0; t < extent.tpoints; ++t)
+                    for (int c = c0; c < c0 + per_cycle && c < channels; ++c) {
+                        // A plate's arrays hold only the channels its planes use.
+                        if (config.mode != "multiplexing" && !used.count(c)) continue;
+                        for (int z = 0; z < extent.zplanes; ++z) {
+                            if (sit != site_ids.end() && output_ids.count({sit->second, c, t, z})) continue;
+                            if (size_t(absent++) < kMaxAbsentRows)
+                                ins_absent.bind(1, plate_id).bind(2, w.row).bind(3, w.col).bind(4, site).bind(5, t)
+                                    .bind(6, c).bind(7, z).run();
+                        }
                     }
-                }
+            }
         }
     }
     meta("absent_planes", std::to_string(absent));

@@ -167,10 +167,12 @@ public:
     std::vector<ChannelInfo> channels();
     CatalogSummary summary();
 
-    // The plate geometry init and collect lay out (workflow/plate_layout.cpp).
-    std::vector<WellSites> plate_wells(int64_t plate_id);
-    PlateExtent plate_extent(int64_t plate_id);
-    std::vector<int> plate_channels_used(int64_t plate_id);  // channels of the plate's stored planes
+    // The plate geometry init and collect lay out (workflow/plate_layout.cpp); create's count of
+    // the array positions no plane fills uses the same three queries.
+    std::vector<WellSites> plate_wells(int64_t plate_id) { return plate_wells(db_, plate_id); }
+    PlateExtent plate_extent(int64_t plate_id) { return plate_extent(db_, plate_id); }
+    // Channels of the plate's stored planes.
+    std::vector<int> plate_channels_used(int64_t plate_id) { return plate_channels_used(db_, plate_id); }
     // Array positions no source plane fills, stored planes whose source has no pixels, and with
     // `unverified` also every plane not stored and verified; the first `max_listed` with the reason.
     PlaneHoles plate_holes(int64_t plate_id, bool unverified, size_t max_listed);
@@ -210,6 +212,9 @@ public:
     void mark_file_deleted(int64_t file_id);
 
 private:
+    static std::vector<WellSites> plate_wells(sql::Database& db, int64_t plate_id);
+    static PlateExtent plate_extent(sql::Database& db, int64_t plate_id);
+    static std::vector<int> plate_channels_used(sql::Database& db, int64_t plate_id);
     sql::Database db_;
 };
 

@@ -5,9 +5,9 @@
 
 namespace imx {
 
-std::vector<WellSites> Catalog::plate_wells(int64_t plate_id) {
+std::vector<WellSites> Catalog::plate_wells(sql::Database& db, int64_t plate_id) {
     std::vector<WellSites> wells;
-    auto st = db_.prepare(
+    auto st = db.prepare(
         "SELECT w.row, w.col, MAX(s.idx) + 1 FROM wells w JOIN sites s ON s.well_id = w.id "
         "WHERE w.plate_id = ? GROUP BY w.id ORDER BY w.row, w.col");
     st.bind(1, plate_id);
@@ -15,8 +15,8 @@ std::vector<WellSites> Catalog::plate_wells(int64_t plate_id) {
     return wells;
 }
 
-PlateExtent Catalog::plate_extent(int64_t plate_id) {
-    auto st = db_.prepare(
+PlateExtent Catalog::plate_extent(sql::Database& db, int64_t plate_id) {
+    auto st = db.prepare(
         "SELECT COALESCE(MAX(o.tpoint) + 1, 1), COALESCE(MAX(o.zplane) + 1, 1) FROM outputs o "
         "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id WHERE w.plate_id = ?");
     st.bind(1, plate_id);
@@ -25,8 +25,8 @@ PlateExtent Catalog::plate_extent(int64_t plate_id) {
     return e;
 }
 
-std::vector<int> Catalog::plate_channels_used(int64_t plate_id) {
-    auto st = db_.prepare(
+std::vector<int> Catalog::plate_channels_used(sql::Database& db, int64_t plate_id) {
+    auto st = db.prepare(
         "SELECT DISTINCT o.channel FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
         "WHERE w.plate_id = ? ORDER BY o.channel");
     st.bind(1, plate_id);
