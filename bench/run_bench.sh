@@ -163,8 +163,84 @@ cold_rounds() {
     note "- every round: $(tr '\n' ';' < "$rounds" | sed 's/;$//') (route, seconds, RSS MB)"
     note ""
 }
+# Vendor TIFF layouts: the same pixels as microscopes write them (one strip per row, Deflate and
+# LZW strips, 256x256 tiles), each converted by the run phase and by the Python route in
+# interleaved rounds; system calls per plane of one run job (strace -c -f, when installed).
+vendor_layouts() {
+    note "## vendor TIFF layouts (blosc-lz4, --levels 1; $ROUNDS interleaved rounds, medians)"
+    note ""
+    note "| layout | Python route s | imextract run phase s | ratio | system calls per plane (imextract) |"
+    note "| --- | ---: | ---: | ---: | ---: |"
+    local layout
+    for layout in rows deflate lzw tiles; do
+        local dir="$W/layout_$layout"
+        rm -rf "$dir"; mkdir -p "$dir"
+        cp "$SRC"/*.mlf "$SRC"/*.mrf "$dir"/
+        local opts
+        case $layout in
+            rows) opts="-r 1" ;; deflate) opts="-c zip -r 16" ;; lzw) opts="-c lzw -r 16" ;; tiles) opts="-t -w 256 -l 256" ;;
+        esac
+        for f in "$SRC"/*.tif; do tiffcp $opts "$f" "$dir/$(basename "$f")"; done
+        rm -rf "$W/exp_l"
+        "$IMX" "$W/exp_l" create --source "$dir" --compression blosc-lz4 --levels 1 > /dev/null 2>&1
+        cat "$dir"/*.tif > /dev/null
+        local rounds="$W/layout_$layout.txt"; : > "$rounds"
+        for _ in $(seq 1 "$ROUNDS"); do
+            # Debian's tifffile decodes LZW only with imagecodecs, which Debian 12 does not package.
+            if [ "$layout" != lzw ]; then
+                timed pyl "$PY" "$ROOT/bench/python_route.py" "$dir" "$W/py.zarr" blosc-lz4 "$CORES"
+                read -r _ t _ < "$W/pyl.out"; echo "python $t 0" >> "$rounds"
+            fi
+            "$IMX" "$W/exp_l" init > /dev/null 2>&1
+            timed runl "$IMX" "$W/exp_l" run -j 1; echo "imextract $T 0" >> "$rounds"
+        done
+        local calls="-"
+        if command -v strace > /dev/null; then
+            "$IMX" "$W/exp_l" init > /dev/null 2>&1
+            strace -c -f -o "$W/strace_$layout.txt" "$IMX" "$W/exp_l" run -j 1 > /dev/null 2>&1
+            calls=$(awk -v n="$NPLANES" '/ total$/ { printf "%.0f", $4 / n }' "$W/strace_$layout.txt")
+        fi
+        local py run
+        py=$(stat_in "$rounds" python median); run=$(stat_in "$rounds" imextract median)
+        if [ "$layout" = lzw ]; then
+            note "| lzw (tiffcp) | (tifffile cannot decode LZW without imagecodecs) | $run | | $calls |"
+        else
+            note "| $layout (tiffcp) | $py | $run | $(ratio "$py" "$run")x | $calls |"
+        fi
+        rm -rf "$dir" "$W/exp_l"
+    done
+    note ""
+}
+
+# The default workflow (create + init + submit: pyramid, collect's read-back) against the Python
+# route doing the same work (bench/python_same_work.py), interleaved rounds.
+same_work() {
+    local rounds="$W/same_work.txt"; : > "$rounds"
+    for _ in $(seq 1 "$ROUNDS"); do
+        rm -rf "$W/pysw"
+        timed pysw "$PY" "$ROOT/bench/python_same_work.py" "$SRC" "$W/pysw" "$CORES"; echo "python $T $RSS" >> "$rounds"
+        rm -rf "$W/exp_sw"
+        timed imxsw sh -c "'$IMX' '$W/exp_sw' create --source '$SRC' && '$IMX' '$W/exp_sw' init && '$IMX' '$W/exp_sw' submit"
+        echo "imextract $T $RSS" >> "$rounds"
+    done
+    local py run
+    py=$(stat_in "$rounds" python median); run=$(stat_in "$rounds" imextract median)
+    note "## default workflow against the same-work Python route ($ROUNDS interleaved rounds)"
+    note ""
+    note "| route | seconds, median | seconds, min | stored MB |"
+    note "| --- | ---: | ---: | ---: |"
+    note "| Python: tifffile, numpy pyramid, zarr-python every level, level 0 read back ($CORES processes) | $py | $(stat_in "$rounds" python min) | $(du -sm "$W/pysw" | cut -f1) |"
+    note "| imextract create + init + submit | $run | $(stat_in "$rounds" imextract min) | $(du -sm "$W/exp_sw"/*.zarr | cut -f1) |"
+    note ""
+    note "- default workflow / same-work Python: **$(ratio "$py" "$run")x** by the median (target >= 2.5)"
+    note ""
+    rm -rf "$W/pysw" "$W/exp_sw"
+}
+
 run_codec blosc-lz4
 cold_rounds
+vendor_layouts
+same_work
 DEFAULT=$("$IMX" "$W/exp" status | awk '/^compression/{print $2}')
 run_codec blosc-zstd
 

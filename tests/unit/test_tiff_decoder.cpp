@@ -548,9 +548,10 @@ private:
 }  // namespace
 
 // Uncompressed strips back to back (one strip per row, as many microscopes write them) are read
-// with one read for the plane, not one per row; pixels as written. Big-endian files take libtiff's
-// strip-by-strip path (it swaps the bytes) and decode the same.
-TEST_F(TiffDecoderTest, AdjacentUncompressedStripsAreReadInOneGo) {
+// with one read for the plane, not one per row; compressed strips and tiles that lie together are
+// fetched with one read and decoded from memory; pixels as written. Big-endian uncompressed files
+// take libtiff's strip-by-strip path (it swaps the bytes) and decode the same.
+TEST_F(TiffDecoderTest, APlaneTakesAFewReadsNotOnePerStripOrTile) {
     struct Case {
         TiffSpec spec;
         bool one_read;
@@ -572,6 +573,13 @@ TEST_F(TiffDecoderTest, AdjacentUncompressedStripsAreReadInOneGo) {
     whole.rows_per_strip = 300;
     whole.dtype = DType::f32;
     cases.push_back({whole, true});
+    TiffSpec deflate = rows;  // compressed strips: fetched together, decoded from memory
+    deflate.compression = COMPRESSION_ADOBE_DEFLATE;
+    cases.push_back({deflate, true});
+    TiffSpec tiles = rows;  // 76 tiles of 16 x 16
+    tiles.tiled = true;
+    tiles.compression = COMPRESSION_LZW;
+    cases.push_back({tiles, true});
     TiffSpec big_endian = rows;
     big_endian.mode = "wb";
     cases.push_back({big_endian, false});

@@ -71,6 +71,7 @@ void read_strips(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, u
     };
     f.clear_messages();
     if (read_adjacent_strips(f, l, sample, strips_per_plane, limit, dst)) return;
+    f.prefetch_segments(l.separate() ? sample * strips_per_plane : 0, strips_per_plane, limit);
     if (l.spp == 1 || l.separate()) {
         // One sample per strip: libtiff decodes straight into the plane, no extra copy.
         const uint32_t first = l.separate() ? sample * strips_per_plane : 0;
@@ -112,6 +113,9 @@ void read_tiles(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, ui
     auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
     const uint32_t tiles = TIFFNumberOfTiles(t);
     f.clear_messages();
+    // The plane's tiles (of our sample when planes are separate) with one read when they lie together.
+    const uint32_t per_plane = l.separate() ? tiles / l.spp : tiles;
+    f.prefetch_segments(l.separate() ? sample * per_plane : 0, per_plane, limit);
     for (uint32_t y = 0; y < l.height; y += l.tile_h) {
         for (uint32_t x = 0; x < l.width; x += l.tile_w) {
             const uint32_t tile = TIFFComputeTile(t, x, y, 0, uint16_t(l.separate() ? sample : 0));
