@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "core/checksum.h"
@@ -182,12 +183,18 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     std::vector<char> kept(outputs.size(), 0);
     size_t kept_count = 0;
     if (!earlier.stored.empty()) {
-        auto present = [&](size_t i) {
+        std::map<std::string, std::optional<uint64_t>> sizes;  // one stat (S3: one HEAD) per object
+        auto size_of = [&](size_t i, int level) {
             const RunOutput& o = outputs[i];
-            if (!earlier.stored.count(o.id)) return false;
+            const std::string key = plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level);
+            auto it = sizes.find(key);
+            if (it == sizes.end()) it = sizes.emplace(key, store->size(key)).first;
+            return it->second;
+        };
+        auto present = [&](size_t i) {
+            if (!earlier.stored.count(outputs[i].id)) return false;
             for (int level = 0; level < plate_of[i]->layout().levels; ++level)
-                if (!store->size(plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level)))
-                    return false;
+                if (!size_of(i, level)) return false;
             return true;
         };
         for (size_t i = 0; i < outputs.size(); ++i) {
@@ -206,11 +213,8 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
         // Plain chunks: the stored size must be the recorded one (a shard's is the whole shard's).
         for (size_t i = 0; i < outputs.size(); ++i) {
             if (!kept[i] || group_of[i]) continue;
-            const RunOutput& o = outputs[i];
             uint64_t total = 0;
-            for (int level = 0; level < plate_of[i]->layout().levels; ++level)
-                total += store->size(plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level))
-                             .value_or(0);
+            for (int level = 0; level < plate_of[i]->layout().levels; ++level) total += size_of(i, level).value_or(0);
             if (total != outcomes[i].stored) {
                 kept[i] = 0;
                 outcomes[i] = Outcome{};
