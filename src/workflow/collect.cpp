@@ -56,7 +56,10 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
     std::atomic<int64_t> checked{0};
     std::atomic<uint64_t> bytes{0};
     auto work = [&] {
-        Plane src, acc;
+        // Reused from plane to plane, one per level, so that no buffer is allocated and zero-filled
+        // again (that was a fifth of collect's time).
+        Plane src, acc, p;
+        std::vector<Plane> down(1), stored_level(1);
         for (size_t i = next++; i < stored.size(); i = next++, ++checked) {
             StoredPlane& s = stored[i];
             if (s.checksum.empty()) {
@@ -65,7 +68,7 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 continue;
             }
             try {
-                Plane p = plates.at(s.store_path)->read_plane(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane);
+                plates.at(s.store_path)->read_plane_into(p, s.row, s.col, s.site, s.tpoint, s.channel, s.zplane);
                 bytes += p.byte_size();
                 std::string sum = pixel_checksum(p.data.data(), p.byte_size());
                 if (sum != s.checksum) {
@@ -75,17 +78,18 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 }
                 // Lower resolution levels must be the pyramid of this plane.
                 const NgffPlate& plate = *plates.at(s.store_path);
-                Plane prev = std::move(p), down;
-                for (int level = 1; level < plate.layout().levels; ++level) {
-                    downsample_2x2(prev, down, plate.layout().downsample);
-                    Plane stored_level = plate.read_plane(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, level);
-                    if (stored_level.data != down.data)
+                const size_t levels = size_t(plate.layout().levels);
+                if (down.size() < levels) down.resize(levels), stored_level.resize(levels);
+                for (size_t level = 1; level < levels; ++level) {
+                    downsample_2x2(level == 1 ? p : down[level - 1], down[level], plate.layout().downsample);
+                    plate.read_plane_into(stored_level[level], s.row, s.col, s.site, s.tpoint, s.channel, s.zplane,
+                                          int(level));
+                    if (stored_level[level].data != down[level].data)
                         throw Error(plate.chunk_key(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, level) + ": resolution level " +
                                         std::to_string(level) + " is not the 2x2 " +
                                         downsample_name(plate.layout().downsample) + " of level " +
                                         std::to_string(level - 1),
                                     Error::Kind::verification);
-                    std::swap(prev, down);
                 }
                 s.ok = true;
                 bool all_present = !s.sources.empty();

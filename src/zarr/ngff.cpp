@@ -212,14 +212,19 @@ size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> ori
 }
 
 Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z, int level) const {
+    Plane p;
+    read_plane_into(p, row, col, site, t, c, z, level);
+    return p;
+}
+
+void NgffPlate::read_plane_into(Plane& p, int row, int col, int site, int t, int c, int z, int level) const {
     if (level < 0 || level >= layout_.levels)
         throw Error("resolution level " + std::to_string(level) + " does not exist (the plate has " +
                         std::to_string(layout_.levels) + ")", Error::Kind::usage);
     const std::string key = chunk_key(row, col, site, t, c, z, level);
     const std::string where = store_.url() + "/" + key;
     auto [w, h] = level_size(layout_.width, layout_.height, level);
-    Plane p;
-    p.allocate(layout_.dtype, w, h);
+    p.allocate(layout_.dtype, w, h);  // reuses a buffer of the right size as it is (no zero-filling)
     std::string_view chunk;
     std::optional<std::string> object;
     if (!sharded()) {
@@ -278,7 +283,6 @@ Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z, int
     } catch (const Error& err) {
         throw Error(where + ": " + err.what(), Error::Kind::verification);
     }
-    return p;
 }
 
 }  // namespace imx

@@ -133,6 +133,8 @@ public:
                        const std::map<std::array<int, 3>, EncodedPlane>& planes) const;
     // Reads one plane back; throws Error when the chunk is missing or corrupt.
     Plane read_plane(int row, int col, int site, int t, int c, int z, int level = 0) const;
+    // The same into `out`, reusing its buffer (collect reads thousands of planes back).
+    void read_plane_into(Plane& out, int row, int col, int site, int t, int c, int z, int level = 0) const;
     // Bytes fetched from the store by read_plane so far: whole chunks, or a shard's index once
     // and then each plane's range of it.
     uint64_t bytes_read() const { return bytes_read_.load(); }
