@@ -57,7 +57,9 @@ private:
     fs::path source_;
     std::vector<std::string> docs_;       // relative names: companions first, then TIFFs
     std::set<std::string> tiff_names_;    // OME-TIFF files in the folder
-    uint64_t folder_bytes_ = 0;           // the size of the folder's files, which hold every plane
+    // The size of the files taken (documents, and the files their TiffData name), which hold every
+    // plane: a bound on the planes metadata may declare, from a stat of those files only.
+    uint64_t file_bytes_ = 0;
     std::set<std::string> covered_;       // files referenced by a document already read
     std::vector<std::string> no_xml_;
     std::vector<std::string> files_;      // files planes point at (relative, '/' separated)
@@ -76,8 +78,6 @@ private:
             if (e.is_dir) continue;
             if (is_companion_name(e.name)) companions.push_back(e.name);
             else if (is_ome_tiff_name(e.name)) tiffs.push_back(e.name);
-            // Local listings carry no sizes (no stat per entry); this bound needs them.
-            folder_bytes_ += e.size ? e.size : folder_.size(e.name).value_or(0);
         }
         std::sort(companions.begin(), companions.end());
         std::sort(tiffs.begin(), tiffs.end());
@@ -94,6 +94,8 @@ private:
         docs_ = companions;
         docs_.insert(docs_.end(), tiffs.begin(), tiffs.end());
         tiff_names_.insert(tiffs.begin(), tiffs.end());
+        // Local listings carry no sizes (no stat per entry): the files taken are stat'ed here.
+        for (auto& doc : docs_) file_bytes_ += folder_.size(doc).value_or(0);
     }
 
     std::string path_of(const std::string& rel) const { return (source_ / rel).string(); }
@@ -137,6 +139,7 @@ private:
         if (!size)
             throw input_error(path_of(doc), "OME-XML refers to file '" + name +
                                                 "', which is missing from the folder (incomplete multi-file set?)");
+        if (std::find(docs_.begin(), docs_.end(), name) == docs_.end()) file_bytes_ += *size;
         files_.push_back(name);
         file_index_[name] = int(files_.size() - 1);
         return int(files_.size() - 1);
@@ -252,10 +255,12 @@ private:
         }
         read_physical(num, px, img, warnings_);
         read_channels(num, node, px, img);
-        // Every plane is at least a byte of one of the folder's files.
-        if (img.plane_count() > folder_bytes_)
+        // Every plane is at least a byte of one of the files taken, these TiffData's too.
+        for (const auto& td : children(px, "TiffData"))
+            if (auto u = child(td, "UUID"); u && !attr_str(u, "FileName").empty()) file_ref(doc, attr_str(u, "FileName"));
+        if (img.plane_count() > file_bytes_)
             num.fail("OME-XML Image " + img.id + " declares " + std::to_string(img.sz) + " x " + std::to_string(img.ec) +
-                     " x " + std::to_string(img.st) + " planes, more than the " + std::to_string(folder_bytes_) +
+                     " x " + std::to_string(img.st) + " planes, more than the " + std::to_string(file_bytes_) +
                      " bytes of the folder's files hold");
         img.planes.assign(size_t(img.plane_count()), Loc{});
         map_tiff_data(doc, num, px, img, default_ifd);
@@ -486,9 +491,9 @@ private:
                 uint32_t z = 0, c = 0, t = 0;
                 img.coords(p, z, c, t);
                 for (uint32_t s = 0; s < img.spp; ++s) {
-                    if (set.planes.size() >= folder_bytes_)
+                    if (set.planes.size() >= file_bytes_)
                         throw input_error(source_.string(), "the OME-XML describes more planes than the " +
-                                                                std::to_string(folder_bytes_) + " bytes of the folder's files hold");
+                                                                std::to_string(file_bytes_) + " bytes of the folder's files hold");
                     PlaneRecord r;
                     r.plate = plate;
                     r.row = where.row;
