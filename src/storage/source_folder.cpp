@@ -23,18 +23,32 @@ const char* why_outside(const std::string& relative) {
     return nullptr;
 }
 
+// What the walk below a folder saw of `dir / rel`: its lstat when no symlink is on the way (so
+// is_file, is_dir and size need no second stat), or nothing when a link inside the root was followed.
+struct Walk {
+    bool known = false;
+    bool missing = false;  // a component does not exist
+    struct stat st {};
+};
+
 // Refuses `dir / rel` (rel passed the lexical check) when a symlink on the way leads out of
 // `canonical_root`. One lstat per component; only a path through a symlink is resolved in full.
-void check_no_symlink_out(const fs::path& canonical_root, const fs::path& dir, const std::string& rel) {
-    struct stat st {};
+Walk check_no_symlink_out(const fs::path& canonical_root, const fs::path& dir, const std::string& rel) {
+    Walk w;
     fs::path at = dir;
     bool link = false;
     for (auto& part : fs::path(rel)) {
         at /= part;
-        if (::lstat(at.c_str(), &st) != 0) return;  // missing: nothing to follow
-        if ((link = S_ISLNK(st.st_mode))) break;
+        if (::lstat(at.c_str(), &w.st) != 0) {
+            w.known = w.missing = true;  // nothing to follow
+            return w;
+        }
+        if ((link = S_ISLNK(w.st.st_mode))) break;
     }
-    if (!link) return;
+    if (!link) {
+        w.known = true;
+        return w;
+    }
     const fs::path full = dir / rel;
     std::error_code ec;
     const fs::path canon = fs::weakly_canonical(full, ec);
@@ -44,6 +58,7 @@ void check_no_symlink_out(const fs::path& canonical_root, const fs::path& dir, c
         throw input_error(full.string(), "resolves outside the source folder " + canonical_root.string() +
                                              (ec ? " (a symlink that cannot be resolved)" : " (symlink to " + c + ")") +
                                              "; refused");
+    return w;
 }
 
 }  // namespace
@@ -78,11 +93,20 @@ Folder Folder::at(const fs::path& path) {
     return f;
 }
 
+namespace {
+// Folder::checked, with what the walk saw (local folders).
+fs::path checked_walk(const fs::path& canonical_root, const fs::path& dir, bool remote, const std::string& rel,
+                      Walk& walk) {
+    if (rel.empty()) return dir;
+    if (const char* why = why_outside(rel)) throw input_error(dir.string(), "'" + rel + "': " + why);
+    if (!remote) walk = check_no_symlink_out(canonical_root, dir, rel);
+    return dir / rel;
+}
+}  // namespace
+
 fs::path Folder::checked(const std::string& rel) const {
-    if (rel.empty()) return dir_;
-    if (const char* why = why_outside(rel)) throw input_error(dir_.string(), "'" + rel + "': " + why);
-    if (!remote_) check_no_symlink_out(canonical_root_, dir_, rel);
-    return dir_ / rel;
+    Walk walk;
+    return checked_walk(canonical_root_, dir_, remote_, rel, walk);
 }
 
 fs::path Folder::path_of(const std::string& rel) const { return checked(rel); }
@@ -93,9 +117,21 @@ std::vector<Entry> Folder::list_tree(const std::string& rel, int max_depth, size
     return source::list_tree(checked(rel), max_depth, max_entries);
 }
 
-bool Folder::is_dir(const std::string& rel) const { return source::is_dir(checked(rel)); }
-bool Folder::is_file(const std::string& rel) const { return source::is_file(checked(rel)); }
-std::optional<uint64_t> Folder::size(const std::string& rel) const { return source::file_size(checked(rel)); }
+bool Folder::is_dir(const std::string& rel) const {
+    Walk w;
+    const fs::path full = checked_walk(canonical_root_, dir_, remote_, rel, w);
+    return w.known ? !w.missing && S_ISDIR(w.st.st_mode) : source::is_dir(full);
+}
+
+bool Folder::is_file(const std::string& rel) const { return size(rel).has_value(); }
+
+std::optional<uint64_t> Folder::size(const std::string& rel) const {
+    Walk w;
+    const fs::path full = checked_walk(canonical_root_, dir_, remote_, rel, w);
+    if (!w.known) return source::file_size(full);
+    if (w.missing || !S_ISREG(w.st.st_mode)) return std::nullopt;
+    return uint64_t(w.st.st_size);
+}
 std::unique_ptr<File> Folder::open(const std::string& rel) const { return source::open(checked(rel)); }
 
 std::string Folder::read_all(const std::string& rel, uint64_t max_bytes) const {
