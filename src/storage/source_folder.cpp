@@ -72,8 +72,16 @@ void check_relative_name(const std::string& relative) {
 fs::path resolve_inside(const fs::path& source, const std::string& relative) {
     check_relative_name(relative);
     if (source::is_remote(source)) return source / relative;  // object keys have no symlinks
-    std::error_code ec;
-    check_no_symlink_out(fs::weakly_canonical(source, ec), source, relative);
+    // The source folder's resolution is the same for every file a thread reads from it (a run job
+    // reads thousands): resolved once, then one lstat per component of `relative`.
+    thread_local fs::path last_source, last_canonical;
+    if (source != last_source || last_source.empty()) {
+        std::error_code ec;
+        last_canonical = fs::weakly_canonical(source, ec);
+        last_source = ec ? fs::path() : source;
+        if (ec) last_canonical = source;
+    }
+    check_no_symlink_out(last_canonical, source, relative);
     return source / relative;
 }
 
