@@ -13,7 +13,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -36,8 +36,9 @@ bool local_name_is(const pugi::xml_node& n, const char* local) {
     return std::strcmp(colon ? colon + 1 : name, local) == 0;
 }
 
-pugi::xml_document parse_xml(const fs::path& file, std::string& buffer) {
-    buffer = source::read_all(file);
+pugi::xml_document parse_xml(const source::Folder& folder, const std::string& name, std::string& buffer) {
+    const fs::path file = folder.path_of(name);
+    buffer = folder.read_all(name);
     pugi::xml_document doc;
     // parse_default without DOCTYPE expansion: pugixml never expands entities it does not know.
     auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
@@ -90,27 +91,28 @@ void standard_format(int max_row, int max_col, int& rows, int& cols) {
     cols = f.cols ? f.cols : max_col + 1;
 }
 
-fs::path find_one(const fs::path& dir, const char* standard, const char* ext) {
-    if (source::is_file(dir / standard)) return dir / standard;
-    fs::path found;
+// The name of the folder's `standard` file, else of its only *`ext` file; "" when neither.
+std::string find_one(const source::Folder& dir, const char* standard, const char* ext) {
+    if (dir.is_file(standard)) return standard;
+    std::string found;
     int n = 0;
-    for (auto& e : source::list(dir)) {
+    for (auto& e : dir.list()) {
         if (e.path.extension() == ext && !e.is_dir) {
-            found = e.path;
+            found = e.name;
             ++n;
         }
     }
-    return n == 1 ? found : fs::path();
+    return n == 1 ? found : std::string();
 }
 
 // The instrument writes shading (SC_*, named by the mrf's ShadingCorrectionSource) and dark-current
 // (DC_*) images beside the planes. They are calibration data, not planes of the plate: named in a
 // warning so that nobody takes their absence from the plate for lost pixels.
-void note_correction_images(const fs::path& source, ImageSet& set, const std::set<std::string>& shading_files) {
+void note_correction_images(const source::Folder& source, ImageSet& set, const std::set<std::string>& shading_files) {
     std::set<std::string> planes;
     for (auto& p : set.planes) planes.insert(p.file);
     std::vector<std::string> names;
-    for (auto& e : source::list(source)) {
+    for (auto& e : source.list()) {
         const std::string ext = lower_extension(e.path);
         if (e.is_dir || (ext != ".tif" && ext != ".tiff" && ext != ".png") || planes.count(e.name)) continue;
         if (shading_files.count(e.name) || e.name.rfind("SC_", 0) == 0 || e.name.rfind("DC_", 0) == 0)
@@ -133,31 +135,31 @@ public:
                "ZImageProcessing records are projections (channels of their own, or --skip-projections)";
     }
 
-    int detect(const fs::path& source) const override {
+    int detect(const source::Folder& source) const override {
         if (!find_one(source, "MeasurementData.mlf", ".mlf").empty()) return 90;
         // Several .mlf files and no MeasurementData.mlf, or a MeasurementDetail.mrf without its .mlf:
         // ours still, so that configure says why rather than `files` reading the planes, shading
         // and dark-current images as sites.
         int score = 0;
-        for (auto& e : source::list(source)) {
+        for (auto& e : source.list()) {
             if (e.path.extension() == ".mlf") return 50;
             if (e.path.extension() == ".mrf") score = 40;
         }
         return score;
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+    ImageSet configure(const source::Folder& source, const LayoutOptions&) const override {
         ImageSet set;
         set.format = name();
-        fs::path mlf = find_one(source, "MeasurementData.mlf", ".mlf");
-        if (mlf.empty()) {
+        const std::string mlf_name = find_one(source, "MeasurementData.mlf", ".mlf");
+        if (mlf_name.empty()) {
             std::string names;
             bool mrf = false;
-            for (auto& e : source::list(source)) {
+            for (auto& e : source.list()) {
                 if (e.path.extension() == ".mlf") names += (names.empty() ? "" : ", ") + e.name;
                 mrf = mrf || e.path.extension() == ".mrf";
             }
-            throw input_error(source.string(),
+            throw input_error(source.path().string(),
                               names.empty() ? std::string("no MeasurementData.mlf in the folder") +
                                                   (mrf ? " beside its .mrf: the list of images is missing; copy it from "
                                                          "the instrument's measurement folder, or give --format files "
@@ -167,15 +169,17 @@ public:
                                                   ") and no MeasurementData.mlf: the instrument writes one "
                                                   "MeasurementData.mlf per acquisition; give each its own folder");
         }
-        fs::path mrf = find_one(source, "MeasurementDetail.mrf", ".mrf");
+        const fs::path mlf = source.path_of(mlf_name);
+        const std::string mrf_name = find_one(source, "MeasurementDetail.mrf", ".mrf");
+        const fs::path mrf = mrf_name.empty() ? fs::path() : source.path_of(mrf_name);
 
-        std::string plate_name = source.filename().string();
+        std::string plate_name = source.path().filename().string();
         int plate_rows = 0, plate_cols = 0;
         std::map<long, std::pair<std::optional<double>, std::optional<double>>> pixel_size;  // Ch -> (x, y)
         std::set<std::string> shading_files;  // the mrf's ShadingCorrectionSource per channel
         std::string mrf_buffer;
         if (!mrf.empty()) {
-            auto doc = parse_xml(mrf, mrf_buffer);
+            auto doc = parse_xml(source, mrf_name, mrf_buffer);
             auto root = doc.document_element();
             if (!local_name_is(root, "MeasurementDetail"))
                 throw input_error(mrf.string(), "not a MeasurementDetail file (root element is '" +
@@ -207,7 +211,7 @@ public:
         }
 
         std::string mlf_buffer;
-        auto doc = parse_xml(mlf, mlf_buffer);
+        auto doc = parse_xml(source, mlf_name, mlf_buffer);
         auto root = doc.document_element();
         if (!local_name_is(root, "MeasurementData"))
             throw input_error(mlf.string(), "not a MeasurementData file (root element is '" + std::string(root.name()) + "')");

@@ -22,7 +22,7 @@
 
 #include "core/types.h"
 #include "formats/reader.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx::container {
 
@@ -35,10 +35,9 @@ inline bool add_overflows(uint64_t a, uint64_t b, uint64_t& out) { return __buil
 // read is checked against the size the file had when opened.
 class RandomAccessFile {
 public:
-    // Local files and objects in S3 alike (storage/source_files.h): a handle the caller opened
-    // (decoders), or the file opened here (layout readers).
+    // Local files and objects in S3 alike (storage/source_files.h), opened by the caller: a decoder's
+    // handle, or a layout reader's from its folder handle.
     explicit RandomAccessFile(const source::File& file) : file_(&file) {}
-    explicit RandomAccessFile(const fs::path& file) : owned_(source::open(file)), file_(owned_.get()) {}
 
     uint64_t size() const { return file_->size(); }
     int64_t mtime_ns() const { return file_->mtime_ns(); }
@@ -70,7 +69,6 @@ public:
     }
 
 private:
-    std::unique_ptr<source::File> owned_;
     const source::File* file_;
 };
 
@@ -273,9 +271,9 @@ inline void make_unique_names(std::vector<std::string>& names) {
 
 // Names of the files in `folder` that `is_kind` accepts, sorted: the files of a folder of
 // containers (ND2, LIF), one well each.
-template <class Accept> std::vector<std::string> files_of_kind(const fs::path& folder, Accept is_kind) {
+template <class Accept> std::vector<std::string> files_of_kind(const source::Folder& folder, Accept is_kind) {
     std::vector<std::string> names;
-    for (auto& e : source::list(folder))
+    for (auto& e : folder.list())
         if (!e.is_dir && is_kind(e.path)) names.push_back(e.name);
     std::sort(names.begin(), names.end());
     return names;

@@ -37,18 +37,18 @@ struct Search {
     std::vector<fs::path> loose_examples;  // the first few of them
 };
 
-Search search(const fs::path& source) {
+Search search(const source::Folder& source) {
     const source::ListingMemo memo;  // every reader lists each folder: list it once
     Search out;
     // Breadth first, so a folder is claimed before its sub-folders are looked at. `inside`: the
     // folder lies in an acquisition found above it (its images are that acquisition's business).
-    std::deque<std::pair<fs::path, bool>> queue{{source, false}};
+    std::deque<std::pair<source::Folder, bool>> queue{{source, false}};
     size_t visited = 0;
     while (!queue.empty()) {
         auto [dir, inside] = queue.front();
         queue.pop_front();
         if (++visited > kMaxSearchFolders)
-            throw input_error(source.string(), "more than " + std::to_string(kMaxSearchFolders) +
+            throw input_error(source.path().string(), "more than " + std::to_string(kMaxSearchFolders) +
                                                     " folders to search for microscope metadata; give the acquisition "
                                                     "folder itself as --source (or --format NAME to read this one)");
         std::vector<std::pair<int, const LayoutReader*>> claims;
@@ -58,12 +58,12 @@ Search search(const fs::path& source) {
         }
         std::stable_sort(claims.begin(), claims.end(), [](auto& a, auto& b) { return a.first > b.first; });
         for (size_t i = 0; i < claims.size(); ++i)
-            if (i == 0 || claims[i].first >= kStrongClaim) out.found.push_back({claims[i].second, dir});
-        for (auto& e : source::list(dir)) {
+            if (i == 0 || claims[i].first >= kStrongClaim) out.found.push_back({claims[i].second, dir.path()});
+        for (auto& e : dir.list()) {
             if (e.name.empty() || e.name[0] == '.') continue;  // .snapshots, .Trash, hidden files
             if (e.is_dir) {
                 bool owned = std::any_of(claims.begin(), claims.end(), [&](auto& c) { return c.second->owns_subfolder(e.name); });
-                if (!owned) queue.emplace_back(e.path, inside || !claims.empty());
+                if (!owned) queue.emplace_back(dir.sub(e.name), inside || !claims.empty());
             } else if (!inside && claims.empty() && is_plain_image(e.path)) {
                 if (out.loose_examples.size() < kNamedLooseFiles) out.loose_examples.push_back(e.path);
                 ++out.loose_count;
@@ -139,16 +139,17 @@ Acquisition report(const fs::path& source, Acquisition a) {
 }  // namespace
 
 Acquisition find_acquisition(const fs::path& source, const std::string& format) {
-    if (!source::is_dir(source))
+    const source::Folder folder = source::Folder::at(source);
+    if (!folder.is_dir(""))
         throw Error(source.string() + ": not a folder (the source must be the folder the microscope wrote)",
                     Error::Kind::input);
     const bool automatic = format.empty() || format == "auto";
     if (!automatic) {
         // The named reader on this folder when it claims it (or is `files`): the user's choice.
         const LayoutReader& reader = reader_named(format);
-        if (reader.name() == "files" || reader.detect(source) > 0) return {&reader, source};
+        if (reader.name() == "files" || reader.detect(folder) > 0) return {&reader, source};
     }
-    Search s = search(source);
+    Search s = search(folder);
     if (!automatic) {
         // An explicit format on a folder above its acquisition: that format's acquisitions only.
         const LayoutReader& reader = reader_named(format);

@@ -16,7 +16,7 @@
 
 #include "formats/builtin.h"
 #include "formats/xml_util.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -28,9 +28,9 @@ constexpr long kMaxId = LONG_MAX;
 const char* const kIndexNames[] = {"Index.idx.xml", "Index.xml", "Index.ref.xml"};
 
 // True when the first bytes of the file look like a Harmony index (root EvaluationInputData).
-bool looks_like_harmony(const fs::path& file) {
+bool looks_like_harmony(const source::Folder& folder, const std::string& name) {
     try {
-        auto f = source::open(file);
+        auto f = folder.open(name);
         std::string head(size_t(std::min<uint64_t>(f->size(), 4096)), '\0');
         f->read_at(0, head.data(), head.size());
         return head.find("EvaluationInputData") != std::string::npos;
@@ -40,11 +40,11 @@ bool looks_like_harmony(const fs::path& file) {
 }
 
 // The index file: in SOURCE/Images (the export folder was given) or in SOURCE (the Images folder
-// itself was given). Empty when there is none.
-fs::path find_index(const fs::path& source) {
-    for (const fs::path& dir : {source / "Images", source})
+// itself was given); its name in SOURCE, empty when there is none.
+std::string find_index(const source::Folder& source) {
+    for (const std::string dir : {"Images/", ""})
         for (const char* name : kIndexNames)
-            if (source::is_file(dir / name) && looks_like_harmony(dir / name)) return dir / name;
+            if (source.is_file(dir + name) && looks_like_harmony(source, dir + name)) return dir + name;
     return {};
 }
 
@@ -63,13 +63,15 @@ struct ChannelProps {
 
 class IndexReader {
 public:
-    IndexReader(const fs::path& source, const fs::path& index) : source_(source), index_(index), num_(index.string()) {}
+    IndexReader(const source::Folder& source, const std::string& index)
+        : folder_(source), source_(source.path()), index_name_(index), index_(source.path_of(index)),
+          num_(index_.string()) {}
 
     ImageSet run() {
         ImageSet set;
         set.format = "harmony";
         std::string buffer;
-        auto doc = xml::parse_file(index_, buffer);
+        auto doc = xml::parse_file(folder_, index_name_, buffer);
         auto root = doc.document_element();
         if (!xml::named(root, "EvaluationInputData"))
             throw input_error(index_.string(), "not a Harmony index (root element is '" + std::string(root.name()) +
@@ -283,7 +285,10 @@ private:
         return p;
     }
 
-    fs::path source_, index_;
+    const source::Folder& folder_;
+    fs::path source_;
+    std::string index_name_;
+    fs::path index_;
     xml::Numbers num_;
 };
 
@@ -295,14 +300,15 @@ public:
                "Index.ref.xml, one TIFF per plane; not yet: FLIM series, several plates in one index, remote URLs";
     }
 
-    int detect(const fs::path& source) const override { return find_index(source).empty() ? 0 : 90; }
+    int detect(const source::Folder& source) const override { return find_index(source).empty() ? 0 : 90; }
     bool owns_subfolder(const std::string& name) const override { return name == "Images"; }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
-        fs::path index = find_index(source);
+    ImageSet configure(const source::Folder& source, const LayoutOptions&) const override {
+        const std::string index = find_index(source);
         if (index.empty())
-            throw input_error(source.string(), "no Harmony index (Images/Index.idx.xml, Index.xml or Index.ref.xml "
-                                               "with root EvaluationInputData) in the folder or its Images folder");
+            throw input_error(source.path().string(),
+                              "no Harmony index (Images/Index.idx.xml, Index.xml or Index.ref.xml "
+                              "with root EvaluationInputData) in the folder or its Images folder");
         return IndexReader(source, index).run();
     }
 };

@@ -19,7 +19,7 @@
 
 #include "formats/builtin.h"
 #include "formats/xml_util.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -27,9 +27,9 @@ namespace {
 
 constexpr long kMaxIndex = LONG_MAX;  // ranked, never used as a size
 
-std::vector<fs::path> xdce_files(const fs::path& source) {
+std::vector<fs::path> xdce_files(const source::Folder& source) {
     std::vector<fs::path> out;
-    for (auto& e : source::list(source)) {
+    for (auto& e : source.list()) {
         std::string ext = e.path.extension().string();
         std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
         if (ext == ".xdce" && !e.is_dir) out.push_back(e.path);
@@ -55,11 +55,12 @@ class XdceReader {
 public:
     explicit XdceReader(const fs::path& xdce) : xdce_(xdce), num_(xdce.string()) {}
 
-    ImageSet run(const fs::path& source) {
+    ImageSet run(const source::Folder& folder) {
+        const fs::path& source = folder.path();
         ImageSet set;
         set.format = "incell";
         std::string buffer;
-        auto doc = xml::parse_file(xdce_, buffer);
+        auto doc = xml::parse_file(folder, xdce_.filename().string(), buffer);
         auto root = doc.document_element();
         if (!xml::named(root, "ImageStack"))
             throw input_error(xdce_.string(), "not an IN Cell .xdce file (root element is '" + std::string(root.name()) +
@@ -247,18 +248,18 @@ public:
                "not yet: .xdce files without an Images list, IN Cell 1000 .im / .frm pixel files, fused waves";
     }
 
-    int detect(const fs::path& source) const override {
+    int detect(const source::Folder& source) const override {
         auto files = xdce_files(source);
         return files.empty() ? 0 : files.size() == 1 ? 90 : 50;
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+    ImageSet configure(const source::Folder& source, const LayoutOptions&) const override {
         auto files = xdce_files(source);
-        if (files.empty()) throw input_error(source.string(), "no .xdce file in the folder");
+        if (files.empty()) throw input_error(source.path().string(), "no .xdce file in the folder");
         if (files.size() > 1) {
             std::string names;
             for (auto& f : files) names += (names.empty() ? "" : ", ") + f.filename().string();
-            throw input_error(source.string(), "several .xdce files (" + names +
+            throw input_error(source.path().string(), "several .xdce files (" + names +
                                                    "); the IN Cell Analyzer writes one per plate: give each plate its own folder");
         }
         return XdceReader(files.front()).run(source);

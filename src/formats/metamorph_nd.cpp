@@ -16,7 +16,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -46,8 +46,9 @@ std::string unquote(std::string s) {
     return s;
 }
 
-NdFile parse_nd(const fs::path& file) {
-    std::string text = source::read_all(file);
+NdFile parse_nd(const source::Folder& folder, const std::string& name) {
+    const fs::path file = folder.path_of(name);
+    std::string text = folder.read_all(name);
     if (text.rfind("\"NDInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaMorph .nd file (does not start with \"NDInfoFile\")");
     NdFile nd;
@@ -132,42 +133,40 @@ public:
                "per-plane _zN TIFFs, stage positions";
     }
 
-    int detect(const fs::path& source) const override { return nd_files(source).empty() ? 0 : 85; }
+    int detect(const source::Folder& source) const override { return nd_files(source).empty() ? 0 : 85; }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+    ImageSet configure(const source::Folder& source, const LayoutOptions&) const override {
         ImageSet set;
         set.format = name();
         auto files = nd_files(source);
-        if (files.empty()) throw input_error(source.string(), "no .nd file in the folder");
-        for (auto& nd_path : files) add_acquisition(source, nd_path, set);
+        if (files.empty()) throw input_error(source.path().string(), "no .nd file in the folder");
+        for (auto& nd_name : files) add_acquisition(source, nd_name, set);
         return set;
     }
 
 private:
     // .nd files in the folder (acquisitions further down are found by find_acquisition).
-    static std::vector<fs::path> nd_files(const fs::path& source) {
-        std::vector<fs::path> out;
-        for (auto& e : source::list(source))
-            if (!e.is_dir && lower_extension(e.path) == ".nd") out.push_back(e.path);
+    static std::vector<std::string> nd_files(const source::Folder& source) {
+        std::vector<std::string> out;
+        for (auto& e : source.list())
+            if (!e.is_dir && lower_extension(e.path) == ".nd") out.push_back(e.name);
         std::sort(out.begin(), out.end());
         return out;
     }
 
-    static void add_acquisition(const fs::path& source, const fs::path& nd_path, ImageSet& set) {
-        NdFile nd = parse_nd(nd_path);
+    static void add_acquisition(const source::Folder& source, const std::string& nd_name, ImageSet& set) {
+        const fs::path nd_path = source.path_of(nd_name);
+        NdFile nd = parse_nd(source, nd_name);
         uint64_t total = uint64_t(nd.stages) * uint64_t(nd.waves) * uint64_t(nd.timepoints) * uint64_t(nd.zsteps);
         if (total > kMaxPlanes)
             throw input_error(nd_path.string(), "describes " + std::to_string(total) + " planes, more than the " +
                                                     std::to_string(kMaxPlanes) + " imextract accepts");
-        const fs::path folder = nd_path.parent_path();
         std::set<std::string> present;  // one listing instead of a stat per expected name
-        for (auto& e : source::list(folder)) present.insert(e.name);
+        for (auto& e : source.list()) present.insert(e.name);
         const std::string stem = nd_path.stem().string();
         std::string plate = stem;
         for (int k = 2; std::any_of(set.plates.begin(), set.plates.end(), [&](auto& p) { return p.name == plate; }); ++k)
             plate = stem + "_" + std::to_string(k);
-        const std::string rel_folder = folder.lexically_relative(source).generic_string();
-        auto rel = [&](const std::string& f) { return rel_folder.empty() || rel_folder == "." ? f : rel_folder + "/" + f; };
 
         // Stage positions -> (row, col, site).
         struct Pos {
@@ -231,7 +230,7 @@ private:
                     }
                     if (nd.do_stage) fstem += "_s" + std::to_string(s);
                     if (nd.do_time) fstem += "_t" + std::to_string(t);
-                    std::string file = rel(existing_variant(present, fstem, wave_z));
+                    std::string file = existing_variant(present, fstem, wave_z);
                     check_relative_name(file);
                     const long nz = wave_z ? nd.zsteps : 1;
                     for (long z = 0; z < nz; ++z) {

@@ -23,7 +23,7 @@
 #include "formats/builtin.h"
 #include "formats/metamorph.h"
 #include "formats/tiff/tiff_decoder.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -62,8 +62,9 @@ int htd_int(const fs::path& file, const std::string& key, const std::string& val
 }
 
 // Lines are `"Key", value[, value...]`. Unknown keys are ignored.
-Htd parse_htd(const fs::path& file) {
-    std::string text = source::read_all(file);
+Htd parse_htd(const source::Folder& folder, const std::string& name) {
+    const fs::path file = folder.path_of(name);
+    std::string text = folder.read_all(name);
     if (text.rfind("\"HTSInfoFile\"", 0) != 0)
         throw input_error(file.string(), "not a MetaXpress HTD file (does not start with \"HTSInfoFile\")");
     Htd h;
@@ -138,8 +139,9 @@ struct FoundFile {
 };
 
 // Image files of one plate: in `root` and in its TimePoint_N / ZStep_N sub-folders.
-void list_plate_files(const fs::path& source, const fs::path& root, std::vector<FoundFile>& out, int& thumbs) {
-    for (auto& e : source::list_tree(root, 2)) {
+void list_plate_files(const source::Folder& folder, const fs::path& root, std::vector<FoundFile>& out, int& thumbs) {
+    const fs::path& source = folder.path();
+    for (auto& e : folder.list_tree(folder.name_of(root), 2)) {
         if (e.is_dir || !is_tiff(e.path)) continue;
         // Only files in the plate folder and in its TimePoint_N / ZStep_N sub-folders.
         bool in_tz = true;
@@ -165,16 +167,16 @@ void list_plate_files(const fs::path& source, const fs::path& root, std::vector<
 
 // Files of the folder and of its TimePoint_N / ZStep_N sub-folders (two levels), at most
 // kMaxDetectEntries: what detect() looks at.
-std::vector<source::Entry> plate_folder_entries(const fs::path& root) {
+std::vector<source::Entry> plate_folder_entries(const source::Folder& root) {
     std::vector<source::Entry> out;
-    std::vector<fs::path> dirs{root};
+    std::vector<std::string> dirs{""};
     for (int depth = 0; depth < 3 && !dirs.empty(); ++depth) {
-        std::vector<fs::path> next;
+        std::vector<std::string> next;
         for (auto& d : dirs)
-            for (auto& e : source::list(d)) {
+            for (auto& e : root.list(d)) {
                 if (out.size() >= kMaxDetectEntries) return out;
                 if (e.is_dir) {
-                    if (is_tz_folder(e.name)) next.push_back(e.path);
+                    if (is_tz_folder(e.name)) next.push_back(d.empty() ? e.name : d + "/" + e.name);
                 } else {
                     out.push_back(e);
                 }
@@ -198,7 +200,7 @@ public:
     }
 
     // Plate folders only: the files in the folder and its TimePoint_N / ZStep_N sub-folders.
-    int detect(const fs::path& source) const override {
+    int detect(const source::Folder& source) const override {
         bool metamorph_name = false;
         fs::path plain_candidate;
         for (auto& e : plate_folder_entries(source)) {
@@ -214,7 +216,8 @@ public:
         // WELL_sS_wC names without GUID: ours only when the TIFF carries MetaMorph metadata.
         if (!plain_candidate.empty()) {
             try {
-                if (is_metamorph_description(tiff_image_description(plain_candidate, 0))) return 60;
+                if (is_metamorph_description(tiff_image_description(*source.open(source.name_of(plain_candidate)), 0)))
+                    return 60;
             } catch (const Error&) {
             }
         }
@@ -223,13 +226,14 @@ public:
     bool owns_subfolder(const std::string& name) const override { return is_tz_folder(name); }
     bool reads_several() const override { return true; }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+    ImageSet configure(const source::Folder& folder, const LayoutOptions&) const override {
+        const fs::path& source = folder.path();
         ImageSet set;
         set.format = name();
         // Plate roots: folders with an HTD whose ancestors (below the source) have none.
         std::vector<fs::path> htd_roots;
         std::map<fs::path, fs::path> htd_of;
-        const std::vector<source::Entry> tree = source::list_tree(source, kMaxDepth);
+        const std::vector<source::Entry> tree = folder.list_tree("", kMaxDepth);
         for (auto& e : tree) {
             if (e.is_dir || lower_extension(e.path) != ".htd") continue;
             fs::path dir = e.path.parent_path();
@@ -251,8 +255,8 @@ public:
         std::vector<Plate> plates;
         int thumbs = 0;
         for (auto& r : htd_roots) {
-            Plate p{r, parse_htd(htd_of[r]), {}};
-            list_plate_files(source, r, p.files, thumbs);
+            Plate p{r, parse_htd(folder, folder.name_of(htd_of[r])), {}};
+            list_plate_files(folder, r, p.files, thumbs);
             plates.push_back(std::move(p));
         }
         // Database layout (no HTD; also beside exported plates when a folder holds both): the plate
@@ -269,7 +273,7 @@ public:
             if (!exported) by_root.emplace(root, Plate{root, std::nullopt, {}});
         }
         for (auto& [root, p] : by_root) {
-            list_plate_files(source, root, p.files, thumbs);
+            list_plate_files(folder, root, p.files, thumbs);
             if (!p.files.empty()) plates.push_back(std::move(p));
         }
         if (thumbs) set.warnings.push_back(std::to_string(thumbs) + " thumbnail file(s) (_thumb) ignored");
@@ -317,7 +321,7 @@ public:
                 }
                 std::optional<MetaMorphPlane> meta;
                 try {
-                    meta = parse_metamorph_description(tiff_image_description(source / f->rel, 0));
+                    meta = parse_metamorph_description(tiff_image_description(*folder.open(f->rel), 0));
                 } catch (const Error&) {
                     // unreadable files are reported by configure's file checks and by the jobs
                 }
@@ -356,8 +360,8 @@ public:
                 }
                 if (a && b) {
                     try {
-                        auto ma = parse_metamorph_description(tiff_image_description(source / a->rel, 0));
-                        auto mb = parse_metamorph_description(tiff_image_description(source / b->rel, 0));
+                        auto ma = parse_metamorph_description(tiff_image_description(*folder.open(a->rel), 0));
+                        auto mb = parse_metamorph_description(tiff_image_description(*folder.open(b->rel), 0));
                         if (ma && mb && ma->z_position && mb->z_position && *ma->z_position != *mb->z_position)
                             set.pixel_size_z = std::fabs(*mb->z_position - *ma->z_position);
                     } catch (const Error&) {
@@ -372,7 +376,7 @@ public:
                 if (f.zstep >= 0 || projection_of_wave.count(f.name.wave)) continue;
                 std::string method;
                 try {
-                    if (auto m = parse_metamorph_description(tiff_image_description(source / f.rel, 0)))
+                    if (auto m = parse_metamorph_description(tiff_image_description(*folder.open(f.rel), 0)))
                         method = m->projection_method;
                 } catch (const Error&) {
                 }

@@ -12,7 +12,7 @@
 #include "core/fileutil.h"
 #include "formats/builtin.h"
 #include "formats/tiff/tiff_decoder.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -133,17 +133,18 @@ public:
                "XResolution, spacing=, >4 GB contiguous files. Not yet: ImageJ channel names/LUTs, frame interval";
     }
 
-    int detect(const fs::path& source) const override {
-        for (auto& e : source::list_tree(source, 1 << 20, 100000))
+    int detect(const source::Folder& source) const override {
+        for (auto& e : source.list_tree("", 1 << 20, 100000))
             if (!e.is_dir && is_image(e.path)) return 1;
         return 0;
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions& opt) const override {
+    ImageSet configure(const source::Folder& folder, const LayoutOptions& opt) const override {
+        const fs::path& source = folder.path();
         ImageSet set;
         set.format = name();
         std::vector<std::string> files;
-        for (auto& e : source::list_tree(source)) {
+        for (auto& e : folder.list_tree()) {
             if (e.is_dir || !is_image(e.path)) continue;
             const fs::path rel = e.path.lexically_relative(source);
             // Hidden files and everything in hidden folders (.snapshots, .Trash) are not images.
@@ -236,9 +237,10 @@ public:
             uint32_t pages = 1;
             fs::path full = source / m.file;
             if (is_tiff(full)) {
+                const auto file = folder.open(m.file);
                 // ImageJ files over 4 GB declare more images than they have IFDs (contiguous planes).
-                pages = tiff_declared_planes(full);
-                const std::string description = tiff_image_description(full, 0);
+                pages = tiff_declared_planes(*file);
+                const std::string description = tiff_image_description(*file, 0);
                 // Plain pages would fold an OME-TIFF's channels and time-points into z.
                 if (is_ome_xml(description))
                     throw input_error(full.string(), "carries OME-XML metadata (an OME-TIFF); the files layout would read "
@@ -247,7 +249,7 @@ public:
                 if (pages > 1 && !imagej) h.slices = int(pages);
                 if (imagej && !set.pixel_size_x && h.unit_um > 0) {
                     // XResolution is pixels per unit.
-                    if (auto res = tiff_resolution(full)) {
+                    if (auto res = tiff_resolution(*file)) {
                         set.pixel_size_x = h.unit_um / res->first;
                         set.pixel_size_y = h.unit_um / res->second;
                     }

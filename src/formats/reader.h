@@ -19,10 +19,8 @@
 
 #include "core/image_set.h"
 #include "core/types.h"
+#include "storage/source_folder.h"
 
-namespace imx::source {
-class File;  // storage/source_files.h
-}
 
 namespace imx {
 
@@ -38,10 +36,12 @@ public:
     virtual ~LayoutReader() = default;
     virtual std::string name() const = 0;          // "cellvoyager", "ome-tiff", "files"
     virtual std::string description() const = 0;   // one line for `imextract formats`
+    // Readers name files relative to the folder handle (storage/source_folder.h), never by paths of
+    // their own: the handle refuses names that lead out of the source folder.
     // Confidence 0..100 that `folder` itself holds an acquisition in this layout (its metadata in
     // the folder, or in the sub-folders the layout defines); 0 = not mine. Must be cheap (file
     // names and at most a few headers) and must not search further down: find_acquisition does.
-    virtual int detect(const fs::path& folder) const = 0;
+    virtual int detect(const source::Folder& folder) const = 0;
     // True when sub-folder `name` of an acquisition folder is part of that acquisition (Harmony's
     // Images, ScanR's data, MetaXpress's TimePoint_N / ZStep_N): no other acquisition is looked
     // for in it.
@@ -53,7 +53,13 @@ public:
     // plate of its own (MetaXpress plate folders of one export or database folder).
     virtual bool reads_several() const { return false; }
     // Reads the metadata. Throws Error (Kind::input) with the file and the reason when it cannot.
-    virtual ImageSet configure(const fs::path& source, const LayoutOptions& options) const = 0;
+    virtual ImageSet configure(const source::Folder& source, const LayoutOptions& options) const = 0;
+
+    // For callers that hold a path (tests, tools): the same on the handle of that folder.
+    int detect(const fs::path& folder) const { return detect(source::Folder::at(folder)); }
+    ImageSet configure(const fs::path& source, const LayoutOptions& options) const {
+        return configure(source::Folder::at(source), options);
+    }
 };
 
 // Geometry of one page of an image file.
@@ -145,12 +151,6 @@ const PixelDecoder& decoder_for(const source::File& file);
 // Convenience: decode one plane of a file with whichever decoder accepts it.
 void read_plane(const source::File& file, const PlaneAddress& at, Plane& out);
 
-// Resolves `relative` (from metadata) inside `source`; throws when it escapes the folder
-// ("../", absolute paths, symlinks leading out). Costs a few syscalls per path component: for
-// reading and deleting files, not for checking a million names from metadata.
-fs::path resolve_inside(const fs::path& source, const std::string& relative);
-// The cheap, lexical part of that check (empty, absolute or '..' names), for metadata readers
-// and the catalog; reading a file still goes through resolve_inside.
-void check_relative_name(const std::string& relative);
+// check_relative_name and resolve_inside: storage/source_folder.h.
 
 }  // namespace imx

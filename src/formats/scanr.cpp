@@ -15,7 +15,7 @@
 
 #include "formats/builtin.h"
 #include "formats/xml_util.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -36,10 +36,11 @@ struct Descriptor {
 std::string scalar_name(const pugi::xml_node& n) { return xml::child_text(n, "Name"); }
 bool is_scalar(const pugi::xml_node& n) { return xml::child(n, "Name") && xml::child(n, "Val"); }
 
-Descriptor read_descriptor(const fs::path& file) {
+Descriptor read_descriptor(const source::Folder& folder, const std::string& name) {
+    const fs::path file = folder.path_of(name);
     Descriptor d;
     std::string buffer;
-    auto doc = xml::parse_file(file, buffer);
+    auto doc = xml::parse_file(folder, name, buffer);
     auto root = doc.document_element();
     xml::Numbers num(file.string());
     // Depth-first walk over every element: LabVIEW nests clusters freely, keys are unique enough.
@@ -171,18 +172,14 @@ bool parse_name(const std::string& name, FileName& out) {
     return out.w >= 0 && out.p >= 0;
 }
 
-fs::path descriptor_in(const fs::path& source, const char* name) {
-    return source::is_file(source / name) ? source / name : fs::path();
-}
-
-// The image folder: data/ (any case), else the source folder itself.
-fs::path data_dir(const fs::path& source) {
-    for (auto& e : source::list(source)) {
+// The image folder's name in the source: data/ (any case), else "" (the source folder itself).
+std::string data_dir(const source::Folder& source) {
+    for (auto& e : source.list()) {
         std::string n = e.name;
         std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-        if (n == "data" && e.is_dir) return e.path;
+        if (n == "data" && e.is_dir) return e.name;
     }
-    return source;
+    return {};
 }
 
 class ScanrLayout final : public LayoutReader {
@@ -193,8 +190,8 @@ public:
                "not yet: the binary experiment_descriptor.dat (file names only), stage positions, data/metadata.ome.xml";
     }
 
-    int detect(const fs::path& source) const override {
-        if (descriptor_in(source, "experiment_descriptor.xml").empty() && descriptor_in(source, "experiment_descriptor.dat").empty())
+    int detect(const source::Folder& source) const override {
+        if (!source.is_file("experiment_descriptor.xml") && !source.is_file("experiment_descriptor.dat"))
             return 0;
         return 90;
     }
@@ -203,27 +200,27 @@ public:
                                               [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+    ImageSet configure(const source::Folder& folder, const LayoutOptions&) const override {
+        const fs::path& source = folder.path();
         ImageSet set;
         set.format = name();
-        fs::path xml_file = descriptor_in(source, "experiment_descriptor.xml");
         Descriptor d;
-        if (!xml_file.empty()) {
-            d = read_descriptor(xml_file);
-        } else if (!descriptor_in(source, "experiment_descriptor.dat").empty()) {
+        const bool xml_descriptor = folder.is_file("experiment_descriptor.xml");
+        if (xml_descriptor) {
+            d = read_descriptor(folder, "experiment_descriptor.xml");
+        } else if (folder.is_file("experiment_descriptor.dat")) {
             set.warnings.push_back("only the binary experiment_descriptor.dat is present: plate format, channel order "
                                    "and pixel size are not read; planes come from the file names");
         } else {
             throw input_error(source.string(), "no experiment_descriptor.xml (or .dat) in the folder");
         }
-        fs::path data = data_dir(source);
-        std::string rel_dir = data.lexically_relative(source).generic_string();
-        if (rel_dir == ".") rel_dir.clear();
+        const std::string rel_dir = data_dir(folder);
+        const fs::path data = folder.path_of(rel_dir);
 
         std::vector<std::pair<std::string, FileName>> files;
         size_t unparsed = 0;
         std::string first_unparsed;
-        for (auto& e : source::list(data)) {
+        for (auto& e : folder.list(rel_dir)) {
             if (e.is_dir) continue;
             std::string n = e.name;
             std::string ext = lower_extension(e.path);
@@ -253,7 +250,7 @@ public:
             cols = format.cols;
             if (!rows) throw input_error(source.string(), "well index W" + std::to_string(max_w) +
                                                               " exceeds a 1536-well plate and the descriptor gives no plate format");
-            if (!xml_file.empty())
+            if (xml_descriptor)
                 set.warnings.push_back("the descriptor gives no plate format; assuming " + std::to_string(rows * cols) +
                                        " wells (" + std::to_string(rows) + "x" + std::to_string(cols) + ")");
         }

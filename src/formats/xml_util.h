@@ -18,7 +18,7 @@
 #include "core/fileutil.h"
 #include "core/types.h"
 #include "formats/reader.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx::xml {
 
@@ -69,11 +69,13 @@ inline std::string child_text(const pugi::xml_node& n, std::string_view local) {
     return c ? trim(c.text().get()) : std::string();
 }
 
-// Reads a whole metadata file (its size bounds the buffer) and parses it. pugixml never expands entities other than
-// the five predefined ones and character references, and does not read DOCTYPE internal subsets
-// (parse_default has no parse_doctype), so "billion laughs" and external entities cannot work.
-inline pugi::xml_document parse_file(const std::filesystem::path& file, std::string& buffer) {
-    buffer = source::read_all(file);
+// Reads the folder's metadata file `name` (its size bounds the buffer) and parses it. pugixml never
+// expands entities other than the five predefined ones and character references, and does not read
+// DOCTYPE internal subsets (parse_default has no parse_doctype), so "billion laughs" and external
+// entities cannot work.
+inline pugi::xml_document parse_file(const source::Folder& folder, const std::string& name, std::string& buffer) {
+    const std::filesystem::path file = folder.path_of(name);
+    buffer = folder.read_all(name);
     pugi::xml_document doc;
     auto r = doc.load_buffer_inplace(buffer.data(), buffer.size(), pugi::parse_default, pugi::encoding_auto);
     if (!r)

@@ -49,7 +49,8 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     LayoutOptions lopt;
     lopt.pattern = opt.pattern;
     lopt.tiles = opt.tiles;
-    ImageSet set = reader->configure(source, lopt);
+    const source::Folder folder = source::Folder::at(source);
+    ImageSet set = reader->configure(folder, lopt);
     if (set.format.empty()) set.format = reader->name();
     place_projections(set, source, opt.skip_projections);
     validate(set, source);
@@ -101,7 +102,7 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     // The first image decides the plane geometry when the metadata does not give it, and checks it
     // when it does: a plate stores one plane size and one pixel type.
     const std::string first_present = first->file;
-    const auto probe = source::open(resolve_inside(source, first_present));
+    const auto probe = folder.open(first_present);
     PageInfo info = decoder_for(*probe).page_info(*probe, first->page);
     if (set.width && (set.width != info.width || set.height != info.height))
         set.warnings.push_back("metadata says planes are " + std::to_string(set.width) + "x" +
@@ -119,7 +120,7 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     std::set<std::string> probed{first->plate};
     for (auto& pl : set.planes) {
         if (!present.count(pl.file) || own_geometry.count(pl.plate) || !probed.insert(pl.plate).second) continue;
-        const auto file = source::open(resolve_inside(source, pl.file));
+        const auto file = folder.open(pl.file);
         const PageInfo other = decoder_for(*file).page_info(*file, pl.page);
         if (other.width == set.width && other.height == set.height && other.dtype == *set.dtype) continue;
         for (auto& plate : set.plates)

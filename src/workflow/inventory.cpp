@@ -1,6 +1,5 @@
 #include "workflow/inventory.h"
 
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -12,7 +11,7 @@
 #include <unordered_map>
 
 #include "core/fileutil.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 #include "core/workspace.h"
 
 namespace imx {
@@ -39,27 +38,6 @@ std::string reason_of(std::string what, const std::string& full) {
     return what;
 }
 
-// Where `rel` is and whether it is a file, for reading. A local path is lstat'ed component by
-// component below the source; only one that passes through a symlink takes resolve_inside's full
-// check (which refuses links leading out of the folder), so a plain folder costs one lstat a file.
-bool locate(const fs::path& source, const std::string& rel, fs::path& full) {
-    if (!source::is_remote(source)) {
-        check_relative_name(rel);
-        struct stat st {};
-        fs::path at = source;
-        bool link = false;
-        for (auto& part : fs::path(rel)) {
-            at /= part;
-            if (::lstat(at.c_str(), &st) != 0) return false;
-            if ((link = S_ISLNK(st.st_mode))) break;
-        }
-        full = source / rel;
-        if (!link) return S_ISREG(st.st_mode);
-    }
-    full = resolve_inside(source, rel);
-    return source::is_file(full);
-}
-
 // What a file holds, read by the decoder its extension names (TIFF, PNG: contents() checks the
 // magic bytes itself), else, or when that fails (a .tif that is really a PNG), by the decoder
 // its first bytes pick, as a run job picks it. Saves opening every plane file twice.
@@ -80,6 +58,7 @@ FileContents contents_of(const fs::path& full) {
 // the disk or the network as much as they compute).
 std::vector<Probe> probe_files(const std::vector<std::string>& names, const fs::path& source) {
     std::vector<Probe> out(names.size());
+    const source::Folder folder = source::Folder::at(source);
     std::atomic<size_t> next{0};
     auto work = [&] {
         source::HeaderReads headers_only;  // objects in S3: 64 KiB ranges, not whole plane files
@@ -87,7 +66,8 @@ std::vector<Probe> probe_files(const std::vector<std::string>& names, const fs::
             Probe& p = out[i];
             fs::path full = source / names[i];
             try {
-                if (!locate(source, names[i], full)) {
+                // The handle refuses names and symlinks that lead out of the source folder.
+                if (!folder.is_file(names[i])) {
                     p.content = "missing";
                     p.why = "file not found";
                     continue;

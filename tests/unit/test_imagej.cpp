@@ -54,7 +54,7 @@ TEST(ImageJ, ContiguousHyperstackBeyondTheIfds) {
     ASSERT_EQ(out.height, 5u);
     EXPECT_EQ(out.as<uint16_t>()[0], 100 + 11 * 1000);
     EXPECT_EQ(out.as<uint16_t>()[29], 100 + 11 * 1000 + 29);
-    EXPECT_EQ(tiff_declared_planes(d / p->file), 12u);
+    EXPECT_EQ(tiff_declared_planes(*source::open(d / p->file)), 12u);
     fs::remove_all(d);
 }
 
@@ -69,10 +69,10 @@ TEST(ImageJ, TruncatedContiguousFile) {
     EXPECT_NE(e.find("beyond the end"), std::string::npos) << e;
     EXPECT_NE(e.find("x.tif"), std::string::npos) << e;
     // What a layout reader may list is capped by what the file holds.
-    EXPECT_EQ(tiff_declared_planes(d / "x.tif"), 11u);
+    EXPECT_EQ(tiff_declared_planes(*source::open(d / "x.tif")), 11u);
     // A description promising more planes than any page count: no crash, input error on read.
     test::write_contiguous_tiff(d / "y.tif", 4, 4, 1, 2000000000, false, 0, "\nslices=2000000000");
-    EXPECT_EQ(tiff_declared_planes(d / "y.tif"), 1u);
+    EXPECT_EQ(tiff_declared_planes(*source::open(d / "y.tif")), 1u);
     ImageSet s = files().configure(d, {});  // lists 11 + 1 planes, with a warning each, no huge list
     EXPECT_EQ(s.planes.size(), 12u);
     e = test::error_of([&] { read_plane(*source::open(d / "y.tif"), {0, 1999999999, 0}, out); });

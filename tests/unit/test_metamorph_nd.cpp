@@ -73,8 +73,8 @@ TEST(MetaMorphNd, StkAndTifPlanesWithWellStages) {
     ASSERT_EQ(out.height, 4u);
     EXPECT_EQ(out.as<uint16_t>()[0], 2 * 10000 + 2 * 100 + 2000);
     EXPECT_EQ(out.as<uint16_t>()[19], 2 * 10000 + 2 * 100 + 2000 + 19);
-    EXPECT_EQ(tiff_declared_planes(d / p->file), 3u);
-    EXPECT_EQ(tiff_page_count(d / p->file), 1u);
+    EXPECT_EQ(tiff_declared_planes(*source::open(d / p->file)), 3u);
+    EXPECT_EQ(tiff_page_count(*source::open(d / p->file)), 1u);
     // Page 0 still goes through libtiff.
     read_plane(*source::open(d / p->file), {0, 0, 0}, out);
     EXPECT_EQ(out.as<uint16_t>()[1], 2 * 10000 + 2 * 100 + 1);

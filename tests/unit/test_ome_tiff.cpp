@@ -436,6 +436,33 @@ TEST_F(OmeTiffTest, InconsistentOrBrokenMetadataIsAClearError) {
     EXPECT_NE(e.find("SizeX='16px' is not a non-negative integer"), std::string::npos) << e;
 }
 
+// The bound on declared planes counts the files the reader takes (OME-TIFFs, companions and the
+// files their TiffData name), not every file of the folder: a big unrelated file raises nothing.
+TEST_F(OmeTiffTest, PlaneBoundCountsTheFilesTakenOnly) {
+    write_ome_tiff(dir_ / "a.ome.tif", {1},
+                   ome_open() + "<Image ID=\"Image:0\">" + pixels_open(100000, 1, 1, "XYZCT") + tiff_data(0, 0, 0, 0) +
+                       "</Pixels></Image></OME>");
+    { std::ofstream(dir_ / "scan.raw"); }
+    fs::resize_file(dir_ / "scan.raw", 1 << 20);  // sparse: a megabyte the bound must not count
+    std::string e = error_of([&] { configure(); });
+    EXPECT_NE(e.find("declares 100000 x 1 x 1 planes, more than the " + std::to_string(fs::file_size(dir_ / "a.ome.tif")) +
+                     " bytes"),
+              std::string::npos)
+        << e;
+
+    // A companion's planes live in the TIFFs it names, whatever their names: those count.
+    fs::remove(dir_ / "a.ome.tif");
+    write_ome_tiff(dir_ / "t0.tif", {7}, std::string(4000, ' ') + "pixels only");
+    const std::string companion = ome_open() + "<Image ID=\"Image:0\">" + pixels_open(2000, 1, 1, "XYZCT") +
+                                  tiff_data(0, 0, 0, 0, "t0.tif", "urn:uuid:t0") + "</Pixels></Image></OME>";
+    write_text(dir_ / "set.companion.ome", companion);
+    ASSERT_LT(fs::file_size(dir_ / "set.companion.ome"), 2000u);
+    const ImageSet set = configure();
+    ASSERT_EQ(set.planes.size(), 1u);
+    EXPECT_EQ(set.planes[0].file, "t0.tif");
+    EXPECT_EQ(decoded_pixel(dir_, set.planes[0], 1, 0), pixel_value(7, 1, 0));
+}
+
 TEST_F(OmeTiffTest, EntitiesAreNotExpanded) {
     write_text(root_ / "secret.txt", "SECRET");
     const std::string xml = "<?xml version=\"1.0\"?><!DOCTYPE OME [<!ENTITY xxe SYSTEM \"file://" +

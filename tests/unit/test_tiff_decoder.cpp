@@ -350,11 +350,11 @@ TEST_F(TiffDecoderTest, ImageDescriptionPerPage) {
     s.descriptions = {"<OME>first</OME>", "", "third page"};
     const fs::path file = dir_ / "desc.tif";
     write_fixture(file, s, 3);
-    EXPECT_EQ(tiff_image_description(file), "<OME>first</OME>");
-    EXPECT_EQ(tiff_image_description(file, 1), "");
-    EXPECT_EQ(tiff_image_description(file, 2), "third page");
-    EXPECT_EQ(tiff_page_count(file), 3u);
-    std::string e = error_of([&] { tiff_image_description(file, 3); });
+    EXPECT_EQ(tiff_image_description(*source::open(file)), "<OME>first</OME>");
+    EXPECT_EQ(tiff_image_description(*source::open(file), 1), "");
+    EXPECT_EQ(tiff_image_description(*source::open(file), 2), "third page");
+    EXPECT_EQ(tiff_page_count(*source::open(file)), 3u);
+    std::string e = error_of([&] { tiff_image_description(*source::open(file), 3); });
     EXPECT_NE(e.find(file.string()), std::string::npos) << e;
     EXPECT_NE(e.find("does not exist"), std::string::npos) << e;
 }

@@ -134,9 +134,10 @@ TEST(TiffSamples, EveryPageMatchesAnIndependentReader) {
 TEST(TiffSamples, OmeXmlIsInTheFirstDescription) {
     const fs::path root = IMX_SAMPLES_DIR;
     if (!fs::is_directory(root)) GTEST_SKIP() << "samples folder " << root << " is absent; conformance test skipped";
-    const std::string d = tiff_image_description(root / "ome-tiff/bioformats-artificial/multi-channel.ome.tiff");
+    const std::string d =
+        tiff_image_description(*source::open(root / "ome-tiff/bioformats-artificial/multi-channel.ome.tiff"));
     EXPECT_EQ(d.rfind("<?xml", 0), 0u);
     EXPECT_NE(d.find("SizeC=\"3\""), std::string::npos);
-    EXPECT_NE(tiff_image_description(root / "imagej-tiff/BioImageAnalysisNotebooks/Bead_Image1_crop.tif").find("ImageJ="),
-              std::string::npos);
+    const auto imagej = source::open(root / "imagej-tiff/BioImageAnalysisNotebooks/Bead_Image1_crop.tif");
+    EXPECT_NE(tiff_image_description(*imagej).find("ImageJ="), std::string::npos);
 }

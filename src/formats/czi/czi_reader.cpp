@@ -8,7 +8,7 @@
 #include "formats/container_util.h"
 #include "formats/czi/czi.h"
 #include "formats/reader.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -41,19 +41,20 @@ public:
                "mosaics stitched by position (or --tiles as-sites)";
     }
 
-    int detect(const fs::path& source) const override {
-        for (auto& e : source::list(source))
+    int detect(const source::Folder& source) const override {
+        for (auto& e : source.list())
             if (is_czi_name(e.path)) return 85;
         return 0;
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions& options) const override {
+    ImageSet configure(const source::Folder& folder, const LayoutOptions& options) const override {
+        const fs::path& source = folder.path();
         const bool as_sites = options.tiles == "as-sites";
         if (!options.tiles.empty() && options.tiles != "as-sites" && options.tiles != "mosaic")
             throw Error("--tiles must be 'mosaic' (default) or 'as-sites', not '" + options.tiles + "'",
                         Error::Kind::usage);
         std::vector<std::string> names;
-        for (auto& e : source::list(source))
+        for (auto& e : folder.list())
             if (is_czi_name(e.path) && !e.is_dir) names.push_back(e.name);
         std::sort(names.begin(), names.end());
         if (names.empty()) throw input_error(source.string(), "no .czi files in this folder");
@@ -68,7 +69,7 @@ public:
         czi::PlaneGeometry first{};
         for (size_t fi = 0; fi < names.size(); ++fi) {
             const fs::path path = source / names[fi];
-            const auto file = source::open(path);
+            const auto file = folder.open(names[fi]);
             const czi::Index idx = czi::read_index(*file);
             const czi::Metadata md = czi::read_metadata(*file, idx);
             for (auto& w : idx.warnings) set.warnings.push_back(w);

@@ -7,7 +7,7 @@
 #include "formats/builtin.h"
 #include "formats/container_util.h"
 #include "formats/lif/lif_file.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -69,7 +69,7 @@ public:
 
 // ---- layout reader ------------------------------------------------------------------------------
 
-std::vector<std::string> lif_files(const fs::path& source) {
+std::vector<std::string> lif_files(const source::Folder& source) {
     return container::files_of_kind(source, [](const fs::path& p) { return is_lif_name(p); });
 }
 
@@ -81,10 +81,11 @@ public:
                "site; lambda sweeps as channels; images of another plane size go to a plate of their own). Not yet: "
                "compressed or RGB LIF images";
     }
-    int detect(const fs::path& source) const override { return lif_files(source).empty() ? 0 : 80; }
+    int detect(const source::Folder& source) const override { return lif_files(source).empty() ? 0 : 80; }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
-        const auto files = lif_files(source);
+    ImageSet configure(const source::Folder& folder, const LayoutOptions&) const override {
+        const fs::path& source = folder.path();
+        const auto files = lif_files(folder);
         if (files.empty()) throw input_error(source.string(), "no .lif files in this folder");
         ImageSet set;
         set.format = name();
@@ -96,7 +97,7 @@ public:
         // of their own.
         container::PlatesBySize plates(set);
         for (size_t i = 0; i < files.size(); ++i) {
-            auto s = structure_of(source / files[i]);
+            auto s = structure_of(*folder.open(files[i]));
             for (auto& w : s->warnings) set.warnings.push_back(w);
             if (s->images.empty()) {
                 set.warnings.push_back(files[i] + ": no image with pixel data; file skipped");

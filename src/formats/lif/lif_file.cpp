@@ -386,7 +386,6 @@ container::StructureCache<LifStructure>& cache() {
 }  // namespace
 
 std::shared_ptr<const LifStructure> structure_of(const source::File& file) { return cache().get(file, parse_lif); }
-std::shared_ptr<const LifStructure> structure_of(const fs::path& file) { return structure_of(*source::open(file)); }
 
 // The image holding global plane `page`.
 const LifImage& image_of(const source::File& file, const LifStructure& s, uint32_t page) {

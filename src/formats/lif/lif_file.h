@@ -92,7 +92,6 @@ struct LifStructure {
 std::shared_ptr<const LifStructure> parse_lif(const RandomAccessFile& f);
 // parse_lif through a small per-file cache (path, size, mtime).
 std::shared_ptr<const LifStructure> structure_of(const source::File& file);
-std::shared_ptr<const LifStructure> structure_of(const fs::path& file);
 // The image holding global plane `page`; throws naming the file when there is none.
 const LifImage& image_of(const source::File& file, const LifStructure& s, uint32_t page);
 bool is_lif_name(const fs::path& p);

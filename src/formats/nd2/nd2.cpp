@@ -8,7 +8,7 @@
 #include "formats/builtin.h"
 #include "formats/container_util.h"
 #include "formats/nd2/nd2_file.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -23,7 +23,6 @@ container::StructureCache<nd2::Structure>& cache() {
 }
 
 std::shared_ptr<const nd2::Structure> structure_of(const source::File& file) { return cache().get(file, nd2::parse); }
-std::shared_ptr<const nd2::Structure> structure_of(const fs::path& file) { return structure_of(*source::open(file)); }
 
 bool is_nd2_name(const fs::path& p) {
     std::string ext = p.extension().string();
@@ -153,7 +152,7 @@ private:
 
 // ---- layout reader -------------------------------------------------------------------------------
 
-std::vector<std::string> nd2_files(const fs::path& source) {
+std::vector<std::string> nd2_files(const source::Folder& source) {
     return container::files_of_kind(source, [](const fs::path& p) { return is_nd2_name(p); });
 }
 
@@ -165,10 +164,11 @@ public:
                "metadata) and v2 (JPEG 2000 boxes, XML metadata); each file a well, XY positions sites; files of "
                "another frame size go to a plate of their own. Not yet: lossy (eCompression 1) frames";
     }
-    int detect(const fs::path& source) const override { return nd2_files(source).empty() ? 0 : 80; }
+    int detect(const source::Folder& source) const override { return nd2_files(source).empty() ? 0 : 80; }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
-        const auto files = nd2_files(source);
+    ImageSet configure(const source::Folder& folder, const LayoutOptions&) const override {
+        const fs::path& source = folder.path();
+        const auto files = nd2_files(folder);
         if (files.empty()) throw input_error(source.string(), "no .nd2 files in this folder");
         ImageSet set;
         set.format = name();
@@ -180,7 +180,7 @@ public:
         // file's position.
         container::PlatesBySize plates(set, true);
         for (size_t i = 0; i < files.size(); ++i) {
-            auto s = structure_of(source / files[i]);
+            auto s = structure_of(*folder.open(files[i]));
             for (auto& w : s->warnings) set.warnings.push_back(w);
             const size_t pi = plates.plate_for({s->width, s->height, s->dtype, s->bits_significant, s->pixel_size,
                                                 s->pixel_size, s->z_step, s->time_interval_s},

@@ -24,7 +24,7 @@
 #include "formats/ome_tiff/ome_tiff_files.h"
 #include "formats/ome_tiff/ome_tiff_model.h"
 #include "formats/tiff/tiff_decoder.h"
-#include "storage/source_files.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -35,7 +35,7 @@ using namespace ome_tiff;  // OME-XML values and the model
 // One configure() run.
 class Reader {
 public:
-    explicit Reader(const fs::path& source) : source_(source) {}
+    explicit Reader(const source::Folder& folder) : folder_(folder), source_(folder.path()) {}
 
     ImageSet run() {
         list_files();
@@ -53,10 +53,13 @@ public:
     }
 
 private:
+    const source::Folder& folder_;
     fs::path source_;
     std::vector<std::string> docs_;       // relative names: companions first, then TIFFs
     std::set<std::string> tiff_names_;    // OME-TIFF files in the folder
-    uint64_t folder_bytes_ = 0;           // the size of the folder's files, which hold every plane
+    // The size of the files taken (documents, and the files their TiffData name), which hold every
+    // plane: a bound on the planes metadata may declare, from a stat of those files only.
+    uint64_t file_bytes_ = 0;
     std::set<std::string> covered_;       // files referenced by a document already read
     std::vector<std::string> no_xml_;
     std::vector<std::string> files_;      // files planes point at (relative, '/' separated)
@@ -71,19 +74,17 @@ private:
 
     void list_files() {
         std::vector<std::string> companions, tiffs;
-        for (auto& e : source::list(source_)) {
+        for (auto& e : folder_.list()) {
             if (e.is_dir) continue;
             if (is_companion_name(e.name)) companions.push_back(e.name);
             else if (is_ome_tiff_name(e.name)) tiffs.push_back(e.name);
-            // Local listings carry no sizes (no stat per entry); this bound needs them.
-            folder_bytes_ += e.size ? e.size : source::file_size(e.path).value_or(0);
         }
         std::sort(companions.begin(), companions.end());
         std::sort(tiffs.begin(), tiffs.end());
         if (companions.empty() && tiffs.empty())
-            for (auto& e : source::list(source_)) {
+            for (auto& e : folder_.list()) {
                 if (e.is_dir || !is_plain_tiff_name(e.name)) continue;
-                if (carries_ome_xml(e.path)) tiffs.push_back(e.name);
+                if (carries_ome_xml(folder_, e.name)) tiffs.push_back(e.name);
                 else warnings_.push_back(path_of(e.name) + ": no OME-XML in the first page's ImageDescription; "
                                                             "not part of the OME-TIFF set, skipped");
             }
@@ -93,6 +94,8 @@ private:
         docs_ = companions;
         docs_.insert(docs_.end(), tiffs.begin(), tiffs.end());
         tiff_names_.insert(tiffs.begin(), tiffs.end());
+        // Local listings carry no sizes (no stat per entry): the files taken are stat'ed here.
+        for (auto& doc : docs_) file_bytes_ += folder_.size(doc).value_or(0);
     }
 
     std::string path_of(const std::string& rel) const { return (source_ / rel).string(); }
@@ -101,9 +104,9 @@ private:
     std::string xml_of(const std::string& doc) {
         std::string text;
         if (is_companion_name(doc)) {
-            text = source::read_all(source_ / doc);
+            text = folder_.read_all(doc);
         } else {
-            text = tiff_image_description(source_ / doc, 0);
+            text = tiff_image_description(*folder_.open(doc), 0);
         }
         return text;
     }
@@ -127,15 +130,16 @@ private:
     int file_ref(const std::string& doc, const std::string& raw) {
         const std::string name = fs::path(trim(raw)).lexically_normal().generic_string();
         if (auto it = file_index_.find(name); it != file_index_.end()) return it->second;
-        fs::path full;
+        std::optional<uint64_t> size;
         try {
-            full = resolve_inside(source_, trim(raw));
+            size = folder_.size(trim(raw));
         } catch (const Error& e) {
             throw input_error(path_of(doc), "OME-XML refers to '" + trim(raw) + "', which is refused: " + e.what());
         }
-        if (!source::is_file(full))
+        if (!size)
             throw input_error(path_of(doc), "OME-XML refers to file '" + name +
                                                 "', which is missing from the folder (incomplete multi-file set?)");
+        if (std::find(docs_.begin(), docs_.end(), name) == docs_.end()) file_bytes_ += *size;
         files_.push_back(name);
         file_index_[name] = int(files_.size() - 1);
         return int(files_.size() - 1);
@@ -145,7 +149,7 @@ private:
         const std::string& name = files_[size_t(file)];
         auto it = page_counts_.find(name);
         if (it != page_counts_.end()) return it->second;
-        const uint32_t n = tiff_page_count(source_ / name);
+        const uint32_t n = tiff_page_count(*folder_.open(name));
         page_counts_[name] = n;
         return n;
     }
@@ -183,7 +187,7 @@ private:
             const std::string master = attr_str(bin, "MetadataFile");
             if (master.empty()) num.fail("OME-XML BinaryOnly without MetadataFile");
             try {
-                resolve_inside(source_, master);
+                folder_.path_of(master);
             } catch (const Error& e) {
                 num.fail("BinaryOnly MetadataFile '" + master + "' is refused: " + e.what());
             }
@@ -251,10 +255,12 @@ private:
         }
         read_physical(num, px, img, warnings_);
         read_channels(num, node, px, img);
-        // Every plane is at least a byte of one of the folder's files.
-        if (img.plane_count() > folder_bytes_)
+        // Every plane is at least a byte of one of the files taken, these TiffData's too.
+        for (const auto& td : children(px, "TiffData"))
+            if (auto u = child(td, "UUID"); u && !attr_str(u, "FileName").empty()) file_ref(doc, attr_str(u, "FileName"));
+        if (img.plane_count() > file_bytes_)
             num.fail("OME-XML Image " + img.id + " declares " + std::to_string(img.sz) + " x " + std::to_string(img.ec) +
-                     " x " + std::to_string(img.st) + " planes, more than the " + std::to_string(folder_bytes_) +
+                     " x " + std::to_string(img.st) + " planes, more than the " + std::to_string(file_bytes_) +
                      " bytes of the folder's files hold");
         img.planes.assign(size_t(img.plane_count()), Loc{});
         map_tiff_data(doc, num, px, img, default_ifd);
@@ -485,9 +491,9 @@ private:
                 uint32_t z = 0, c = 0, t = 0;
                 img.coords(p, z, c, t);
                 for (uint32_t s = 0; s < img.spp; ++s) {
-                    if (set.planes.size() >= folder_bytes_)
+                    if (set.planes.size() >= file_bytes_)
                         throw input_error(source_.string(), "the OME-XML describes more planes than the " +
-                                                                std::to_string(folder_bytes_) + " bytes of the folder's files hold");
+                                                                std::to_string(file_bytes_) + " bytes of the folder's files hold");
                     PlaneRecord r;
                     r.plate = plate;
                     r.row = where.row;
@@ -528,7 +534,7 @@ private:
         if (loc == img.planes.end()) return;
         const fs::path file = source_ / files_[size_t(loc->file)];
         const std::string page = "page " + std::to_string(loc->ifd);
-        const PageInfo info = make_tiff_decoder()->page_info(*source::open(file), loc->ifd);
+        const PageInfo info = make_tiff_decoder()->page_info(*folder_.open(files_[size_t(loc->file)]), loc->ifd);
         if (info.width != img.sx || info.height != img.sy)
             throw input_error(file.string(), page + " is " + std::to_string(info.width) + " x " +
                                                  std::to_string(info.height) + " pixels but the OME-XML in " + img.doc +
@@ -550,17 +556,17 @@ public:
                "incl. HCS plates; Images of another shape become plates of their own";
     }
 
-    int detect(const fs::path& source) const override {
-        fs::path first_tiff;
-        for (auto& e : source::list(source)) {
+    int detect(const source::Folder& source) const override {
+        std::string first_tiff;
+        for (auto& e : source.list()) {
             if (is_ome_tiff_name(e.name) || is_companion_name(e.name)) return 80;
-            if (first_tiff.empty() && !e.is_dir && is_plain_tiff_name(e.name)) first_tiff = e.path;
+            if (first_tiff.empty() && !e.is_dir && is_plain_tiff_name(e.name)) first_tiff = e.name;
         }
         // OME-TIFFs named .tif: the folder's first TIFF says (one header read).
-        return !first_tiff.empty() && carries_ome_xml(first_tiff) ? 80 : 0;
+        return !first_tiff.empty() && carries_ome_xml(source, first_tiff) ? 80 : 0;
     }
 
-    ImageSet configure(const fs::path& source, const LayoutOptions&) const override {
+    ImageSet configure(const source::Folder& source, const LayoutOptions&) const override {
         return Reader(source).run();
     }
 };

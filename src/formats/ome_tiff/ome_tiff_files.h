@@ -11,6 +11,7 @@
 #include "core/types.h"
 #include "formats/ome_tiff/ome_tiff_model.h"
 #include "formats/tiff/tiff_decoder.h"
+#include "storage/source_folder.h"
 
 namespace imx::ome_tiff {
 
@@ -41,9 +42,9 @@ inline bool is_plain_tiff_name(const std::string& name) {
 }
 
 // A TIFF named .tif whose first page carries OME-XML (some writers do not add ".ome").
-inline bool carries_ome_xml(const fs::path& file) {
+inline bool carries_ome_xml(const source::Folder& folder, const std::string& name) {
     try {
-        return is_ome_xml(tiff_image_description(file, 0));
+        return is_ome_xml(tiff_image_description(*folder.open(name), 0));
     } catch (const Error&) {
         return false;  // not a readable TIFF: whoever reads it says why
     }

@@ -209,7 +209,7 @@ public:
 
 }  // namespace
 
-std::string tiff_image_description(const fs::path& file, uint32_t page) {
+std::string tiff_image_description(const source::File& file, uint32_t page) {
     // Metadata only: a tag cannot be larger than the file.
     TiffFile f(file, TiffFile::kFileSize);
     f.select(page);
@@ -218,12 +218,12 @@ std::string tiff_image_description(const fs::path& file, uint32_t page) {
     return text;
 }
 
-uint32_t tiff_page_count(const fs::path& file) {
+uint32_t tiff_page_count(const source::File& file) {
     TiffFile f(file);
     return f.page_count();
 }
 
-std::optional<std::pair<double, double>> tiff_resolution(const fs::path& file) {
+std::optional<std::pair<double, double>> tiff_resolution(const source::File& file) {
     TiffFile f(file, TiffFile::kFileSize);
     f.select(0);
     float x = 0, y = 0;
@@ -232,7 +232,7 @@ std::optional<std::pair<double, double>> tiff_resolution(const fs::path& file) {
     return std::make_pair(double(x), double(y));
 }
 
-uint32_t tiff_declared_planes(const fs::path& file) {
+uint32_t tiff_declared_planes(const source::File& file) {
     TiffFile f(file);
     return planes_that_fit(f, declared_planes(f));
 }

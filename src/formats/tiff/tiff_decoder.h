@@ -8,13 +8,17 @@
 #include <utility>
 #include <string>
 
+#include "storage/source_files.h"
+
 namespace imx {
 
 namespace fs = std::filesystem;
 
+// Layout readers open the file through their folder handle (storage/source_folder.h) and pass it.
+
 // The ImageDescription tag of page `page` ("" when the page has none). Throws Error (Kind::input)
 // naming the file when it is not a readable TIFF or the page does not exist.
-std::string tiff_image_description(const fs::path& file, uint32_t page = 0);
+std::string tiff_image_description(const source::File& file, uint32_t page = 0);
 
 // True when an ImageDescription is OME-XML (an OME-TIFF, whatever the file is named).
 inline bool is_ome_xml(const std::string& description) {
@@ -25,16 +29,16 @@ inline bool is_ome_xml(const std::string& description) {
 }
 
 // Number of pages (IFDs in the main chain). Throws Error naming the file when unreadable.
-uint32_t tiff_page_count(const fs::path& file);
+uint32_t tiff_page_count(const source::File& file);
 
 // Planes the file holds: its IFD count, or more when it declares planes stored contiguously after
 // page 0's pixel data (MetaMorph STK: UIC2 tag count; ImageJ > 4 GB: images= with fewer IFDs).
 // Capped at what the file's size can hold (and 10 million). The decoder reads such pages at
 // offset(page 0's first strip) + page * plane bytes.
-uint32_t tiff_declared_planes(const fs::path& file);
+uint32_t tiff_declared_planes(const source::File& file);
 
 // XResolution / YResolution of page 0 (pixels per resolution unit); nullopt when absent or not
 // positive.
-std::optional<std::pair<double, double>> tiff_resolution(const fs::path& file);
+std::optional<std::pair<double, double>> tiff_resolution(const source::File& file);
 
 }  // namespace imx

@@ -104,10 +104,7 @@ public:
     // decode buffers); kFileSize: what metadata can need, a tag no larger than the file, plus
     // libtiff's own structures (the TIFF handle takes about 1.4 KB).
     static constexpr uint64_t kFileSize = 0;
-    // Opens the file (layout readers' TIFF helpers); decoders pass the caller's handle.
-    explicit TiffFile(const fs::path& file, uint64_t max_alloc = kMaxBuffer) : owned_(source::open(file)) {
-        open(*owned_, max_alloc);
-    }
+    // The caller opened the file (decoders, and layout readers through their folder handle).
     explicit TiffFile(const source::File& file, uint64_t max_alloc = kMaxBuffer) { open(file, max_alloc); }
     ~TiffFile() {
         if (tif_) TIFFClose(tif_);
@@ -344,7 +341,6 @@ private:
         static void unmap(thandle_t, void*, toff_t) {}
     };
 
-    std::unique_ptr<source::File> owned_;  // the file when opened by path
     std::unique_ptr<SourceIo> io_;  // outlives tif_ (declared first, destroyed last)
     Messages messages_;  // declared before tif_ is used; outlives TIFFClose in the destructor
     TIFF* tif_ = nullptr;
