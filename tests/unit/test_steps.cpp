@@ -179,6 +179,23 @@ TEST(Steps, CollectFoldsResultsVerifiesAndRefusesAMismatchedChunk) {
     EXPECT_EQ(ws.read_state(Phase::collect, 0)->state, "failed");
 }
 
+// init, then run job 1 with the source file of its 6th plane cut in half: the job fails.
+struct FailedAttempt {
+    RunJob job;
+    fs::path broken;    // the file cut short
+    std::string good;   // its bytes, to restore it
+};
+FailedAttempt run_with_a_truncated_file(const Workspace& ws, const fs::path& d, const RunOptions& run) {
+    FailedAttempt a;
+    EXPECT_EQ(init_jobs(ws, {}).run_jobs, 1);
+    a.job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
+    a.broken = d / "microscope" / a.job.outputs.at(5).inputs.at(0).file;
+    a.good = read_file(a.broken);
+    write_file_atomic(a.broken, std::string_view(a.good).substr(0, a.good.size() / 2));
+    EXPECT_EQ(run_job(ws, 1, run), exit_jobs_failed);
+    return a;
+}
+
 // A job that failed on one unreadable file keeps what it stored: run again after the file is
 // fixed, it stores only that plane, leaves the others' chunks untouched (same inode: our writes
 // replace files), and its result (checksums and channel histograms) equals an uninterrupted run's.
@@ -193,12 +210,10 @@ TEST(Steps, RunAgainStoresOnlyWhatAnEarlierAttemptDidNotStore) {
     EXPECT_FALSE(fs::exists(ws.job_dir(Phase::run, 1) / "checkpoint.json"));  // nothing to resume
 
     // Second attempt from scratch, with one source file cut short.
-    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
-    const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
-    const fs::path broken = d / "microscope" / job.outputs[5].inputs[0].file;
-    const std::string good = read_file(broken);
-    write_file_atomic(broken, std::string_view(good).substr(0, good.size() / 2));
-    EXPECT_EQ(run_job(ws, 1, run), exit_jobs_failed);
+    const FailedAttempt attempt = run_with_a_truncated_file(ws, d, run);
+    const RunJob& job = attempt.job;
+    const fs::path& broken = attempt.broken;
+    const std::string& good = attempt.good;
     const fs::path checkpoint = ws.job_dir(Phase::run, 1) / "checkpoint.json";
     ASSERT_TRUE(fs::exists(checkpoint));
     EXPECT_EQ(json::parse(read_file(checkpoint))["outputs"].size(), job.outputs.size() - 1);
@@ -253,12 +268,9 @@ TEST(Steps, RunAgainKeepsCompleteShardsOnly) {
     ASSERT_EQ(run_job(ws, 1, run), exit_ok);
     const json clean = json::parse(read_file(ws.result_file(Phase::run, 1)));
 
-    ASSERT_EQ(init_jobs(ws, {}).run_jobs, 1);
-    const RunJob job = read_job_file<RunJob>(ws.job_file(Phase::run, 1));
-    const fs::path broken = d / "microscope" / job.outputs[5].inputs[0].file;
-    const std::string good = read_file(broken);
-    write_file_atomic(broken, std::string_view(good).substr(0, good.size() / 2));
-    EXPECT_EQ(run_job(ws, 1, run), exit_jobs_failed);
+    const FailedAttempt attempt = run_with_a_truncated_file(ws, d, run);
+    const fs::path& broken = attempt.broken;
+    const std::string& good = attempt.good;
     // 16 planes in shards of 2 z-planes: 7 complete shards listed, not the failed plane's partner.
     EXPECT_EQ(json::parse(read_file(ws.job_dir(Phase::run, 1) / "checkpoint.json"))["outputs"].size(), 14u);
     write_file_atomic(broken, good);
