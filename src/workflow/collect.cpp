@@ -59,7 +59,7 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
         // Reused from plane to plane, one per level, so that no buffer is allocated and zero-filled
         // again (that was a fifth of collect's time).
         Plane src, acc, p;
-        std::vector<Plane> down(1), stored_level(1);
+        std::vector<Plane> down, stored_level;
         for (size_t i = next++; i < stored.size(); i = next++, ++checked) {
             StoredPlane& s = stored[i];
             if (s.checksum.empty()) {

@@ -176,8 +176,8 @@ void from_json(const json& j, CollectJob& job) {
     job.delete_sources = del.get<bool>();
 }
 
-template <class Job> Job read_job_file(const std::filesystem::path& file) {
-    json j = json::parse(read_file(file, 1ull << 32), nullptr, false);
+template <class Job> Job parse_job(const std::string& text, const std::filesystem::path& file) {
+    json j = json::parse(text, nullptr, false);
     if (j.is_discarded()) throw Error(file.string() + ": not a JSON job description; run init again");
     try {
         return j.get<Job>();
@@ -185,6 +185,11 @@ template <class Job> Job read_job_file(const std::filesystem::path& file) {
         throw Error(file.string() + ": " + e.what(), e.kind());
     }
 }
+template <class Job> Job read_job_file(const std::filesystem::path& file) {
+    return parse_job<Job>(read_job_text(file), file);
+}
+std::string read_job_text(const std::filesystem::path& file) { return read_file(file, 1ull << 32); }
+template RunJob parse_job<RunJob>(const std::string&, const std::filesystem::path&);
 template RunJob read_job_file<RunJob>(const std::filesystem::path&);
 template CollectJob read_job_file<CollectJob>(const std::filesystem::path&);
 

@@ -61,5 +61,8 @@ void from_json(const nlohmann::json& j, CollectJob& job);
 
 // Reads a job file; throws Error naming the file when it is missing, not JSON or malformed.
 template <class Job> Job read_job_file(const std::filesystem::path& file);
+// The same in two steps, for a caller that also needs the text (the run job's checkpoint digest).
+std::string read_job_text(const std::filesystem::path& file);
+template <class Job> Job parse_job(const std::string& text, const std::filesystem::path& file);
 
 }  // namespace imx

@@ -126,8 +126,8 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     }
     if (!opt.assume_clean_state) fs::remove(ws.result_file(Phase::run, job_id), ec);
     log::set_file(ws.log_file(Phase::run, job_id));
-    RunJob job = read_job_file<RunJob>(job_file);
-    const std::string job_text = read_file(job_file);
+    const std::string job_text = read_job_text(job_file);
+    RunJob job = parse_job<RunJob>(job_text, job_file);
     const std::string job_digest = pixel_checksum(job_text.data(), job_text.size());
     const fs::path checkpoint_file = ws.job_dir(Phase::run, job_id) / "checkpoint.json";
     Checkpoint earlier = read_checkpoint(checkpoint_file, job_digest);
@@ -176,75 +176,58 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             group_of[i] = g;
         }
     }
-    // Planes an earlier attempt stored, when they are still in the store as it left them: each
-    // level's object present (with its recorded size for plain chunks; a shard only when every
-    // plane of it was stored).
+    // Planes an earlier attempt stored, kept when all of them are still in the store as it left
+    // them: every level's object present, a plain chunk's levels adding up to the recorded bytes,
+    // a shard only when every plane of it was listed. The checkpoint's histograms are those of all
+    // its planes, so it is all or none (a plane changed or removed since is rare).
     std::vector<Outcome> outcomes(outputs.size());
     std::vector<char> kept(outputs.size(), 0);
     size_t kept_count = 0;
     if (!earlier.stored.empty()) {
         std::map<std::string, std::optional<uint64_t>> sizes;  // one stat (S3: one HEAD) per object
-        auto size_of = [&](size_t i, int level) {
+        auto intact = [&](size_t i) {
             const RunOutput& o = outputs[i];
-            const std::string key = plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level);
-            auto it = sizes.find(key);
-            if (it == sizes.end()) it = sizes.emplace(key, store->size(key)).first;
-            return it->second;
+            auto listed = earlier.stored.find(o.id);
+            if (listed == earlier.stored.end()) return false;
+            uint64_t total = 0;
+            for (int level = 0; level < plate_of[i]->layout().levels; ++level) {
+                const std::string key = plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level);
+                auto it = sizes.find(key);
+                if (it == sizes.end()) it = sizes.emplace(key, store->size(key)).first;
+                if (!it->second) return false;
+                total += *it->second;
+            }
+            return group_of[i] || total == listed->second.stored;
         };
-        auto present = [&](size_t i) {
-            if (!earlier.stored.count(outputs[i].id)) return false;
-            for (int level = 0; level < plate_of[i]->layout().levels; ++level)
-                if (!size_of(i, level)) return false;
-            return true;
-        };
-        for (size_t i = 0; i < outputs.size(); ++i) {
-            if (group_of[i]) continue;
-            kept[i] = present(i);
-        }
+        for (size_t i = 0; i < outputs.size(); ++i)
+            if (!group_of[i]) kept[i] = intact(i);
         for (auto& g : groups) {
-            bool all = std::all_of(g->members.begin(), g->members.end(), [&](size_t m) { return present(m); });
+            const bool all = std::all_of(g->members.begin(), g->members.end(), intact);
             for (size_t m : g->members) kept[m] = all;
         }
-        for (size_t i = 0; i < outputs.size(); ++i)
-            if (kept[i]) {
-                outcomes[i] = earlier.stored.at(outputs[i].id);
-                ++kept_count;
-            }
-        // Plain chunks: the stored size must be the recorded one (a shard's is the whole shard's).
-        for (size_t i = 0; i < outputs.size(); ++i) {
-            if (!kept[i] || group_of[i]) continue;
-            uint64_t total = 0;
-            for (int level = 0; level < plate_of[i]->layout().levels; ++level) total += size_of(i, level).value_or(0);
-            if (total != outcomes[i].stored) {
-                kept[i] = 0;
-                outcomes[i] = Outcome{};
-                --kept_count;
-            }
-        }
-        // The checkpoint's histograms are those of all its planes: keep them all or none (a plane
-        // or shard changed or removed since; rare).
-        if (kept_count != earlier.stored.size()) {
+        kept_count = size_t(std::count(kept.begin(), kept.end(), 1));
+        if (kept_count == earlier.stored.size()) {
+            for (size_t i = 0; i < outputs.size(); ++i)
+                if (kept[i]) outcomes[i] = earlier.stored.at(outputs[i].id);
+        } else {
             log::warn("run job {}: {} of the {} plane(s) an earlier attempt stored are not in the store as it left "
                       "them; every plane of the job is stored again",
                       job_id, earlier.stored.size() - kept_count, earlier.stored.size());
             std::fill(kept.begin(), kept.end(), 0);
-            std::fill(outcomes.begin(), outcomes.end(), Outcome{});
             kept_count = 0;
             earlier = {};
         }
     }
-    for (auto& g : groups)
-        if (kept[g->members.front()]) g->remaining = 0;
     log::info("run job {}: {} plane(s) to store{}{}, {} thread(s), store {}", job_id, outputs.size() - kept_count,
               mip ? " (maximum-intensity projections)" : "",
               kept_count ? fmt::format(" ({} stored by an earlier attempt and kept)", kept_count) : std::string(),
               threads, store->url());
 
     // Channel histograms for collect's contrast windows, summed over the planes stored: an earlier
-    // attempt's kept planes, then each plane once it is in the store.
-    // The checkpoint lists plain chunks once stored and shards once every plane of them is: a
-    // shard stored without a failed plane is stored again whole, so it is not listed, and its
-    // planes' histograms count for the result only.
+    // attempt's kept planes, then each plane once it is in the store. The checkpoint lists plain
+    // chunks once stored and shards once every plane of them is: a shard stored beside a failed
+    // plane is stored again whole, so it is not listed, and its planes' histograms count for the
+    // result only.
     Histograms histograms = earlier.histograms, checkpoint_histograms = std::move(earlier.histograms);
     std::vector<char> stored(kept);  // under progress_mu: what the checkpoint lists
     size_t stored_changes = 0;
