@@ -43,7 +43,7 @@ CREATE TABLE files(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, size INTEG
 -- Stored planes: one per (site, channel, tpoint, zplane) of the plate, z collapsed to 0 with --mip.
 CREATE TABLE outputs(id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES sites(id),
                      channel INTEGER NOT NULL, tpoint INTEGER NOT NULL, zplane INTEGER NOT NULL,
-                     checksum TEXT, min REAL, max REAL, p999 REAL, stored_bytes INTEGER,
+                     checksum TEXT, level_checksums TEXT, min REAL, max REAL, p999 REAL, stored_bytes INTEGER,
                      job INTEGER, verified INTEGER NOT NULL DEFAULT 0, missing TEXT,
                      UNIQUE(site_id, channel, tpoint, zplane));
 -- Source planes: where each microscope plane lives and which stored plane it feeds.
@@ -248,10 +248,27 @@ void upgrade_from_1(const std::filesystem::path& file) {
     }
 }
 
+// Schema 2 -> 3: the checksums of each stored plane's lower resolution levels. Planes stored
+// before have none; collect checks their levels by computing the pyramid again.
+void upgrade_from_2(const std::filesystem::path& file) {
+    try {
+        sql::Database db(file, false);
+        sql::Transaction tx(db);
+        db.exec("ALTER TABLE outputs ADD COLUMN level_checksums TEXT");
+        db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+        tx.commit();
+    } catch (const Error& e) {
+        throw Error(file.string() + ": catalog of an older imextract (schema 2) could not be upgraded to schema 3 (" +
+                        e.what() + "); make it writable, or create the experiment again",
+                    Error::Kind::storage);
+    }
+}
+
 }  // namespace
 
 Catalog::Catalog(const std::filesystem::path& file, bool read_only) : db_(file, read_only) {
     if (meta("schema_version") == "1") upgrade_from_1(file);
+    if (meta("schema_version") == "2") upgrade_from_2(file);
     std::string v = meta("schema_version");
     if (v != std::to_string(schema_version))
         throw Error(file.string() + ": catalog schema version '" + v + "' is not the one this imextract reads (" +

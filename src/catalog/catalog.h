@@ -119,6 +119,7 @@ struct StoredPlaneRow {
     int row = 0, col = 0, site = 0, channel = 0, tpoint = 0, zplane = 0;
     std::string checksum;  // "" until a run job stored it
     std::string missing;   // why the source has no pixels for it, "" when it has
+    std::vector<std::string> level_checksums;  // levels 1, 2, ... as the run job computed them; empty before schema 3
 };
 // A source plane of a stored plane (output), with its file's state (present | missing | deleted).
 struct SourcePlaneRow {
@@ -130,6 +131,7 @@ struct SourcePlaneRow {
 struct StoredResult {
     int64_t id = 0;
     std::string checksum;
+    std::vector<std::string> level_checksums;  // of levels 1, 2, ...
     double min = 0, max = 0, p999 = 0;
     int64_t bytes = 0;
 };
@@ -150,7 +152,7 @@ class Catalog {
 public:
     // 2: the pixel inventory (files.content, outputs.missing, unused_files, absent_planes). Catalogs
     // of schema 1 are upgraded when opened; their files' content is 'unknown', so never deleted.
-    static constexpr int schema_version = 2;
+    static constexpr int schema_version = 3;
 
     // Writes a new catalog file (replacing none: the caller checks the workspace is new). `unused`:
     // image files in the source folders that no plane reads (path, size).

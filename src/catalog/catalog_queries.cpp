@@ -3,6 +3,8 @@
 // delete, and the plane `get` retrieves. Every SQL statement the workflow runs is here.
 #include "catalog/catalog.h"
 
+#include <sstream>
+
 namespace imx {
 
 std::vector<WellSites> Catalog::plate_wells(sql::Database& db, int64_t plate_id) {
@@ -57,7 +59,7 @@ PlaneHoles Catalog::plate_holes(int64_t plate_id, bool unverified, size_t max_li
 }
 
 void Catalog::forget_stored_planes() {
-    db_.exec("UPDATE outputs SET checksum = NULL, min = NULL, max = NULL, p999 = NULL, stored_bytes = NULL, "
+    db_.exec("UPDATE outputs SET checksum = NULL, level_checksums = NULL, min = NULL, max = NULL, p999 = NULL, stored_bytes = NULL, "
              "job = NULL, verified = 0");
 }
 
@@ -91,11 +93,14 @@ std::vector<StoredPlaneRow> Catalog::stored_planes() {
     std::vector<StoredPlaneRow> stored;
     auto st = db_.prepare(
         "SELECT o.id, p.store_path, w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, COALESCE(o.checksum, ''), "
-        "COALESCE(o.missing, '') FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+        "COALESCE(o.missing, ''), COALESCE(o.level_checksums, '') FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
         "JOIN plates p ON w.plate_id = p.id ORDER BY o.id");
-    while (st.step())
+    while (st.step()) {
         stored.push_back({st.int64(0), st.text(1), st.integer(2), st.integer(3), st.integer(4), st.integer(5),
-                          st.integer(6), st.integer(7), st.text(8), st.text(9)});
+                          st.integer(6), st.integer(7), st.text(8), st.text(9), {}});
+        std::istringstream levels(st.text(10));
+        for (std::string sum; levels >> sum;) stored.back().level_checksums.push_back(sum);
+    }
     return stored;
 }
 
@@ -115,15 +120,17 @@ struct Catalog::ResultWriter::Impl {
     sql::Statement update;
     explicit Impl(sql::Database& db)
         : tx(db), update(db.prepare("UPDATE outputs SET checksum = ?, min = ?, max = ?, p999 = ?, stored_bytes = ?, "
-                                    "job = ?, verified = 0 WHERE id = ?")) {}
+                                    "job = ?, verified = 0, level_checksums = ? WHERE id = ?")) {}
 };
 
 Catalog::ResultWriter::ResultWriter(Catalog& catalog) : impl_(std::make_unique<Impl>(catalog.db_)) {}
 Catalog::ResultWriter::~ResultWriter() = default;
 
 void Catalog::ResultWriter::add(int job, const StoredResult& r) {
+    std::string levels;
+    for (const std::string& sum : r.level_checksums) levels += (levels.empty() ? "" : " ") + sum;
     impl_->update.bind(1, r.checksum).bind(2, r.min).bind(3, r.max).bind(4, r.p999).bind(5, r.bytes)
-        .bind(6, int64_t(job)).bind(7, r.id).run();
+        .bind(6, int64_t(job)).bind(7, levels).bind(8, r.id).run();
 }
 
 void Catalog::ResultWriter::commit() { impl_->tx.commit(); }

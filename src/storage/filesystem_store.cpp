@@ -48,20 +48,32 @@ public:
     }
 
     std::optional<std::string> get_range(const std::string& key, uint64_t offset, uint64_t length) const override {
+        std::string out;
+        if (!read_into(key, offset, length, out)) return std::nullopt;
+        return out;
+    }
+
+    bool get_into(const std::string& key, std::string& out) const override {
+        return read_into(key, 0, UINT64_MAX, out);
+    }
+
+    // Bytes [offset, offset + length) of the file into `out`, resized to what it holds (a reused
+    // buffer is zero-filled only where it grows); false when the file is absent.
+    bool read_into(const std::string& key, uint64_t offset, uint64_t length, std::string& out) const {
         check_key(key);
         fs::path p = root_ / key;
         int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
-            if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+            if (errno == ENOENT || errno == ENOTDIR) return false;
             throw Error(p.string() + ": cannot open: " + std::strerror(errno), Error::Kind::storage);
         }
         struct stat st {};
         if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             ::close(fd);
-            return std::nullopt;
+            return false;
         }
         const uint64_t size = uint64_t(st.st_size);
-        std::string out(offset >= size ? 0 : size_t(std::min<uint64_t>(length, size - offset)), '\0');
+        out.resize(offset >= size ? 0 : size_t(std::min<uint64_t>(length, size - offset)));
         size_t off = 0;
         while (off < out.size()) {
             ssize_t n = ::pread(fd, out.data() + off, out.size() - off, off_t(offset + off));
@@ -71,7 +83,7 @@ public:
         }
         ::close(fd);
         out.resize(off);
-        return out;
+        return true;
     }
 
     std::optional<uint64_t> size(const std::string& key) const override {

@@ -31,6 +31,14 @@ public:
         if (offset >= v->size()) return std::string();
         return v->substr(size_t(offset), size_t(std::min<uint64_t>(length, v->size() - offset)));
     }
+    // A whole value into `out`, reusing its buffer: a reader of many chunks then does not allocate
+    // and zero-fill one per chunk (a fifth of collect's time). False when the key is absent.
+    virtual bool get_into(const std::string& key, std::string& out) const {
+        auto v = get(key);
+        if (!v) return false;
+        out = std::move(*v);
+        return true;
+    }
     virtual std::optional<uint64_t> size(const std::string& key) const = 0;
     bool exists(const std::string& key) const { return size(key).has_value(); }
     virtual void remove(const std::string& key) = 0;

@@ -76,14 +76,29 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                                 " != " + s.checksum + ")";
                     continue;
                 }
-                // Lower resolution levels must be the pyramid of this plane.
+                // Lower resolution levels must be the pyramid of this plane: each level's pixels
+                // against the checksum the run job recorded when it computed the pyramid, or, for
+                // planes stored before level checksums existed, the pyramid computed again.
                 const NgffPlate& plate = *plates.at(s.store_path);
                 const size_t levels = size_t(plate.layout().levels);
+                const bool recorded = s.level_checksums.size() == levels - 1;
                 if (down.size() < levels) down.resize(levels), stored_level.resize(levels);
                 for (size_t level = 1; level < levels; ++level) {
-                    downsample_2x2(level == 1 ? p : down[level - 1], down[level], plate.layout().downsample);
                     plate.read_plane_into(stored_level[level], s.row, s.col, s.site, s.tpoint, s.channel, s.zplane,
                                           int(level));
+                    bytes += stored_level[level].byte_size();
+                    if (recorded) {
+                        const std::string level_sum =
+                            pixel_checksum(stored_level[level].data.data(), stored_level[level].byte_size());
+                        if (level_sum != s.level_checksums[level - 1])
+                            throw Error(plate.chunk_key(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, int(level)) +
+                                            ": stored pixels of resolution level " + std::to_string(level) +
+                                            " do not match the checksum recorded when extracting (" + level_sum +
+                                            " != " + s.level_checksums[level - 1] + ")",
+                                        Error::Kind::verification);
+                        continue;
+                    }
+                    downsample_2x2(level == 1 ? p : down[level - 1], down[level], plate.layout().downsample);
                     if (stored_level[level].data != down[level].data)
                         throw Error(plate.chunk_key(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, level) + ": resolution level " +
                                         std::to_string(level) + " is not the 2x2 " +
@@ -153,7 +168,8 @@ Histograms fold_results(const Workspace& ws, Catalog& cat) {
             continue;
         }
         for (auto& o : r.value("outputs", json::array()))
-            results.add(j, {o.at("id").get<int64_t>(), o.at("checksum").get<std::string>(), o.at("min").get<double>(),
+            results.add(j, {o.at("id").get<int64_t>(), o.at("checksum").get<std::string>(),
+                            o.value("levels", std::vector<std::string>{}), o.at("min").get<double>(),
                             o.at("max").get<double>(), o.at("p999").get<double>(), o.at("bytes").get<int64_t>()});
         for (auto& h : r.value("histograms", json::array())) {
             auto bins = h.at("bins").get<std::vector<uint64_t>>();

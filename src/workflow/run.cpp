@@ -32,6 +32,7 @@ namespace {
 struct Outcome {
     bool ok = false;
     std::string checksum, error;
+    std::vector<std::string> level_checksums;  // levels 1, 2, ...
     PlaneStats stats;
     size_t stored = 0;
     uint64_t read = 0;
@@ -46,7 +47,8 @@ void add_histogram(std::vector<uint64_t>& total, const std::vector<uint64_t>& h)
 
 json outcome_json(int64_t id, const Outcome& r) {
     return {{"id", id},          {"checksum", r.checksum}, {"min", r.stats.min}, {"max", r.stats.max},
-            {"p001", r.stats.p001}, {"p999", r.stats.p999},   {"bytes", r.stored}};
+            {"p001", r.stats.p001}, {"p999", r.stats.p999},   {"bytes", r.stored},
+            {"levels", r.level_checksums}};
 }
 
 json histograms_json(const Histograms& histograms) {
@@ -81,6 +83,7 @@ Checkpoint read_checkpoint(const fs::path& file, const std::string& job_digest) 
             r.stats.p001 = o.at("p001").get<double>();
             r.stats.p999 = o.at("p999").get<double>();
             r.stored = o.at("bytes").get<size_t>();
+            r.level_checksums = o.value("levels", std::vector<std::string>{});
             c.stored[o.at("id").get<int64_t>()] = std::move(r);
         }
         for (auto& h : j.at("histograms"))
@@ -308,6 +311,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                 r.stats = plane_stats(acc, hist.empty() ? nullptr : &hist, &r.checksum);
                 plate.encode_plane(acc, encoded);
                 r.stored = encoded.bytes();
+                r.level_checksums = encoded.level_checksums;
                 if (!group) plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
                 r.ok = true;
                 if (!group) mark_stored(i, hist, true);

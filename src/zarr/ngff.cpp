@@ -2,6 +2,8 @@
 // CRC-32C checked index), read back; chunk keys. The metadata documents are in ngff_metadata.cpp.
 #include "zarr/ngff.h"
 
+#include "core/checksum.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -160,6 +162,7 @@ void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
                     Error::Kind::input);
     out.buffers.resize(size_t(layout_.levels));
     out.lengths.resize(size_t(layout_.levels));
+    out.level_checksums.resize(size_t(layout_.levels - 1));
     const size_t ts = dtype_size(plane.dtype);
     out.lengths[0] = encode_chunk_into(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.buffers[0]);
     thread_local Plane a, b;
@@ -167,6 +170,7 @@ void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
     for (int level = 1; level < layout_.levels; ++level) {
         Plane& next = (level % 2) ? a : b;
         downsample_2x2(*prev, next, layout_.downsample);
+        out.level_checksums[size_t(level - 1)] = pixel_checksum(next.data.data(), next.byte_size());
         out.lengths[size_t(level)] =
             encode_chunk_into(layout_.codec, next.data.data(), next.byte_size(), ts, out.buffers[size_t(level)]);
         prev = &next;
@@ -228,10 +232,14 @@ void NgffPlate::read_plane_into(Plane& p, int row, int col, int site, int t, int
     std::string_view chunk;
     std::optional<std::string> object;
     if (!sharded()) {
-        object = store_.get(key);
-        if (!object) throw Error(where + ": chunk is missing", Error::Kind::verification);
-        bytes_read_ += object->size();
-        chunk = *object;
+        // One buffer per reading thread and level, reused from chunk to chunk: chunks of one level
+        // have about the same size, so a buffer neither moves nor gets zero-filled again.
+        thread_local std::vector<std::string> buffers;
+        if (buffers.size() <= size_t(level)) buffers.resize(size_t(level) + 1);
+        std::string& buffer = buffers[size_t(level)];
+        if (!store_.get_into(key, buffer)) throw Error(where + ": chunk is missing", Error::Kind::verification);
+        bytes_read_ += buffer.size();
+        chunk = buffer;
     } else {
         // A viewer-style read wants one plane of a shard: the index (cached per thread, as planes
         // are mostly read in order) and then that plane's byte range, never the whole shard.

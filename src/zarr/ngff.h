@@ -91,6 +91,9 @@ struct EncodedPlane {
     // the buffers keep the codec's worst-case size so that a worker thread reuses them.
     std::vector<std::string> buffers;
     std::vector<size_t> lengths;
+    // Pixel checksums of levels 1, 2, ...: collect proves each stored level by its own checksum
+    // instead of computing the pyramid again.
+    std::vector<std::string> level_checksums;
     size_t level_count() const { return lengths.size(); }
     std::string_view level(size_t i) const { return {buffers.at(i).data(), lengths.at(i)}; }
     size_t bytes() const;

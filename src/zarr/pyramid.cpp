@@ -33,6 +33,30 @@ std::pair<uint32_t, uint32_t> level_size(uint32_t width, uint32_t height, int le
 
 namespace {
 
+// Output pixels [0, n) from two full source rows: returns how many it wrote (0 for floats, whose
+// mean the general loop computes in double).
+template <class T> uint32_t full_blocks(const T* __restrict r0, const T* __restrict r1, T* __restrict o, uint32_t n,
+                                        Downsample how) {
+    if constexpr (std::is_floating_point_v<T>) {
+        return 0;
+    } else {
+        if (how == Downsample::max) {
+            for (uint32_t x = 0; x < n; ++x)
+                o[x] = std::max(std::max(r0[2 * x], r0[2 * x + 1]), std::max(r1[2 * x], r1[2 * x + 1]));
+            return n;
+        }
+        // Four 16-bit values fit in 32 bits; wider types keep 64. An arithmetic right shift is the
+        // floor division that rounds half up for negative sums too: (sum + 2) >> 2.
+        using Sum = std::conditional_t<(sizeof(T) <= 2), std::conditional_t<std::is_signed_v<T>, int32_t, uint32_t>,
+                                       std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>;
+        for (uint32_t x = 0; x < n; ++x) {
+            const Sum sum = Sum(r0[2 * x]) + Sum(r0[2 * x + 1]) + Sum(r1[2 * x]) + Sum(r1[2 * x + 1]);
+            o[x] = T((sum + 2) >> 2);
+        }
+        return n;
+    }
+}
+
 template <class T> void halve(const Plane& in, Plane& out, Downsample how) {
     const uint32_t w = in.width, h = in.height, ow = out.width, oh = out.height;
     const T* src = in.as<T>();
@@ -45,7 +69,10 @@ template <class T> void halve(const Plane& in, Plane& out, Downsample how) {
         const bool two_rows = 2 * y + 1 < h;
         const T* r1 = two_rows ? r0 + w : r0;
         T* o = dst + size_t(y) * ow;
-        for (uint32_t x = 0; x < ow; ++x) {
+        // Full 2x2 blocks first, in a branch-free loop the compiler vectorises (the general loop
+        // below was a tenth of the run phase); the same rule: mean rounded half up, or max.
+        const uint32_t full = two_rows ? full_blocks<T>(r0, r1, o, w / 2, how) : 0;
+        for (uint32_t x = full; x < ow; ++x) {
             const uint32_t x0 = 2 * x;
             const bool two_cols = x0 + 1 < w;
             if (how == Downsample::max) {

@@ -116,20 +116,22 @@ TEST(Catalog, ListsJobPlanesInSiteOrderAndFoldsResults) {
     EXPECT_EQ(stored[4].missing, "gone.tif: file not found");
     {
         Catalog::ResultWriter w(cat);
-        w.add(1, {stored[0].id, "abc", 1, 9, 8, 123});
-        w.add(1, {stored[1].id, "def", 2, 7, 6, 45});
+        w.add(1, {stored[0].id, "abc", {"l1", "l2"}, 1, 9, 8, 123});
+        w.add(1, {stored[1].id, "def", {}, 2, 7, 6, 45});
         // not committed: rolled back
     }
     EXPECT_EQ(cat.summary().outputs_stored, 0);
     {
         Catalog::ResultWriter w(cat);
-        w.add(1, {stored[0].id, "abc", 1, 9, 8, 123});
-        w.add(2, {stored[3].id, "def", 2, 7, 6, 45});
+        w.add(1, {stored[0].id, "abc", {"l1", "l2"}, 1, 9, 8, 123});
+        w.add(2, {stored[3].id, "def", {}, 2, 7, 6, 45});
         w.commit();
     }
     stored = cat.stored_planes();
     EXPECT_EQ(stored[0].checksum, "abc");
+    EXPECT_EQ(stored[0].level_checksums, (std::vector<std::string>{"l1", "l2"}));
     EXPECT_EQ(stored[1].checksum, "");
+    EXPECT_TRUE(stored[3].level_checksums.empty());
     auto ranges = cat.stored_channel_ranges(cat.plates()[0].id);
     ASSERT_EQ(ranges.size(), 1u);  // only DAPI planes are stored
     EXPECT_EQ(ranges[0].min, 1);

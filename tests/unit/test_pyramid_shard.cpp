@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
+#include <random>
 
 #include <nlohmann/json.hpp>
 
@@ -98,6 +100,49 @@ TEST(Pyramid, SignedAndFloatAndNoOverflow) {
     Plane f = make_plane<float>(DType::f32, 2, 2, {0.5f, 1.5f, 2.0f, 0.0f});
     downsample_2x2(f, out, Downsample::mean);
     EXPECT_FLOAT_EQ(out.as<float>()[0], 1.0f);
+}
+
+// Every integer type, odd and even sizes, values over the whole range: each output pixel equals
+// the rule written out plainly (floor((sum + n/2) / n) over the pixels the block has, or their max).
+template <class T> void check_against_plain_rule(DType t, std::mt19937_64& rng) {
+    for (uint32_t w = 1; w <= 9; ++w)
+        for (uint32_t h = 1; h <= 5; ++h) {
+            Plane in;
+            in.allocate(t, w, h);
+            T* v = in.as<T>();
+            for (size_t i = 0; i < size_t(w) * h; ++i)
+                v[i] = i % 3 == 0 ? std::numeric_limits<T>::max() : i % 5 == 0 ? std::numeric_limits<T>::min() : T(rng());
+            for (Downsample how : {Downsample::mean, Downsample::max}) {
+                Plane out;
+                downsample_2x2(in, out, how);
+                for (uint32_t y = 0; y < out.height; ++y)
+                    for (uint32_t x = 0; x < out.width; ++x) {
+                        __int128 sum = 0, n = 0;
+                        T m = std::numeric_limits<T>::min();
+                        for (uint32_t yy = 2 * y; yy < std::min(h, 2 * y + 2); ++yy)
+                            for (uint32_t xx = 2 * x; xx < std::min(w, 2 * x + 2); ++xx) {
+                                sum += v[size_t(yy) * w + xx];
+                                ++n;
+                                m = std::max(m, v[size_t(yy) * w + xx]);
+                            }
+                        __int128 num = sum + n / 2, q = num / n;
+                        if (num % n != 0 && num < 0) --q;
+                        const T want = how == Downsample::max ? m : T(q);
+                        ASSERT_EQ(out.as<T>()[size_t(y) * out.width + x], want)
+                            << dtype_name(t) << " " << w << "x" << h << " at " << x << "," << y;
+                    }
+            }
+        }
+}
+
+TEST(Pyramid, EveryIntegerTypeFollowsThePlainRule) {
+    std::mt19937_64 rng(17);
+    check_against_plain_rule<uint8_t>(DType::u8, rng);
+    check_against_plain_rule<int8_t>(DType::i8, rng);
+    check_against_plain_rule<uint16_t>(DType::u16, rng);
+    check_against_plain_rule<int16_t>(DType::i16, rng);
+    check_against_plain_rule<uint32_t>(DType::u32, rng);
+    check_against_plain_rule<int32_t>(DType::i32, rng);
 }
 
 TEST(Shard, Crc32cKnownValue) {
