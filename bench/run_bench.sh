@@ -214,25 +214,32 @@ vendor_layouts() {
 
 # The default workflow (create + init + submit: pyramid, collect's read-back) against the Python
 # route doing the same work (bench/python_same_work.py), interleaved rounds.
+# same_work SOURCE TITLE [INIT ARGS...]; then, on the last round's experiment, the run phase (from
+# submit's log) against `collect` alone: collect's share of the run phase.
 same_work() {
+    local src=$1 title=$2; shift 2
     local rounds="$W/same_work.txt"; : > "$rounds"
     for _ in $(seq 1 "$ROUNDS"); do
         rm -rf "$W/pysw"
-        timed pysw "$PY" "$ROOT/bench/python_same_work.py" "$SRC" "$W/pysw" "$CORES"; echo "python $T $RSS" >> "$rounds"
+        timed pysw "$PY" "$ROOT/bench/python_same_work.py" "$src" "$W/pysw" "$CORES"; echo "python $T $RSS" >> "$rounds"
         rm -rf "$W/exp_sw"
-        timed imxsw sh -c "'$IMX' '$W/exp_sw' create --source '$SRC' && '$IMX' '$W/exp_sw' init && '$IMX' '$W/exp_sw' submit"
+        timed imxsw sh -c "'$IMX' '$W/exp_sw' create --source '$src' && '$IMX' '$W/exp_sw' init $* && '$IMX' '$W/exp_sw' submit 2> '$W/submit_sw.log'"
         echo "imextract $T $RSS" >> "$rounds"
     done
-    local py run
+    local py run jobs run_phase
     py=$(stat_in "$rounds" python median); run=$(stat_in "$rounds" imextract median)
-    note "## default workflow against the same-work Python route ($ROUNDS interleaved rounds)"
+    jobs=$(ls -d "$W/exp_sw"/jobs/run/*/ | wc -l)
+    run_phase=$(sed -n 's/.*run phase: .* in \([0-9.]*\) s .*/\1/p' "$W/submit_sw.log" | tail -1)
+    timed collect_sw "$IMX" "$W/exp_sw" collect
+    note "## $title: default workflow against the same-work Python route ($ROUNDS interleaved rounds)"
     note ""
     note "| route | seconds, median | seconds, min | stored MB |"
     note "| --- | ---: | ---: | ---: |"
     note "| Python: tifffile, numpy pyramid, zarr-python every level, level 0 read back ($CORES processes) | $py | $(stat_in "$rounds" python min) | $(du -sm "$W/pysw" | cut -f1) |"
-    note "| imextract create + init + submit | $run | $(stat_in "$rounds" imextract min) | $(du -sm "$W/exp_sw"/*.zarr | cut -f1) |"
+    note "| imextract create + init + submit ($jobs run job(s)) | $run | $(stat_in "$rounds" imextract min) | $(du -sm "$W/exp_sw"/*.zarr | cut -f1) |"
     note ""
     note "- default workflow / same-work Python: **$(ratio "$py" "$run")x** by the median (target >= 2.5)"
+    note "- last round: run phase $run_phase s (submit's log); collect alone afterwards $T s: collect / run phase **$(awk -v c="$T" -v r="$run_phase" 'BEGIN { printf "%.2f", c / r }')** (target <= 0.25)"
     note ""
     rm -rf "$W/pysw" "$W/exp_sw"
 }
@@ -240,7 +247,12 @@ same_work() {
 run_codec blosc-lz4
 cold_rounds
 vendor_layouts
-same_work
+same_work "$SRC" "benchmark plate ($NPLANES planes)"
+# The 576-plane plate (6 x 6 wells, 2 sites, 2 channels, 4 z-planes), 2 run jobs of 36 sites.
+plate p6 6 6
+cat "$W/p6/microscope"/*.tif > /dev/null
+same_work "$W/p6/microscope" "576-plane plate" -b 36
+rm -rf "$W/p6"
 DEFAULT=$("$IMX" "$W/exp" status | awk '/^compression/{print $2}')
 run_codec blosc-zstd
 
