@@ -92,6 +92,11 @@ struct PlateExtent {
 struct PlanePosition {
     int row = 0, col = 0, site = 0, channel = 0, tpoint = 0, zplane = 0;
 };
+// What the catalog knows of the plane at a position.
+struct PlaneAtPosition {
+    bool stored = false;   // a run job stored it and collect folded its result in
+    std::string missing;   // why the source has no pixels for it, "" when it has
+};
 // A position of a plate's arrays without a stored plane, and why.
 struct PlaneHole {
     int row = 0, col = 0, site = 0, tpoint = 0, channel = 0, zplane = 0;
@@ -179,7 +184,8 @@ public:
     // `unverified` also every plane not stored and verified; the first `max_listed` with the reason.
     PlaneHoles plate_holes(int64_t plate_id, bool unverified, size_t max_listed);
     // Whether the catalog has a stored plane (an output) at `at` (retrieval).
-    bool has_plane_at(int64_t plate_id, const PlanePosition& at);
+    // The stored plane at a position: nullopt when the catalog has none there.
+    std::optional<PlaneAtPosition> plane_at(int64_t plate_id, const PlanePosition& at);
 
     // init: forgets every stored plane of a previous run (checksums, statistics, verification).
     void forget_stored_planes();

@@ -180,14 +180,15 @@ void Catalog::mark_file_deleted(int64_t file_id) {
     db_.prepare("UPDATE files SET state = 'deleted' WHERE id = ?").bind(1, file_id).run();
 }
 
-bool Catalog::has_plane_at(int64_t plate_id, const PlanePosition& at) {
+std::optional<PlaneAtPosition> Catalog::plane_at(int64_t plate_id, const PlanePosition& at) {
     auto st = db_.prepare(
-        "SELECT 1 FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+        "SELECT o.checksum IS NOT NULL, COALESCE(o.missing, '') FROM outputs o JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
         "WHERE w.plate_id = ? AND w.row = ? AND w.col = ? AND s.idx = ? AND o.channel = ? AND o.tpoint = ? "
         "AND o.zplane = ?");
     st.bind(1, plate_id).bind(2, at.row).bind(3, at.col).bind(4, at.site).bind(5, at.channel).bind(6, at.tpoint)
         .bind(7, at.zplane);
-    return st.step();
+    if (!st.step()) return std::nullopt;
+    return PlaneAtPosition{st.integer(0) != 0, st.text(1)};
 }
 
 }  // namespace imx

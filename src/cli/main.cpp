@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 
+#include "cli/arguments.h"
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "demo/demo_plate.h"
@@ -278,8 +279,10 @@ int real_main(int argc, char** argv) {
         return list_formats();
     }
 
-    CLI::App app{"imextract: turns microscope files into one compressed, chunked OME-Zarr HCS plate.\n"
-                 "Usage: imextract [-v] EXPERIMENT PHASE [options]   (also: imextract demo DIR, imextract formats)"};
+    CLI::App app{"imextract: turns microscope files into one compressed, chunked OME-Zarr HCS plate."};
+    app.formatter(std::make_shared<cli::UsageFormatter>());
+    // -v/--verbose anywhere: a phase hands the options it does not know to the program.
+    app.fallthrough();
     app.set_version_flag("--version", std::string("imextract ") + IMX_VERSION);
     int verbose = 0;
     std::string experiment;
@@ -390,6 +393,10 @@ int real_main(int argc, char** argv) {
     get->add_option("--level", q.level, "resolution level (0 = full resolution)");
     get->add_option("-o,--output", out, "output file (.tif, .tiff or .png)")->required();
 
+    if (auto mistake = cli::unknown_argument(app, argc, argv)) {
+        log::error("{}", *mistake);
+        return exit_usage;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -38,7 +38,7 @@ struct Plane {
 // the file or resource and the reason.
 class Error : public std::runtime_error {
 public:
-    enum class Kind { generic, usage, input, storage, verification };
+    enum class Kind { generic, usage, input, storage, verification, not_extracted };
     explicit Error(const std::string& msg, Kind kind = Kind::generic)
         : std::runtime_error(msg), kind_(kind) {}
     Kind kind() const { return kind_; }

@@ -82,6 +82,7 @@ enum ExitCode : int {
     exit_jobs_failed = 4,   // one or more jobs failed; see status / log
     exit_verification = 5,  // collect or verify found missing or mismatched planes
     exit_storage = 6,       // the store or the workspace could not be written or read
+    exit_not_extracted = 7, // the plane asked for has not been extracted yet (run submit)
 };
 
 double now_seconds();

@@ -25,6 +25,39 @@ ExperimentReader::~ExperimentReader() = default;
 ExperimentReader::ExperimentReader(ExperimentReader&&) noexcept = default;
 ExperimentReader& ExperimentReader::operator=(ExperimentReader&&) noexcept = default;
 
+namespace {
+
+// "B02-B04, C02, C05-C06": the wells of a plate, runs of columns per row.
+std::string well_ranges(const std::vector<WellSites>& wells) {
+    std::string out;
+    for (size_t i = 0; i < wells.size();) {
+        size_t j = i;
+        while (j + 1 < wells.size() && wells[j + 1].row == wells[i].row && wells[j + 1].col == wells[j].col + 1) ++j;
+        out += (out.empty() ? "" : ", ") + well_name(wells[i].row, wells[i].col);
+        if (j > i) out += "-" + well_name(wells[j].row, wells[j].col);
+        i = j + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+int ExperimentReader::channel_index(const std::string& name) const {
+    const bool numeric = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); });
+    if (numeric) {
+        const int channel = name.size() > 6 ? -1 : std::stoi(name);
+        if (channel < 0 || size_t(channel) >= channels_.size())
+            throw Error("channel " + name + " does not exist (channels: 0-" + std::to_string(channels_.size() - 1) + ")",
+                        Error::Kind::usage);
+        return channel;
+    }
+    for (size_t i = 0; i < channels_.size(); ++i)
+        if (channels_[i] == name) return int(i);
+    std::string names;
+    for (auto& n : channels_) names += (names.empty() ? "" : ", ") + n;
+    throw Error("no channel named '" + name + "' (channels: " + names + ")", Error::Kind::usage);
+}
+
 Plane ExperimentReader::get(const PlaneQuery& q) {
     const CatalogPlate* plate = nullptr;
     if (q.plate.empty()) {
@@ -40,28 +73,36 @@ Plane ExperimentReader::get(const PlaneQuery& q) {
     int row = 0, col = 0;
     if (!parse_well_name(q.well, row, col))
         throw Error("'" + q.well + "' is not a well name (like B03)", Error::Kind::usage);
-    int channel = -1;
-    bool numeric = !q.channel.empty() &&
-                   std::all_of(q.channel.begin(), q.channel.end(), [](unsigned char c) { return std::isdigit(c); });
-    if (numeric) {
-        channel = std::stoi(q.channel);
-        if (size_t(channel) >= channels_.size())
-            throw Error("channel index " + q.channel + " is out of range (the experiment has " +
-                            std::to_string(channels_.size()) + " channels)", Error::Kind::usage);
-    } else {
-        for (size_t i = 0; i < channels_.size(); ++i)
-            if (channels_[i] == q.channel) channel = int(i);
-        if (channel < 0) {
-            std::string names;
-            for (auto& n : channels_) names += (names.empty() ? "" : ", ") + n;
-            throw Error("no channel named '" + q.channel + "' (channels: " + names + ")", Error::Kind::usage);
-        }
-    }
-    if (!impl_->cat.has_plane_at(plate->id, {row, col, q.site, channel, q.tpoint, q.zplane}))
-        throw Error("no plane at " + plate->name + " " + well_name(row, col) + " site " + std::to_string(q.site) +
-                        " channel " + std::to_string(channel) + " tpoint " + std::to_string(q.tpoint) + " zplane " +
-                        std::to_string(q.zplane) + " in the catalog",
+    const std::vector<WellSites> wells = impl_->cat.plate_wells(plate->id);
+    auto well = std::find_if(wells.begin(), wells.end(), [&](const WellSites& w) { return w.row == row && w.col == col; });
+    if (well == wells.end())
+        throw Error("plate " + plate->name + " has no well " + well_name(row, col) + " (its wells: " + well_ranges(wells) + ")",
                     Error::Kind::usage);
+    const int channel = channel_index(q.channel);
+    const PlateExtent extent = impl_->cat.plate_extent(plate->id);
+    auto check_index = [&](const char* what, int value, int count, const std::string& where) {
+        if (value < 0 || value >= count)
+            throw Error(std::string(what) + " " + std::to_string(value) + " does not exist in " + where + " (" + what +
+                            "s: " + (count == 1 ? "0" : "0-" + std::to_string(count - 1)) + ")",
+                        Error::Kind::usage);
+    };
+    check_index("site", q.site, well->sites, "well " + well_name(row, col));
+    check_index("tpoint", q.tpoint, extent.tpoints, "plate " + plate->name);
+    check_index("zplane", q.zplane, extent.zplanes, "plate " + plate->name);
+    const std::string position = plate->name + " " + well_name(row, col) + " site " + std::to_string(q.site) +
+                                 " channel " + std::to_string(channel) + " tpoint " + std::to_string(q.tpoint) +
+                                 " zplane " + std::to_string(q.zplane);
+    const auto state = impl_->cat.plane_at(plate->id, {row, col, q.site, channel, q.tpoint, q.zplane});
+    if (!state)
+        throw Error("no plane at " + position + ": the microscope recorded none there (the array reads as 0)",
+                    Error::Kind::usage);
+    if (!state->stored && !state->missing.empty())
+        throw Error("no plane at " + position + ": the source has no pixels for it (" + state->missing + ")",
+                    Error::Kind::usage);
+    if (!state->stored)
+        throw Error("the plane at " + position + " has not been extracted yet: run `imextract " +
+                        impl_->ws.root().string() + " submit` (or `collect`, when its run job has finished)",
+                    Error::Kind::not_extracted);
     NgffPlate ngff(*impl_->store, NgffPlate::read_layout(*impl_->store, plate->store_path));
     return ngff.read_plane(row, col, q.site, q.tpoint, channel, q.zplane, q.level);
 }

@@ -159,6 +159,7 @@ int exit_code_for(const Error& e) {
         case Error::Kind::input: return exit_input;
         case Error::Kind::storage: return exit_storage;
         case Error::Kind::verification: return exit_verification;
+        case Error::Kind::not_extracted: return exit_not_extracted;
         default: return exit_failure;
     }
 }

@@ -112,6 +112,7 @@ public:
     std::vector<std::string> channel_names() const { return channels_; }
 
 private:
+    int channel_index(const std::string& name_or_index) const;  // throws, listing the channels
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;

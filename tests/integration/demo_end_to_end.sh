@@ -32,7 +32,7 @@ print("get: TIFF and PNG equal the source plane")
 PYEOF
 # Bad retrievals name the problem and exit 2.
 expect_exit 2 "$IMX" "$WORK/demo/experiment" get --well Z99 --channel 0 -o "$WORK/x.tif"
-expect_output "no plane at"
+expect_output "has no well Z99"
 expect_exit 2 "$IMX" "$WORK/demo/experiment" get --well B03 --channel nosuch -o "$WORK/x.tif"
 expect_output "no channel named 'nosuch'"
 # info / log read the job records.

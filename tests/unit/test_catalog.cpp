@@ -84,8 +84,9 @@ TEST(Catalog, AnswersThePlateGeometryAndHoles) {
     EXPECT_EQ(holes.count, 1 + 5);
     EXPECT_EQ(holes.listed.size(), 3u);
 
-    EXPECT_TRUE(cat.has_plane_at(id, {0, 0, 1, 0, 0, 0}));
-    EXPECT_FALSE(cat.has_plane_at(id, {0, 0, 1, 1, 0, 0}));
+    ASSERT_TRUE(cat.plane_at(id, {0, 0, 1, 0, 0, 0}));
+    EXPECT_FALSE(cat.plane_at(id, {0, 0, 1, 0, 0, 0})->stored);  // no run job has stored it
+    EXPECT_FALSE(cat.plane_at(id, {0, 0, 1, 1, 0, 0}));
 
     CatalogSummary s = cat.summary();
     EXPECT_EQ(s.wells, 2);
