@@ -149,9 +149,16 @@ json NgffPlate::image_attrs(int acquisition) const {
         datasets.push_back({{"path", std::to_string(level)},
                             {"coordinateTransformations", json::array({{{"type", "scale"}, {"scale", scale}}})}});
     }
-    json ms = {{"name", L.name}, {"axes", axes}, {"datasets", datasets}};
-    if (L.levels > 1)
-        ms["type"] = L.downsample == Downsample::max ? "2x2 maximum" : "2x2 mean";
+    // "type" and "metadata" also on single-level images: the strict schemas require them, and
+    // they tell how further levels of this plate are (or would be) made.
+    const char* method = L.downsample == Downsample::max ? "2x2 maximum" : "2x2 mean";
+    json ms = {{"name", L.name},
+               {"axes", axes},
+               {"datasets", datasets},
+               {"type", method},
+               {"metadata", {{"method", std::string("imextract pyramid: ") + method + " of the level above"},
+                             {"version", IMX_VERSION},
+                             {"kwargs", {{"downscale", 2}, {"levels", L.levels}}}}}};
     if (!v3()) ms["version"] = "0.4";
     auto [lo, hi] = dtype_range(L.dtype);
     json channels = json::array();
@@ -243,12 +250,13 @@ void NgffPlate::write_metadata() const {
         wells.push_back({{"path", row_name(w.row) + "/" + column_name(w.col)}, {"rowIndex", w.row}, {"columnIndex", w.col}});
         field_count = std::max(field_count, w.sites);
     }
+    // maximumfieldcount: the strict schema asks for it (and it must be > 0).
     json acquisitions = json::array();
     if (L.multiplexed())
         for (size_t k = 0; k < L.cycle_names.size(); ++k)
-            acquisitions.push_back({{"id", int(k)}, {"name", L.cycle_names[k]}});
+            acquisitions.push_back({{"id", int(k)}, {"name", L.cycle_names[k]}, {"maximumfieldcount", std::max(1, L.cycle_sites)}});
     else
-        acquisitions.push_back({{"id", 0}, {"name", L.name}});
+        acquisitions.push_back({{"id", 0}, {"name", L.name}, {"maximumfieldcount", std::max(1, field_count)}});
     json plate = {{"name", L.name},
                   {"acquisitions", acquisitions},
                   {"rows", rows},
