@@ -56,8 +56,9 @@ json v3_codecs(const CodecSpec& c, DType dtype) {
 }  // namespace
 
 json PlateLayout::to_json() const {
+    // [row, col, sites] per well: a 384-well plate's list stays a few KB in the root attributes.
     json wells_j = json::array();
-    for (auto& w : wells) wells_j.push_back({{"row", w.row}, {"col", w.col}, {"sites", w.sites}});
+    for (auto& w : wells) wells_j.push_back({w.row, w.col, w.sites});
     json ch = json::array();
     for (auto& c : channels)
         ch.push_back({{"label", c.label}, {"color", c.color}, {"start", c.window_start}, {"end", c.window_end}});
@@ -70,7 +71,7 @@ json PlateLayout::to_json() const {
               {"compression", codec.name() + ":" + std::to_string(codec.level)},
               {"levels", levels}, {"downsample", downsample_name(downsample)},
               {"ngff", ngff}, {"shard", shard_mode_name(shard)}};
-    if (!channel_stats.is_null()) j["channel_stats"] = channel_stats;
+    // channel_stats go to their own file (kChannelStatsFile), not into the root attributes.
     if (!holes.is_null()) j["holes"] = holes;
     if (multiplexed())
         j["cycles"] = {{"channels", cycle_channels}, {"sites", cycle_sites}, {"names", cycle_names}};
@@ -97,7 +98,10 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.path = j.at("path").get<std::string>();
     l.rows = j.at("rows").get<int>();
     l.cols = j.at("cols").get<int>();
-    for (auto& w : j.at("wells")) l.wells.push_back({w.at("row").get<int>(), w.at("col").get<int>(), w.at("sites").get<int>()});
+    for (auto& w : j.at("wells")) {
+        if (w.is_array()) l.wells.push_back({w.at(0).get<int>(), w.at(1).get<int>(), w.at(2).get<int>()});
+        else l.wells.push_back({w.at("row").get<int>(), w.at("col").get<int>(), w.at("sites").get<int>()});  // plates written before the compact list
+    }
     for (auto& c : j.at("channels"))
         l.channels.push_back({c.at("label").get<std::string>(), c.at("color").get<std::string>(),
                               c.at("start").get<double>(), c.at("end").get<double>()});
@@ -115,7 +119,7 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.downsample = parse_downsample(j.value("downsample", "mean"));
     l.ngff = j.value("ngff", "0.4");
     l.shard = parse_shard_mode(j.value("shard", "none"));
-    if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];
+    if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];  // plates written before the stats file
     if (j.contains("holes")) l.holes = j["holes"];
     if (j.contains("cycles")) {
         const json& c = j["cycles"];
@@ -227,14 +231,14 @@ json NgffPlate::array_meta(int level) const {
             {"dimension_names", {"t", "c", "z", "y", "x"}}};
 }
 
-void NgffPlate::put_group(const std::string& path, const json& attrs) const {
+void NgffPlate::put_group(const std::string& path, const json& attrs, int indent) const {
     if (v3()) {
         json g = {{"zarr_format", 3}, {"node_type", "group"}, {"attributes", attrs.is_null() ? json::object() : attrs}};
-        store_.put(path + "/zarr.json", g.dump(1));
+        store_.put(path + "/zarr.json", g.dump(indent));
         return;
     }
     store_.put(path + "/.zgroup", json{{"zarr_format", 2}}.dump());
-    if (!attrs.is_null()) store_.put(path + "/.zattrs", attrs.dump(1));
+    if (!attrs.is_null()) store_.put(path + "/.zattrs", attrs.dump(indent));
 }
 
 void NgffPlate::write_metadata() const {
@@ -267,7 +271,8 @@ void NgffPlate::write_metadata() const {
     json attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"plate", plate}}}, {"imextract", L.to_json()}}
                       : json{{"plate", [&] { json p = plate; p["version"] = "0.4"; return p; }()},
                              {"imextract", L.to_json()}};
-    put_group(L.path, attrs);
+    // Compact: every viewer fetches the plate attributes before anything else.
+    put_group(L.path, attrs, -1);
 
     std::set<int> rows_used;
     for (auto& w : sorted) rows_used.insert(w.row);
@@ -305,6 +310,13 @@ void NgffPlate::write_rendering() const {
             if (!image_by_acquisition.count(k)) image_by_acquisition[k] = image_attrs(k);
             put_group(image_path(w.row, w.col, s), image_by_acquisition[k]);
         }
+    if (!layout_.channel_stats.is_null())
+        store_.put(layout_.path + "/" + kChannelStatsFile,
+                   json{{"plate", layout_.name},
+                        {"note", "per-channel statistics of the stored planes, written by imextract collect: min, max, "
+                                 "the 0.1/99.9 percentiles the omero windows use, and the histogram"},
+                        {"channels", layout_.channel_stats}}
+                       .dump());
     // Keep the layout copy in the plate attributes in step with the windows.
     const std::string key = layout_.path + (v3() ? "/zarr.json" : "/.zattrs");
     auto text = store_.get(key);
@@ -313,7 +325,7 @@ void NgffPlate::write_rendering() const {
         if (doc.is_discarded()) return;
         json& attrs = v3() ? doc["attributes"] : doc;
         attrs["imextract"] = layout_.to_json();
-        store_.put(key, doc.dump(1));
+        store_.put(key, doc.dump());
     }
 }
 
@@ -330,7 +342,12 @@ PlateLayout NgffPlate::read_layout(const Store& store, const std::string& plate_
     }
     if (attrs.is_discarded() || !attrs.is_object() || !attrs.contains("imextract"))
         throw Error(store.url() + "/" + plate_path + ": not a plate written by imextract", Error::Kind::storage);
-    return PlateLayout::from_json(attrs["imextract"]);
+    PlateLayout layout = PlateLayout::from_json(attrs["imextract"]);
+    if (auto stats = store.get(plate_path + "/" + kChannelStatsFile)) {
+        json doc = json::parse(*stats, nullptr, false);
+        if (!doc.is_discarded() && doc.is_object() && doc.contains("channels")) layout.channel_stats = doc["channels"];
+    }
+    return layout;
 }
 
 }  // namespace imx
