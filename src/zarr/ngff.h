@@ -73,6 +73,9 @@ struct PlateLayout {
     // all of `channels`. A plate whose planes use only some channels (OME-TIFFs of different channel
     // counts in one folder, each kind its own plate) gets no axis entries that would read as zeros.
     std::vector<int> plate_channels;
+    // Stage position (x, y; micrometres) of each field image by (row, col, site), from the vendor
+    // metadata: the images' translations. Not in to_json (the catalog has them; the root stays light).
+    std::map<std::array<int, 3>, std::array<double, 2>> stage_positions;
 
     bool multiplexed() const { return cycle_channels > 0 && cycle_sites > 0; }
     int image_channels() const {

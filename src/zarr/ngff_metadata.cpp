@@ -53,6 +53,27 @@ json v3_codecs(const CodecSpec& c, DType dtype) {
     return codecs;
 }
 
+// The field image's attributes with a translation after each level's scale: the stage position of
+// the field's first pixel, in micrometres. A level's first pixel is the mean of 2^level pixels of
+// level 0, so its centre lies (2^level - 1) / 2 level-0 pixels further. Nothing without a stage
+// position or without a pixel size (the axes then have no physical unit).
+json with_stage_position(const json& image, const PlateLayout& L, bool v3, int row, int col, int site) {
+    auto it = L.stage_positions.find({row, col, site});
+    if (it == L.stage_positions.end() || !(L.pixel_size_x || L.pixel_size_y)) return image;
+    const auto [x, y] = it->second;
+    const double sy = L.pixel_size_y.value_or(L.pixel_size_x.value_or(1.0));
+    const double sx = L.pixel_size_x.value_or(L.pixel_size_y.value_or(1.0));
+    json out = image;
+    json& ms = v3 ? out["ome"]["multiscales"][0] : out["multiscales"][0];
+    for (auto& dataset : ms["datasets"]) {
+        const int level = std::stoi(dataset["path"].get<std::string>());
+        const double half = (double(uint64_t(1) << level) - 1) / 2;
+        dataset["coordinateTransformations"].push_back(
+            {{"type", "translation"}, {"translation", {0.0, 0.0, 0.0, y + half * sy, x + half * sx}}});
+    }
+    return out;
+}
+
 }  // namespace
 
 json PlateLayout::to_json() const {
@@ -295,7 +316,7 @@ void NgffPlate::write_metadata() const {
         put_group(well, well_attrs);
         for (int s = 0; s < w.sites; ++s) {
             std::string img = well + "/" + std::to_string(s);
-            put_group(img, image(s));
+            put_group(img, with_stage_position(image(s), L, v3(), w.row, w.col, s));
             for (int level = 0; level < L.levels; ++level)
                 store_.put(img + "/" + std::to_string(level) + (v3() ? "/zarr.json" : "/.zarray"), arrays[size_t(level)]);
         }
@@ -308,7 +329,7 @@ void NgffPlate::write_rendering() const {
         for (int s = 0; s < w.sites; ++s) {
             int k = layout_.acquisition_of_site(s);
             if (!image_by_acquisition.count(k)) image_by_acquisition[k] = image_attrs(k);
-            put_group(image_path(w.row, w.col, s), image_by_acquisition[k]);
+            put_group(image_path(w.row, w.col, s), with_stage_position(image_by_acquisition[k], layout_, v3(), w.row, w.col, s));
         }
     if (!layout_.channel_stats.is_null())
         store_.put(layout_.path + "/" + kChannelStatsFile,

@@ -88,3 +88,39 @@ TEST(PlateMetadata, LayoutWellsReadInBothForms) {
     EXPECT_EQ(old.wells[1].sites, 1);
     EXPECT_EQ(old.channel_stats[0]["channel"], 0);
 }
+
+// A field with a stage position gets [scale, translation] on every level (the level's first pixel
+// centre); a field without one, or a plate without a pixel size, gets only the scale.
+TEST(PlateMetadata, StagePositionsBecomeTranslations) {
+    for (const std::string ngff : {"0.4", "0.5"}) {
+        SCOPED_TRACE(ngff);
+        fs::path root = test::fresh_dir("plate_positions");
+        auto store = open_store(root.string());
+        PlateLayout L = small_layout(ngff);
+        L.levels = 2;
+        L.pixel_size_x = 0.5;
+        L.pixel_size_y = 0.25;
+        L.stage_positions[{0, 0, 0}] = {100.0, -20.0};
+        L.stage_positions[{0, 0, 1}] = {300.0, -20.0};
+        NgffPlate(*store, L).write_metadata();
+        auto datasets = [&](const std::string& image) {
+            json attrs = json::parse(store->get(L.path + "/" + image + (ngff == "0.5" ? "/zarr.json" : "/.zattrs")).value());
+            return (ngff == "0.5" ? attrs["attributes"]["ome"] : attrs)["multiscales"][0]["datasets"];
+        };
+        json first = datasets("A/01/0"), second = datasets("A/01/1"), other = datasets("P/24/0");
+        ASSERT_EQ(first.size(), 2u);
+        EXPECT_EQ(first[0]["coordinateTransformations"][1],
+                  json({{"type", "translation"}, {"translation", {0.0, 0.0, 0.0, -20.0, 100.0}}}));
+        // Level 1: half a level-0 pixel further in y (0.25 um) and x (0.5 um).
+        EXPECT_EQ(first[1]["coordinateTransformations"][1]["translation"], json({0.0, 0.0, 0.0, -19.875, 100.25}));
+        EXPECT_EQ(second[0]["coordinateTransformations"][1]["translation"][4], 300.0);
+        EXPECT_EQ(other[0]["coordinateTransformations"].size(), 1u);  // no position, no translation
+        EXPECT_FALSE(L.to_json().contains("stage_positions"));        // the root stays light
+
+        L.pixel_size_x.reset();
+        L.pixel_size_y.reset();
+        NgffPlate(*store, L).write_metadata();
+        EXPECT_EQ(datasets("A/01/0")[0]["coordinateTransformations"].size(), 1u);  // no unit to place it in
+        fs::remove_all(root);
+    }
+}

@@ -3,7 +3,8 @@
 # schemas, normal and strict, for 0.4 and 0.5 (Debian python3-jsonschema, schemas from
 # ../shared/ngff-schemas): the demo plate in 0.4 (one level), 0.5 sharded with a pyramid, and
 # multiplexing cycles; a CellVoyager, a MetaXpress, a Harmony and an OME-TIFF sample where
-# ../shared/samples exist.
+# ../shared/samples exist. The same plates' field images carry the catalog's stage positions as
+# translations (check_translations.py), or none where the layout records no positions.
 source "$(dirname "$0")/lib/common.bash"
 SCHEMAS="$SRC/../shared/ngff-schemas"
 [ -d "$SCHEMAS/0.4" ] && [ -d "$SCHEMAS/0.5" ] || skip "no ../shared/ngff-schemas folder"
@@ -26,6 +27,10 @@ convert demo04 "$MIC"
 convert demo05 "$MIC" --ngff 0.5 --shard field --levels 3
 convert cycles "$MIC" --source "$WORK/d2/microscope" --mode multiplexing --ngff 0.5
 $CHECK "$WORK"/demo04/*.zarr "$WORK"/demo05/*.zarr "$WORK"/cycles/*.zarr
+TRANSLATIONS="$PY $ORACLE/check_translations.py"
+for e in demo04 demo05 cycles; do $TRANSLATIONS "$WORK/$e" "$WORK"/$e/*.zarr --positioned; done
+expect_exit 0 "$IMX" "$WORK/demo04" status
+expect_output "^positions +12 of 12 sites have a stage position"
 
 # The check fails on a plate that lacks what the strict schemas ask for.
 plate=$(echo "$WORK"/demo04/*.zarr)
@@ -40,14 +45,20 @@ plates=()
 if [ -d "$SAMPLES/yokogawa/fractal-tasks-core_png" ]; then
     convert cv "$SAMPLES/yokogawa/fractal-tasks-core_png"
     plates+=("$WORK"/cv/*.zarr)
+    $TRANSLATIONS "$WORK/cv" "$WORK"/cv/*.zarr --positioned
 fi
 if [ -d "$SAMPLES/metaxpress/faim-ipa_SingleChannel" ]; then
     convert mx "$SAMPLES/metaxpress/faim-ipa_SingleChannel" --ngff 0.5
     plates+=("$WORK"/mx/*.zarr)
+    # The MetaXpress reader records no stage positions: status says so, no image gets a translation.
+    $TRANSLATIONS "$WORK/mx" "$WORK"/mx/*.zarr --none
+    expect_exit 0 "$IMX" "$WORK/mx" status
+    expect_output "^positions +none: the metadata records no stage positions"
 fi
 if [ -d "$SAMPLES/harmony/operetta-compose_operetta_plate" ]; then
     convert harmony "$SAMPLES/harmony/operetta-compose_operetta_plate" --levels 2
     plates+=("$WORK"/harmony/*.zarr)
+    $TRANSLATIONS "$WORK/harmony" "$WORK"/harmony/*.zarr --positioned
 fi
 O="$SAMPLES/ome-tiff/bioformats-artificial/multi-channel-z-series.ome.tiff"
 if [ -f "$O" ]; then
@@ -56,6 +67,7 @@ if [ -f "$O" ]; then
     cp "$O" "$WORK/src_ome/"
     convert ome "$WORK/src_ome" --ngff 0.5
     plates+=("$WORK"/ome/*.zarr)
+    $TRANSLATIONS "$WORK/ome" "$WORK"/ome/*.zarr --none  # Bio-Formats wrote no Plane positions
 fi
 [ ${#plates[@]} -gt 0 ] || skip "demo plates pass; none of the vendor samples is present"
 $CHECK "${plates[@]}"
