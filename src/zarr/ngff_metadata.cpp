@@ -289,8 +289,11 @@ void NgffPlate::write_metadata() const {
                   {"wells", wells},
                   {"field_count", field_count}};
     // Our own key "imextract": lets `get` and collect reopen the plate from the store alone.
-    json attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"plate", plate}}}, {"imextract", L.to_json()}}
-                      : json{{"plate", [&] { json p = plate; p["version"] = "0.4"; return p; }()},
+    // "bioformats2raw.layout": the plate has an OME group with METADATA.ome.xml (ome_xml.h).
+    json attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"bioformats2raw.layout", 3}, {"plate", plate}}},
+                             {"imextract", L.to_json()}}
+                      : json{{"bioformats2raw.layout", 3},
+                             {"plate", [&] { json p = plate; p["version"] = "0.4"; return p; }()},
                              {"imextract", L.to_json()}};
     // Compact: every viewer fetches the plate attributes before anything else.
     put_group(L.path, attrs, -1);

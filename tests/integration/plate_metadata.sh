@@ -4,7 +4,8 @@
 # ../shared/ngff-schemas): the demo plate in 0.4 (one level), 0.5 sharded with a pyramid, and
 # multiplexing cycles; a CellVoyager, a MetaXpress, a Harmony and an OME-TIFF sample where
 # ../shared/samples exist. The same plates' field images carry the catalog's stage positions as
-# translations (check_translations.py), or none where the layout records no positions.
+# translations (check_translations.py), or none where the layout records no positions, and their
+# OME/METADATA.ome.xml agrees with the plate and the catalog (check_ome_xml.py, xml.etree).
 source "$(dirname "$0")/lib/common.bash"
 SCHEMAS="$SRC/../shared/ngff-schemas"
 [ -d "$SCHEMAS/0.4" ] && [ -d "$SCHEMAS/0.5" ] || skip "no ../shared/ngff-schemas folder"
@@ -28,7 +29,11 @@ convert demo05 "$MIC" --ngff 0.5 --shard field --levels 3
 convert cycles "$MIC" --source "$WORK/d2/microscope" --mode multiplexing --ngff 0.5
 $CHECK "$WORK"/demo04/*.zarr "$WORK"/demo05/*.zarr "$WORK"/cycles/*.zarr
 TRANSLATIONS="$PY $ORACLE/check_translations.py"
-for e in demo04 demo05 cycles; do $TRANSLATIONS "$WORK/$e" "$WORK"/$e/*.zarr --positioned; done
+OMEXML="$PY $ORACLE/check_ome_xml.py"
+for e in demo04 demo05 cycles; do
+    $TRANSLATIONS "$WORK/$e" "$WORK"/$e/*.zarr --positioned
+    $OMEXML "$WORK/$e" "$WORK"/$e/*.zarr
+done
 expect_exit 0 "$IMX" "$WORK/demo04" status
 expect_output "^positions +12 of 12 sites have a stage position"
 
@@ -71,4 +76,5 @@ if [ -f "$O" ]; then
 fi
 [ ${#plates[@]} -gt 0 ] || skip "demo plates pass; none of the vendor samples is present"
 $CHECK "${plates[@]}"
+for p in "${plates[@]}"; do $OMEXML "$(dirname "$p")" "$p"; done
 echo "PASS: ${#plates[@]} sample plates and 3 demo plates pass the normal and strict NGFF 0.4/0.5 schemas"

@@ -4,7 +4,8 @@ strict (Debian python3-jsonschema; schemas from ../shared/ngff-schemas, see its 
 
 usage: check_ngff_schemas.py SCHEMA_DIR PLATE.zarr [PLATE.zarr ...]
 
-The plate group is checked against plate + strict_plate, each well against well + strict_well,
+The plate group is checked against plate + strict_plate (and bf2raw, its OME group against ome,
+when it declares the bioformats2raw layout), each well against well + strict_well,
 each field image against image + strict_image, for the version the plate declares (0.4: the
 .zattrs object; 0.5: the attributes of zarr.json). Exit 1 naming the node and the violation."""
 import json
@@ -41,10 +42,10 @@ def attributes(node):
     return None, None
 
 
-def validate(store, version, kind, attrs, where):
-    base = f"https://ngff.openmicroscopy.org/{version}/schemas/"
-    for name in (kind, "strict_" + kind):
-        schema = store[base + name + ".schema"]
+def validate(store, version, kind, attrs, where, strict=True):
+    for name in (kind, "strict_" + kind) if strict else (kind,):
+        # By file name: the 0.4 bf2raw and ome schemas carry ".../latest/..." ids.
+        schema = next(s for i, s in store.items() if i.endswith(f"/{name}.schema"))
         resolver = jsonschema.RefResolver(base_uri=schema["$id"], referrer=schema, store=store)
         validator = jsonschema.Draft202012Validator(schema, resolver=resolver)
         errors = sorted(validator.iter_errors(attrs), key=lambda e: list(e.absolute_path))
@@ -63,6 +64,16 @@ def check_plate(schema_dir, plate_dir, stores):
     store = stores[version]
     ngff = attrs["ome"] if version == "0.5" else attrs
     validate(store, version, "plate", attrs, plate_dir)
+    # The bioformats2raw layout: the root says so, the OME group lists the images (ome.schema).
+    if "bioformats2raw.layout" in ngff:
+        validate(store, version, "bf2raw", attrs, plate_dir, strict=False)
+        ome_dir = os.path.join(plate_dir, "OME")
+        ome_attrs, v = attributes(ome_dir)
+        if ome_attrs is None or v != version:
+            sys.exit(f"{ome_dir}: the plate declares bioformats2raw.layout but has no OME group")
+        validate(store, version, "ome", ome_attrs, ome_dir, strict=False)
+        if not os.path.exists(os.path.join(ome_dir, "METADATA.ome.xml")):
+            sys.exit(f"{ome_dir}: no METADATA.ome.xml")
     nodes = {"plate": 1, "well": 0, "image": 0}
     for well in ngff["plate"]["wells"]:
         well_dir = os.path.join(plate_dir, well["path"])

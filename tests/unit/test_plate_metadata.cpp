@@ -5,9 +5,11 @@
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 
 #include "storage/store.h"
 #include "zarr/ngff.h"
+#include "zarr/ome_xml.h"
 #include "test_util.h"
 
 using namespace imx;
@@ -123,4 +125,80 @@ TEST(PlateMetadata, StagePositionsBecomeTranslations) {
         EXPECT_EQ(datasets("A/01/0")[0]["coordinateTransformations"].size(), 1u);  // no unit to place it in
         fs::remove_all(root);
     }
+}
+
+// METADATA.ome.xml read back with pugixml: the plate, its wells and well samples (positions where
+// known, each pointing at its image), images with pixel type, sizes, pixel sizes and channels.
+TEST(PlateMetadata, OmeXmlDescribesThePlate) {
+    PlateLayout L = small_layout("0.4");
+    L.name = "P<1> & \"2\"";  // escaped, not broken XML
+    L.zplanes = 3;
+    L.tpoints = 2;
+    L.pixel_size_x = L.pixel_size_y = 0.65;
+    L.pixel_size_z = 2;
+    L.stage_positions[{15, 23, 0}] = {-1.5, 2500.0};
+    std::vector<OmeChannelFacts> facts = {{405.0, 461.0}, {}};
+    pugi::xml_document doc;
+    ASSERT_TRUE(doc.load_string(plate_ome_xml(L, facts).c_str()));
+    pugi::xml_node ome = doc.child("OME");
+    EXPECT_STREQ(ome.attribute("xmlns").value(), "http://www.openmicroscopy.org/Schemas/OME/2016-06");
+    pugi::xml_node plate = ome.child("Plate");
+    EXPECT_EQ(std::string(plate.attribute("Name").value()), L.name);
+    EXPECT_EQ(plate.attribute("Rows").as_int(), 16);
+    EXPECT_EQ(plate.attribute("Columns").as_int(), 24);
+    EXPECT_EQ(std::string(plate.next_sibling().name()), "Image");  // the schema's order: Plate, then Images
+    std::vector<std::string> refs;
+    int wells = 0;
+    for (pugi::xml_node well : plate.children("Well")) {
+        ++wells;
+        for (pugi::xml_node ws : well.children("WellSample")) refs.push_back(ws.child("ImageRef").attribute("ID").value());
+    }
+    EXPECT_EQ(wells, 2);
+    ASSERT_EQ(refs, (std::vector<std::string>{"Image:0", "Image:1", "Image:2"}));  // A01 fields 0, 1; P24 field 0
+    pugi::xml_node p24 = plate.find_child_by_attribute("Well", "Row", "15");
+    EXPECT_EQ(p24.attribute("Column").as_int(), 23);
+    EXPECT_DOUBLE_EQ(p24.child("WellSample").attribute("PositionX").as_double(), -1.5);
+    EXPECT_DOUBLE_EQ(p24.child("WellSample").attribute("PositionY").as_double(), 2500.0);
+    EXPECT_STREQ(p24.child("WellSample").attribute("PositionXUnit").value(), "µm");
+    EXPECT_FALSE(plate.child("Well").child("WellSample").attribute("PositionX"));  // A01: no position recorded
+
+    pugi::xml_node image = ome.find_child_by_attribute("Image", "ID", "Image:2");
+    ASSERT_TRUE(image);
+    EXPECT_STREQ(image.attribute("Name").value(), "P24 field 0");
+    pugi::xml_node px = image.child("Pixels");
+    EXPECT_STREQ(px.attribute("Type").value(), "uint16");
+    EXPECT_STREQ(px.attribute("DimensionOrder").value(), "XYZCT");
+    EXPECT_EQ(px.attribute("SizeX").as_int(), 16);
+    EXPECT_EQ(px.attribute("SizeY").as_int(), 8);
+    EXPECT_EQ(px.attribute("SizeZ").as_int(), 3);
+    EXPECT_EQ(px.attribute("SizeC").as_int(), 2);
+    EXPECT_EQ(px.attribute("SizeT").as_int(), 2);
+    EXPECT_DOUBLE_EQ(px.attribute("PhysicalSizeX").as_double(), 0.65);
+    EXPECT_DOUBLE_EQ(px.attribute("PhysicalSizeZ").as_double(), 2);
+    pugi::xml_node dapi = px.child("Channel");
+    EXPECT_STREQ(dapi.attribute("Name").value(), "DAPI");
+    EXPECT_EQ(dapi.attribute("Color").as_int(), 0x0000FFFF);  // RGBA of 0000FF
+    EXPECT_DOUBLE_EQ(dapi.attribute("EmissionWavelength").as_double(), 461);
+    EXPECT_DOUBLE_EQ(dapi.attribute("ExcitationWavelength").as_double(), 405);
+    pugi::xml_node gfp = dapi.next_sibling("Channel");
+    EXPECT_EQ(gfp.attribute("Color").as_int(), int32_t(0x00FF00FF));
+    EXPECT_FALSE(gfp.attribute("EmissionWavelength"));  // nothing known, nothing written
+    EXPECT_TRUE(px.child("MetadataOnly"));
+}
+
+// Multiplexing: each cycle's field images list only their cycle's channels.
+TEST(PlateMetadata, OmeXmlImagesOfCyclesHoldTheirChannels) {
+    PlateLayout L = small_layout("0.5");
+    L.wells = {{0, 0, 2}};
+    L.channels.push_back({"DAPI 2", "0000FF", 0, 0});
+    L.channels.push_back({"RFP 2", "FF0000", 0, 0});
+    L.cycle_channels = 2;
+    L.cycle_sites = 1;
+    L.cycle_names = {"c1", "c2"};
+    pugi::xml_document doc;
+    ASSERT_TRUE(doc.load_string(plate_ome_xml(L, {}).c_str()));
+    pugi::xml_node second = doc.child("OME").find_child_by_attribute("Image", "ID", "Image:1").child("Pixels");
+    EXPECT_EQ(second.attribute("SizeC").as_int(), 2);
+    EXPECT_STREQ(second.child("Channel").attribute("Name").value(), "DAPI 2");
+    EXPECT_STREQ(second.child("Channel").next_sibling("Channel").attribute("Name").value(), "RFP 2");
 }
