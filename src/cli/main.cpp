@@ -383,6 +383,7 @@ int real_main(int argc, char** argv) {
     overview->add_option("--tpoint", oopt.tpoint, "time-point index (0-based)");
     overview->add_option("--zplane", oopt.zplane, "z-plane index (default: the middle one)");
     overview->add_option("--field-size", oopt.field_size, "pixels per field (default: automatic)");
+    overview->add_option("--wells", oopt.wells, "only the wells of a rectangle, e.g. B02:D05");
 
     PlaneQuery q;
     std::string out;

@@ -59,6 +59,22 @@ if [ -d "$SAMPLES/metaxpress/faim-ipa_SingleChannel" ]; then
     $TRANSLATIONS "$WORK/mx" "$WORK"/mx/*.zarr --none
     expect_exit 0 "$IMX" "$WORK/mx" status
     expect_output "^positions +none: the metadata records no stage positions"
+    # Channel colours from the emission wavelengths the .HTD/TIFF metadata gives.
+    $PY - "$WORK/mx" "$WORK"/mx/*.zarr <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+channels = db.execute("SELECT name, emission_nm FROM channels ORDER BY idx").fetchall()
+well = json.load(open(sys.argv[2] + "/zarr.json"))["attributes"]["ome"]["plate"]["wells"][0]["path"]
+image = json.load(open(f"{sys.argv[2]}/{well}/0/zarr.json"))
+colours = {c["label"]: c["color"] for c in image["attributes"]["ome"]["omero"]["channels"]}
+def expected(nm):
+    return "0000FF" if nm < 490 else "00FF00" if nm < 560 else "FF0000" if nm < 620 else "FF00FF"
+known = [(n, nm) for n, nm in channels if nm is not None]
+if len(channels) > 1:
+    for name, nm in known:
+        assert colours[name] == expected(nm), (name, nm, colours[name])
+print(f"{len(known)} of {len(channels)} channels have an emission wavelength; colours follow it")
+PY
 fi
 if [ -d "$SAMPLES/harmony/operetta-compose_operetta_plate" ]; then
     convert harmony "$SAMPLES/harmony/operetta-compose_operetta_plate" --levels 2
