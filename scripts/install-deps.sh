@@ -17,6 +17,7 @@ PACKAGES=(
   python3 python3-numpy python3-zarr python3-numcodecs python3-tifffile python3-pil libtiff-tools util-linux time
   libjxr-tools  # JxrDecApp/JxrEncApp: the CZI JPEG-XR tests' independent route
   python3-boto3
+  python3-jsonschema  # the OME-NGFF JSON schema test (../shared/ngff-schemas)
 )
 # Node runs zarrita, the independent Zarr v3 reader of the NGFF 0.5 tests; a machine that has a
 # node of its own keeps it.

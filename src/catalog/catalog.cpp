@@ -372,6 +372,7 @@ CatalogSummary Catalog::summary() {
     s.plates = int(count("SELECT COUNT(*) FROM plates"));
     s.wells = int(count("SELECT COUNT(*) FROM wells"));
     s.sites = int(count("SELECT COUNT(*) FROM sites"));
+    s.sites_positioned = int(count("SELECT COUNT(*) FROM sites WHERE stage_x IS NOT NULL AND stage_y IS NOT NULL"));
     s.channels = int(count("SELECT COUNT(*) FROM channels"));
     s.tpoints = int(count("SELECT COALESCE(MAX(tpoint) + 1, 0) FROM outputs"));
     s.zplanes = int(count("SELECT COALESCE(MAX(zplane) + 1, 0) FROM planes"));

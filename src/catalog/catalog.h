@@ -61,6 +61,7 @@ struct CatalogSummary {
     std::vector<std::pair<std::string, std::string>> found_below;  // acquisition folder, --source given
     bool mip = false;
     int plates = 0, wells = 0, sites = 0, channels = 0, tpoints = 0, zplanes = 0;
+    int sites_positioned = 0;  // sites with a stage position (x and y) from the metadata
     int64_t planes = 0, outputs = 0, outputs_verified = 0, files = 0, files_missing = 0, files_deleted = 0;
     int64_t source_bytes = 0;
     uint32_t width = 0, height = 0;
@@ -83,6 +84,11 @@ struct CatalogSummary {
 // A well of a plate and its number of fields (largest site index + 1).
 struct WellSites {
     int row = 0, col = 0, sites = 0;
+};
+// The stage position of a field (micrometres, as the vendor metadata gives it).
+struct SitePosition {
+    int row = 0, col = 0, site = 0;
+    double x = 0, y = 0;
 };
 // t and z extent of a plate's stored planes (1 when it has none).
 struct PlateExtent {
@@ -178,6 +184,8 @@ public:
     // the array positions no plane fills uses the same three queries.
     std::vector<WellSites> plate_wells(int64_t plate_id) { return plate_wells(db_, plate_id); }
     PlateExtent plate_extent(int64_t plate_id) { return plate_extent(db_, plate_id); }
+    // Fields of the plate whose metadata gave a stage position (x and y), by row, column, site.
+    std::vector<SitePosition> site_positions(int64_t plate_id);
     // Channels of the plate's stored planes.
     std::vector<int> plate_channels_used(int64_t plate_id) { return plate_channels_used(db_, plate_id); }
     // Array positions no source plane fills, stored planes whose source has no pixels, and with

@@ -37,6 +37,16 @@ std::vector<int> Catalog::plate_channels_used(sql::Database& db, int64_t plate_i
     return used;
 }
 
+std::vector<SitePosition> Catalog::site_positions(int64_t plate_id) {
+    auto st = db_.prepare(
+        "SELECT w.row, w.col, s.idx, s.stage_x, s.stage_y FROM sites s JOIN wells w ON s.well_id = w.id "
+        "WHERE w.plate_id = ? AND s.stage_x IS NOT NULL AND s.stage_y IS NOT NULL ORDER BY w.row, w.col, s.idx");
+    st.bind(1, plate_id);
+    std::vector<SitePosition> positions;
+    while (st.step()) positions.push_back({st.integer(0), st.integer(1), st.integer(2), st.real(3), st.real(4)});
+    return positions;
+}
+
 PlaneHoles Catalog::plate_holes(int64_t plate_id, bool unverified, size_t max_listed) {
     PlaneHoles holes;
     auto add = [&](sql::Statement& st, std::string why) {

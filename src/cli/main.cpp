@@ -47,6 +47,12 @@ void print_summary(const CatalogSummary& s, int64_t stored_by_jobs = 0) {
     fmt::print("plates        {} ({})\n", s.plates, plate_names);
     fmt::print("wells         {}\n", s.wells);
     fmt::print("sites         {}\n", s.sites);
+    // The field images' NGFF translations come from these; none are ever made up.
+    if (s.sites_positioned == 0)
+        fmt::print("positions     none: the metadata records no stage positions, field images get no translation\n");
+    else
+        fmt::print("positions     {} of {} sites have a stage position (their images' translation){}\n", s.sites_positioned,
+                   s.sites, s.pixel_size_x || s.pixel_size_y ? "" : "; no pixel size, so no translation is written");
     std::string names;
     for (auto& n : s.channel_names) names += (names.empty() ? "" : ", ") + n;
     fmt::print("channels      {} ({})\n", s.channels, names);
@@ -380,6 +386,7 @@ int real_main(int argc, char** argv) {
     overview->add_option("--tpoint", oopt.tpoint, "time-point index (0-based)");
     overview->add_option("--zplane", oopt.zplane, "z-plane index (default: the middle one)");
     overview->add_option("--field-size", oopt.field_size, "pixels per field (default: automatic)");
+    overview->add_option("--wells", oopt.wells, "only the wells of a rectangle, e.g. B02:D05");
 
     PlaneQuery q;
     std::string out;

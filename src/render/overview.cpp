@@ -2,6 +2,7 @@
 // pyramid level (so drawing a 384-well plate reads a small fraction of the plate), coloured with the
 // channels' contrast windows; planes that are missing or unreadable are drawn as red crosses.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -43,15 +44,18 @@ struct Canvas {
         for (int64_t y = y0; y < y0 + h; ++y)
             for (int64_t x = x0; x < x0 + w; ++x) set(x, y, r, g, b);
     }
-    void text(int64_t x, int64_t y, const std::string& s, int scale) {
+    // Upper-case letters and digits (others leave a space); returns the x after the text.
+    int64_t text(int64_t x, int64_t y, const std::string& s, int scale, uint32_t rgb = 0xDCDCDC) {
         for (char ch : s) {
-            auto g = kGlyphs.find(ch);
+            auto g = kGlyphs.find(char(std::toupper(static_cast<unsigned char>(ch))));
             if (g != kGlyphs.end())
                 for (int row = 0; row < 5; ++row)
                     for (int col = 0; col < 3; ++col)
-                        if (g->second[size_t(row)] & (4 >> col)) fill(x + col * scale, y + row * scale, scale, scale, 220, 220, 220);
+                        if (g->second[size_t(row)] & (4 >> col))
+                            fill(x + col * scale, y + row * scale, scale, scale, uint8_t(rgb >> 16), uint8_t(rgb >> 8), uint8_t(rgb));
             x += 4 * scale;
         }
+        return x;
     }
     void cross(int64_t x0, int64_t y0, int64_t w, int64_t h) {
         fill(x0, y0, w, h, 90, 0, 0);
@@ -84,6 +88,29 @@ double pixel_value(const Plane& p, size_t i) {
         case DType::f32: return p.as<float>()[i];
     }
     return 0;
+}
+
+// The rectangle of wells `--wells` names ("B02:D05", or one well "C03"), checked against the plate.
+struct WellWindow {
+    int row0 = 0, col0 = 0, rows = 0, cols = 0;
+};
+WellWindow well_window(const std::string& spec, const PlateLayout& L) {
+    WellWindow all{0, 0, std::max(1, L.rows), std::max(1, L.cols)};
+    if (spec.empty()) return all;
+    const size_t colon = spec.find(':');
+    const std::string first = spec.substr(0, colon), last = colon == std::string::npos ? first : spec.substr(colon + 1);
+    int r0, c0, r1, c1;
+    if (!parse_well_name(first, r0, c0) || !parse_well_name(last, r1, c1))
+        throw Error("--wells '" + spec + "': expected two wells like B02:D05", Error::Kind::usage);
+    if (r1 < r0) std::swap(r0, r1);
+    if (c1 < c0) std::swap(c0, c1);
+    if (r1 >= all.rows || c1 >= all.cols)
+        throw Error("--wells '" + spec + "': the plate has " + std::to_string(all.rows) + " rows and " +
+                        std::to_string(all.cols) + " columns", Error::Kind::usage);
+    bool any = false;
+    for (auto& w : L.wells) any = any || (w.row >= r0 && w.row <= r1 && w.col >= c0 && w.col <= c1);
+    if (!any) throw Error("--wells '" + spec + "': no well of plate '" + L.name + "' holds images there", Error::Kind::usage);
+    return {r0, c0, r1 - r0 + 1, c1 - c0 + 1};
 }
 
 }  // namespace
@@ -132,7 +159,8 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
     const int level = L.levels - 1;
     auto [lw, lh] = level_size(L.width, L.height, level);
     // Field size: the lowest level, shrunk further so the picture stays a few thousand pixels wide.
-    const int plate_cols = std::max(1, L.cols), plate_rows = std::max(1, L.rows);
+    const WellWindow window = well_window(opt.wells, L);
+    const int plate_cols = window.cols, plate_rows = window.rows;
     int field = opt.field_size > 0 ? opt.field_size : std::clamp(3000 / (plate_cols * grid_cols), 8, 128);
     field = std::min<int>(field, int(std::max(lw, lh)));
     const double step = double(std::max(lw, lh)) / field;  // source pixels per picture pixel
@@ -141,18 +169,26 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
     const int label = 5 * scale + 6;
     const int well_w = grid_cols * fw + (grid_cols - 1) * gap, well_h = grid_rows * fh + (grid_rows - 1) * gap;
     const int64_t width = label + int64_t(plate_cols) * (well_w + pad) + pad;
-    const int64_t height = label + int64_t(plate_rows) * (well_h + pad) + pad;
+    // Below the wells a legend: the plate name, then each channel's name in its colour.
+    const int64_t legend_top = label + int64_t(plate_rows) * (well_h + pad) + pad;
+    const int64_t height = legend_top + 2 * (5 * scale + 4) + pad;
     if (width * height > 400'000'000) throw Error("overview would be too large; choose a smaller --field-size", Error::Kind::usage);
     Canvas canvas(uint32_t(width), uint32_t(height), 32);
 
-    for (int c = 0; c < plate_cols; ++c) canvas.text(label + c * (well_w + pad) + pad, 3, column_name(c), scale);
-    for (int r = 0; r < plate_rows; ++r) canvas.text(2, label + r * (well_h + pad) + pad + well_h / 2 - 2 * scale, row_name(r), scale);
+    for (int c = 0; c < plate_cols; ++c) canvas.text(label + c * (well_w + pad) + pad, 3, column_name(window.col0 + c), scale);
+    for (int r = 0; r < plate_rows; ++r)
+        canvas.text(2, label + r * (well_h + pad) + pad + well_h / 2 - 2 * scale, row_name(window.row0 + r), scale);
+    canvas.text(pad, legend_top, L.name, scale);
+    int64_t legend_x = pad;
+    for (int ch : channels)
+        legend_x = canvas.text(legend_x, legend_top + 5 * scale + 4, L.channels[size_t(ch)].label, scale,
+                               hex_color(L.channels[size_t(ch)].color)) + 4 * scale;
 
     OverviewResult result;
     result.width = uint32_t(width);
     result.height = uint32_t(height);
     std::set<std::pair<int, int>> present;
-    for (auto& w : L.wells) present.insert({w.row, w.col});
+    for (auto& w : L.wells) present.insert({w.row - window.row0, w.col - window.col0});
     for (int r = 0; r < plate_rows; ++r)
         for (int c = 0; c < plate_cols; ++c)
             if (!present.count({r, c}))
@@ -160,7 +196,9 @@ OverviewResult write_overview(const Workspace& ws, const OverviewOptions& opt) {
 
     std::vector<double> acc(size_t(fw) * fh * 3);
     for (auto& w : L.wells) {
-        const int64_t x0 = label + w.col * (well_w + pad) + pad, y0 = label + w.row * (well_h + pad) + pad;
+        const int row = w.row - window.row0, col = w.col - window.col0;
+        if (row < 0 || col < 0 || row >= plate_rows || col >= plate_cols) continue;  // outside --wells
+        const int64_t x0 = label + col * (well_w + pad) + pad, y0 = label + row * (well_h + pad) + pad;
         bool well_ok = true;
         for (int s = 0; s < w.sites; ++s) {
             const int64_t fx = x0 + (s % grid_cols) * (fw + gap), fy = y0 + (s / grid_cols) * (fh + gap);

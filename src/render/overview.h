@@ -18,6 +18,7 @@ struct OverviewOptions {
     int tpoint = 0;
     int zplane = -1;                    // -1: the middle plane
     int field_size = 0;                 // pixels per field's larger side; 0: automatic
+    std::string wells;                  // "B02:D05": only the wells of that rectangle; empty: the plate
 };
 struct OverviewResult {
     uint32_t width = 0, height = 0;

@@ -10,6 +10,7 @@
 #include "workflow/jobs.h"
 #include "workflow/workflow.h"
 #include "zarr/ngff.h"
+#include "zarr/ome_xml.h"
 
 namespace imx {
 
@@ -50,8 +51,13 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
     // The NGFF metadata (a few files per field: tens of thousands on a big plate, mostly the
     // kernel's work) is written by a second thread while this one reads the catalog and writes
     // the job files (mostly user time).
-    auto metadata = std::async(std::launch::async, [&store, &plate_layouts] {
-        for (const PlateLayout& L : plate_layouts) NgffPlate(*store, L).write_metadata();
+    std::vector<OmeChannelFacts> channel_facts;
+    for (const ChannelInfo& c : cat.channels()) channel_facts.push_back({c.excitation_nm, c.emission_nm});
+    auto metadata = std::async(std::launch::async, [&store, &plate_layouts, &channel_facts] {
+        for (const PlateLayout& L : plate_layouts) {
+            NgffPlate(*store, L).write_metadata();
+            write_ome_metadata(*store, L, channel_facts);
+        }
     });
     struct JoinMetadata {  // an exception below must not leave the thread running
         std::future<void>& f;

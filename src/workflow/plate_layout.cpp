@@ -12,6 +12,15 @@ namespace {
 
 const char* kPalette[] = {"0000FF", "00FF00", "FF0000", "FF00FF", "00FFFF", "FFFF00", "FFFFFF"};
 
+// The colour a channel is shown in from its emission wavelength (nm): blue below 490 (DAPI,
+// Hoechst), green to 560 (FITC, GFP), red to 620 (Cy3, TRITC, mCherry), magenta beyond (Cy5).
+const char* emission_color(double nm) {
+    if (nm < 490) return "0000FF";
+    if (nm < 560) return "00FF00";
+    if (nm < 620) return "FF0000";
+    return "FF00FF";
+}
+
 std::optional<double> meta_number(Catalog& cat, const char* key) {
     std::string v = cat.meta(key);
     if (v.empty()) return std::nullopt;
@@ -34,8 +43,13 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
         L.wells.push_back(w);
     }
     auto channels = cat.channels();
+    // Without an emission wavelength: the palette in channel order.
     for (size_t i = 0; i < channels.size(); ++i)
-        L.channels.push_back({channels[i].name, channels.size() == 1 ? "FFFFFF" : kPalette[i % 7], 0, 0});
+        L.channels.push_back({channels[i].name,
+                              channels.size() == 1   ? "FFFFFF"
+                              : channels[i].emission_nm ? emission_color(*channels[i].emission_nm)
+                                                        : kPalette[i % 7],
+                              0, 0});
     const PlateExtent extent = cat.plate_extent(plate.id);
     L.tpoints = extent.tpoints;
     L.zplanes = extent.zplanes;
@@ -64,6 +78,7 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.ngff = config.ngff;
     L.shard = parse_shard_mode(config.shard);
     L.holes = plate_holes(cat, plate, false);
+    for (const SitePosition& p : cat.site_positions(plate.id)) L.stage_positions[{p.row, p.col, p.site}] = {p.x, p.y};
     if (config.mode != "multiplexing") {
         // The channels this plate's planes use; a subset when a source's plates differ in channels.
         std::vector<int> own = cat.plate_channels_used(plate.id);

@@ -28,6 +28,10 @@ struct ChannelRendering {
     double window_start = 0, window_end = 0;  // contrast limits; 0/0 = the dtype's full range
 };
 
+// Per-channel statistics and histograms of a plate (from collect): a JSON file of its own inside
+// the plate, beside the root group's metadata, which Zarr readers ignore.
+inline constexpr const char* kChannelStatsFile = "imextract_channel_stats.json";
+
 struct WellLayout {
     int row = 0, col = 0;
     int sites = 0;  // field images 0..sites-1
@@ -55,7 +59,8 @@ struct PlateLayout {
     Downsample downsample = Downsample::mean;
     std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
     ShardMode shard = ShardMode::none;  // only with 0.5
-    nlohmann::json channel_stats; // per channel: min, max, percentiles, histogram (from collect)
+    // Per channel: min, max, percentiles, histogram (from collect); stored in kChannelStatsFile.
+    nlohmann::json channel_stats;
     // Positions of the arrays that hold no stored plane (they read as the fill value 0): count and
     // the first ones with the reason; null when there are none.
     nlohmann::json holes;
@@ -68,6 +73,9 @@ struct PlateLayout {
     // all of `channels`. A plate whose planes use only some channels (OME-TIFFs of different channel
     // counts in one folder, each kind its own plate) gets no axis entries that would read as zeros.
     std::vector<int> plate_channels;
+    // Stage position (x, y; micrometres) of each field image by (row, col, site), from the vendor
+    // metadata: the images' translations. Not in to_json (the catalog has them; the root stays light).
+    std::map<std::array<int, 3>, std::array<double, 2>> stage_positions;
 
     bool multiplexed() const { return cycle_channels > 0 && cycle_sites > 0; }
     int image_channels() const {
@@ -150,7 +158,8 @@ private:
     // The channel index inside the field image's array; throws when the image lacks channel `c`.
     int image_channel(int site, int c) const;
     nlohmann::json array_meta(int level) const;
-    void put_group(const std::string& path, const nlohmann::json& attrs) const;
+    // indent -1: compact JSON.
+    void put_group(const std::string& path, const nlohmann::json& attrs, int indent = 1) const;
     Store& store_;
     PlateLayout layout_;
     uint64_t instance_;  // tells this plate's cached shard index apart from another plate's

@@ -53,11 +53,33 @@ json v3_codecs(const CodecSpec& c, DType dtype) {
     return codecs;
 }
 
+// The field image's attributes with a translation after each level's scale: the stage position of
+// the field's first pixel, in micrometres. A level's first pixel is the mean of 2^level pixels of
+// level 0, so its centre lies (2^level - 1) / 2 level-0 pixels further. Nothing without a stage
+// position or without a pixel size (the axes then have no physical unit).
+json with_stage_position(const json& image, const PlateLayout& L, bool v3, int row, int col, int site) {
+    auto it = L.stage_positions.find({row, col, site});
+    if (it == L.stage_positions.end() || !(L.pixel_size_x || L.pixel_size_y)) return image;
+    const auto [x, y] = it->second;
+    const double sy = L.pixel_size_y.value_or(L.pixel_size_x.value_or(1.0));
+    const double sx = L.pixel_size_x.value_or(L.pixel_size_y.value_or(1.0));
+    json out = image;
+    json& ms = v3 ? out["ome"]["multiscales"][0] : out["multiscales"][0];
+    for (auto& dataset : ms["datasets"]) {
+        const int level = std::stoi(dataset["path"].get<std::string>());
+        const double half = (double(uint64_t(1) << level) - 1) / 2;
+        dataset["coordinateTransformations"].push_back(
+            {{"type", "translation"}, {"translation", {0.0, 0.0, 0.0, y + half * sy, x + half * sx}}});
+    }
+    return out;
+}
+
 }  // namespace
 
 json PlateLayout::to_json() const {
+    // [row, col, sites] per well: a 384-well plate's list stays a few KB in the root attributes.
     json wells_j = json::array();
-    for (auto& w : wells) wells_j.push_back({{"row", w.row}, {"col", w.col}, {"sites", w.sites}});
+    for (auto& w : wells) wells_j.push_back({w.row, w.col, w.sites});
     json ch = json::array();
     for (auto& c : channels)
         ch.push_back({{"label", c.label}, {"color", c.color}, {"start", c.window_start}, {"end", c.window_end}});
@@ -70,7 +92,7 @@ json PlateLayout::to_json() const {
               {"compression", codec.name() + ":" + std::to_string(codec.level)},
               {"levels", levels}, {"downsample", downsample_name(downsample)},
               {"ngff", ngff}, {"shard", shard_mode_name(shard)}};
-    if (!channel_stats.is_null()) j["channel_stats"] = channel_stats;
+    // channel_stats go to their own file (kChannelStatsFile), not into the root attributes.
     if (!holes.is_null()) j["holes"] = holes;
     if (multiplexed())
         j["cycles"] = {{"channels", cycle_channels}, {"sites", cycle_sites}, {"names", cycle_names}};
@@ -97,7 +119,10 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.path = j.at("path").get<std::string>();
     l.rows = j.at("rows").get<int>();
     l.cols = j.at("cols").get<int>();
-    for (auto& w : j.at("wells")) l.wells.push_back({w.at("row").get<int>(), w.at("col").get<int>(), w.at("sites").get<int>()});
+    for (auto& w : j.at("wells")) {
+        if (w.is_array()) l.wells.push_back({w.at(0).get<int>(), w.at(1).get<int>(), w.at(2).get<int>()});
+        else l.wells.push_back({w.at("row").get<int>(), w.at("col").get<int>(), w.at("sites").get<int>()});  // plates written before the compact list
+    }
     for (auto& c : j.at("channels"))
         l.channels.push_back({c.at("label").get<std::string>(), c.at("color").get<std::string>(),
                               c.at("start").get<double>(), c.at("end").get<double>()});
@@ -115,7 +140,7 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.downsample = parse_downsample(j.value("downsample", "mean"));
     l.ngff = j.value("ngff", "0.4");
     l.shard = parse_shard_mode(j.value("shard", "none"));
-    if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];
+    if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];  // plates written before the stats file
     if (j.contains("holes")) l.holes = j["holes"];
     if (j.contains("cycles")) {
         const json& c = j["cycles"];
@@ -149,9 +174,16 @@ json NgffPlate::image_attrs(int acquisition) const {
         datasets.push_back({{"path", std::to_string(level)},
                             {"coordinateTransformations", json::array({{{"type", "scale"}, {"scale", scale}}})}});
     }
-    json ms = {{"name", L.name}, {"axes", axes}, {"datasets", datasets}};
-    if (L.levels > 1)
-        ms["type"] = L.downsample == Downsample::max ? "2x2 maximum" : "2x2 mean";
+    // "type" and "metadata" also on single-level images: the strict schemas require them, and
+    // they tell how further levels of this plate are (or would be) made.
+    const char* method = L.downsample == Downsample::max ? "2x2 maximum" : "2x2 mean";
+    json ms = {{"name", L.name},
+               {"axes", axes},
+               {"datasets", datasets},
+               {"type", method},
+               {"metadata", {{"method", std::string("imextract pyramid: ") + method + " of the level above"},
+                             {"version", IMX_VERSION},
+                             {"kwargs", {{"downscale", 2}, {"levels", L.levels}}}}}};
     if (!v3()) ms["version"] = "0.4";
     auto [lo, hi] = dtype_range(L.dtype);
     json channels = json::array();
@@ -220,14 +252,14 @@ json NgffPlate::array_meta(int level) const {
             {"dimension_names", {"t", "c", "z", "y", "x"}}};
 }
 
-void NgffPlate::put_group(const std::string& path, const json& attrs) const {
+void NgffPlate::put_group(const std::string& path, const json& attrs, int indent) const {
     if (v3()) {
         json g = {{"zarr_format", 3}, {"node_type", "group"}, {"attributes", attrs.is_null() ? json::object() : attrs}};
-        store_.put(path + "/zarr.json", g.dump(1));
+        store_.put(path + "/zarr.json", g.dump(indent));
         return;
     }
     store_.put(path + "/.zgroup", json{{"zarr_format", 2}}.dump());
-    if (!attrs.is_null()) store_.put(path + "/.zattrs", attrs.dump(1));
+    if (!attrs.is_null()) store_.put(path + "/.zattrs", attrs.dump(indent));
 }
 
 void NgffPlate::write_metadata() const {
@@ -243,12 +275,13 @@ void NgffPlate::write_metadata() const {
         wells.push_back({{"path", row_name(w.row) + "/" + column_name(w.col)}, {"rowIndex", w.row}, {"columnIndex", w.col}});
         field_count = std::max(field_count, w.sites);
     }
+    // maximumfieldcount: the strict schema asks for it (and it must be > 0).
     json acquisitions = json::array();
     if (L.multiplexed())
         for (size_t k = 0; k < L.cycle_names.size(); ++k)
-            acquisitions.push_back({{"id", int(k)}, {"name", L.cycle_names[k]}});
+            acquisitions.push_back({{"id", int(k)}, {"name", L.cycle_names[k]}, {"maximumfieldcount", std::max(1, L.cycle_sites)}});
     else
-        acquisitions.push_back({{"id", 0}, {"name", L.name}});
+        acquisitions.push_back({{"id", 0}, {"name", L.name}, {"maximumfieldcount", std::max(1, field_count)}});
     json plate = {{"name", L.name},
                   {"acquisitions", acquisitions},
                   {"rows", rows},
@@ -256,10 +289,14 @@ void NgffPlate::write_metadata() const {
                   {"wells", wells},
                   {"field_count", field_count}};
     // Our own key "imextract": lets `get` and collect reopen the plate from the store alone.
-    json attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"plate", plate}}}, {"imextract", L.to_json()}}
-                      : json{{"plate", [&] { json p = plate; p["version"] = "0.4"; return p; }()},
+    // "bioformats2raw.layout": the plate has an OME group with METADATA.ome.xml (ome_xml.h).
+    json attrs = v3() ? json{{"ome", {{"version", "0.5"}, {"bioformats2raw.layout", 3}, {"plate", plate}}},
+                             {"imextract", L.to_json()}}
+                      : json{{"bioformats2raw.layout", 3},
+                             {"plate", [&] { json p = plate; p["version"] = "0.4"; return p; }()},
                              {"imextract", L.to_json()}};
-    put_group(L.path, attrs);
+    // Compact: every viewer fetches the plate attributes before anything else.
+    put_group(L.path, attrs, -1);
 
     std::set<int> rows_used;
     for (auto& w : sorted) rows_used.insert(w.row);
@@ -282,7 +319,7 @@ void NgffPlate::write_metadata() const {
         put_group(well, well_attrs);
         for (int s = 0; s < w.sites; ++s) {
             std::string img = well + "/" + std::to_string(s);
-            put_group(img, image(s));
+            put_group(img, with_stage_position(image(s), L, v3(), w.row, w.col, s));
             for (int level = 0; level < L.levels; ++level)
                 store_.put(img + "/" + std::to_string(level) + (v3() ? "/zarr.json" : "/.zarray"), arrays[size_t(level)]);
         }
@@ -295,8 +332,15 @@ void NgffPlate::write_rendering() const {
         for (int s = 0; s < w.sites; ++s) {
             int k = layout_.acquisition_of_site(s);
             if (!image_by_acquisition.count(k)) image_by_acquisition[k] = image_attrs(k);
-            put_group(image_path(w.row, w.col, s), image_by_acquisition[k]);
+            put_group(image_path(w.row, w.col, s), with_stage_position(image_by_acquisition[k], layout_, v3(), w.row, w.col, s));
         }
+    if (!layout_.channel_stats.is_null())
+        store_.put(layout_.path + "/" + kChannelStatsFile,
+                   json{{"plate", layout_.name},
+                        {"note", "per-channel statistics of the stored planes, written by imextract collect: min, max, "
+                                 "the 0.1/99.9 percentiles the omero windows use, and the histogram"},
+                        {"channels", layout_.channel_stats}}
+                       .dump());
     // Keep the layout copy in the plate attributes in step with the windows.
     const std::string key = layout_.path + (v3() ? "/zarr.json" : "/.zattrs");
     auto text = store_.get(key);
@@ -305,7 +349,7 @@ void NgffPlate::write_rendering() const {
         if (doc.is_discarded()) return;
         json& attrs = v3() ? doc["attributes"] : doc;
         attrs["imextract"] = layout_.to_json();
-        store_.put(key, doc.dump(1));
+        store_.put(key, doc.dump());
     }
 }
 
@@ -322,7 +366,12 @@ PlateLayout NgffPlate::read_layout(const Store& store, const std::string& plate_
     }
     if (attrs.is_discarded() || !attrs.is_object() || !attrs.contains("imextract"))
         throw Error(store.url() + "/" + plate_path + ": not a plate written by imextract", Error::Kind::storage);
-    return PlateLayout::from_json(attrs["imextract"]);
+    PlateLayout layout = PlateLayout::from_json(attrs["imextract"]);
+    if (auto stats = store.get(plate_path + "/" + kChannelStatsFile)) {
+        json doc = json::parse(*stats, nullptr, false);
+        if (!doc.is_discarded() && doc.is_object() && doc.contains("channels")) layout.channel_stats = doc["channels"];
+    }
+    return layout;
 }
 
 }  // namespace imx

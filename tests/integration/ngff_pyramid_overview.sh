@@ -49,6 +49,30 @@ read = float(sys.argv[3]) * 1e6
 assert 0 < read < 0.1 * total, (read, total)
 print(f"overview OK: {img.shape[1]}x{img.shape[0]}, read {read/total:.1%} of the plate's bytes")
 PYEOF
+# --wells crops to a rectangle of wells: B02:C04 is the whole picture; the legend below the wells
+# shows each channel's name in its omero colour. A rectangle without data, or off the plate, is refused.
+expect_exit 0 "$IMX" "$EXP" overview -o "$WORK/crop.png" --wells B02:C04
+expect_output "6 well\(s\) drawn"
+expect_exit 0 $PY - "$WORK/crop.png" "$WORK/plate.png" "$PLATE/B/02/0/.zattrs" <<'PYEOF'
+import json, sys
+import numpy as np
+from PIL import Image
+crop = np.asarray(Image.open(sys.argv[1]).convert("RGB")).astype(int)
+full = np.asarray(Image.open(sys.argv[2]).convert("RGB")).astype(int)
+assert crop.shape[1] < full.shape[1] / 2, (crop.shape, full.shape)
+# The six wells with data fill the crop: a far larger share of it is coloured than of the plate.
+coloured = lambda img: ((img.max(axis=2) - img.min(axis=2)) > 20).mean()
+assert coloured(crop) > 3 * coloured(full), (coloured(crop), coloured(full))
+legend = crop[-int(crop.shape[0] * 0.12):].reshape(-1, 3)
+for c in json.load(open(sys.argv[3]))["omero"]["channels"]:
+    rgb = [int(c["color"][i:i + 2], 16) for i in (0, 2, 4)]
+    assert (legend == rgb).all(axis=1).any(), f"legend lacks {c['label']} in #{c['color']}"
+print(f"crop OK: {crop.shape[1]}x{crop.shape[0]} of {full.shape[1]}x{full.shape[0]}")
+PYEOF
+expect_exit 2 "$IMX" "$EXP" overview -o "$WORK/none.png" --wells E08:F09
+expect_output "no well of plate .* holds images there"
+expect_exit 2 "$IMX" "$EXP" overview -o "$WORK/off.png" --wells B02:J13
+expect_output "the plate has 8 rows and 12 columns"
 # status --overview writes it too.
 expect_exit 0 "$IMX" "$EXP" status --overview "$WORK/status.png"
 [ -s "$WORK/status.png" ] || fail "status --overview wrote nothing"

@@ -65,7 +65,8 @@ fsroot = zarr.open(fsplate, mode="r")
 chunks = 0
 for k in keys:
     parts = k.split("/")
-    if parts[-1].startswith("."):
+    # Metadata, not chunks: Zarr documents, the OME-XML group, the channel statistics.
+    if parts[-1].startswith(".") or parts[0] == "OME" or k == "imextract_channel_stats.json":
         continue
     # B/03/0/L/t/c/z/y/x: a chunk of resolution level L
     arr_path, idx = "/".join(parts[:4]), tuple(int(p) for p in parts[4:])

@@ -1,0 +1,146 @@
+// The plate's OME-XML (OME 2016-06 schema), written with pugixml so that every name is escaped.
+#include "zarr/ome_xml.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <pugixml.hpp>
+
+namespace imx {
+
+namespace {
+
+// OME Color: the RGBA bytes as one signed 32-bit integer.
+int32_t ome_color(const std::string& rrggbb) {
+    uint32_t rgb = 0xFFFFFF;
+    try {
+        rgb = uint32_t(std::stoul(rrggbb, nullptr, 16)) & 0xFFFFFF;
+    } catch (const std::exception&) {
+    }
+    return int32_t((rgb << 8) | 0xFF);
+}
+
+// OME's pixel types are our names, but for "float".
+std::string ome_pixel_type(DType t) { return t == DType::f32 ? "float" : dtype_name(t); }
+
+void length(pugi::xml_node node, const char* name, double micrometres) {
+    node.append_attribute(name) = micrometres;
+    node.append_attribute((std::string(name) + "Unit").c_str()) = "µm";
+}
+
+// Wells by row and column: the order of the OME-XML images and of the OME group's "series".
+std::vector<WellLayout> wells_in_order(const PlateLayout& L) {
+    std::vector<WellLayout> wells = L.wells;
+    std::sort(wells.begin(), wells.end(), [](auto& a, auto& b) { return std::tie(a.row, a.col) < std::tie(b.row, b.col); });
+    return wells;
+}
+
+}  // namespace
+
+std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFacts>& facts) {
+    pugi::xml_document doc;
+    auto decl = doc.append_child(pugi::node_declaration);
+    decl.append_attribute("version") = "1.0";
+    decl.append_attribute("encoding") = "UTF-8";
+    pugi::xml_node ome = doc.append_child("OME");
+    ome.append_attribute("xmlns") = "http://www.openmicroscopy.org/Schemas/OME/2016-06";
+    ome.append_attribute("xmlns:xsi") = "http://www.w3.org/2001/XMLSchema-instance";
+    ome.append_attribute("xsi:schemaLocation") =
+        "http://www.openmicroscopy.org/Schemas/OME/2016-06 http://www.openmicroscopy.org/Schemas/OME/2016-06/ome.xsd";
+    ome.append_attribute("Creator") = "imextract " IMX_VERSION;
+
+    // The schema orders Plate before Image: the plate first, the images after it.
+    pugi::xml_node plate = ome.append_child("Plate");
+    plate.append_attribute("ID") = "Plate:0";
+    plate.append_attribute("Name") = L.name.c_str();
+    plate.append_attribute("Rows") = L.rows;
+    plate.append_attribute("Columns") = L.cols;
+    plate.append_attribute("RowNamingConvention") = "letter";
+    plate.append_attribute("ColumnNamingConvention") = "number";
+
+    const std::vector<WellLayout> wells = wells_in_order(L);
+    pugi::xml_document images;  // collected apart, appended after the plate
+    int image_index = 0;
+    for (size_t w = 0; w < wells.size(); ++w) {
+        const WellLayout& well = wells[w];
+        pugi::xml_node wn = plate.append_child("Well");
+        wn.append_attribute("ID") = ("Well:" + std::to_string(w)).c_str();
+        wn.append_attribute("Row") = well.row;
+        wn.append_attribute("Column") = well.col;
+        for (int s = 0; s < well.sites; ++s, ++image_index) {
+            const std::string image_id = "Image:" + std::to_string(image_index);
+            pugi::xml_node ws = wn.append_child("WellSample");
+            ws.append_attribute("ID") = ("WellSample:" + std::to_string(w) + ":" + std::to_string(s)).c_str();
+            auto pos = L.stage_positions.find({well.row, well.col, s});
+            if (pos != L.stage_positions.end()) {
+                length(ws, "PositionX", pos->second[0]);
+                length(ws, "PositionY", pos->second[1]);
+            }
+            ws.append_attribute("Index") = image_index;
+            ws.append_child("ImageRef").append_attribute("ID") = image_id.c_str();
+
+            pugi::xml_node image = images.append_child("Image");
+            image.append_attribute("ID") = image_id.c_str();
+            image.append_attribute("Name") = (well_name(well.row, well.col) + " field " + std::to_string(s)).c_str();
+            pugi::xml_node px = image.append_child("Pixels");
+            px.append_attribute("ID") = ("Pixels:" + std::to_string(image_index)).c_str();
+            // The array axes are t, c, z, y, x: x varies fastest, then y, z, c, t.
+            px.append_attribute("DimensionOrder") = "XYZCT";
+            px.append_attribute("Type") = ome_pixel_type(L.dtype).c_str();
+            px.append_attribute("SizeX") = L.width;
+            px.append_attribute("SizeY") = L.height;
+            px.append_attribute("SizeZ") = L.zplanes;
+            const std::vector<int> channels = L.channels_of_image(L.acquisition_of_site(s));
+            px.append_attribute("SizeC") = int(channels.size());
+            px.append_attribute("SizeT") = L.tpoints;
+            if (L.pixel_size_x) length(px, "PhysicalSizeX", *L.pixel_size_x);
+            if (L.pixel_size_y) length(px, "PhysicalSizeY", *L.pixel_size_y);
+            if (L.pixel_size_z) length(px, "PhysicalSizeZ", *L.pixel_size_z);
+            if (L.time_interval_s) {
+                px.append_attribute("TimeIncrement") = *L.time_interval_s;
+                px.append_attribute("TimeIncrementUnit") = "s";
+            }
+            for (size_t k = 0; k < channels.size(); ++k) {
+                const int c = channels[k];
+                pugi::xml_node ch = px.append_child("Channel");
+                ch.append_attribute("ID") = ("Channel:" + std::to_string(image_index) + ":" + std::to_string(k)).c_str();
+                ch.append_attribute("Name") = L.channels[size_t(c)].label.c_str();
+                ch.append_attribute("SamplesPerPixel") = 1;
+                ch.append_attribute("Color") = ome_color(L.channels[size_t(c)].color);
+                if (size_t(c) < facts.size()) {
+                    if (facts[size_t(c)].emission_nm) {
+                        ch.append_attribute("EmissionWavelength") = *facts[size_t(c)].emission_nm;
+                        ch.append_attribute("EmissionWavelengthUnit") = "nm";
+                    }
+                    if (facts[size_t(c)].excitation_nm) {
+                        ch.append_attribute("ExcitationWavelength") = *facts[size_t(c)].excitation_nm;
+                        ch.append_attribute("ExcitationWavelengthUnit") = "nm";
+                    }
+                }
+            }
+            px.append_child("MetadataOnly");  // the pixels are in the Zarr arrays
+        }
+    }
+    for (pugi::xml_node image : images.children()) ome.append_copy(image);
+    std::ostringstream out;
+    doc.save(out, " ", pugi::format_default, pugi::encoding_utf8);
+    return out.str();
+}
+
+void write_ome_metadata(Store& store, const PlateLayout& L, const std::vector<OmeChannelFacts>& channels) {
+    const std::string group = L.path + "/OME";
+    // "series": the field images' paths in the order of the OME-XML's Images.
+    nlohmann::json series = nlohmann::json::array();
+    for (const WellLayout& w : wells_in_order(L))
+        for (int s = 0; s < w.sites; ++s) series.push_back(row_name(w.row) + "/" + column_name(w.col) + "/" + std::to_string(s));
+    if (L.ngff == "0.5") {
+        nlohmann::json g = {{"zarr_format", 3}, {"node_type", "group"}, {"attributes", {{"ome", {{"version", "0.5"}, {"series", series}}}}}};
+        store.put(group + "/zarr.json", g.dump());
+    } else {
+        store.put(group + "/.zgroup", R"({"zarr_format": 2})");
+        store.put(group + "/.zattrs", nlohmann::json{{"series", series}}.dump());
+    }
+    store.put(group + "/METADATA.ome.xml", plate_ome_xml(L, channels));
+}
+
+}  // namespace imx

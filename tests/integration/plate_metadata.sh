@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Every node (plate, wells, field images) of converted plates passes the official OME-NGFF JSON
+# schemas, normal and strict, for 0.4 and 0.5 (Debian python3-jsonschema, schemas from
+# ../shared/ngff-schemas): the demo plate in 0.4 (one level), 0.5 sharded with a pyramid, and
+# multiplexing cycles; a CellVoyager, a MetaXpress, a Harmony and an OME-TIFF sample where
+# ../shared/samples exist. The same plates' field images carry the catalog's stage positions as
+# translations (check_translations.py), or none where the layout records no positions, and their
+# OME/METADATA.ome.xml agrees with the plate and the catalog (check_ome_xml.py, xml.etree).
+source "$(dirname "$0")/lib/common.bash"
+SCHEMAS="$SRC/../shared/ngff-schemas"
+[ -d "$SCHEMAS/0.4" ] && [ -d "$SCHEMAS/0.5" ] || skip "no ../shared/ngff-schemas folder"
+$PY -c "import jsonschema" 2>/dev/null || skip "the schema test needs python3-jsonschema"
+CHECK="$PY $ORACLE/check_ngff_schemas.py $SCHEMAS"
+
+# convert NAME SOURCE [create options...]: create, init, submit (which collects).
+convert() {
+    local name=$1 src=$2; shift 2
+    expect_exit 0 "$IMX" "$WORK/$name" create --source "$src" "$@"
+    expect_exit 0 "$IMX" "$WORK/$name" init -b 4
+    expect_exit 0 "$IMX" "$WORK/$name" submit
+}
+
+SMALL=(--width 64 --height 48)
+expect_exit 0 "$IMX" demo --no-run "$WORK/d" "${SMALL[@]}"
+expect_exit 0 "$IMX" demo --no-run "$WORK/d2" --seed 12 --rows 1 --cols 2 "${SMALL[@]}"
+MIC="$WORK/d/microscope"
+convert demo04 "$MIC"
+convert demo05 "$MIC" --ngff 0.5 --shard field --levels 3
+convert cycles "$MIC" --source "$WORK/d2/microscope" --mode multiplexing --ngff 0.5
+$CHECK "$WORK"/demo04/*.zarr "$WORK"/demo05/*.zarr "$WORK"/cycles/*.zarr
+TRANSLATIONS="$PY $ORACLE/check_translations.py"
+OMEXML="$PY $ORACLE/check_ome_xml.py"
+for e in demo04 demo05 cycles; do
+    $TRANSLATIONS "$WORK/$e" "$WORK"/$e/*.zarr --positioned
+    $OMEXML "$WORK/$e" "$WORK"/$e/*.zarr
+done
+expect_exit 0 "$IMX" "$WORK/demo04" status
+expect_output "^positions +12 of 12 sites have a stage position"
+
+# The check fails on a plate that lacks what the strict schemas ask for.
+plate=$(echo "$WORK"/demo04/*.zarr)
+cp "$plate/.zattrs" "$WORK/zattrs.good"
+$PY -c "import json,sys; a=json.load(open(sys.argv[1])); del a['plate']['acquisitions'][0]['maximumfieldcount']; json.dump(a, open(sys.argv[1], 'w'))" "$plate/.zattrs"
+expect_exit 1 $CHECK "$plate"
+expect_output "strict_plate.schema at 'plate/acquisitions/0': 'maximumfieldcount' is a required property"
+cp "$WORK/zattrs.good" "$plate/.zattrs"
+
+[ -d "$SAMPLES" ] || skip "demo plates pass; no ../shared/samples folder for the vendor samples"
+plates=()
+if [ -d "$SAMPLES/yokogawa/fractal-tasks-core_png" ]; then
+    convert cv "$SAMPLES/yokogawa/fractal-tasks-core_png"
+    plates+=("$WORK"/cv/*.zarr)
+    $TRANSLATIONS "$WORK/cv" "$WORK"/cv/*.zarr --positioned
+fi
+if [ -d "$SAMPLES/metaxpress/faim-ipa_SingleChannel" ]; then
+    convert mx "$SAMPLES/metaxpress/faim-ipa_SingleChannel" --ngff 0.5
+    plates+=("$WORK"/mx/*.zarr)
+    # The MetaXpress reader records no stage positions: status says so, no image gets a translation.
+    $TRANSLATIONS "$WORK/mx" "$WORK"/mx/*.zarr --none
+    expect_exit 0 "$IMX" "$WORK/mx" status
+    expect_output "^positions +none: the metadata records no stage positions"
+    # Channel colours from the emission wavelengths the .HTD/TIFF metadata gives.
+    $PY - "$WORK/mx" "$WORK"/mx/*.zarr <<'PY'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+channels = db.execute("SELECT name, emission_nm FROM channels ORDER BY idx").fetchall()
+well = json.load(open(sys.argv[2] + "/zarr.json"))["attributes"]["ome"]["plate"]["wells"][0]["path"]
+image = json.load(open(f"{sys.argv[2]}/{well}/0/zarr.json"))
+colours = {c["label"]: c["color"] for c in image["attributes"]["ome"]["omero"]["channels"]}
+def expected(nm):
+    return "0000FF" if nm < 490 else "00FF00" if nm < 560 else "FF0000" if nm < 620 else "FF00FF"
+known = [(n, nm) for n, nm in channels if nm is not None]
+if len(channels) > 1:
+    for name, nm in known:
+        assert colours[name] == expected(nm), (name, nm, colours[name])
+print(f"{len(known)} of {len(channels)} channels have an emission wavelength; colours follow it")
+PY
+fi
+if [ -d "$SAMPLES/harmony/operetta-compose_operetta_plate" ]; then
+    convert harmony "$SAMPLES/harmony/operetta-compose_operetta_plate" --levels 2
+    plates+=("$WORK"/harmony/*.zarr)
+    $TRANSLATIONS "$WORK/harmony" "$WORK"/harmony/*.zarr --positioned
+fi
+O="$SAMPLES/ome-tiff/bioformats-artificial/multi-channel-z-series.ome.tiff"
+if [ -f "$O" ]; then
+    # On its own: the folder mixes plane sizes.
+    mkdir -p "$WORK/src_ome"
+    cp "$O" "$WORK/src_ome/"
+    convert ome "$WORK/src_ome" --ngff 0.5
+    plates+=("$WORK"/ome/*.zarr)
+    $TRANSLATIONS "$WORK/ome" "$WORK"/ome/*.zarr --none  # Bio-Formats wrote no Plane positions
+fi
+[ ${#plates[@]} -gt 0 ] || skip "demo plates pass; none of the vendor samples is present"
+$CHECK "${plates[@]}"
+for p in "${plates[@]}"; do $OMEXML "$(dirname "$p")" "$p"; done
+echo "PASS: ${#plates[@]} sample plates and 3 demo plates pass the normal and strict NGFF 0.4/0.5 schemas"
