@@ -63,6 +63,9 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.downsample = parse_downsample(config.downsample);
     L.ngff = config.ngff;
     L.shard = parse_shard_mode(config.shard);
+    const auto chunk = chosen_chunk(parse_chunk_option(config.chunk), L.width, L.height);
+    L.chunk_y = chunk[0];
+    L.chunk_x = chunk[1];
     L.holes = plate_holes(cat, plate, false);
     if (config.mode != "multiplexing") {
         // The channels this plate's planes use; a subset when a source's plates differ in channels.
