@@ -90,7 +90,8 @@ void NgffPlate::read_region_into(Plane& out, int row, int col, int site, int t, 
     if (level < 0 || level >= layout_.levels)
         throw Error("resolution level " + std::to_string(level) + " does not exist (the plate has " +
                         std::to_string(layout_.levels) + ")", Error::Kind::usage);
-    auto [w, h] = level_size(layout_.width, layout_.height, level);
+    const auto level_dims = level_size(layout_.width, layout_.height, level);
+    const uint32_t w = level_dims.first, h = level_dims.second;  // plain names: the lambdas below use them
     if (region.width == 0 || region.height == 0 || uint64_t(region.y) + region.height > h ||
         uint64_t(region.x) + region.width > w)
         throw Error("region y=" + std::to_string(region.y) + " x=" + std::to_string(region.x) + " height=" +
