@@ -98,6 +98,7 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     meta("downsample", config.downsample);
     meta("ngff", config.ngff);
     meta("shard", config.shard);
+    meta("chunk", config.chunk);
     meta("width", std::to_string(set.width));
     meta("height", std::to_string(set.height));
     meta("dtype", dtype_name(set.dtype.value_or(DType::u16)));
@@ -319,6 +320,7 @@ ExperimentConfig Catalog::config() {
     c.downsample = meta("downsample", "mean");
     c.ngff = meta("ngff", "0.4");
     c.shard = meta("shard", "none");
+    c.chunk = meta("chunk", "");
     return c;
 }
 

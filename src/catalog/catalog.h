@@ -36,6 +36,7 @@ struct ExperimentConfig {
     std::string downsample = "mean";
     std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
     std::string shard = "none";   // 0.5 only: none | field | zstack
+    std::string chunk;            // create --chunk "Y[,X]"; empty: auto (zarr/ngff.h chosen_chunk)
 };
 
 struct SourceFile {

@@ -325,6 +325,9 @@ int real_main(int argc, char** argv) {
     create->add_option("--downsample", copt.downsample, "how pyramid levels are made: mean (default) | max");
     create->add_option("--ngff", copt.ngff, "OME-NGFF version: 0.4 (Zarr v2, default) | 0.5 (Zarr v3)");
     create->add_option("--shard", copt.shard, "0.5 only: none (default) | field (one object per field and level) | zstack");
+    create->add_option("--chunk", copt.chunk,
+                       "tile size Y[,X] of the stored chunks (default: the whole plane up to 4096 pixels a side, "
+                       "tiles of 1024 above)");
 
     InitOptions iopt;
     auto* init = app.add_subcommand("init", "remove previous output and create the run jobs");
@@ -398,6 +401,8 @@ int real_main(int argc, char** argv) {
     get->add_option("--tpoint", q.tpoint, "time-point index (0-based)");
     get->add_option("--zplane", q.zplane, "z-plane index (0-based)");
     get->add_option("--level", q.level, "resolution level (0 = full resolution)");
+    std::string region;
+    get->add_option("--region", region, "only the rectangle Y,X,H,W (top row, left column, height, width) of the plane");
     get->add_option("-o,--output", out, "output file (.tif, .tiff or .png)")->required();
 
     if (auto mistake = cli::unknown_argument(app, argc, argv)) {
@@ -507,10 +512,12 @@ int real_main(int argc, char** argv) {
     }
     if (overview->parsed()) return draw_overview(oopt);
     if (get->parsed()) {
+        if (!region.empty()) q.region = parse_region(region);
         ExperimentReader reader(experiment);
         Plane p = reader.get(q);
         write_image(out, p);
-        log::info("wrote {} ({}x{} {})", out, p.width, p.height, dtype_name(p.dtype));
+        log::info("wrote {} ({}x{} {}; {} bytes fetched from the store)", out, p.width, p.height, dtype_name(p.dtype),
+                  reader.bytes_fetched());
         return exit_ok;
     }
     return exit_usage;

@@ -149,6 +149,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     CodecSpec codec = opt.compression.empty() ? default_codec() : parse_codec(opt.compression);
     parse_downsample(opt.downsample);
     ShardMode shard = parse_shard_mode(opt.shard);
+    parse_chunk_option(opt.chunk);
     if (opt.ngff != "0.4" && opt.ngff != "0.5")
         throw Error("--ngff must be 0.4 (Zarr v2, the default) or 0.5 (Zarr v3)", Error::Kind::usage);
     if (shard != ShardMode::none && opt.ngff != "0.5")
@@ -248,6 +249,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     config.downsample = opt.downsample;
     config.ngff = opt.ngff;
     config.shard = opt.shard.empty() ? "none" : opt.shard;
+    config.chunk = opt.chunk == "auto" ? "" : opt.chunk;
 
     std::vector<SourceFile> file_list;
     file_list.reserve(files.size());

@@ -77,6 +77,9 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.downsample = parse_downsample(config.downsample);
     L.ngff = config.ngff;
     L.shard = parse_shard_mode(config.shard);
+    const auto chunk = chosen_chunk(parse_chunk_option(config.chunk), L.width, L.height);
+    L.chunk_y = chunk[0];
+    L.chunk_x = chunk[1];
     L.holes = plate_holes(cat, plate, false);
     for (const SitePosition& p : cat.site_positions(plate.id)) L.stage_positions[{p.row, p.col, p.site}] = {p.x, p.y};
     if (config.mode != "multiplexing") {

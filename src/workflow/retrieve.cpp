@@ -104,7 +104,28 @@ Plane ExperimentReader::get(const PlaneQuery& q) {
                         impl_->ws.root().string() + " submit` (or `collect`, when its run job has finished)",
                     Error::Kind::not_extracted);
     NgffPlate ngff(*impl_->store, NgffPlate::read_layout(*impl_->store, plate->store_path));
-    return ngff.read_plane(row, col, q.site, q.tpoint, channel, q.zplane, q.level);
+    Plane p;
+    if (q.region)
+        ngff.read_region_into(p, row, col, q.site, q.tpoint, channel, q.zplane, q.level, *q.region);
+    else
+        ngff.read_plane_into(p, row, col, q.site, q.tpoint, channel, q.zplane, q.level);
+    bytes_fetched_ = ngff.bytes_read();
+    return p;
+}
+
+PlaneRegion parse_region(const std::string& text) {
+    uint64_t v[4];
+    size_t pos = 0;
+    for (int i = 0; i < 4; ++i) {
+        const size_t end = i < 3 ? text.find(',', pos) : text.size();
+        const std::string part = end == std::string::npos ? std::string() : text.substr(pos, end - pos);
+        if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string::npos)
+            throw Error("--region must be Y,X,H,W (top row, left column, height and width in pixels), not '" + text + "'",
+                        Error::Kind::usage);
+        v[i] = std::stoull(part);
+        pos = end + 1;
+    }
+    return {uint32_t(v[0]), uint32_t(v[1]), uint32_t(v[2]), uint32_t(v[3])};
 }
 
 }  // namespace imx

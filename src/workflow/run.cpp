@@ -193,13 +193,14 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             auto listed = earlier.stored.find(o.id);
             if (listed == earlier.stored.end()) return false;
             uint64_t total = 0;
-            for (int level = 0; level < plate_of[i]->layout().levels; ++level) {
-                const std::string key = plate_of[i]->chunk_key(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level);
-                auto it = sizes.find(key);
-                if (it == sizes.end()) it = sizes.emplace(key, store->size(key)).first;
-                if (!it->second) return false;
-                total += *it->second;
-            }
+            for (int level = 0; level < plate_of[i]->layout().levels; ++level)
+                for (const std::string& key :
+                     plate_of[i]->plane_keys(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, level)) {
+                    auto it = sizes.find(key);
+                    if (it == sizes.end()) it = sizes.emplace(key, store->size(key)).first;
+                    if (!it->second) return false;
+                    total += *it->second;
+                }
             return group_of[i] || total == listed->second.stored;
         };
         for (size_t i = 0; i < outputs.size(); ++i)

@@ -31,6 +31,7 @@ struct CreateOptions {
     std::string downsample = "mean";
     std::string ngff = "0.4";
     std::string shard = "none";
+    std::string chunk;          // tile size "Y[,X]"; empty: whole planes up to 4096 a side, 1024 tiles above
     std::string s3_endpoint;    // --s3-endpoint: for an s3:// store and s3:// sources
 };
 // Reads the vendor metadata and writes the catalog. Returns the summary for printing.
@@ -100,7 +101,10 @@ struct PlaneQuery {
     int tpoint = 0;
     int zplane = 0;
     int level = 0;              // resolution level, 0 = full resolution
+    std::optional<PlaneRegion> region;  // a rectangle of the plane; none: the whole plane
 };
+// Parses get's --region "Y,X,H,W" (top row, left column, height, width in pixels of the level).
+PlaneRegion parse_region(const std::string& text);
 
 class ExperimentReader {
 public:
@@ -110,12 +114,15 @@ public:
     ExperimentReader& operator=(ExperimentReader&&) noexcept;
     Plane get(const PlaneQuery& q);
     std::vector<std::string> channel_names() const { return channels_; }
+    // Bytes the last get fetched from the store (only the chunks that cover its region).
+    uint64_t bytes_fetched() const { return bytes_fetched_; }
 
 private:
     int channel_index(const std::string& name_or_index) const;  // throws, listing the channels
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;
+    uint64_t bytes_fetched_ = 0;
 };
 
 struct SubmitResult {

@@ -37,6 +37,48 @@ std::string shard_mode_name(ShardMode m) {
     return "none";
 }
 
+std::array<uint32_t, 2> parse_chunk_option(const std::string& text) {
+    if (text.empty() || text == "auto") return {0, 0};
+    auto bad = [&] {
+        return Error("--chunk must be Y or Y,X (tile height and width in pixels, each " + std::to_string(kMinTile) +
+                         ".." + std::to_string(kMaxTile) + ") or auto, not '" + text + "'",
+                     Error::Kind::usage);
+    };
+    std::array<uint32_t, 2> v{};
+    size_t pos = 0;
+    for (int i = 0; i < 2; ++i) {
+        size_t end = text.find(',', pos);
+        const std::string part = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        if (part.empty() || part.size() > 6 || part.find_first_not_of("0123456789") != std::string::npos) throw bad();
+        v[size_t(i)] = uint32_t(std::stoul(part));
+        if (v[size_t(i)] < kMinTile || v[size_t(i)] > kMaxTile) throw bad();
+        if (end == std::string::npos) {
+            if (i == 0) v[1] = v[0];  // one number: square tiles
+            break;
+        }
+        if (i == 1) throw bad();  // a third number
+        pos = end + 1;
+    }
+    return v;
+}
+
+std::array<uint32_t, 2> chosen_chunk(std::array<uint32_t, 2> requested, uint32_t width, uint32_t height) {
+    if (requested[0] || requested[1]) return requested;
+    if (std::max(width, height) > kWholePlaneMax) return {kDefaultTile, kDefaultTile};
+    return {0, 0};
+}
+
+std::array<uint32_t, 2> PlateLayout::chunk_shape(int level) const {
+    auto [w, h] = level_size(width, height, level);
+    return {chunk_y ? std::min(chunk_y, h) : h, chunk_x ? std::min(chunk_x, w) : w};
+}
+
+std::array<uint32_t, 2> PlateLayout::chunk_grid(int level) const {
+    auto [w, h] = level_size(width, height, level);
+    const auto shape = chunk_shape(level);
+    return {(h + shape[0] - 1) / shape[0], (w + shape[1] - 1) / shape[1]};
+}
+
 size_t EncodedPlane::bytes() const {
     size_t n = 0;
     for (size_t l : lengths) n += l;
@@ -68,15 +110,8 @@ uint32_t crc32c(const void* data, size_t n) {
 
 namespace {
 
-constexpr uint64_t kNoChunk = std::numeric_limits<uint64_t>::max();
-
 void put_u64(std::string& s, uint64_t v) {
     for (int i = 0; i < 8; ++i) s.push_back(char((v >> (8 * i)) & 0xFF));
-}
-uint64_t get_u64(const char* p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | uint64_t(static_cast<unsigned char>(p[i]));
-    return v;
 }
 
 std::atomic<uint64_t> next_instance{1};
@@ -93,6 +128,10 @@ NgffPlate::NgffPlate(Store& store, PlateLayout layout)
         throw Error("sharding needs NGFF 0.5 (Zarr v3): add --ngff 0.5", Error::Kind::usage);
     if (layout_.levels < 1 || layout_.levels > 32)
         throw Error("--levels must be between 1 and 32", Error::Kind::usage);
+    for (uint32_t tile : {layout_.chunk_y, layout_.chunk_x})  // plate attributes are read from the store too
+        if (tile != 0 && (tile < kMinTile || tile > kMaxTile))
+            throw Error("plate '" + layout_.name + "': tile size " + std::to_string(tile) + " is not 0 (whole plane) or " +
+                        std::to_string(kMinTile) + ".." + std::to_string(kMaxTile));
     if (layout_.cycle_channels < 0 || layout_.cycle_sites < 0 ||
         (layout_.multiplexed() && (int(layout_.channels.size()) % layout_.cycle_channels != 0 ||
                                    layout_.channels.size() / size_t(layout_.cycle_channels) != layout_.cycle_names.size())))
@@ -138,14 +177,24 @@ std::array<int, 3> NgffPlate::shard_origin(int t, int c, int z) const {
     return {t - t % e[0], c - c % e[1], z - z % e[2]};
 }
 
-std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z, int level) const {
+std::string NgffPlate::chunk_key(int row, int col, int site, int t, int c, int z, int level, uint32_t ty,
+                                 uint32_t tx) const {
     c = image_channel(site, c);  // experiment channel -> the image's own channel axis
     std::string base = image_path(row, col, site) + "/" + std::to_string(level) + "/";
-    if (!v3())
-        return base + std::to_string(t) + "/" + std::to_string(c) + "/" + std::to_string(z) + "/0/0";
+    const std::string tile = "/" + std::to_string(ty) + "/" + std::to_string(tx);
+    if (!v3()) return base + std::to_string(t) + "/" + std::to_string(c) + "/" + std::to_string(z) + tile;
     auto e = shard_extent();
     return base + "c/" + std::to_string(t / e[0]) + "/" + std::to_string(c / e[1]) + "/" + std::to_string(z / e[2]) +
-           "/0/0";
+           (sharded() ? "/0/0" : tile);  // a shard spans the plane: every tile of it
+}
+
+std::vector<std::string> NgffPlate::plane_keys(int row, int col, int site, int t, int c, int z, int level) const {
+    if (sharded()) return {chunk_key(row, col, site, t, c, z, level)};
+    const auto grid = layout_.chunk_grid(level);
+    std::vector<std::string> keys;
+    for (uint32_t ty = 0; ty < grid[0]; ++ty)
+        for (uint32_t tx = 0; tx < grid[1]; ++tx) keys.push_back(chunk_key(row, col, site, t, c, z, level, ty, tx));
+    return keys;
 }
 
 EncodedPlane NgffPlate::encode_plane(const Plane& plane) const {
@@ -160,27 +209,59 @@ void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
                         dtype_name(plane.dtype) + " does not fit the plate's " + std::to_string(layout_.width) + "x" +
                         std::to_string(layout_.height) + " " + dtype_name(layout_.dtype),
                     Error::Kind::input);
-    out.buffers.resize(size_t(layout_.levels));
-    out.lengths.resize(size_t(layout_.levels));
+    out.first.assign(1, 0);
+    for (int level = 0; level < layout_.levels; ++level) {
+        const auto grid = layout_.chunk_grid(level);
+        out.first.push_back(out.first.back() + size_t(grid[0]) * grid[1]);
+    }
+    out.buffers.resize(out.first.back());
+    out.lengths.resize(out.first.back());
     out.level_checksums.resize(size_t(layout_.levels - 1));
-    const size_t ts = dtype_size(plane.dtype);
-    out.lengths[0] = encode_chunk_into(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.buffers[0]);
     thread_local Plane a, b;
     const Plane* prev = &plane;
-    for (int level = 1; level < layout_.levels; ++level) {
-        Plane& next = (level % 2) ? a : b;
-        downsample_2x2(*prev, next, layout_.downsample);
-        out.level_checksums[size_t(level - 1)] = pixel_checksum(next.data.data(), next.byte_size());
-        out.lengths[size_t(level)] =
-            encode_chunk_into(layout_.codec, next.data.data(), next.byte_size(), ts, out.buffers[size_t(level)]);
-        prev = &next;
+    for (int level = 0; level < layout_.levels; ++level) {
+        if (level > 0) {
+            Plane& next = (level % 2) ? a : b;
+            downsample_2x2(*prev, next, layout_.downsample);
+            out.level_checksums[size_t(level - 1)] = pixel_checksum(next.data.data(), next.byte_size());
+            prev = &next;
+        }
+        encode_level(*prev, level, out);
     }
+}
+
+void NgffPlate::encode_level(const Plane& plane, int level, EncodedPlane& out) const {
+    const size_t ts = dtype_size(plane.dtype);
+    const auto shape = layout_.chunk_shape(level), grid = layout_.chunk_grid(level);
+    const size_t first = out.first.at(size_t(level));
+    if (grid[0] == 1 && grid[1] == 1 && shape[0] == plane.height && shape[1] == plane.width) {
+        out.lengths[first] = encode_chunk_into(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.buffers[first]);
+        return;
+    }
+    thread_local std::vector<std::byte> tile;
+    const size_t row_bytes = size_t(shape[1]) * ts;
+    tile.resize(row_bytes * shape[0]);
+    for (uint32_t ty = 0; ty < grid[0]; ++ty)
+        for (uint32_t tx = 0; tx < grid[1]; ++tx) {
+            const uint32_t y0 = ty * shape[0], x0 = tx * shape[1];
+            const uint32_t h = std::min(shape[0], plane.height - y0), w = std::min(shape[1], plane.width - x0);
+            if (h < shape[0] || w < shape[1]) std::fill(tile.begin(), tile.end(), std::byte{0});  // edge: padded
+            for (uint32_t y = 0; y < h; ++y)
+                std::memcpy(tile.data() + y * row_bytes, plane.data.data() + ((size_t(y0) + y) * plane.width + x0) * ts,
+                            size_t(w) * ts);
+            const size_t i = first + size_t(ty) * grid[1] + tx;
+            out.lengths[i] = encode_chunk_into(layout_.codec, tile.data(), tile.size(), ts, out.buffers[i]);
+        }
 }
 
 size_t NgffPlate::write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const {
     if (sharded()) throw Error("internal: write_encoded on a sharded plate; use write_shard");
-    for (size_t level = 0; level < plane.level_count(); ++level)
-        store_.put(chunk_key(row, col, site, t, c, z, int(level)), plane.level(level));
+    for (size_t level = 0; level < plane.level_count(); ++level) {
+        const uint32_t columns = layout_.chunk_grid(int(level))[1];
+        for (size_t k = 0; k < plane.chunk_count(level); ++k)
+            store_.put(chunk_key(row, col, site, t, c, z, int(level), uint32_t(k / columns), uint32_t(k % columns)),
+                       plane.chunk(level, k));
+    }
     return plane.bytes();
 }
 
@@ -191,19 +272,25 @@ size_t NgffPlate::write_plane(int row, int col, int site, int t, int c, int z, c
 size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> origin,
                               const std::map<std::array<int, 3>, EncodedPlane>& planes) const {
     const auto e = shard_extent();
-    const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]);
     size_t total = 0;
     for (int level = 0; level < layout_.levels; ++level) {
+        // The inner chunk grid is (t, c, z, tile row, tile column) in C order.
+        const auto grid = layout_.chunk_grid(level);
+        const size_t tiles = size_t(grid[0]) * grid[1];
+        const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]) * tiles;
         std::string shard, index;
         std::vector<std::pair<uint64_t, uint64_t>> entries(n, {kNoChunk, kNoChunk});
         for (auto& [tcz, enc] : planes) {
             const int dt = tcz[0] - origin[0], dc = tcz[1] - origin[1], dz = tcz[2] - origin[2];
-            if (dt < 0 || dc < 0 || dz < 0 || dt >= e[0] || dc >= e[1] || dz >= e[2])
-                throw Error("internal: plane outside its shard");
-            const size_t i = (size_t(dt) * size_t(e[1]) + size_t(dc)) * size_t(e[2]) + size_t(dz);
-            const std::string_view chunk = enc.level(size_t(level));
-            entries[i] = {shard.size(), chunk.size()};
-            shard += chunk;
+            if (dt < 0 || dc < 0 || dz < 0 || dt >= e[0] || dc >= e[1] || dz >= e[2] ||
+                enc.chunk_count(size_t(level)) != tiles)
+                throw Error("internal: plane outside its shard or of another tiling");
+            const size_t plane_index = (size_t(dt) * size_t(e[1]) + size_t(dc)) * size_t(e[2]) + size_t(dz);
+            for (size_t k = 0; k < tiles; ++k) {
+                const std::string_view chunk = enc.chunk(size_t(level), k);
+                entries[plane_index * tiles + k] = {shard.size(), chunk.size()};
+                shard += chunk;
+            }
         }
         for (auto& [off, len] : entries) put_u64(index, off), put_u64(index, len);
         uint32_t crc = crc32c(index.data(), index.size());
@@ -213,84 +300,6 @@ size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> ori
         store_.put(chunk_key(row, col, site, origin[0], origin[1], origin[2], level), shard);
     }
     return total;
-}
-
-Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z, int level) const {
-    Plane p;
-    read_plane_into(p, row, col, site, t, c, z, level);
-    return p;
-}
-
-void NgffPlate::read_plane_into(Plane& p, int row, int col, int site, int t, int c, int z, int level) const {
-    if (level < 0 || level >= layout_.levels)
-        throw Error("resolution level " + std::to_string(level) + " does not exist (the plate has " +
-                        std::to_string(layout_.levels) + ")", Error::Kind::usage);
-    const std::string key = chunk_key(row, col, site, t, c, z, level);
-    const std::string where = store_.url() + "/" + key;
-    auto [w, h] = level_size(layout_.width, layout_.height, level);
-    p.allocate(layout_.dtype, w, h);  // reuses a buffer of the right size as it is (no zero-filling)
-    std::string_view chunk;
-    std::optional<std::string> object;
-    if (!sharded()) {
-        // One buffer per reading thread and level, reused from chunk to chunk: chunks of one level
-        // have about the same size, so a buffer neither moves nor gets zero-filled again.
-        thread_local std::vector<std::string> buffers;
-        if (buffers.size() <= size_t(level)) buffers.resize(size_t(level) + 1);
-        std::string& buffer = buffers[size_t(level)];
-        if (!store_.get_into(key, buffer)) throw Error(where + ": chunk is missing", Error::Kind::verification);
-        bytes_read_ += buffer.size();
-        chunk = buffer;
-    } else {
-        // A viewer-style read wants one plane of a shard: the index (cached per thread, as planes
-        // are mostly read in order) and then that plane's byte range, never the whole shard.
-        const auto e = shard_extent();
-        const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]);
-        const size_t index_size = n * 16 + 4;
-        thread_local uint64_t cached_instance = 0, cached_total = 0;
-        thread_local std::string cached_key, index;
-        if (cached_instance != instance_ || cached_key != key) {
-            cached_instance = 0;
-            auto total = store_.size(key);
-            if (!total) throw Error(where + ": shard is missing", Error::Kind::verification);
-            if (*total < index_size)
-                throw Error(where + ": shard of " + std::to_string(*total) + " bytes is shorter than its index",
-                            Error::Kind::verification);
-            auto got = store_.get_range(key, *total - index_size, index_size);
-            if (!got || got->size() != index_size)
-                throw Error(where + ": cannot read the shard index (shard changed while reading?)",
-                            Error::Kind::verification);
-            bytes_read_ += index_size;
-            uint32_t crc = 0;
-            for (int i = 3; i >= 0; --i) crc = (crc << 8) | static_cast<unsigned char>((*got)[n * 16 + size_t(i)]);
-            if (crc != crc32c(got->data(), n * 16))
-                throw Error(where + ": shard index is corrupt (CRC-32C mismatch)", Error::Kind::verification);
-            index = std::move(*got);
-            cached_total = *total;
-            cached_key = key;
-            cached_instance = instance_;
-        }
-        auto o = shard_origin(t, c, z);
-        const size_t i = (size_t(t - o[0]) * size_t(e[1]) + size_t(c - o[1])) * size_t(e[2]) + size_t(z - o[2]);
-        uint64_t off = get_u64(index.data() + 16 * i), len = get_u64(index.data() + 16 * i + 8);
-        if (off == kNoChunk && len == kNoChunk)
-            throw Error(where + ": plane t=" + std::to_string(t) + " c=" + std::to_string(c) + " z=" + std::to_string(z) +
-                            " is missing from its shard", Error::Kind::verification);
-        if (off > cached_total - index_size || len > cached_total - index_size - off)
-            throw Error(where + ": shard index points past the end of the shard", Error::Kind::verification);
-        object = store_.get_range(key, off, len);
-        if (!object || object->size() != len) {
-            cached_instance = 0;  // the shard was rewritten: read its index again next time
-            throw Error(where + ": shard is shorter than its index says (rewritten while reading?)",
-                        Error::Kind::verification);
-        }
-        bytes_read_ += len;
-        chunk = *object;
-    }
-    try {
-        decode_chunk(layout_.codec, chunk, p.data.data(), p.byte_size());
-    } catch (const Error& err) {
-        throw Error(where + ": " + err.what(), Error::Kind::verification);
-    }
 }
 
 }  // namespace imx

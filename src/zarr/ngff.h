@@ -1,5 +1,8 @@
 // OME-NGFF HCS plates on top of the Store interface: plate -> row -> column -> field image, each
-// image a multiscale 5-D array (t, c, z, y, x) with one chunk per plane and resolution level.
+// image a multiscale 5-D array (t, c, z, y, x) whose chunks are one plane, or tiles of it, per level.
+//  * Chunk shape (1, 1, 1, Y, X): the whole plane by default; tiles (create --chunk) for planes a
+//    viewer should not download whole. Edge tiles are full-size chunks padded with the fill value 0,
+//    as Zarr requires. Each level is tiled with the same shape, cut to the level's size.
 //  * NGFF 0.4: Zarr v2 (.zgroup/.zattrs/.zarray, '/' dimension separator), one object per chunk.
 //  * NGFF 0.5: Zarr v3 (zarr.json, attributes under "ome", dimension_names), optionally with the
 //    sharding codec: many planes in one object (per field or per z-stack), so a plate has orders of
@@ -56,6 +59,7 @@ struct PlateLayout {
     std::optional<double> time_interval_s;
     CodecSpec codec;
     int levels = 1;               // resolution levels, 1 = full resolution only
+    uint32_t chunk_y = 0, chunk_x = 0;  // tile size; 0 = the whole plane (one chunk per plane)
     Downsample downsample = Downsample::mean;
     std::string ngff = "0.4";     // "0.4" (Zarr v2) or "0.5" (Zarr v3)
     ShardMode shard = ShardMode::none;  // only with 0.5
@@ -87,23 +91,47 @@ struct PlateLayout {
     // True when the field image `site` holds experiment channel `c`.
     bool image_has_channel(int site, int c) const;
 
+    // Chunk (tile) height and width at `level`: the tile size cut to the level's size.
+    std::array<uint32_t, 2> chunk_shape(int level) const;
+    // Rows and columns of chunks that cover the plane at `level`.
+    std::array<uint32_t, 2> chunk_grid(int level) const;
+
     nlohmann::json to_json() const;
     static PlateLayout from_json(const nlohmann::json& j);
+};
+
+// Parses create's --chunk "Y[,X]" (one number: square tiles); "" or "auto" gives {0, 0}.
+std::array<uint32_t, 2> parse_chunk_option(const std::string& text);
+// The tile size a plate of width x height gets: `requested` unless it is {0, 0} (auto): the whole
+// plane up to kWholePlaneMax pixels on a side, tiles of kDefaultTile above.
+constexpr uint32_t kWholePlaneMax = 4096, kDefaultTile = 1024;
+constexpr uint32_t kMinTile = 16, kMaxTile = 65536;  // --chunk bounds
+std::array<uint32_t, 2> chosen_chunk(std::array<uint32_t, 2> requested, uint32_t width, uint32_t height);
+
+// A rectangle of a plane: rows y..y+height-1, columns x..x+width-1.
+struct PlaneRegion {
+    uint32_t y = 0, x = 0, height = 0, width = 0;
 };
 
 std::string column_name(int col);  // 0 -> "01": zero-padded so that keys sort like wells
 
 // One plane encoded at every resolution level, ready to be stored.
 struct EncodedPlane {
-    // Per level (0 = full resolution) a buffer whose front `lengths[level]` bytes are the chunk;
-    // the buffers keep the codec's worst-case size so that a worker thread reuses them.
+    // Per chunk (level by level, each level's tiles row by row) a buffer whose front `lengths[i]`
+    // bytes are the chunk; the buffers keep the codec's worst-case size so that a worker thread
+    // reuses them. Level l's chunks are first[l] .. first[l + 1] - 1.
     std::vector<std::string> buffers;
     std::vector<size_t> lengths;
+    std::vector<size_t> first;
     // Pixel checksums of levels 1, 2, ...: collect proves each stored level by its own checksum
     // instead of computing the pyramid again.
     std::vector<std::string> level_checksums;
-    size_t level_count() const { return lengths.size(); }
-    std::string_view level(size_t i) const { return {buffers.at(i).data(), lengths.at(i)}; }
+    size_t level_count() const { return first.empty() ? 0 : first.size() - 1; }
+    size_t chunk_count(size_t level) const { return first.at(level + 1) - first.at(level); }
+    std::string_view chunk(size_t level, size_t tile) const {
+        const size_t i = first.at(level) + tile;
+        return {buffers.at(i).data(), lengths.at(i)};
+    }
     size_t bytes() const;
     // Shrinks the buffers to the chunks, for planes held in memory until their shard is complete.
     void compact();
@@ -122,8 +150,12 @@ public:
     void write_rendering() const;
 
     std::string image_path(int row, int col, int site) const;  // "<plate>/B/03/0"
-    // The object holding the plane at `level`: its chunk, or with sharding its shard.
-    std::string chunk_key(int row, int col, int site, int t, int c, int z, int level = 0) const;
+    // The object holding tile (ty, tx) of the plane at `level`: its chunk, or with sharding its
+    // shard (one shard holds whole planes: every tile of them).
+    std::string chunk_key(int row, int col, int site, int t, int c, int z, int level = 0, uint32_t ty = 0,
+                          uint32_t tx = 0) const;
+    // Every object holding a part of the plane at `level` (its tiles' chunks, or its shard).
+    std::vector<std::string> plane_keys(int row, int col, int site, int t, int c, int z, int level) const;
     // Extent of a shard in (t, c, z) planes; {1, 1, 1} without sharding.
     std::array<int, 3> shard_extent() const;
     // First (t, c, z) of the shard that holds (t, c, z).
@@ -146,14 +178,23 @@ public:
     Plane read_plane(int row, int col, int site, int t, int c, int z, int level = 0) const;
     // The same into `out`, reusing its buffer (collect reads thousands of planes back).
     void read_plane_into(Plane& out, int row, int col, int site, int t, int c, int z, int level = 0) const;
-    // Bytes fetched from the store by read_plane so far: whole chunks, or a shard's index once
-    // and then each plane's range of it.
+    // A rectangle of the plane at `level`, fetching only the chunks (tiles) that cover it; throws
+    // Error (usage) when the rectangle is empty or reaches past the plane.
+    void read_region_into(Plane& out, int row, int col, int site, int t, int c, int z, int level,
+                          PlaneRegion region) const;
+    // Bytes fetched from the store by the reads so far: whole chunks, or a shard's index once
+    // and then each plane's (or tile's) range of it.
     uint64_t bytes_read() const { return bytes_read_.load(); }
 
     // Reads the layout of an existing plate from the store (the plate's attributes carry it).
     static PlateLayout read_layout(const Store& store, const std::string& plate_path);
 
 private:
+    static constexpr uint64_t kNoChunk = ~uint64_t(0);  // a shard index entry of an absent chunk
+    // Tiles (pads the edge ones) and encodes `plane`, the plane at `level`, into out's chunks.
+    void encode_level(const Plane& plane, int level, EncodedPlane& out) const;
+    // The CRC-checked index of the shard `key` (cached per thread) and the shard's size.
+    const std::string& shard_index(const std::string& key, int level, uint64_t& total) const;
     nlohmann::json image_attrs(int acquisition) const;
     // The channel index inside the field image's array; throws when the image lacks channel `c`.
     int image_channel(int site, int c) const;

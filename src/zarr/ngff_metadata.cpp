@@ -97,6 +97,7 @@ json PlateLayout::to_json() const {
     if (multiplexed())
         j["cycles"] = {{"channels", cycle_channels}, {"sites", cycle_sites}, {"names", cycle_names}};
     if (!plate_channels.empty()) j["plate_channels"] = plate_channels;
+    if (chunk_y || chunk_x) j["chunk"] = {chunk_y, chunk_x};
     return j;
 }
 
@@ -140,6 +141,10 @@ PlateLayout PlateLayout::from_json(const json& j) {
     l.downsample = parse_downsample(j.value("downsample", "mean"));
     l.ngff = j.value("ngff", "0.4");
     l.shard = parse_shard_mode(j.value("shard", "none"));
+    if (j.contains("chunk")) {  // absent: plates from before tiles, one chunk per plane
+        l.chunk_y = j["chunk"].at(0).get<uint32_t>();
+        l.chunk_x = j["chunk"].at(1).get<uint32_t>();
+    }
     if (j.contains("channel_stats")) l.channel_stats = j["channel_stats"];  // plates written before the stats file
     if (j.contains("holes")) l.holes = j["holes"];
     if (j.contains("cycles")) {
@@ -215,23 +220,25 @@ json NgffPlate::image_attrs(int acquisition) const {
 json NgffPlate::array_meta(int level) const {
     const auto& L = layout_;
     auto [w, h] = level_size(L.width, L.height, level);
+    const auto [tile_h, tile_w] = L.chunk_shape(level);
     const int nc = L.image_channels();
     if (!v3())
         return {{"zarr_format", 2},
                 {"shape", {L.tpoints, nc, L.zplanes, h, w}},
-                {"chunks", {1, 1, 1, h, w}},
+                {"chunks", {1, 1, 1, tile_h, tile_w}},
                 {"dtype", dtype_zarr(L.dtype)},
                 {"compressor", compressor_json(L.codec)},
                 {"fill_value", 0},
                 {"order", "C"},
                 {"filters", nullptr},
                 {"dimension_separator", "/"}};
-    json inner = json::array({1, 1, 1, h, w});
+    json inner = json::array({1, 1, 1, tile_h, tile_w});
     json codecs = v3_codecs(L.codec, L.dtype);
     json chunk_shape = inner;
     if (sharded()) {
         auto e = shard_extent();
-        chunk_shape = json::array({e[0], e[1], e[2], h, w});
+        const auto grid = L.chunk_grid(level);  // a shard holds whole planes: every tile, padded ones too
+        chunk_shape = json::array({e[0], e[1], e[2], grid[0] * tile_h, grid[1] * tile_w});
         codecs = json::array({{{"name", "sharding_indexed"},
                                {"configuration",
                                 {{"chunk_shape", inner},

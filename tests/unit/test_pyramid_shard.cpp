@@ -163,13 +163,13 @@ TEST(Pyramid, ReusedEncodedPlaneMatchesAFreshOneAtEveryLevel) {
         plate.encode_plane(p, reused);
         EncodedPlane fresh = plate.encode_plane(p);
         ASSERT_EQ(reused.level_count(), 3u);
-        for (size_t level = 0; level < 3; ++level) EXPECT_EQ(reused.level(level), fresh.level(level)) << level;
+        for (size_t level = 0; level < 3; ++level) EXPECT_EQ(reused.chunk(level, 0), fresh.chunk(level, 0)) << level;
         EXPECT_EQ(reused.bytes(), fresh.bytes());
     }
     EncodedPlane held = reused;
     held.compact();
     for (size_t level = 0; level < 3; ++level) {
-        EXPECT_EQ(held.level(level), reused.level(level));
+        EXPECT_EQ(held.chunk(level, 0), reused.chunk(level, 0));
         EXPECT_EQ(held.buffers[level].size(), held.lengths[level]);
     }
     fs::remove_all(root);
