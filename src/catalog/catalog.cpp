@@ -228,39 +228,19 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
 
 namespace {
 
-// Schema 1 -> 2: the inventory columns and tables. Files get content 'unknown' (they were never
-// inventoried), so collect keeps them. Runs on its own read-write connection, also when the caller
-// opens the catalog read-only.
-void upgrade_from_1(const std::filesystem::path& file) {
+// Upgrades the catalog from schema `from` to `from + 1` with `statements`, on its own read-write
+// connection (also when the caller opens the catalog read-only), in one transaction.
+void upgrade(const std::filesystem::path& file, int from, const std::vector<const char*>& statements) {
     try {
         sql::Database db(file, false);
         sql::Transaction tx(db);
-        db.exec("ALTER TABLE files ADD COLUMN content TEXT NOT NULL DEFAULT 'unknown'");
-        db.exec("ALTER TABLE files ADD COLUMN content_detail TEXT NOT NULL DEFAULT 'no pixel inventory: the experiment "
-                "was created by an older imextract; create it again to let --delete remove this file'");
-        db.exec("ALTER TABLE outputs ADD COLUMN missing TEXT");
-        db.exec(kSchema2Tables);
-        db.exec("UPDATE meta SET value = '2' WHERE key = 'schema_version'");
+        for (const char* statement : statements) db.exec(statement);
+        db.exec("UPDATE meta SET value = '" + std::to_string(from + 1) + "' WHERE key = 'schema_version'");
         tx.commit();
     } catch (const Error& e) {
-        throw Error(file.string() + ": catalog of an older imextract (schema 1) could not be upgraded to schema 2 (" +
-                        e.what() + "); make it writable, or create the experiment again",
-                    Error::Kind::storage);
-    }
-}
-
-// Schema 2 -> 3: the checksums of each stored plane's lower resolution levels. Planes stored
-// before have none; collect checks their levels by computing the pyramid again.
-void upgrade_from_2(const std::filesystem::path& file) {
-    try {
-        sql::Database db(file, false);
-        sql::Transaction tx(db);
-        db.exec("ALTER TABLE outputs ADD COLUMN level_checksums TEXT");
-        db.exec("UPDATE meta SET value = '3' WHERE key = 'schema_version'");
-        tx.commit();
-    } catch (const Error& e) {
-        throw Error(file.string() + ": catalog of an older imextract (schema 2) could not be upgraded to schema 3 (" +
-                        e.what() + "); make it writable, or create the experiment again",
+        throw Error(file.string() + ": catalog of an older imextract (schema " + std::to_string(from) +
+                        ") could not be upgraded to schema " + std::to_string(from + 1) + " (" + e.what() +
+                        "); make it writable, or create the experiment again",
                     Error::Kind::storage);
     }
 }
@@ -268,8 +248,17 @@ void upgrade_from_2(const std::filesystem::path& file) {
 }  // namespace
 
 Catalog::Catalog(const std::filesystem::path& file, bool read_only) : db_(file, read_only) {
-    if (meta("schema_version") == "1") upgrade_from_1(file);
-    if (meta("schema_version") == "2") upgrade_from_2(file);
+    // 1 -> 2: the inventory columns and tables. Files get content 'unknown' (they were never
+    // inventoried), so collect keeps them.
+    if (meta("schema_version") == "1")
+        upgrade(file, 1,
+                {"ALTER TABLE files ADD COLUMN content TEXT NOT NULL DEFAULT 'unknown'",
+                 "ALTER TABLE files ADD COLUMN content_detail TEXT NOT NULL DEFAULT 'no pixel inventory: the experiment "
+                 "was created by an older imextract; create it again to let --delete remove this file'",
+                 "ALTER TABLE outputs ADD COLUMN missing TEXT", kSchema2Tables});
+    // 2 -> 3: the checksums of each stored plane's lower resolution levels. Planes stored before
+    // have none; collect checks their levels by computing the pyramid again.
+    if (meta("schema_version") == "2") upgrade(file, 2, {"ALTER TABLE outputs ADD COLUMN level_checksums TEXT"});
     std::string v = meta("schema_version");
     if (v != std::to_string(schema_version))
         throw Error(file.string() + ": catalog schema version '" + v + "' is not the one this imextract reads (" +
