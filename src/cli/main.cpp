@@ -531,6 +531,10 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
         log::error("{}", e.what());
         return exit_code_for(e);
+    } catch (const std::filesystem::filesystem_error& e) {
+        // A workspace file or folder that cannot be written or read: the path and the OS reason.
+        log::error("{}: {} ({})", e.path1().string(), e.code().message(), e.what());
+        return exit_storage;
     } catch (const std::exception& e) {
         log::error("{}", e.what());
         return exit_failure;

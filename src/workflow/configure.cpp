@@ -255,7 +255,10 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     file_list.reserve(files.size());
     for (auto& [_, f] : files) file_list.push_back(f);
 
-    fs::create_directories(ws.root());
+    if (fs::create_directories(ws.root(), ec); ec)
+        throw Error(ws.root().string() + ": cannot create the experiment folder: " + ec.message() +
+                        " (give an EXPERIMENT path in a folder you can write)",
+                    Error::Kind::storage);
     // Build the catalog under a temporary name: an interrupted create leaves no half catalog.
     fs::path tmp = ws.root() / ".catalog.sqlite.creating";
     fs::remove(tmp, ec);

@@ -36,4 +36,8 @@ expect_exit 2 "$IMX" "$EXP" get --well B02 --site 2 --channel 0 -o "$WORK/x.tif"
 expect_output "site 2 does not exist in well B02 \(sites: 0-1\)"
 expect_exit 2 "$IMX" "$EXP" get --well B02 --zplane 3 --channel 0 -o "$WORK/x.tif"
 expect_output "zplane 3 does not exist in plate DemoPlate \(zplanes: 0-2\)"
+# An experiment folder that cannot be made: named with the OS reason, storage exit code.
+: > "$WORK/a_file"
+expect_exit 6 "$IMX" "$WORK/a_file/exp" create --source "$WORK/d/microscope"
+expect_output "a_file/exp: cannot create the experiment folder: Not a directory"
 echo "PASS cli_errors"
