@@ -1,6 +1,7 @@
 // Retrieval of single planes from an extracted experiment (the seed's ChannelImageFile.get).
 #include <algorithm>
 #include <cctype>
+#include <map>
 
 #include "storage/store.h"
 #include "workflow/workflow.h"
@@ -12,6 +13,9 @@ struct ExperimentReader::Impl {
     Catalog cat;
     std::unique_ptr<Store> store;
     std::vector<CatalogPlate> plates;
+    // Plates opened from the store (their layout read once), by store path: analysis code calls
+    // get for thousands of planes.
+    std::map<std::string, std::unique_ptr<NgffPlate>> opened;
     explicit Impl(const fs::path& p) : ws(p), cat((ws.require(), ws.catalog_file()), true) {}
 };
 
@@ -42,20 +46,49 @@ std::string well_ranges(const std::vector<WellSites>& wells) {
 
 }  // namespace
 
-int ExperimentReader::channel_index(const std::string& name) const {
+int ExperimentReader::find_channel(const std::string& name) const {
     const bool numeric = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isdigit(c); });
     if (numeric) {
         const int channel = name.size() > 6 ? -1 : std::stoi(name);
-        if (channel < 0 || size_t(channel) >= channels_.size())
-            throw Error("channel " + name + " does not exist (channels: 0-" + std::to_string(channels_.size() - 1) + ")",
-                        Error::Kind::usage);
-        return channel;
+        return channel >= 0 && size_t(channel) < channels_.size() ? channel : -1;
     }
     for (size_t i = 0; i < channels_.size(); ++i)
         if (channels_[i] == name) return int(i);
-    std::string names;
-    for (auto& n : channels_) names += (names.empty() ? "" : ", ") + n;
-    throw Error("no channel named '" + name + "' (channels: " + names + ")", Error::Kind::usage);
+    return -1;
+}
+
+void ExperimentReader::refuse_absent(const CatalogPlate& plate, int row, int col, const PlaneQuery& q) const {
+    // Only here, when the catalog has no plane at the query: listing what exists scans the plate.
+    const std::vector<WellSites> wells = impl_->cat.plate_wells(plate.id);
+    auto well = std::find_if(wells.begin(), wells.end(), [&](const WellSites& w) { return w.row == row && w.col == col; });
+    if (well == wells.end())
+        throw Error("plate " + plate.name + " has no well " + well_name(row, col) + " (its wells: " + well_ranges(wells) + ")",
+                    Error::Kind::usage);
+    const int channel = find_channel(q.channel);
+    if (channel < 0) {
+        const bool numeric = !q.channel.empty() &&
+                             std::all_of(q.channel.begin(), q.channel.end(), [](unsigned char c) { return std::isdigit(c); });
+        if (numeric)
+            throw Error("channel " + q.channel + " does not exist (channels: 0-" + std::to_string(channels_.size() - 1) + ")",
+                        Error::Kind::usage);
+        std::string names;
+        for (auto& n : channels_) names += (names.empty() ? "" : ", ") + n;
+        throw Error("no channel named '" + q.channel + "' (channels: " + names + ")", Error::Kind::usage);
+    }
+    const PlateExtent extent = impl_->cat.plate_extent(plate.id);
+    auto check_index = [&](const char* what, int value, int count, const std::string& where) {
+        if (value < 0 || value >= count)
+            throw Error(std::string(what) + " " + std::to_string(value) + " does not exist in " + where + " (" + what +
+                            "s: " + (count == 1 ? "0" : "0-" + std::to_string(count - 1)) + ")",
+                        Error::Kind::usage);
+    };
+    check_index("site", q.site, well->sites, "well " + well_name(row, col));
+    check_index("tpoint", q.tpoint, extent.tpoints, "plate " + plate.name);
+    check_index("zplane", q.zplane, extent.zplanes, "plate " + plate.name);
+    throw Error("no plane at " + plate.name + " " + well_name(row, col) + " site " + std::to_string(q.site) + " channel " +
+                    std::to_string(channel) + " tpoint " + std::to_string(q.tpoint) + " zplane " +
+                    std::to_string(q.zplane) + ": the microscope recorded none there (the array reads as 0)",
+                Error::Kind::usage);
 }
 
 Plane ExperimentReader::get(const PlaneQuery& q) {
@@ -73,29 +106,13 @@ Plane ExperimentReader::get(const PlaneQuery& q) {
     int row = 0, col = 0;
     if (!parse_well_name(q.well, row, col))
         throw Error("'" + q.well + "' is not a well name (like B03)", Error::Kind::usage);
-    const std::vector<WellSites> wells = impl_->cat.plate_wells(plate->id);
-    auto well = std::find_if(wells.begin(), wells.end(), [&](const WellSites& w) { return w.row == row && w.col == col; });
-    if (well == wells.end())
-        throw Error("plate " + plate->name + " has no well " + well_name(row, col) + " (its wells: " + well_ranges(wells) + ")",
-                    Error::Kind::usage);
-    const int channel = channel_index(q.channel);
-    const PlateExtent extent = impl_->cat.plate_extent(plate->id);
-    auto check_index = [&](const char* what, int value, int count, const std::string& where) {
-        if (value < 0 || value >= count)
-            throw Error(std::string(what) + " " + std::to_string(value) + " does not exist in " + where + " (" + what +
-                            "s: " + (count == 1 ? "0" : "0-" + std::to_string(count - 1)) + ")",
-                        Error::Kind::usage);
-    };
-    check_index("site", q.site, well->sites, "well " + well_name(row, col));
-    check_index("tpoint", q.tpoint, extent.tpoints, "plate " + plate->name);
-    check_index("zplane", q.zplane, extent.zplanes, "plate " + plate->name);
+    const int channel = find_channel(q.channel);
+    std::optional<PlaneAtPosition> state;
+    if (channel >= 0) state = impl_->cat.plane_at(plate->id, {row, col, q.site, channel, q.tpoint, q.zplane});
+    if (!state) refuse_absent(*plate, row, col, q);
     const std::string position = plate->name + " " + well_name(row, col) + " site " + std::to_string(q.site) +
                                  " channel " + std::to_string(channel) + " tpoint " + std::to_string(q.tpoint) +
                                  " zplane " + std::to_string(q.zplane);
-    const auto state = impl_->cat.plane_at(plate->id, {row, col, q.site, channel, q.tpoint, q.zplane});
-    if (!state)
-        throw Error("no plane at " + position + ": the microscope recorded none there (the array reads as 0)",
-                    Error::Kind::usage);
     if (!state->stored && !state->missing.empty())
         throw Error("no plane at " + position + ": the source has no pixels for it (" + state->missing + ")",
                     Error::Kind::usage);
@@ -103,13 +120,16 @@ Plane ExperimentReader::get(const PlaneQuery& q) {
         throw Error("the plane at " + position + " has not been extracted yet: run `imextract " +
                         impl_->ws.root().string() + " submit` (or `collect`, when its run job has finished)",
                     Error::Kind::not_extracted);
-    NgffPlate ngff(*impl_->store, NgffPlate::read_layout(*impl_->store, plate->store_path));
+    std::unique_ptr<NgffPlate>& ngff = impl_->opened[plate->store_path];
+    if (!ngff)
+        ngff = std::make_unique<NgffPlate>(*impl_->store, NgffPlate::read_layout(*impl_->store, plate->store_path));
+    const uint64_t fetched_before = ngff->bytes_read();
     Plane p;
     if (q.region)
-        ngff.read_region_into(p, row, col, q.site, q.tpoint, channel, q.zplane, q.level, *q.region);
+        ngff->read_region_into(p, row, col, q.site, q.tpoint, channel, q.zplane, q.level, *q.region);
     else
-        ngff.read_plane_into(p, row, col, q.site, q.tpoint, channel, q.zplane, q.level);
-    bytes_fetched_ = ngff.bytes_read();
+        ngff->read_plane_into(p, row, col, q.site, q.tpoint, channel, q.zplane, q.level);
+    bytes_fetched_ = ngff->bytes_read() - fetched_before;
     return p;
 }
 

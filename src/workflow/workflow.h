@@ -118,7 +118,10 @@ public:
     uint64_t bytes_fetched() const { return bytes_fetched_; }
 
 private:
-    int channel_index(const std::string& name_or_index) const;  // throws, listing the channels
+    int find_channel(const std::string& name_or_index) const;  // -1 when there is no such channel
+    // Throws the error for a query the catalog has no plane for, naming what does not exist
+    // (well, channel, site, t, z: listing what does) or, when all exist, that no plane was recorded.
+    [[noreturn]] void refuse_absent(const CatalogPlate& plate, int row, int col, const PlaneQuery& q) const;
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;

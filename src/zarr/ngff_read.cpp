@@ -44,9 +44,7 @@ Plane NgffPlate::read_plane(int row, int col, int site, int t, int c, int z, int
 }
 
 void NgffPlate::read_plane_into(Plane& p, int row, int col, int site, int t, int c, int z, int level) const {
-    if (level < 0 || level >= layout_.levels)
-        throw Error("resolution level " + std::to_string(level) + " does not exist (the plate has " +
-                        std::to_string(layout_.levels) + ")", Error::Kind::usage);
+    // read_region_into refuses a level the plate does not have.
     auto [w, h] = level_size(layout_.width, layout_.height, level);
     read_region_into(p, row, col, site, t, c, z, level, {0, 0, h, w});
 }
