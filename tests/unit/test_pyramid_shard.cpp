@@ -27,16 +27,7 @@ template <class T> Plane make_plane(DType t, uint32_t w, uint32_t h, std::initia
     return p;
 }
 
-Plane noise_plane(uint32_t w, uint32_t h, uint32_t seed) {
-    Plane p;
-    p.allocate(DType::u16, w, h);
-    uint32_t x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < p.pixel_count(); ++i) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        p.as<uint16_t>()[i] = uint16_t(x % 4096);
-    }
-    return p;
-}
+using test::noise_plane;
 
 PlateLayout small_layout(const std::string& ngff, ShardMode shard) {
     PlateLayout L;

@@ -16,16 +16,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Plane noise(uint32_t w, uint32_t h, uint32_t seed) {
-    Plane p;
-    p.allocate(DType::u16, w, h);
-    uint32_t x = seed * 2654435761u + 7;
-    for (size_t i = 0; i < p.pixel_count(); ++i) {
-        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
-        p.as<uint16_t>()[i] = uint16_t(x % 60000 + 1);  // never 0: padding is told apart
-    }
-    return p;
-}
+// Never 0: padding is told apart from pixels.
+Plane noise(uint32_t w, uint32_t h, uint32_t seed) { return test::noise_plane(w, h, seed, 60000, 1); }
 
 Plane crop(const Plane& p, PlaneRegion r) {
     Plane out;

@@ -40,4 +40,16 @@ inline void write_bytes(const std::filesystem::path& file, const std::string& by
     out.write(bytes.data(), std::streamsize(bytes.size()));
 }
 
+// A uint16 plane of xorshift noise, the same for the same seed: values min .. min + span - 1.
+inline Plane noise_plane(uint32_t w, uint32_t h, uint32_t seed, uint32_t span = 4096, uint16_t min = 0) {
+    Plane p;
+    p.allocate(DType::u16, w, h);
+    uint32_t x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < p.pixel_count(); ++i) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        p.as<uint16_t>()[i] = uint16_t(x % span + min);
+    }
+    return p;
+}
+
 }  // namespace imx::test
