@@ -143,6 +143,9 @@ public:
 
     const PlateLayout& layout() const { return layout_; }
     bool v3() const { return layout_.ngff == "0.5"; }
+    // A group node at `path` with `attrs`, as the plate's Zarr version writes one (v2 .zgroup and
+    // .zattrs, v3 zarr.json); indent -1: compact JSON.
+    void put_group(const std::string& path, const nlohmann::json& attrs, int indent = 1) const;
     bool sharded() const { return v3() && layout_.shard != ShardMode::none; }
     // Writes every group and array's metadata. Idempotent.
     void write_metadata() const;
@@ -199,8 +202,6 @@ private:
     // The channel index inside the field image's array; throws when the image lacks channel `c`.
     int image_channel(int site, int c) const;
     nlohmann::json array_meta(int level) const;
-    // indent -1: compact JSON.
-    void put_group(const std::string& path, const nlohmann::json& attrs, int indent = 1) const;
     Store& store_;
     PlateLayout layout_;
     uint64_t instance_;  // tells this plate's cached shard index apart from another plate's

@@ -133,13 +133,11 @@ void write_ome_metadata(Store& store, const PlateLayout& L, const std::vector<Om
     nlohmann::json series = nlohmann::json::array();
     for (const WellLayout& w : wells_in_order(L))
         for (int s = 0; s < w.sites; ++s) series.push_back(row_name(w.row) + "/" + column_name(w.col) + "/" + std::to_string(s));
-    if (L.ngff == "0.5") {
-        nlohmann::json g = {{"zarr_format", 3}, {"node_type", "group"}, {"attributes", {{"ome", {{"version", "0.5"}, {"series", series}}}}}};
-        store.put(group + "/zarr.json", g.dump());
-    } else {
-        store.put(group + "/.zgroup", R"({"zarr_format": 2})");
-        store.put(group + "/.zattrs", nlohmann::json{{"series", series}}.dump());
-    }
+    const NgffPlate plate(store, L);
+    plate.put_group(group,
+                    plate.v3() ? nlohmann::json{{"ome", {{"version", "0.5"}, {"series", series}}}}
+                               : nlohmann::json{{"series", series}},
+                    -1);
     store.put(group + "/METADATA.ome.xml", plate_ome_xml(L, channels));
 }
 
