@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "core/memory.h"
+
 namespace imx {
 
 size_t dtype_size(DType t) {
@@ -59,6 +61,7 @@ void Plane::allocate(DType t, uint32_t w, uint32_t h) {
     dtype = t;
     width = w;
     height = h;
+    reserve_with_huge_pages(data, byte_size());
     data.resize(byte_size());
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "core/fileutil.h"
+#include "core/memory.h"
 #include "core/types.h"
 #include "storage/store.h"
 #include "storage/store.h"
@@ -73,7 +74,9 @@ public:
             return false;
         }
         const uint64_t size = uint64_t(st.st_size);
-        out.resize(offset >= size ? 0 : size_t(std::min<uint64_t>(length, size - offset)));
+        const size_t want = offset >= size ? 0 : size_t(std::min<uint64_t>(length, size - offset));
+        reserve_with_huge_pages(out, want);
+        out.resize(want);
         size_t off = 0;
         while (off < out.size()) {
             ssize_t n = ::pread(fd, out.data() + off, out.size() - off, off_t(offset + off));

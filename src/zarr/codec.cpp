@@ -6,6 +6,7 @@
 #include <cstring>
 #include <memory>
 
+#include "core/memory.h"
 #include "core/types.h"
 
 namespace imx {
@@ -88,7 +89,10 @@ namespace {
 // Makes `buffer` at least `n` bytes long. It never shrinks: a reused buffer is zero-filled by
 // std::string only the first time it grows, not for every chunk.
 char* grow(std::string& buffer, size_t n) {
-    if (buffer.size() < n) buffer.resize(n);
+    if (buffer.size() < n) {
+        reserve_with_huge_pages(buffer, n);
+        buffer.resize(n);
+    }
     return buffer.data();
 }
 

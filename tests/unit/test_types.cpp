@@ -6,8 +6,11 @@
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "core/progress.h"
+#include "core/memory.h"
 #include "test_util.h"
 
+#include <cstdio>
+#include <fstream>
 #include <thread>
 
 using namespace imx;
@@ -69,4 +72,31 @@ TEST(Progress, LogLinesCarryCountRateAndEta) {
     EXPECT_EQ(log.find("1/10"), std::string::npos) << log;
     EXPECT_NE(log.find("5/10 planes verified (50%)"), std::string::npos) << log;
     EXPECT_NE(log.find("ETA 0:00"), std::string::npos) << log;
+}
+
+// A plane buffer asks for huge pages before it is touched: the mapping that holds it carries the
+// kernel's "hg" flag (VM_HUGEPAGE) in /proc/self/smaps. Skipped where the kernel has them off.
+TEST(Memory, PlaneBuffersAskForHugePages) {
+    // proc and sys files report size 0: read them as streams
+    std::ifstream enabled("/sys/kernel/mm/transparent_hugepage/enabled");
+    const std::string mode((std::istreambuf_iterator<char>(enabled)), std::istreambuf_iterator<char>());
+    if (mode.find("[never]") != std::string::npos || mode.empty()) GTEST_SKIP() << "transparent huge pages are off";
+    imx::Plane plane;
+    plane.allocate(imx::DType::u16, 4096, 2048);  // 16 MB
+    const auto address = reinterpret_cast<uintptr_t>(plane.data.data()) + plane.byte_size() / 2;
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool inside = false, found = false;
+    while (std::getline(smaps, line)) {
+        uintptr_t lo = 0, hi = 0;
+        if (std::sscanf(line.c_str(), "%lx-%lx", &lo, &hi) == 2) {  // a mapping's first line; keys are words
+            inside = lo <= address && address < hi;
+            continue;
+        }
+        if (inside && line.rfind("VmFlags:", 0) == 0) {
+            found = true;
+            EXPECT_NE(line.find(" hg"), std::string::npos) << line;
+        }
+    }
+    EXPECT_TRUE(found) << "no mapping holds the plane buffer";
 }
