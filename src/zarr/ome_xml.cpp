@@ -2,6 +2,7 @@
 #include "zarr/ome_xml.h"
 
 #include <algorithm>
+#include <charconv>
 #include <sstream>
 
 #include <pugixml.hpp>
@@ -23,8 +24,15 @@ int32_t ome_color(const std::string& rrggbb) {
 // OME's pixel types are our names, but for "float".
 std::string ome_pixel_type(DType t) { return t == DType::f32 ? "float" : dtype_name(t); }
 
+// The shortest text that reads back as the same double ("31984.9", not pugixml's 17 digits).
+std::string shortest(double v) {
+    char text[32];
+    auto [end, ec] = std::to_chars(text, text + sizeof text, v);
+    return ec == std::errc() ? std::string(text, end) : std::to_string(v);
+}
+
 void length(pugi::xml_node node, const char* name, double micrometres) {
-    node.append_attribute(name) = micrometres;
+    node.append_attribute(name) = shortest(micrometres).c_str();
     node.append_attribute((std::string(name) + "Unit").c_str()) = "µm";
 }
 
@@ -97,7 +105,7 @@ std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFact
             if (L.pixel_size_y) length(px, "PhysicalSizeY", *L.pixel_size_y);
             if (L.pixel_size_z) length(px, "PhysicalSizeZ", *L.pixel_size_z);
             if (L.time_interval_s) {
-                px.append_attribute("TimeIncrement") = *L.time_interval_s;
+                px.append_attribute("TimeIncrement") = shortest(*L.time_interval_s).c_str();
                 px.append_attribute("TimeIncrementUnit") = "s";
             }
             for (size_t k = 0; k < channels.size(); ++k) {

@@ -55,10 +55,10 @@ fi
 if [ -d "$SAMPLES/metaxpress/faim-ipa_SingleChannel" ]; then
     convert mx "$SAMPLES/metaxpress/faim-ipa_SingleChannel" --ngff 0.5
     plates+=("$WORK"/mx/*.zarr)
-    # The MetaXpress reader records no stage positions: status says so, no image gets a translation.
-    $TRANSLATIONS "$WORK/mx" "$WORK"/mx/*.zarr --none
+    # Stage positions per site from the TIFFs' MetaMorph descriptions ("stage-position-x/y").
+    $TRANSLATIONS "$WORK/mx" "$WORK"/mx/*.zarr --positioned
     expect_exit 0 "$IMX" "$WORK/mx" status
-    expect_output "^positions +none: the metadata records no stage positions"
+    expect_output "^positions +4 of 4 sites have a stage position"
     # Channel colours from the emission wavelengths the .HTD/TIFF metadata gives.
     $PY - "$WORK/mx" "$WORK"/mx/*.zarr <<'PY'
 import json, sqlite3, sys
@@ -75,6 +75,14 @@ if len(channels) > 1:
         assert colours[name] == expected(nm), (name, nm, colours[name])
 print(f"{len(known)} of {len(channels)} channels have an emission wavelength; colours follow it")
 PY
+fi
+if [ -d "$SAMPLES/metaxpress/cellprofiler-examples_StraightenWorms" ]; then
+    # Older MetaXpress TIFFs with a plain-text description record no position: status says so, no
+    # image gets a translation.
+    convert mxw "$SAMPLES/metaxpress/cellprofiler-examples_StraightenWorms"
+    $TRANSLATIONS "$WORK/mxw" "$WORK"/mxw/*.zarr --none
+    expect_exit 0 "$IMX" "$WORK/mxw" status
+    expect_output "^positions +none: the metadata records no stage positions"
 fi
 if [ -d "$SAMPLES/harmony/operetta-compose_operetta_plate" ]; then
     convert harmony "$SAMPLES/harmony/operetta-compose_operetta_plate" --levels 2

@@ -30,8 +30,9 @@ void tiff(const fs::path& f, uint16_t tag, const std::string& description = {}) 
     write_tiff(f, p, TiffCompression::none, description);
 }
 
-std::string mm_xml(const std::string& illum, double z, double cal = 0.65, const std::string& units = "um") {
-    return "<MetaData>\n<prop id=\"Description\" type=\"string\" value=\"x\"/>\n<PlaneInfo>\n"
+std::string mm_xml(const std::string& illum, double z, double cal = 0.65, const std::string& units = "um",
+                   const std::string& stage = {}) {
+    return "<MetaData>\n<prop id=\"Description\" type=\"string\" value=\"x\"/>\n<PlaneInfo>\n" + stage +
            "<prop id=\"spatial-calibration-x\" type=\"float\" value=\"" + std::to_string(cal) + "\"/>\n"
            "<prop id=\"spatial-calibration-y\" type=\"float\" value=\"" + std::to_string(cal) + "\"/>\n"
            "<prop id=\"spatial-calibration-units\" type=\"string\" value=\"" + units + "\"/>\n"
@@ -142,6 +143,35 @@ TEST(MetaXpress, ExportedPlateWithTimeAndZ) {
     ASSERT_EQ(out.width, 4u);
     EXPECT_EQ(out.as<uint16_t>()[0], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2);
     EXPECT_EQ(out.as<uint16_t>()[11], 2 * 10000 + 1 * 1000 + 100 + 2 * 10 + 2 + 11);
+    fs::remove_all(d);
+}
+
+// Each site's stage position comes from its first file's description; a site whose files record
+// none keeps none (no invented position), and the other channels of a site share its position.
+TEST(MetaXpress, StagePositionsPerSiteFromTheDescription) {
+    fs::path d = fresh_dir("stage");
+    test::write_bytes(d / "P2.HTD", htd(2));
+    auto stage = [](double x, double y) {
+        return "<prop id=\"stage-position-x\" type=\"float\" value=\"" + std::to_string(x) + "\"/>\n"
+               "<prop id=\"stage-position-y\" type=\"float\" value=\"" + std::to_string(y) + "\"/>\n";
+    };
+    for (int w = 1; w <= 2; ++w) {
+        const std::string wave = "_w" + std::to_string(w) + ".TIF", illum = w == 1 ? "DAPI-ill" : "FITC-ill";
+        tiff(d / ("P2_B02_s1" + wave), uint16_t(w), mm_xml(illum, 1, 0.65, "um", stage(1000.5, 2000)));
+        tiff(d / ("P2_B02_s2" + wave), uint16_t(w), mm_xml(illum, 1, 0.65, "um", stage(1650.5, 2000)));
+        tiff(d / ("P2_C03_s1" + wave), uint16_t(w), mm_xml(illum, 1));  // no stage position
+    }
+    ImageSet s = mx().configure(d, {});
+    ASSERT_EQ(s.planes.size(), 6u);
+    for (auto& p : s.planes) {
+        if (p.row == 2) {
+            EXPECT_FALSE(p.stage_x || p.stage_y) << p.file;
+            continue;
+        }
+        ASSERT_TRUE(p.stage_x && p.stage_y) << p.file;
+        EXPECT_DOUBLE_EQ(*p.stage_x, p.site == 0 ? 1000.5 : 1650.5) << p.file;
+        EXPECT_DOUBLE_EQ(*p.stage_y, 2000) << p.file;
+    }
     fs::remove_all(d);
 }
 
