@@ -5,6 +5,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <tuple>
+
+#include "formats/tiff/tiff_decoder.h"
+#include "storage/source_folder.h"
 
 namespace imx {
 
@@ -68,6 +73,25 @@ std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& d) 
     if (microns && cal_y && *cal_y > 0) m.pixel_size_y = cal_y;
     if (m.wavelength_nm && *m.wavelength_nm <= 0) m.wavelength_nm.reset();
     return m;
+}
+
+void stage_positions_from_descriptions(const source::Folder& folder, std::vector<PlaneRecord>::iterator first,
+                                       std::vector<PlaneRecord>::iterator last) {
+    std::map<std::tuple<int, int, int>, std::optional<std::pair<double, double>>> position_of_site;
+    for (auto p = first; p != last; ++p) {
+        auto [it, fresh] = position_of_site.try_emplace({p->row, p->col, p->site});
+        if (fresh) {
+            try {
+                auto m = parse_metamorph_description(tiff_image_description(*folder.open(p->file), 0));
+                if (m && m->stage_x && m->stage_y) it->second = std::pair{*m->stage_x, *m->stage_y};
+            } catch (const Error&) {
+            }
+        }
+        if (it->second) {
+            p->stage_x = it->second->first;
+            p->stage_y = it->second->second;
+        }
+    }
 }
 
 }  // namespace imx

@@ -6,6 +6,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "core/image_set.h"
 
 namespace imx {
 
@@ -25,5 +28,16 @@ bool is_metamorph_description(const std::string& description);
 // The properties above; nullopt when the description is not MetaMorph's. Never throws: a
 // malformed value leaves its field unset.
 std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& description);
+
+namespace source {
+class Folder;
+}
+// Sets the stage position of every site among the planes [first, last) from the MetaMorph
+// description of the site's first file ("stage-position-x/y", micrometres): one header read per
+// site, not per plane, as the stage does not move between a site's channels and z-steps. A site
+// whose file records no position, or cannot be read here (submit names the file then), keeps none;
+// nothing is invented.
+void stage_positions_from_descriptions(const source::Folder& folder, std::vector<PlaneRecord>::iterator first,
+                                       std::vector<PlaneRecord>::iterator last);
 
 }  // namespace imx

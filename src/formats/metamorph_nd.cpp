@@ -16,6 +16,7 @@
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
+#include "formats/metamorph.h"
 #include "storage/source_folder.h"
 
 namespace imx {
@@ -214,6 +215,7 @@ private:
         }
         if (nd.do_z && nd.z_step > 0 && !set.pixel_size_z) set.pixel_size_z = nd.z_step;
 
+        const size_t first_plane = set.planes.size();
         set.planes.reserve(set.planes.size() + size_t(total));
         for (long s = 1; s <= nd.stages; ++s)
             for (long t = 1; t <= nd.timepoints; ++t)
@@ -247,6 +249,7 @@ private:
                         set.planes.push_back(std::move(p));
                     }
                 }
+        stage_positions_from_descriptions(source, set.planes.begin() + ptrdiff_t(first_plane), set.planes.end());
         const PlateFormat format = smallest_plate(max_row + 1, max_col + 1);
         PlateInfo info{plate, format.rows, format.cols};
         set.plates.push_back(info);

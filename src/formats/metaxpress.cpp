@@ -18,7 +18,6 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <tuple>
 
 #include "core/fileutil.h"
 #include "formats/builtin.h"
@@ -185,29 +184,6 @@ std::vector<source::Entry> plate_folder_entries(const source::Folder& root) {
         dirs = std::move(next);
     }
     return out;
-}
-
-// The stage position of every site, from the MetaMorph description of the site's first file (its
-// "stage-position-x/y", micrometres): one header read per site, not per plane, as the stage does
-// not move between the channels and z-steps of one site. A site whose file records no position, or
-// cannot be read here (submit names the file then), keeps none; nothing is invented.
-template <class PlaneIt>
-void read_site_positions(const source::Folder& folder, PlaneIt first, PlaneIt last) {
-    std::map<std::tuple<int, int, int>, std::optional<std::pair<double, double>>> position_of_site;
-    for (PlaneIt p = first; p != last; ++p) {
-        auto [it, fresh] = position_of_site.try_emplace({p->row, p->col, p->site});
-        if (fresh) {
-            try {
-                auto m = parse_metamorph_description(tiff_image_description(*folder.open(p->file), 0));
-                if (m && m->stage_x && m->stage_y) it->second = std::pair{*m->stage_x, *m->stage_y};
-            } catch (const Error&) {
-            }
-        }
-        if (it->second) {
-            p->stage_x = it->second->first;
-            p->stage_y = it->second->second;
-        }
-    }
 }
 
 // Dense rank of a value in a set.
@@ -424,7 +400,7 @@ public:
                 max_col = std::max(max_col, p.col);
                 set.planes.push_back(std::move(p));
             }
-            read_site_positions(folder, set.planes.end() - ptrdiff_t(pl.files.size()), set.planes.end());
+            stage_positions_from_descriptions(folder, set.planes.end() - ptrdiff_t(pl.files.size()), set.planes.end());
             PlateInfo info{pname, 0, 0};
             if (plate_meta) {  // used when the plate keeps a plane size of its own (configure.cpp)
                 info.pixel_size_x = plate_meta->pixel_size_x;

@@ -20,11 +20,11 @@ const LayoutReader& nd() { return *find_layout_reader("metamorph-nd"); }
 
 using imx::test::fresh_dir;
 
-void tiff(const fs::path& f, uint16_t tag) {
+void tiff(const fs::path& f, uint16_t tag, const std::string& description = {}) {
     Plane p;
     p.allocate(DType::u16, 4, 3);
     for (size_t i = 0; i < p.pixel_count(); ++i) p.as<uint16_t>()[i] = uint16_t(tag + i);
-    write_tiff(f, p);
+    write_tiff(f, p, TiffCompression::none, description);
 }
 
 const PlaneRecord* find(const ImageSet& s, int row, int col, int site, int ch, int t, int z) {
@@ -78,6 +78,34 @@ TEST(MetaMorphNd, StkAndTifPlanesWithWellStages) {
     // Page 0 still goes through libtiff.
     read_plane(*source::open(d / p->file), {0, 0, 0}, out);
     EXPECT_EQ(out.as<uint16_t>()[1], 2 * 10000 + 2 * 100 + 1);
+    fs::remove_all(d);
+}
+
+// A stage's position comes from the MetaMorph description of its first file; a stage whose files
+// record none keeps none.
+TEST(MetaMorphNd, StagePositionsFromTheTiffDescriptions) {
+    fs::path d = fresh_dir("ndstage");
+    test::write_bytes(d / "exp.nd",
+                      "\"NDInfoFile\", Version 1.0\r\n\"DoStage\", TRUE\r\n\"NStagePositions\", 2\r\n\"Stage1\", \"B02\"\r\n"
+                      "\"Stage2\", \"B03\"\r\n\"DoWave\", TRUE\r\n\"NWavelengths\", 2\r\n\"WaveName1\", \"GFP\"\r\n"
+                      "\"WaveName2\", \"BF\"\r\n\"WaveInFileName\", TRUE\r\n\"EndFile\"\r\n");
+    const std::string at = "<MetaData>\n<PlaneInfo>\n<prop id=\"stage-position-x\" type=\"float\" value=\"-150.25\"/>\n"
+                           "<prop id=\"stage-position-y\" type=\"float\" value=\"75\"/>\n</PlaneInfo>\n</MetaData>";
+    tiff(d / "exp_w1GFP_s1.TIF", 1, at);
+    tiff(d / "exp_w2BF_s1.TIF", 2, at);
+    tiff(d / "exp_w1GFP_s2.TIF", 3);
+    tiff(d / "exp_w2BF_s2.TIF", 4);
+    ImageSet set = nd().configure(d, {});
+    ASSERT_EQ(set.planes.size(), 4u);
+    for (auto& p : set.planes) {
+        if (p.col == 2) {  // B03
+            EXPECT_FALSE(p.stage_x || p.stage_y) << p.file;
+            continue;
+        }
+        ASSERT_TRUE(p.stage_x && p.stage_y) << p.file;
+        EXPECT_DOUBLE_EQ(*p.stage_x, -150.25);
+        EXPECT_DOUBLE_EQ(*p.stage_y, 75);
+    }
     fs::remove_all(d);
 }
 
