@@ -49,7 +49,8 @@ CREATE TABLE outputs(id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES
 -- Source planes: where each microscope plane lives and which stored plane it feeds.
 CREATE TABLE planes(id INTEGER PRIMARY KEY, output_id INTEGER NOT NULL REFERENCES outputs(id),
                     zplane INTEGER NOT NULL, file_id INTEGER NOT NULL REFERENCES files(id),
-                    series INTEGER NOT NULL, page INTEGER NOT NULL, sample INTEGER NOT NULL, stage_z REAL);
+                    series INTEGER NOT NULL, page INTEGER NOT NULL, sample INTEGER NOT NULL, stage_z REAL,
+                    acquired TEXT);
 CREATE INDEX planes_output ON planes(output_id);
 CREATE INDEX planes_file ON planes(file_id);
 CREATE TABLE warnings(id INTEGER PRIMARY KEY, text TEXT NOT NULL);
@@ -148,7 +149,7 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     auto ins_site = db.prepare("INSERT INTO sites(well_id, idx, stage_x, stage_y) VALUES(?,?,?,?)");
     auto ins_out = db.prepare("INSERT INTO outputs(site_id, channel, tpoint, zplane) VALUES(?,?,?,?)");
     auto ins_plane = db.prepare(
-        "INSERT INTO planes(output_id, zplane, file_id, series, page, sample, stage_z) VALUES(?,?,?,?,?,?,?)");
+        "INSERT INTO planes(output_id, zplane, file_id, series, page, sample, stage_z, acquired) VALUES(?,?,?,?,?,?,?,?)");
     std::map<std::tuple<int64_t, int, int>, int64_t> well_ids;
     std::map<std::tuple<int64_t, int>, int64_t> site_ids;
     std::map<std::tuple<int64_t, int, int, int>, int64_t> output_ids;
@@ -179,7 +180,10 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
         auto fit = file_ids.find(pl.file);
         if (fit == file_ids.end()) throw Error("internal: plane refers to uncatalogued file '" + pl.file + "'");
         ins_plane.bind(1, oit->second).bind(2, pl.zplane).bind(3, fit->second).bind(4, int64_t(pl.series))
-            .bind(5, int64_t(pl.page)).bind(6, int64_t(pl.sample)).bind(7, pl.stage_z).run();
+            .bind(5, int64_t(pl.page)).bind(6, int64_t(pl.sample)).bind(7, pl.stage_z);
+        if (pl.acquired.empty()) ins_plane.bind_null(8);
+        else ins_plane.bind(8, pl.acquired);
+        ins_plane.run();
         if (!pl.missing.empty()) missing.emplace(oit->second, pl.file + ": " + pl.missing);
     }
     auto mark_missing = db.prepare("UPDATE outputs SET missing = ? WHERE id = ?");
@@ -259,6 +263,9 @@ Catalog::Catalog(const std::filesystem::path& file, bool read_only) : db_(file, 
     // 2 -> 3: the checksums of each stored plane's lower resolution levels. Planes stored before
     // have none; collect checks their levels by computing the pyramid again.
     if (meta("schema_version") == "2") upgrade(file, 2, {"ALTER TABLE outputs ADD COLUMN level_checksums TEXT"});
+    // 3 -> 4: when each source plane was acquired. Older experiments have no times; their
+    // OME-XML images get no AcquisitionDate.
+    if (meta("schema_version") == "3") upgrade(file, 3, {"ALTER TABLE planes ADD COLUMN acquired TEXT"});
     std::string v = meta("schema_version");
     if (v != std::to_string(schema_version))
         throw Error(file.string() + ": catalog schema version '" + v + "' is not the one this imextract reads (" +

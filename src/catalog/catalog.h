@@ -4,8 +4,10 @@
 // the coordinator folds in, so jobs on cluster nodes need no database access.
 #pragma once
 
+#include <array>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -164,7 +166,7 @@ class Catalog {
 public:
     // 2: the pixel inventory (files.content, outputs.missing, unused_files, absent_planes). Catalogs
     // of schema 1 are upgraded when opened; their files' content is 'unknown', so never deleted.
-    static constexpr int schema_version = 3;
+    static constexpr int schema_version = 4;
 
     // Writes a new catalog file (replacing none: the caller checks the workspace is new). `unused`:
     // image files in the source folders that no plane reads (path, size).
@@ -187,6 +189,9 @@ public:
     PlateExtent plate_extent(int64_t plate_id) { return plate_extent(db_, plate_id); }
     // Fields of the plate whose metadata gave a stage position (x and y), by row, column, site.
     std::vector<SitePosition> site_positions(int64_t plate_id);
+    // When each site of the plate began: the earliest acquisition time of its source planes, for
+    // the sites whose metadata gives times.
+    std::map<std::array<int, 3>, std::string> site_acquisition_starts(int64_t plate_id);
     // Channels of the plate's stored planes.
     std::vector<int> plate_channels_used(int64_t plate_id) { return plate_channels_used(db_, plate_id); }
     // Array positions no source plane fills, stored planes whose source has no pixels, and with

@@ -47,6 +47,18 @@ std::vector<SitePosition> Catalog::site_positions(int64_t plate_id) {
     return positions;
 }
 
+std::map<std::array<int, 3>, std::string> Catalog::site_acquisition_starts(int64_t plate_id) {
+    // ISO 8601 times of one acquisition share their form and zone, so the text order is the time order.
+    auto st = db_.prepare(
+        "SELECT w.row, w.col, s.idx, MIN(p.acquired) FROM planes p JOIN outputs o ON p.output_id = o.id "
+        "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id "
+        "WHERE w.plate_id = ? AND p.acquired IS NOT NULL GROUP BY s.id");
+    st.bind(1, plate_id);
+    std::map<std::array<int, 3>, std::string> starts;
+    while (st.step()) starts[{st.integer(0), st.integer(1), st.integer(2)}] = st.text(3);
+    return starts;
+}
+
 PlaneHoles Catalog::plate_holes(int64_t plate_id, bool unverified, size_t max_listed) {
     PlaneHoles holes;
     auto add = [&](sql::Statement& st, std::string why) {

@@ -49,6 +49,8 @@ struct PlaneRecord {
     std::string missing;
     // Stage position of the site (micrometres), when the metadata gives it.
     std::optional<double> stage_x, stage_y, stage_z;
+    // When the plane was acquired, an ISO 8601 date-time (iso_date_time below); "" when unknown.
+    std::string acquired;
 };
 
 struct PlateInfo {
@@ -96,6 +98,11 @@ PlateFormat smallest_plate(int rows, int cols);
 // The smallest standard plate of 96 wells or more with room for `wells` wells, for layouts that
 // put one file in each well, row by row; 0 x 0 when none is that big.
 PlateFormat plate_for_well_count(uint64_t wells);
+
+// A vendor's acquisition time as an ISO 8601 / xsd:dateTime ("2020-08-12T17:36:36.234+02:00"):
+// ISO text as it is (a space instead of the "T" allowed), MetaMorph's "20200812 17:36:36.234"
+// rewritten; "" for anything else, so no malformed date reaches the OME-XML.
+std::string iso_date_time(const std::string& vendor_text);
 
 // The z step in micrometres from the stage z positions of one stack's planes, (z index, position)
 // pairs: the first two planes' distance over their index distance, rounded to 0.1 nm (positions

@@ -223,6 +223,7 @@ public:
             std::string file;
             std::optional<double> x, y, zpos;
             std::string projection;  // ZImageProcessing ("Maximum"): an image the instrument projected
+            std::string acquired;    // Time, ISO 8601
         };
         std::vector<Raw> raws;
         size_t index = 0, errors = 0, others = 0;
@@ -266,6 +267,7 @@ public:
             raw.x = r.real("X");
             raw.y = r.real("Y");
             raw.zpos = r.real("Z");
+            if (const char* time = attr(n, "Time")) raw.acquired = iso_date_time(time);
             if (const char* zp = attr(n, "ZImageProcessing"); zp && *zp && std::strcmp(zp, "None") != 0) raw.projection = zp;
             raws.push_back(std::move(raw));
             ++index;
@@ -323,6 +325,7 @@ public:
             p.stage_x = r.x;
             p.stage_y = r.y;
             p.stage_z = r.zpos;
+            p.acquired = r.acquired;
             p.projection = r.projection;
             if (r.zpos && r.projection.empty()) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
             set.planes.push_back(std::move(p));

@@ -53,6 +53,7 @@ struct Image {
     long field = 0, plane = 0, time = 0, channel = 0, flim = 0;
     std::string file;
     std::optional<double> x, y, z;  // micrometres
+    std::string acquired;           // AbsTime, ISO 8601
 };
 
 struct ChannelProps {
@@ -140,6 +141,7 @@ public:
             im.x = length(n, "PositionX", where);
             im.y = length(n, "PositionY", where);
             im.z = length(n, "PositionZ", where);
+            im.acquired = iso_date_time(n.child_value("AbsTime"));
 
             auto [it, fresh] = channels.try_emplace(im.channel);
             if (fresh) it->second = channel_props(n, entries[im.channel], where);
@@ -208,6 +210,7 @@ public:
             p.stage_x = im.x;
             p.stage_y = im.y;
             p.stage_z = im.z;
+            p.acquired = im.acquired;
             if (!seen.insert({p.row, p.col, p.site, p.channel, p.tpoint, p.zplane}).second)
                 throw input_error(index_.string(),
                                   "two images for well " + well_name(p.row, p.col) + " FieldID " + std::to_string(im.field) +

@@ -82,6 +82,7 @@ PlateLayout plate_layout(Catalog& cat, const CatalogPlate& plate) {
     L.chunk_x = chunk[1];
     L.holes = plate_holes(cat, plate, false);
     for (const SitePosition& p : cat.site_positions(plate.id)) L.stage_positions[{p.row, p.col, p.site}] = {p.x, p.y};
+    L.acquisition_starts = cat.site_acquisition_starts(plate.id);
     if (config.mode != "multiplexing") {
         // The channels this plate's planes use; a subset when a source's plates differ in channels.
         std::vector<int> own = cat.plate_channels_used(plate.id);

@@ -80,6 +80,9 @@ struct PlateLayout {
     // Stage position (x, y; micrometres) of each field image by (row, col, site), from the vendor
     // metadata: the images' translations. Not in to_json (the catalog has them; the root stays light).
     std::map<std::array<int, 3>, std::array<double, 2>> stage_positions;
+    // (row, col, site) -> when the site's acquisition began (ISO 8601), where the metadata says;
+    // the OME-XML image's AcquisitionDate. Like the positions, not part of the attributes.
+    std::map<std::array<int, 3>, std::string> acquisition_starts;
 
     bool multiplexed() const { return cycle_channels > 0 && cycle_sites > 0; }
     int image_channels() const {

@@ -90,6 +90,9 @@ std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFact
             pugi::xml_node image = images.append_child("Image");
             image.append_attribute("ID") = image_id.c_str();
             image.append_attribute("Name") = (well_name(well.row, well.col) + " field " + std::to_string(s)).c_str();
+            // The schema wants AcquisitionDate before every other child of Image.
+            if (auto start = L.acquisition_starts.find({well.row, well.col, s}); start != L.acquisition_starts.end())
+                image.append_child("AcquisitionDate").text() = start->second.c_str();
             pugi::xml_node px = image.append_child("Pixels");
             px.append_attribute("ID") = ("Pixels:" + std::to_string(image_index)).c_str();
             // The array axes are t, c, z, y, x: x varies fastest, then y, z, c, t.

@@ -7,10 +7,13 @@ usage: check_ome_xml.py EXPERIMENT PLATE.zarr
 Checks: Plate name, rows and columns; one Well per plate well at its row and column; one
 WellSample per field image, in the order of the OME group's "series", its ImageRef naming an Image;
 WellSample PositionX/PositionY equal the catalog's stage positions (absent where it has none);
+each Image's AcquisitionDate (its first child) is the earliest acquisition time of the catalog's
+source planes of that field, compared as parsed date-times (absent where the catalog has none);
 each Image's Pixels Type and SizeX/Y/Z/C/T equal the array's dtype and shape, PhysicalSizeX/Y its
 scale, DimensionOrder XYZCT; Channel names equal the omero labels; IDs are unique."""
 import json
 import os
+from datetime import datetime
 import sqlite3
 import sys
 import xml.etree.ElementTree as ET
@@ -66,6 +69,13 @@ def main():
     positions = {(r, c, s): (x, y) for r, c, s, x, y in db.execute(
         "SELECT w.row, w.col, s.idx, s.stage_x, s.stage_y FROM sites s JOIN wells w ON s.well_id = w.id "
         "JOIN plates p ON w.plate_id = p.id WHERE p.name = ?", (plate["name"],))}
+    acquired = {}
+    for r, c, s, t in db.execute(
+            "SELECT w.row, w.col, s.idx, pl.acquired FROM planes pl JOIN outputs o ON pl.output_id = o.id "
+            "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id JOIN plates p ON w.plate_id = p.id "
+            "WHERE p.name = ? AND pl.acquired IS NOT NULL", (plate["name"],)):
+        acquired.setdefault((r, c, s), []).append(datetime.fromisoformat(t))
+    dated = 0
     ngff_wells = {(w["rowIndex"], w["columnIndex"]): w["path"] for w in plate["wells"]}
     xwells = xp.findall("ome:Well", NS)
     if {(int(w.get("Row")), int(w.get("Column"))) for w in xwells} != set(ngff_wells) or len(xwells) != len(ngff_wells):
@@ -95,6 +105,16 @@ def main():
             image = images.get(ws.find("ome:ImageRef", NS).get("ID"))
             if image is None:
                 sys.exit(f"{where}: ImageRef names no Image")
+            date = image.find("ome:AcquisitionDate", NS)
+            times = acquired.get((row, col, int(field)))
+            if times is None:
+                if date is not None:
+                    sys.exit(f"{where}: AcquisitionDate {date.text} but the catalog has no time")
+            else:
+                if date is None or datetime.fromisoformat(date.text) != min(times) or image[0] is not date:
+                    sys.exit(f"{where}: AcquisitionDate {None if date is None else date.text} (first child: "
+                             f"{image[0].tag}), the earliest plane was acquired {min(times).isoformat()}")
+                dated += 1
             px = image.find("ome:Pixels", NS)
             shape, dtype = array_meta(f"{plate_path}/{well_path}/{field}/0")
             sizes = [int(px.get(k)) for k in ("SizeT", "SizeC", "SizeZ", "SizeY", "SizeX")]
@@ -118,7 +138,8 @@ def main():
         sys.exit(f"{plate_path}: OME series {series[:4]}... differ from the WellSample order {order[:4]}...")
     if len(images) != len(order):
         sys.exit(f"{plate_path}: {len(images)} Images for {len(order)} WellSamples")
-    print(f"{plate_path}: METADATA.ome.xml: {len(xwells)} wells, {len(order)} images, {positioned} positions agree")
+    print(f"{plate_path}: METADATA.ome.xml: {len(xwells)} wells, {len(order)} images, {positioned} positions "
+          f"and {dated} acquisition dates agree")
 
 
 if __name__ == "__main__":

@@ -345,11 +345,12 @@ TEST(InventoryCatalog, AbsentPositionsAreRecordedAndSchema1IsUpgraded) {
         sql::Database db(d / "c.sqlite", false);
         db.exec("DROP TABLE unused_files; DROP TABLE absent_planes; ALTER TABLE files DROP COLUMN content; "
                 "ALTER TABLE files DROP COLUMN content_detail; ALTER TABLE outputs DROP COLUMN missing; "
-                "ALTER TABLE outputs DROP COLUMN level_checksums; "
+                "ALTER TABLE outputs DROP COLUMN level_checksums; ALTER TABLE planes DROP COLUMN acquired; "
                 "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     }
     Catalog cat(d / "c.sqlite", true);
-    EXPECT_EQ(cat.meta("schema_version"), "3");  // 1 -> 2 -> 3
+    EXPECT_EQ(cat.meta("schema_version"), "4");  // 1 -> 2 -> 3 -> 4
+    EXPECT_TRUE(cat.site_acquisition_starts(1).empty());  // the column exists, older planes have no time
     const CatalogSummary s = cat.summary();
     EXPECT_EQ(s.files_unknown, 5);
     EXPECT_EQ(s.files_complete, 0);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include "core/image_set.h"
 #include "core/types.h"
 #include "core/workspace.h"
 #include "core/fileutil.h"
@@ -99,4 +100,15 @@ TEST(Memory, PlaneBuffersAskForHugePages) {
         }
     }
     EXPECT_TRUE(found) << "no mapping holds the plane buffer";
+}
+
+// Vendor acquisition times reach the OME-XML only as valid xsd:dateTime text.
+TEST(Types, AcquisitionTimesBecomeIsoDateTimes) {
+    EXPECT_EQ(imx::iso_date_time("2020-08-12T17:36:36.234+02:00"), "2020-08-12T17:36:36.234+02:00");  // CellVoyager
+    EXPECT_EQ(imx::iso_date_time("2022-12-19T10:19:26.58+01:00"), "2022-12-19T10:19:26.58+01:00");    // Harmony
+    EXPECT_EQ(imx::iso_date_time("2022-12-19 10:19:26Z"), "2022-12-19T10:19:26Z");
+    EXPECT_EQ(imx::iso_date_time("20200812 17:36:36.234"), "2020-08-12T17:36:36.234");  // MetaMorph
+    for (const char* bad : {"", "yesterday", "2020-08-12", "2020-08-12T17:36", "2020-08-12T17:36:36.", "2020-8-12T17:36:36",
+                            "2020-08-12T17:36:36+2", "2020-08-12T17:36:36 junk", "20200812T1736"})
+        EXPECT_EQ(imx::iso_date_time(bad), "") << bad;
 }
