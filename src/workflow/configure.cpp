@@ -265,6 +265,10 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     fs::remove(tmp.string() + "-wal", ec);
     fs::remove(tmp.string() + "-shm", ec);
     Catalog::create(tmp, set, config, file_list, unused);
+    if (!opt.meta.empty()) {
+        Catalog staged(tmp);
+        for (auto& [key, value] : opt.meta) staged.set_meta(key, value);
+    }
     fs::rename(tmp, ws.catalog_file());
     for (auto& w : set.warnings) log::warn("{}", w);
     Catalog cat(ws.catalog_file(), true);

@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "engines/engine.h"
 #include "engines/monitor.h"
+#include "workflow/convert.h"
 #include "workflow/workflow.h"
 
 namespace imx {
@@ -39,8 +40,11 @@ bool worker_alive(int64_t pid, const Workspace& ws, int job) {
     return root && run && id;
 }
 
-// True when every run job is done and a later collect verified every plane (init removes both).
-bool fully_collected(const Workspace& ws, int run_jobs) {
+}  // namespace
+
+bool fully_collected(const Workspace& ws) {
+    const int run_jobs = ws.run_job_count();
+    if (run_jobs == 0) return false;
     auto c = ws.read_state(Phase::collect, 0);
     if (!c || c->state != "done" || c->exit_code != exit_ok) return false;
     for (int j = 1; j <= run_jobs; ++j) {
@@ -51,8 +55,6 @@ bool fully_collected(const Workspace& ws, int run_jobs) {
     return true;
 }
 
-}  // namespace
-
 SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unfinished) {
     ws.require();
     ExperimentLock lock(ws, only_unfinished ? "resubmit" : "submit");
@@ -60,7 +62,7 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
     if (n == 0) throw Error(ws.root().string() + ": no run jobs; run init first", Error::Kind::usage);
     if (std::string busy = reconcile_engines(ws); !busy.empty())
         throw Error(ws.root().string() + ": " + busy + "; `status` shows it", Error::Kind::usage);
-    if (!only_unfinished && fully_collected(ws, n)) {
+    if (!only_unfinished && fully_collected(ws)) {
         // Converting again would rewrite every plane to the same bytes: say so instead. `init`
         // starts over (it removes the jobs and their states).
         log::info("{}: every plane is already stored and verified (collect finished); nothing to do. "
