@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "engines/engine.h"
+#include "engines/interrupt.h"
 #include "engines/monitor.h"
 #include "workflow/convert.h"
 #include "workflow/workflow.h"
@@ -16,6 +17,8 @@
 namespace imx {
 
 namespace {
+
+constexpr double kWaitLineSeconds = 5;
 
 // True when process `pid` on this machine is `imextract ... ROOT run -j JOB`: a worker of a
 // submit that was killed (workers run in their own process group and outlive it). The command
@@ -38,6 +41,30 @@ bool worker_alive(int64_t pid, const Workspace& ws, int job) {
         id = id || ((args[i] == "-j" || args[i] == "--job") && i + 1 < args.size() && args[i + 1] == std::to_string(job));
     }
     return root && run && id;
+}
+
+// Workers of an earlier submit that was killed (they outlive it) still write their jobs: waits
+// until they end, naming each job and pid, with a line every few seconds. False when Ctrl-C or
+// SIGTERM stopped the wait (nothing has been changed then).
+bool wait_for_earlier_workers(const Workspace& ws, int run_jobs) {
+    InterruptGuard interrupt;
+    double last_line = 0;
+    for (;;) {
+        std::string alive;
+        for (int j = 1; j <= run_jobs; ++j) {
+            auto s = ws.read_state(Phase::run, j);
+            if (s && s->state == "running" && s->host == hostname() && worker_alive(s->pid, ws, j))
+                alive += (alive.empty() ? "" : ", ") + fmt::format("job {} (pid {})", j, s->pid);
+        }
+        if (alive.empty()) return true;
+        if (now_seconds() - last_line >= kWaitLineSeconds) {
+            log::info("waiting for run {} still running from an earlier submit that was interrupted; its planes are "
+                      "kept (Ctrl-C stops waiting and changes nothing)", alive);
+            last_line = now_seconds();
+        }
+        for (int i = 0; i < 10 && !interrupt.interrupted(); ++i) ::usleep(20000);
+        if (interrupt.interrupted()) return false;
+    }
 }
 
 }  // namespace
@@ -72,6 +99,14 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
         done.exit_code = exit_ok;
         return done;
     }
+    if (!wait_for_earlier_workers(ws, n)) {
+        log::error("interrupted while waiting; nothing was changed. `imextract {} {}` waits again",
+                   ws.root().string(), only_unfinished ? "resubmit" : "submit");
+        SubmitResult stopped;
+        stopped.interrupted = true;
+        stopped.exit_code = 130;
+        return stopped;
+    }
     std::vector<int> jobs;
     for (int j = 1; j <= n; ++j) {
         if (only_unfinished) {
@@ -79,19 +114,6 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
             if (s && s->state == "done") continue;
         }
         jobs.push_back(j);
-    }
-    std::vector<std::string> alive;
-    for (int j : jobs) {
-        auto s = ws.read_state(Phase::run, j);
-        if (s && s->state == "running" && s->host == hostname() && worker_alive(s->pid, ws, j))
-            alive.push_back("job " + std::to_string(j) + " (pid " + std::to_string(s->pid) + ")");
-    }
-    if (!alive.empty()) {
-        std::string list;
-        for (auto& a : alive) list += (list.empty() ? "" : ", ") + a;
-        throw Error(ws.root().string() + ": run " + list + " still running from an earlier submit that was interrupted; "
-                        "wait for them to finish or kill them, then " + (only_unfinished ? "resubmit" : "submit") + " again",
-                    Error::Kind::usage);
     }
     SubmitResult r;
     r.jobs = int(jobs.size());
