@@ -26,7 +26,12 @@ void add_plate_options(CLI::App* app, CreateArguments& args) {
                                          "(refuses a plate name given twice)")
         ->check(CLI::IsMember({"plates", "time", "multiplexing"}));
     app->add_option("--format", copt.format, "auto (default), or a layout from `imextract formats`");
-    app->add_option("--pattern", copt.pattern, "files mode: regex with named groups well, site, channel, z, t");
+    app->add_option("--pattern", copt.pattern,
+                    "files mode: regex with named groups well, site, channel, z, t, matched against the file name "
+                    "(against the path below the source when it holds a /); a well may be a number (row by row)");
+    app->add_option("--plate-format", copt.plate_format,
+                    "files mode: the plate's wells, 96 | 384 | 1536 (numbered wells; default: the smallest plate "
+                    "holding the wells named)");
     app->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
         ->check(CLI::IsMember({"mosaic", "as-sites"}));
     app->add_flag("--skip-projections", copt.skip_projections,

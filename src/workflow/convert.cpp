@@ -30,7 +30,7 @@ std::string source_identity(const std::vector<fs::path>& sources) {
 
 // The options that decide what the plate holds and how it is stored (not the engine's).
 json plate_options(const CreateOptions& o) {
-    return {{"--mode", o.mode},        {"--format", o.format},   {"--pattern", o.pattern},
+    return {{"--mode", o.mode},        {"--format", o.format},   {"--pattern", o.pattern}, {"--plate-format", o.plate_format},
             {"--tiles", o.tiles},      {"--skip-projections", o.skip_projections},
             {"--mip", o.mip},          {"--compression", o.compression}, {"--levels", o.levels},
             {"--downsample", o.downsample}, {"--ngff", o.ngff},   {"--shard", o.shard},

@@ -23,6 +23,7 @@ struct CreateOptions {
     std::string mode = "plates";    // plates | time | multiplexing: the same plate in several sources
     std::string format = "auto";
     std::string pattern;
+    int plate_format = 0;       // files mode: 96 | 384 | 1536 wells, for well numbers and the plate size
     std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats
     bool skip_projections = false;  // leave out projections (PlaneRecord::projection) instead of channels
     std::string store;          // empty: the experiment folder
