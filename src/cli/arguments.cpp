@@ -44,6 +44,20 @@ std::string phase_list(const CLI::App& app) {
     return out;
 }
 
+// The message for `arg` when it is an option `app` does not take; nullopt when it takes it (or
+// when `arg` is no option: a value, a negative number).
+std::optional<std::string> unknown_option(const CLI::App& app, const std::string& arg, const std::string& command,
+                                          const std::string& help) {
+    if (arg.size() < 2 || arg[0] != '-' || is_number(arg)) return std::nullopt;
+    std::string name = arg.substr(0, arg.find('='));
+    if (name[1] != '-') name = name.substr(0, 2);  // -j3, -vv
+    const std::vector<std::string> names = option_names(app);
+    if (std::find(names.begin(), names.end(), name) != names.end()) return std::nullopt;
+    const std::string near = closest(name, names);
+    return command + ": unknown option " + name + (near.empty() ? "" : "; did you mean " + near + "?") + " (`" + help +
+           " --help` lists them)";
+}
+
 }  // namespace
 
 std::string closest(const std::string& word, const std::vector<std::string>& candidates) {
@@ -79,21 +93,28 @@ std::optional<std::string> unknown_argument(const CLI::App& app, int argc, char*
             }
             continue;
         }
-        if (arg.size() < 2 || arg[0] != '-' || is_number(arg)) continue;
-        std::string name = arg.substr(0, arg.find('='));
-        if (name[1] != '-') name = name.substr(0, 2);  // -j3, -vv
-        const std::vector<std::string> names = option_names(*phase);
-        if (std::find(names.begin(), names.end(), name) != names.end()) continue;
-        const std::string near = closest(name, names);
-        return phase->get_name() + ": unknown option " + name + (near.empty() ? "" : "; did you mean " + near + "?") +
-               " (`imextract EXPERIMENT " + phase->get_name() + " --help` lists them)";
+        if (auto mistake = unknown_option(*phase, arg, phase->get_name(), "imextract EXPERIMENT " + phase->get_name()))
+            return mistake;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> unknown_command_option(const CLI::App& app, int argc, char** argv) {
+    bool after_command = false;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--") break;
+        after_command = after_command || arg == app.get_name();
+        if (!after_command) continue;
+        if (auto mistake = unknown_option(app, arg, app.get_name(), "imextract " + app.get_name())) return mistake;
     }
     return std::nullopt;
 }
 
 std::string UsageFormatter::make_usage(const CLI::App* app, std::string) const {
+    if (app->get_name() == "convert") return "Usage: imextract convert SOURCE... OUT [options]\n";
     if (app->get_parent()) return "Usage: imextract [-v] EXPERIMENT " + app->get_name() + " [options]\n";
-    return "Usage: imextract [-v] EXPERIMENT PHASE [options]   (also: imextract demo DIR, imextract formats)\n";
+    return "Usage: imextract [-v] EXPERIMENT PHASE [options]   (also: imextract convert SOURCE... OUT, imextract demo DIR, imextract formats)\n";
 }
 
 }  // namespace imx::cli

@@ -17,6 +17,9 @@ std::string closest(const std::string& word, const std::vector<std::string>& can
 // unknown phase or option, naming the closest valid one; nullopt when every word is known.
 std::optional<std::string> unknown_argument(const CLI::App& app, int argc, char** argv);
 
+// The same for a top-level command (`imextract convert ... [options]`): its unknown options.
+std::optional<std::string> unknown_command_option(const CLI::App& app, int argc, char** argv);
+
 // "Usage: imextract [-v] EXPERIMENT get [options]" for a phase, the synopsis for the program.
 class UsageFormatter : public CLI::Formatter {
 public:

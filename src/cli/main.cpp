@@ -8,6 +8,9 @@
 #include <map>
 
 #include "cli/arguments.h"
+#include "cli/convert_command.h"
+#include "cli/options.h"
+#include "cli/summary.h"
 #include "core/fileutil.h"
 #include "core/log.h"
 #include "demo/demo_plate.h"
@@ -22,75 +25,9 @@
 #include "workflow/workflow.h"
 
 using namespace imx;
+using namespace imx::cli;
 
 namespace {
-
-std::string fmt_size(double v) {
-    return v ? fmt::format("{:.4g}", v) : std::string("?");
-}
-
-// `stored_by_jobs`: planes the run jobs report stored, when more than collect has folded in.
-void print_summary(const CatalogSummary& s, int64_t stored_by_jobs = 0) {
-    fmt::print("format        {}\n", s.format);
-    if (s.sources.size() > 1) {
-        fmt::print("sources       {} (mode {}; file paths relative to {})\n", s.sources.size(), s.mode, s.source);
-        for (auto& src : s.sources) fmt::print("              {}\n", src);
-    } else {
-        fmt::print("source        {}\n", s.source);
-    }
-    for (auto& [acquisition, given] : s.found_below)
-        fmt::print("found         {} (below --source {})\n", acquisition, given);
-    fmt::print("store         {}\n", s.store);
-    fmt::print("compression   {}{}\n", s.compression, s.mip ? "  (maximum-intensity projections)" : "");
-    std::string plate_names;
-    for (auto& n : s.plate_names) plate_names += (plate_names.empty() ? "" : ", ") + n;
-    fmt::print("plates        {} ({})\n", s.plates, plate_names);
-    fmt::print("wells         {}\n", s.wells);
-    fmt::print("sites         {}\n", s.sites);
-    // The field images' NGFF translations come from these; none are ever made up.
-    if (s.sites_positioned == 0)
-        fmt::print("positions     none: the metadata records no stage positions, field images get no translation\n");
-    else
-        fmt::print("positions     {} of {} sites have a stage position (their images' translation){}\n", s.sites_positioned,
-                   s.sites, s.pixel_size_x || s.pixel_size_y ? "" : "; no pixel size, so no translation is written");
-    std::string names;
-    for (auto& n : s.channel_names) names += (names.empty() ? "" : ", ") + n;
-    fmt::print("channels      {} ({})\n", s.channels, names);
-    fmt::print("tpoints       {}\n", s.tpoints);
-    fmt::print("zplanes       {}\n", s.zplanes);
-    fmt::print("plane         {}x{} {}", s.width, s.height, s.dtype);
-    if (s.pixel_size_x) fmt::print(", pixel {} x {} um", fmt_size(*s.pixel_size_x), fmt_size(s.pixel_size_y.value_or(0)));
-    if (s.pixel_size_z) fmt::print(", z step {} um", fmt_size(*s.pixel_size_z));
-    fmt::print("\n");
-    for (auto& g : s.own_geometry) fmt::print("plane of plate {}\n", g);
-    fmt::print("source planes {} in {} file(s), {:.1f} MB{}{}\n", s.planes, s.files, s.source_bytes / 1e6,
-               s.files_missing ? fmt::format(", {} missing", s.files_missing) : "",
-               s.files_deleted ? fmt::format(", {} deleted after verification", s.files_deleted) : "");
-    // What the files hold against what the plates will store (create's pixel inventory).
-    std::string files = fmt::format("{} complete", s.files_complete);
-    for (auto [n, what] : {std::pair{s.files_incomplete, "incomplete"}, {s.files_unreadable, "unreadable"},
-                           {s.files_missing, "missing"}, {s.files_unknown, "not inventoried"}})
-        if (n) files += fmt::format(", {} {}", n, what);
-    fmt::print("inventory     {} (only complete files, every page and sample in a plane, may be deleted)\n", files);
-    auto list = [](const char* label, const std::vector<std::string>& lines, int64_t total, const char* where) {
-        for (auto& l : lines) fmt::print("{:<14}{}\n", label, l);
-        if (total > int64_t(lines.size()))
-            fmt::print("{:<14}... and {} more ({})\n", label, total - int64_t(lines.size()), where);
-    };
-    list("  file", s.file_problems, s.files_incomplete + s.files_unreadable, "catalog table files");
-    if (s.unused_files) {
-        fmt::print("unused files  {} image file(s), {:.1f} MB, in the source that no plane reads; they stay\n",
-                   s.unused_files, s.unused_bytes / 1e6);
-        list("  unused", s.unused_examples, s.unused_files, "catalog table unused_files");
-    }
-    fmt::print("planes        {} to store{}{}\n", s.outputs,
-               s.outputs_missing ? fmt::format(", {} missing in the source", s.outputs_missing) : "",
-               s.absent ? fmt::format("; {} array position(s) no source plane fills (they read as 0)", s.absent) : "");
-    list("  missing", s.missing_examples, s.outputs_missing, "verify lists them all");
-    list("  absent", s.absent_examples, s.absent, "catalog table absent_planes");
-    fmt::print("stored planes {} ({} verified)\n", std::max(s.outputs_stored, stored_by_jobs), s.outputs_verified);
-    for (auto& w : s.warnings) fmt::print("warning       {}\n", w);
-}
 
 void print_jobs(const Workspace& ws) {
     int n = ws.run_job_count();
@@ -253,6 +190,7 @@ std::string first_word(int argc, char** argv) {
 
 int real_main(int argc, char** argv) {
     std::string word = first_word(argc, argv);
+    if (word == "convert") return convert_command(argc, argv);
     if (word == "demo" || word == "formats") {
         CLI::App app{"imextract: microscope files into OME-Zarr HCS plates"};
         int verbose = 0;
@@ -296,38 +234,12 @@ int real_main(int argc, char** argv) {
     app.add_option("experiment", experiment, "the experiment folder (workspace)")->required();
     app.require_subcommand(1);
 
-    CreateOptions copt;
-    std::vector<std::string> sources;
+    CreateArguments create_args;
     auto* create = app.add_subcommand("create", "read the microscope metadata and configure the experiment");
-    create->add_option("--source", sources, "the folder the microscope wrote; repeat for several plates or "
-                                            "acquisitions")->required();
-    create->add_option("--mode", copt.mode, "the same plate in several sources: time (acquisitions are "
-                                            "time-points) or multiplexing (staining cycles); default plates "
-                                            "(refuses a plate name given twice)")
-        ->check(CLI::IsMember({"plates", "time", "multiplexing"}));
-    create->add_option("--format", copt.format, "auto (default), or a layout from `imextract formats`");
-    create->add_option("--pattern", copt.pattern, "files mode: regex with named groups well, site, channel, z, t");
-    create->add_option("--tiles", copt.tiles, "mosaic tiles (CZI): mosaic (default: one plane per scene) or as-sites")
-        ->check(CLI::IsMember({"mosaic", "as-sites"}));
-    create->add_flag("--skip-projections", copt.skip_projections,
-                     "leave out projections the microscope software computed (MetaXpress, CellVoyager; default: "
-                     "channels named '<channel> (<method> projection)')");
-    create->add_option("--store", copt.store, "where plates are written (default: the experiment folder)");
-    std::string s3_endpoint;
-    create->add_option("--s3-endpoint", s3_endpoint,
-                       "S3 server for an s3:// --store and s3:// --source, e.g. http://127.0.0.1:17480 (saved with "
-                       "the experiment; "
-                       "credentials come from AWS_* variables or ~/.aws and are never saved)");
-    create->add_flag("--mip", copt.mip, "store maximum-intensity projections over z instead of z-stacks");
-    create->add_option("--compression", copt.compression, "blosc-lz4 (default) | blosc-zstd | zstd | none, optionally :LEVEL");
-    create->add_option("--levels", copt.levels, "resolution levels (default: halve until the larger side is <= 256)")
-        ->check(CLI::Range(1, 32));
-    create->add_option("--downsample", copt.downsample, "how pyramid levels are made: mean (default) | max");
-    create->add_option("--ngff", copt.ngff, "OME-NGFF version: 0.4 (Zarr v2, default) | 0.5 (Zarr v3)");
-    create->add_option("--shard", copt.shard, "0.5 only: none (default) | field (one object per field and level) | zstack");
-    create->add_option("--chunk", copt.chunk,
-                       "tile size Y[,X] of the stored chunks (default: the whole plane up to 4096 pixels a side, "
-                       "tiles of 1024 above)");
+    create->add_option("--source", create_args.sources, "the folder the microscope wrote; repeat for several plates or "
+                                                        "acquisitions")->required();
+    create->add_option("--store", create_args.options.store, "where plates are written (default: the experiment folder)");
+    add_plate_options(create, create_args);
 
     InitOptions iopt;
     auto* init = app.add_subcommand("init", "remove previous output and create the run jobs");
@@ -343,24 +255,10 @@ int real_main(int argc, char** argv) {
 
     SubmitOptions sopt;
     // Resource options given once are kept in the experiment and are the defaults after that.
-    std::map<CLI::App*, std::vector<CLI::Option*>> saved_options;
-    auto add_submit_options = [&](CLI::App* sub) {
-        auto& saved = saved_options[sub];
-        saved.push_back(sub->add_option("--engine", sopt.engine, "local (default) or slurm"));
-        sub->add_option("--interval", sopt.interval, "seconds between progress lines (default 2)");
-        sub->add_option("--depth", sopt.depth, "progress detail: 0 summary, 1 finished jobs (default), 2 running jobs");
-        saved.push_back(sub->add_option("--cores", sopt.cores, "CPU cores per job (local default: cores / jobs at once; slurm: 1)"));
-        saved.push_back(sub->add_option("--max-parallel", sopt.max_parallel, "jobs at once (local default: one per core; slurm: no limit)"));
-        saved.push_back(sub->add_option("--duration", sopt.duration, "slurm: wall time per job, HH:MM:SS (default 06:00:00)"));
-        saved.push_back(sub->add_option("--memory", sopt.memory_mb, "slurm: memory per job in MB (default 2147)"));
-        saved.push_back(sub->add_option("--partition", sopt.partition, "slurm: partition"));
-        saved.push_back(sub->add_option("--account", sopt.account, "slurm: account"));
-        sub->add_flag("--detach", sopt.detach, "slurm: return once submitted; `status` shows progress");
-    };
     auto* submit_cmd = app.add_subcommand("submit", "run every run job, then collect");
-    add_submit_options(submit_cmd);
+    const auto submit_saved = add_submit_options(submit_cmd, sopt);
     auto* resubmit = app.add_subcommand("resubmit", "run the run jobs that failed or did not finish, then collect");
-    add_submit_options(resubmit);
+    const auto resubmit_saved = add_submit_options(resubmit, sopt);
 
     CollectOptions colopt;
     auto* collect_cmd = app.add_subcommand("collect", "verify every stored plane; delete sources if init --delete");
@@ -419,16 +317,7 @@ int real_main(int argc, char** argv) {
     Workspace ws(experiment);
 
     if (create->parsed()) {
-        for (auto& src : sources) copt.sources.push_back(src);
-        if (!s3_endpoint.empty()) {
-            bool remote_source = false;
-            for (auto& src : sources) remote_source = remote_source || source::is_remote(src);
-            // The endpoint is for the store when it is remote too, or when no source is (then a
-            // local store is refused with a message saying so).
-            if (source::is_remote(copt.store) || !remote_source) copt.store = s3::with_endpoint(copt.store, s3_endpoint);
-        }
-        copt.s3_endpoint = s3_endpoint;
-        print_summary(create_experiment(ws, copt));
+        print_summary(create_experiment(ws, create_args.finish()));
         return exit_ok;
     }
     if (init->parsed()) {
@@ -454,18 +343,7 @@ int real_main(int argc, char** argv) {
     }
     if (submit_cmd->parsed() || resubmit->parsed()) {
         ws.require();
-        {
-            Catalog cat(ws.catalog_file());
-            for (auto* o : saved_options[submit_cmd->parsed() ? submit_cmd : resubmit]) {
-                std::string key = "submit" + o->get_name();  // "submit--cores"
-                if (o->count() > 0) cat.set_meta(key, o->as<std::string>());
-                else if (std::string v = cat.meta(key); !v.empty()) {
-                    o->clear();
-                    o->add_result(v);
-                    o->run_callback();
-                }
-            }
-        }
+        remember_submit_options(ws, submit_cmd->parsed() ? submit_saved : resubmit_saved);
         return submit(ws, sopt, resubmit->parsed()).exit_code;
     }
     if (collect_cmd->parsed()) {

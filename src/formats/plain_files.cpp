@@ -124,6 +124,30 @@ bool imagej_geometry(const std::string& desc, HyperStack& h) {
     return true;
 }
 
+// Rows and columns of a standard plate of `wells` wells (96, 384, 1536); 0 x 0 for 0.
+PlateFormat plate_format_of(int wells) {
+    switch (wells) {
+        case 96: return {8, 12};
+        case 384: return {16, 24};
+        case 1536: return {32, 48};
+        default: return {};
+    }
+}
+
+// A well given by its number, 1 for A01, counted row by row on a plate of `wells` wells.
+void well_by_number(const std::string& number, int wells, int& row, int& col, const std::string& file) {
+    if (wells == 0)
+        throw input_error(file, "the pattern's well '" + number + "' is a number; give --plate-format 96, 384 or 1536 "
+                                "to say which plate the wells are numbered on (1 = A01, row by row)");
+    const PlateFormat format = plate_format_of(wells);
+    const long n = number.size() > 6 ? 0 : std::stol(number);
+    if (n < 1 || n > long(format.rows) * format.cols)
+        throw input_error(file, "well number " + number + " is not a well of a " + std::to_string(wells) +
+                                    "-well plate (1 to " + std::to_string(wells) + ", row by row)");
+    row = int((n - 1) / format.cols);
+    col = int((n - 1) % format.cols);
+}
+
 class PlainFilesLayout final : public LayoutReader {
 public:
     std::string name() const override { return "files"; }
@@ -158,7 +182,9 @@ public:
         std::string pattern = opt.pattern;
         bool user_pattern = !pattern.empty();
         if (!user_pattern)
-            pattern = R"((?:.*_)?(?P<well>[A-Za-z]{1,2}\d{1,3})_s(?P<site>\d+)(?:_w(?P<channel>\d+))?[^/]*\.(?:tif|tiff|png))";
+            pattern = R"((?:.*_)?(?P<well>[A-Za-z]{1,2}\d{1,3})_s(?P<site>\d+)(?:_w(?P<channel>\d+))?.*\.(?:tif|tiff|png))";
+        // A pattern that names folders (holds a /) sees the path below the source, others the name.
+        const bool match_path = pattern.find('/') != std::string::npos;
         std::map<std::string, size_t> groups;
         std::regex re;
         try {
@@ -174,7 +200,8 @@ public:
         std::string unmatched;  // the first few names, for messages
         for (auto& f : files) {
             std::smatch m;
-            if (!std::regex_match(f, m, re)) {
+            const std::string subject = match_path ? f : fs::path(f).filename().string();
+            if (!std::regex_match(subject, m, re)) {
                 if (unmatched.size() < 400) unmatched += (unmatched.empty() ? "" : ", ") + f;
                 else if (unmatched.back() != '.') unmatched += ", ...";
                 continue;
@@ -210,6 +237,7 @@ public:
         auto plate_name = [&](const std::string& p) { return p.empty() ? folder_name : p; };
         for (auto& p : plates.values) set.plates.push_back({plate_name(p), 0, 0});
 
+        const PlateFormat given_format = plate_format_of(opt.plate_format);
         std::map<std::string, std::pair<int, int>> plate_extent;
         std::vector<std::string> channel_names;
         auto channel_index = [&](const std::string& name) {
@@ -220,7 +248,9 @@ public:
         };
         for (auto& m : matches) {
             int row = 0, col = 0;
-            if (!m.well.empty()) {
+            if (!m.well.empty() && std::all_of(m.well.begin(), m.well.end(), ::isdigit)) {
+                well_by_number(m.well, opt.plate_format, row, col, (source / m.file).string());
+            } else if (!m.well.empty()) {
                 if (!parse_well_name(m.well, row, col))
                     throw input_error((source / m.file).string(), "'" + m.well + "' is not a well name");
             } else if (!m.row.empty() || !m.col.empty()) {
@@ -263,6 +293,9 @@ public:
                     h = {1, int(pages), 1, 0, 0};
                 }
             }
+            if (opt.plate_format && (row >= given_format.rows || col >= given_format.cols))
+                throw input_error((source / m.file).string(), "well " + well_name(row, col) + " lies outside a " +
+                                                                  std::to_string(opt.plate_format) + "-well plate (--plate-format)");
             std::string pname = plate_name(m.plate);
             auto& ext = plate_extent[pname];
             ext.first = std::max(ext.first, row + 1);
@@ -295,7 +328,7 @@ public:
         for (auto& n : sorted) set.channels.push_back({n, std::nullopt, std::nullopt});
         for (auto& p : set.plates) {
             auto [r, c] = plate_extent[p.name];
-            const PlateFormat format = smallest_plate(r, c);
+            const PlateFormat format = opt.plate_format ? given_format : smallest_plate(r, c);
             p.rows = format.rows ? format.rows : r;
             p.cols = format.cols ? format.cols : c;
         }

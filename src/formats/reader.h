@@ -29,6 +29,7 @@ namespace fs = std::filesystem;
 struct LayoutOptions {
     std::string pattern;  // plain-files mode: regex with named groups (well, site, channel, z, t)
     std::string tiles;    // containers with mosaic tiles: "mosaic" (default, stitched by position) or "as-sites"
+    int plate_format = 0; // plain-files mode: 96, 384 or 1536 wells (numbered wells, plate size); 0: from the names
 };
 
 class LayoutReader {

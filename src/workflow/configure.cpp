@@ -49,6 +49,7 @@ ImageSet configure_source(const fs::path& source, const LayoutReader* reader, co
     LayoutOptions lopt;
     lopt.pattern = opt.pattern;
     lopt.tiles = opt.tiles;
+    lopt.plate_format = opt.plate_format;
     const source::Folder folder = source::Folder::at(source);
     ImageSet set = reader->configure(folder, lopt);
     if (set.format.empty()) set.format = reader->name();
@@ -154,6 +155,8 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
         throw Error("--ngff must be 0.4 (Zarr v2, the default) or 0.5 (Zarr v3)", Error::Kind::usage);
     if (shard != ShardMode::none && opt.ngff != "0.5")
         throw Error("--shard needs --ngff 0.5 (sharding is a Zarr v3 codec)", Error::Kind::usage);
+    if (opt.plate_format != 0 && opt.plate_format != 96 && opt.plate_format != 384 && opt.plate_format != 1536)
+        throw Error("--plate-format must be 96, 384 or 1536 (wells of the plate)", Error::Kind::usage);
     if (opt.levels < 0 || opt.levels > 32) throw Error("--levels must be between 1 and 32", Error::Kind::usage);
     MergeMode mode = parse_merge_mode(opt.mode);
     if (opt.sources.empty()) throw Error("create needs at least one --source folder", Error::Kind::usage);
@@ -265,6 +268,10 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
     fs::remove(tmp.string() + "-wal", ec);
     fs::remove(tmp.string() + "-shm", ec);
     Catalog::create(tmp, set, config, file_list, unused);
+    if (!opt.meta.empty()) {
+        Catalog staged(tmp);
+        for (auto& [key, value] : opt.meta) staged.set_meta(key, value);
+    }
     fs::rename(tmp, ws.catalog_file());
     for (auto& w : set.warnings) log::warn("{}", w);
     Catalog cat(ws.catalog_file(), true);

@@ -1,8 +1,12 @@
 #include "workflow/inventory.h"
 
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -11,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/fileutil.h"
+#include "storage/source_files.h"
 #include "storage/source_folder.h"
 #include "core/workspace.h"
 
@@ -30,6 +35,7 @@ struct Probe {
     std::optional<FileContents> contents;
     std::string content = "complete";  // missing | unreadable when `contents` is empty
     std::string why;
+    bool denied = false;  // a local file this user may not read (permissions)
 };
 
 // An input error's text names the file (libtiff's messages too); the inventory names it itself.
@@ -59,6 +65,7 @@ FileContents contents_of(const fs::path& full) {
 std::vector<Probe> probe_files(const std::vector<std::string>& names, const fs::path& source) {
     std::vector<Probe> out(names.size());
     const source::Folder folder = source::Folder::at(source);
+    const bool remote = source::is_remote(source);
     std::atomic<size_t> next{0};
     auto work = [&] {
         source::HeaderReads headers_only;  // objects in S3: 64 KiB ranges, not whole plane files
@@ -70,6 +77,13 @@ std::vector<Probe> probe_files(const std::vector<std::string>& names, const fs::
                 if (!folder.is_file(names[i])) {
                     p.content = "missing";
                     p.why = "file not found";
+                    continue;
+                }
+                // Permissions the owner can fix: told apart from a corrupt file (take_inventory refuses).
+                if (!remote && ::access(full.c_str(), R_OK) != 0 && errno == EACCES) {
+                    p.content = "unreadable";
+                    p.why = std::strerror(EACCES);
+                    p.denied = true;
                     continue;
                 }
                 p.contents = contents_of(full);
@@ -232,6 +246,22 @@ std::vector<PlaneRef> check_planes(const Probe& p, std::vector<PlaneRecord*>& pl
     return refs;
 }
 
+// Files the user running create may not read: refused now, naming them, rather than found by
+// the run jobs (whose planes would be missing).
+void refuse_denied(const std::vector<std::string>& names, const std::vector<Probe>& probes, const fs::path& source) {
+    std::string listed;
+    size_t denied = 0;
+    for (size_t f = 0; f < names.size(); ++f) {
+        if (!probes[f].denied) continue;
+        if (denied++ < 3) listed += (listed.empty() ? "" : ", ") + (source / names[f]).string();
+    }
+    if (denied == 0) return;
+    if (denied > 3) listed += " and " + std::to_string(denied - 3) + " more";
+    throw input_error(listed, std::string(std::strerror(EACCES)) + ": " + plural(denied, "image file", "image files") +
+                                  " of the source cannot be read by this user (uid " + std::to_string(::getuid()) +
+                                  "); give read permission (e.g. chmod -R a+rX on the folder) and run create again");
+}
+
 bool is_image_name(const fs::path& p) {
     static const std::set<std::string> kinds = {".tif", ".tiff", ".png", ".stk", ".btf", ".tf2", ".tf8",
                                                 ".czi", ".nd2",  ".lif"};
@@ -261,6 +291,7 @@ SourceInventory take_inventory(ImageSet& set, const fs::path& source) {
         file_of[i] = it->second;
     }
     const std::vector<Probe> probes = probe_files(names, source);
+    refuse_denied(names, probes, source);
     if (!set.maps_samples) samples_to_channels(set, file_of, probes, source);
 
     std::vector<std::vector<PlaneRecord*>> planes_of(names.size());

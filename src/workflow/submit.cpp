@@ -9,12 +9,16 @@
 
 #include "core/log.h"
 #include "engines/engine.h"
+#include "engines/interrupt.h"
 #include "engines/monitor.h"
+#include "workflow/convert.h"
 #include "workflow/workflow.h"
 
 namespace imx {
 
 namespace {
+
+constexpr double kWaitLineSeconds = 5;
 
 // True when process `pid` on this machine is `imextract ... ROOT run -j JOB`: a worker of a
 // submit that was killed (workers run in their own process group and outlive it). The command
@@ -39,8 +43,35 @@ bool worker_alive(int64_t pid, const Workspace& ws, int job) {
     return root && run && id;
 }
 
-// True when every run job is done and a later collect verified every plane (init removes both).
-bool fully_collected(const Workspace& ws, int run_jobs) {
+// Workers of an earlier submit that was killed (they outlive it) still write their jobs: waits
+// until they end, naming each job and pid, with a line every few seconds. False when Ctrl-C or
+// SIGTERM stopped the wait (nothing has been changed then).
+bool wait_for_earlier_workers(const Workspace& ws, int run_jobs) {
+    InterruptGuard interrupt;
+    double last_line = 0;
+    for (;;) {
+        std::string alive;
+        for (int j = 1; j <= run_jobs; ++j) {
+            auto s = ws.read_state(Phase::run, j);
+            if (s && s->state == "running" && s->host == hostname() && worker_alive(s->pid, ws, j))
+                alive += (alive.empty() ? "" : ", ") + fmt::format("job {} (pid {})", j, s->pid);
+        }
+        if (alive.empty()) return true;
+        if (now_seconds() - last_line >= kWaitLineSeconds) {
+            log::info("waiting for run {} still running from an earlier submit that was interrupted; its planes are "
+                      "kept (Ctrl-C stops waiting and changes nothing)", alive);
+            last_line = now_seconds();
+        }
+        for (int i = 0; i < 10 && !interrupt.interrupted(); ++i) ::usleep(20000);
+        if (interrupt.interrupted()) return false;
+    }
+}
+
+}  // namespace
+
+bool fully_collected(const Workspace& ws) {
+    const int run_jobs = ws.run_job_count();
+    if (run_jobs == 0) return false;
     auto c = ws.read_state(Phase::collect, 0);
     if (!c || c->state != "done" || c->exit_code != exit_ok) return false;
     for (int j = 1; j <= run_jobs; ++j) {
@@ -51,8 +82,6 @@ bool fully_collected(const Workspace& ws, int run_jobs) {
     return true;
 }
 
-}  // namespace
-
 SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unfinished) {
     ws.require();
     ExperimentLock lock(ws, only_unfinished ? "resubmit" : "submit");
@@ -60,7 +89,7 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
     if (n == 0) throw Error(ws.root().string() + ": no run jobs; run init first", Error::Kind::usage);
     if (std::string busy = reconcile_engines(ws); !busy.empty())
         throw Error(ws.root().string() + ": " + busy + "; `status` shows it", Error::Kind::usage);
-    if (!only_unfinished && fully_collected(ws, n)) {
+    if (!only_unfinished && fully_collected(ws)) {
         // Converting again would rewrite every plane to the same bytes: say so instead. `init`
         // starts over (it removes the jobs and their states).
         log::info("{}: every plane is already stored and verified (collect finished); nothing to do. "
@@ -70,6 +99,14 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
         done.exit_code = exit_ok;
         return done;
     }
+    if (!wait_for_earlier_workers(ws, n)) {
+        log::error("interrupted while waiting; nothing was changed. `imextract {} {}` waits again",
+                   ws.root().string(), only_unfinished ? "resubmit" : "submit");
+        SubmitResult stopped;
+        stopped.interrupted = true;
+        stopped.exit_code = 130;
+        return stopped;
+    }
     std::vector<int> jobs;
     for (int j = 1; j <= n; ++j) {
         if (only_unfinished) {
@@ -77,19 +114,6 @@ SubmitResult submit(const Workspace& ws, const SubmitOptions& opt, bool only_unf
             if (s && s->state == "done") continue;
         }
         jobs.push_back(j);
-    }
-    std::vector<std::string> alive;
-    for (int j : jobs) {
-        auto s = ws.read_state(Phase::run, j);
-        if (s && s->state == "running" && s->host == hostname() && worker_alive(s->pid, ws, j))
-            alive.push_back("job " + std::to_string(j) + " (pid " + std::to_string(s->pid) + ")");
-    }
-    if (!alive.empty()) {
-        std::string list;
-        for (auto& a : alive) list += (list.empty() ? "" : ", ") + a;
-        throw Error(ws.root().string() + ": run " + list + " still running from an earlier submit that was interrupted; "
-                        "wait for them to finish or kill them, then " + (only_unfinished ? "resubmit" : "submit") + " again",
-                    Error::Kind::usage);
     }
     SubmitResult r;
     r.jobs = int(jobs.size());

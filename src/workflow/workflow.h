@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,7 @@ struct CreateOptions {
     std::string mode = "plates";    // plates | time | multiplexing: the same plate in several sources
     std::string format = "auto";
     std::string pattern;
+    int plate_format = 0;       // files mode: 96 | 384 | 1536 wells, for well numbers and the plate size
     std::string tiles;          // "mosaic" (default) or "as-sites": mosaic tiles of container formats
     bool skip_projections = false;  // leave out projections (PlaneRecord::projection) instead of channels
     std::string store;          // empty: the experiment folder
@@ -33,6 +35,7 @@ struct CreateOptions {
     std::string shard = "none";
     std::string chunk;          // tile size "Y[,X]"; empty: whole planes up to 4096 a side, 1024 tiles above
     std::string s3_endpoint;    // --s3-endpoint: for an s3:// store and s3:// sources
+    std::map<std::string, std::string> meta;  // written into the catalog with it (convert's record)
 };
 // Reads the vendor metadata and writes the catalog. Returns the summary for printing.
 CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& options);

@@ -193,4 +193,12 @@ assert left == ["elsewhere/big.bin"], left
 PYEOF
 expect_exit 0 "$IMX" "$EXP2" init --batch-size 100
 expect_output "removed [0-9]+ files of a previous run from s3://"
+# convert to an s3:// OUT: the workspace on local disk under XDG_STATE_HOME, the reference's
+# pixels; a second run writes nothing.
+export XDG_STATE_HOME="$WORK/state"
+expect_exit 0 "$IMX" convert "$MIC" "s3://$BUCKET/converted" --s3-endpoint "$ENDPOINT"
+expect_output "workspace +$WORK/state/imextract/s3/$BUCKET/converted"
+checksums "$WORK/state/imextract/s3/$BUCKET/converted" | cmp -s - "$WORK/fs.sums" || fail "convert to S3 stored other pixels"
+expect_exit 0 "$IMX" convert "$MIC" "s3://$BUCKET/converted" --s3-endpoint "$ENDPOINT"
+expect_output "already converted, every plane stored and verified"
 echo "PASS s3_store"

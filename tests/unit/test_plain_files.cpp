@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 
 #include "render/image_writer.h"
 #include "formats/reader.h"
@@ -134,4 +135,33 @@ TEST(PlainFiles, ClearErrors) {
     EXPECT_THROW(files().configure(empty, {}), Error);
     fs::remove_all(d);
     fs::remove_all(empty);
+}
+
+// Wells given by number count row by row on the --plate-format plate; a number beyond it, or
+// one without a plate format, is refused naming the file.
+TEST(PlainFiles, NumberedWellsOnThePlateFormat) {
+    fs::path d = fresh_dir("numbered");
+    for (const char* n : {"0001", "0049", "1536"}) write_tiff(d / (std::string("W") + n + ".tif"), small(1));
+    LayoutOptions o = with_pattern(R"(W(?P<well>\d+)\.tif)");
+    o.plate_format = 1536;
+    ImageSet set = files().configure(d, o);
+    ASSERT_EQ(set.planes.size(), 3u);
+    std::map<std::string, std::pair<int, int>> at;
+    for (auto& p : set.planes) at[p.file] = {p.row, p.col};
+    EXPECT_EQ(at["W0001.tif"], std::make_pair(0, 0));    // A01
+    EXPECT_EQ(at["W0049.tif"], std::make_pair(1, 0));    // B01: 48 columns
+    EXPECT_EQ(at["W1536.tif"], std::make_pair(31, 47));  // AF48
+    EXPECT_EQ(set.plates.at(0).rows, 32);
+    EXPECT_EQ(set.plates.at(0).cols, 48);
+    o.plate_format = 384;
+    try {
+        files().configure(d, o);
+        ADD_FAILURE() << "well 1536 accepted on a 384-well plate";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("W1536.tif: well number 1536 is not a well of a 384-well plate"),
+                  std::string::npos) << e.what();
+    }
+    o.plate_format = 0;
+    EXPECT_THROW(files().configure(d, o), Error);
+    fs::remove_all(d);
 }
