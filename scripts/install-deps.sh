@@ -18,6 +18,8 @@ PACKAGES=(
   libjxr-tools  # JxrDecApp/JxrEncApp: the CZI JPEG-XR tests' independent route
   python3-boto3
   python3-jsonschema  # the OME-NGFF JSON schema test (../shared/ngff-schemas)
+  # the Python module (python/): pybind11 and the headers of Debian's python3
+  pybind11-dev python3-pybind11 python3-dev
 )
 # Node runs zarrita, the independent Zarr v3 reader of the NGFF 0.5 tests; a machine that has a
 # node of its own keeps it.

@@ -21,5 +21,10 @@ prefix=$(mktemp -d)
 cmake --install build --prefix "$prefix" > /dev/null
 test -x "$prefix/bin/imextract" && test -f "$prefix/lib/libimextract.a" && test -f "$prefix/include/imextract/workflow/workflow.h" \
   && "$prefix/bin/imextract" --version && echo "install check passed" || { echo "install check failed"; status=1; }
+# The Python module (install-deps installs pybind11, so the release build must have made it),
+# installed where Debian's python3 finds it under the prefix.
+module=$(compgen -G "$prefix/lib/python3.*/dist-packages/imextract*.so" | head -1 || true)
+[ -n "$module" ] && PYTHONPATH=$(dirname "$module") /usr/bin/python3 -c "import imextract; print('imextract module', imextract.__version__)" \
+  && echo "python module install check passed" || { echo "python module install check failed"; status=1; }
 rm -rf "$prefix"
 exit $status

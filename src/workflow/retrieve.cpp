@@ -44,6 +44,15 @@ std::string well_ranges(const std::vector<WellSites>& wells) {
     return out;
 }
 
+[[noreturn]] void throw_no_well(const CatalogPlate& plate, int row, int col, const std::vector<WellSites>& wells) {
+    throw Error("plate " + plate.name + " has no well " + well_name(row, col) + " (its wells: " + well_ranges(wells) + ")",
+                Error::Kind::usage);
+}
+
+void parse_well_or_refuse(const std::string& well, int& row, int& col) {
+    if (!parse_well_name(well, row, col)) throw Error("'" + well + "' is not a well name (like B03)", Error::Kind::usage);
+}
+
 }  // namespace
 
 int ExperimentReader::find_channel(const std::string& name) const {
@@ -61,9 +70,7 @@ void ExperimentReader::refuse_absent(const CatalogPlate& plate, int row, int col
     // Only here, when the catalog has no plane at the query: listing what exists scans the plate.
     const std::vector<WellSites> wells = impl_->cat.plate_wells(plate.id);
     auto well = std::find_if(wells.begin(), wells.end(), [&](const WellSites& w) { return w.row == row && w.col == col; });
-    if (well == wells.end())
-        throw Error("plate " + plate.name + " has no well " + well_name(row, col) + " (its wells: " + well_ranges(wells) + ")",
-                    Error::Kind::usage);
+    if (well == wells.end()) throw_no_well(plate, row, col, wells);
     const int channel = find_channel(q.channel);
     if (channel < 0) {
         const bool numeric = !q.channel.empty() &&
@@ -91,21 +98,46 @@ void ExperimentReader::refuse_absent(const CatalogPlate& plate, int row, int col
                 Error::Kind::usage);
 }
 
-Plane ExperimentReader::get(const PlaneQuery& q) {
-    const CatalogPlate* plate = nullptr;
-    if (q.plate.empty()) {
+const CatalogPlate& ExperimentReader::find_plate(const std::string& name) const {
+    if (name.empty()) {
         if (impl_->plates.size() != 1)
             throw Error("the experiment holds " + std::to_string(impl_->plates.size()) + " plates; name one with --plate",
                         Error::Kind::usage);
-        plate = &impl_->plates[0];
-    } else {
-        for (auto& p : impl_->plates)
-            if (p.name == q.plate) plate = &p;
-        if (!plate) throw Error("no plate named '" + q.plate + "' in this experiment", Error::Kind::usage);
+        return impl_->plates[0];
     }
+    for (auto& p : impl_->plates)
+        if (p.name == name) return p;
+    throw Error("no plate named '" + name + "' in this experiment", Error::Kind::usage);
+}
+
+std::vector<std::string> ExperimentReader::plate_names() const {
+    std::vector<std::string> names;
+    for (auto& p : impl_->plates) names.push_back(p.name);
+    return names;
+}
+
+std::vector<WellSites> ExperimentReader::wells(const std::string& plate) {
+    return impl_->cat.plate_wells(find_plate(plate).id);
+}
+
+int ExperimentReader::site_count(const std::string& plate_name, const std::string& well) {
+    const CatalogPlate& plate = find_plate(plate_name);
     int row = 0, col = 0;
-    if (!parse_well_name(q.well, row, col))
-        throw Error("'" + q.well + "' is not a well name (like B03)", Error::Kind::usage);
+    parse_well_or_refuse(well, row, col);
+    const std::vector<WellSites> wells = impl_->cat.plate_wells(plate.id);
+    for (auto& w : wells)
+        if (w.row == row && w.col == col) return w.sites;
+    throw_no_well(plate, row, col, wells);
+}
+
+PlateLayout ExperimentReader::layout(const std::string& plate) { return plate_layout(impl_->cat, find_plate(plate)); }
+
+const Workspace& ExperimentReader::workspace() const { return impl_->ws; }
+
+Plane ExperimentReader::get(const PlaneQuery& q) {
+    const CatalogPlate* plate = &find_plate(q.plate);
+    int row = 0, col = 0;
+    parse_well_or_refuse(q.well, row, col);
     const int channel = find_channel(q.channel);
     std::optional<PlaneAtPosition> state;
     if (channel >= 0) state = impl_->cat.plane_at(plate->id, {row, col, q.site, channel, q.tpoint, q.zplane});

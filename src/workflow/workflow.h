@@ -117,10 +117,20 @@ public:
     ExperimentReader& operator=(ExperimentReader&&) noexcept;
     Plane get(const PlaneQuery& q);
     std::vector<std::string> channel_names() const { return channels_; }
+    // What the experiment holds, for callers that list before they get (the Python module).
+    // `plate` empty: the only plate; an unknown or missing name throws get's error (usage).
+    std::vector<std::string> plate_names() const;
+    std::vector<WellSites> wells(const std::string& plate);  // with their site counts, row by row
+    // Sites of `well`; throws get's error for a well the plate does not have (it lists the wells).
+    int site_count(const std::string& plate, const std::string& well);
+    // The plate's NGFF layout as the catalog gives it: its images' (t, c, z, y, x), dtype, levels.
+    PlateLayout layout(const std::string& plate);
+    const Workspace& workspace() const;
     // Bytes the last get fetched from the store (only the chunks that cover its region).
     uint64_t bytes_fetched() const { return bytes_fetched_; }
 
 private:
+    const CatalogPlate& find_plate(const std::string& name) const;
     int find_channel(const std::string& name_or_index) const;  // -1 when there is no such channel
     // Throws the error for a query the catalog has no plane for, naming what does not exist
     // (well, channel, site, t, z: listing what does) or, when all exist, that no plane was recorded.

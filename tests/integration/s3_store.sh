@@ -37,6 +37,20 @@ expect_output "stored planes 72 \(72 verified\)"
 expect_exit 0 "$IMX" "$EXP" verify
 expect_exit 0 "$IMX" "$EXP" collect
 expect_output "72 of 72|72 plane"
+# The Python module (when built) reads the S3 plate as it reads the filesystem one.
+if compgen -G "$(dirname "$IMX")/python/imextract*.so" >/dev/null; then
+  PYTHONPATH="$(dirname "$IMX")/python" $PY - "$EXP" "$WORK/fs" <<'PYEOF'
+import sys, numpy as np, imextract
+s3, fs = imextract.Experiment(sys.argv[1]), imextract.Experiment(sys.argv[2])
+assert s3.wells == fs.wells and s3.shape == fs.shape, (s3.wells, s3.shape)
+for well in s3.wells:
+    for level in (0, 2):
+        assert np.array_equal(s3.get(well, site=1, channel=1, zplane=2, level=level),
+                              fs.get(well, site=1, channel=1, zplane=2, level=level)), (well, level)
+assert s3.verify().ok == 72
+print("python module: the S3 plate reads as the filesystem plate")
+PYEOF
+fi
 # No credential may reach the workspace (catalog, job files, logs).
 if grep -rqa -e "$REAL_SECRET" -e "$AWS_ACCESS_KEY_ID" "$EXP"; then fail "credentials were written into the workspace"; fi
 

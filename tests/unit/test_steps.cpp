@@ -4,7 +4,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
+#include <tuple>
 #include <type_traits>
 
 #include "core/checksum.h"
@@ -164,6 +166,23 @@ TEST(Steps, CollectFoldsResultsVerifiesAndRefusesAMismatchedChunk) {
     Plane got = reader.get(query), source;
     read_plane(*source::open(d / "microscope" / a.inputs[0].file), a.inputs[0].at, source);
     EXPECT_EQ(got.data, source.data);
+    // The listings (the Python module's plates, wells, sites, shape) agree with the plane read.
+    ASSERT_EQ(reader.plate_names().size(), 1u);
+    const PlateLayout layout = reader.layout("");
+    EXPECT_EQ(layout.name, reader.plate_names()[0]);
+    EXPECT_EQ(std::tuple(layout.width, layout.height, layout.dtype), std::tuple(got.width, got.height, got.dtype));
+    const std::vector<WellSites> wells = reader.wells(layout.name);
+    auto well = std::find_if(wells.begin(), wells.end(), [&](const WellSites& w) { return w.row == a.row && w.col == a.col; });
+    ASSERT_NE(well, wells.end());
+    EXPECT_EQ(reader.site_count("", query.well), well->sites);
+    EXPECT_GT(well->sites, a.site);
+    try {
+        reader.site_count("", "Z99");
+        ADD_FAILURE() << "site_count of a well the plate does not have";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.kind(), Error::Kind::usage);
+        EXPECT_NE(std::string(e.what()).find("has no well Z99 (its wells: "), std::string::npos) << e.what();
+    }
 
     // A chunk overwritten with another plane's chunk: stored pixels no longer match the checksum.
     auto store = open_store(job.store);
