@@ -95,7 +95,7 @@ class Experiment {
 
 public:
     Experiment(const std::string& path, std::optional<std::string> plate)
-        : reader_(fs::path(path)), plate_(plate.value_or("")) {
+        : reader_(fs::path(path)), plate_(plate.value_or(reader_.named_plate())) {
         if (!plate_.empty()) reader_.layout(plate_);  // an unknown plate is refused here, not at the first get
     }
 

@@ -392,6 +392,7 @@ int real_main(int argc, char** argv) {
     if (get->parsed()) {
         if (!region.empty()) q.region = parse_region(region);
         ExperimentReader reader(experiment);
+        if (q.plate.empty()) q.plate = reader.named_plate();
         Plane p = reader.get(q);
         write_image(out, p);
         log::info("wrote {} ({}x{} {}; {} bytes fetched from the store)", out, p.width, p.height, dtype_name(p.dtype),

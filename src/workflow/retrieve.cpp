@@ -3,12 +3,51 @@
 #include <cctype>
 #include <map>
 
+#include "storage/source_files.h"
 #include "storage/store.h"
+#include "workflow/convert.h"
 #include "workflow/workflow.h"
 
 namespace imx {
 
+namespace {
+
+// The workspace behind what a user names: an experiment folder; a folder `convert` wrote (its
+// workspace in OUT/.imextract, or for an s3:// OUT the local folder convert_workspace names); or
+// one plate of either (OUT/NAME.zarr, EXPERIMENT/NAME.zarr), which `plate` then returns as the
+// store path.
+fs::path experiment_of(const fs::path& given, std::string& plate) {
+    const std::string text = given.string();
+    const bool remote = source::is_remote(given);
+    if (!remote && Workspace(given).exists()) return given;
+    auto converted = [&](const std::string& out) -> std::optional<fs::path> {
+        fs::path ws = convert_workspace(out);
+        if (Workspace(ws).exists()) return ws;
+        return std::nullopt;
+    };
+    std::string trimmed = text;
+    while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();
+    if (auto ws = converted(trimmed)) return *ws;
+    const size_t slash = trimmed.find_last_of('/');
+    const std::string last = slash == std::string::npos ? trimmed : trimmed.substr(slash + 1);
+    if (last.size() > 5 && last.ends_with(".zarr")) {
+        const std::string parent = slash == std::string::npos ? "." : trimmed.substr(0, slash);
+        if (auto ws = converted(parent.empty() ? "/" : parent)) {
+            plate = last;
+            return *ws;
+        }
+        if (!remote && Workspace(parent).exists()) {  // a plate in the experiment folder (the default store)
+            plate = last;
+            return parent;
+        }
+    }
+    return given;  // not an experiment: Workspace::require names it
+}
+
+}  // namespace
+
 struct ExperimentReader::Impl {
+    std::string named_plate;  // the store path of the plate the caller named, "" when it named an experiment
     Workspace ws;
     Catalog cat;
     std::unique_ptr<Store> store;
@@ -16,14 +55,29 @@ struct ExperimentReader::Impl {
     // Plates opened from the store (their layout read once), by store path: analysis code calls
     // get for thousands of planes.
     std::map<std::string, std::unique_ptr<NgffPlate>> opened;
-    explicit Impl(const fs::path& p) : ws(p), cat((ws.require(), ws.catalog_file()), true) {}
+    explicit Impl(const fs::path& p) : ws(experiment_of(p, named_plate)), cat((ws.require(), ws.catalog_file()), true) {}
 };
 
 ExperimentReader::ExperimentReader(const fs::path& experiment) : impl_(std::make_unique<Impl>(experiment)) {
     impl_->store = open_store(impl_->cat.config().store);
     impl_->plates = impl_->cat.plates();
     for (auto& c : impl_->cat.channels()) channels_.push_back(c.name);
+    if (!impl_->named_plate.empty()) {
+        auto it = std::find_if(impl_->plates.begin(), impl_->plates.end(),
+                               [&](const CatalogPlate& p) { return p.store_path == impl_->named_plate; });
+        if (it == impl_->plates.end())
+            throw Error(experiment.string() + ": not a plate of the experiment in " + impl_->ws.root().string() +
+                            " (its plates: " + [&] {
+                                std::string list;
+                                for (auto& p : impl_->plates) list += (list.empty() ? "" : ", ") + p.store_path;
+                                return list;
+                            }() + ")",
+                        Error::Kind::usage);
+        impl_->named_plate = it->name;
+    }
 }
+
+const std::string& ExperimentReader::named_plate() const { return impl_->named_plate; }
 
 ExperimentReader::~ExperimentReader() = default;
 ExperimentReader::ExperimentReader(ExperimentReader&&) noexcept = default;

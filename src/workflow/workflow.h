@@ -111,6 +111,8 @@ PlaneRegion parse_region(const std::string& text);
 
 class ExperimentReader {
 public:
+    // `experiment`: an experiment folder, a folder `convert` wrote (local or s3://: its workspace is
+    // found where convert keeps it) or one plate of it (OUT/NAME.zarr, then named_plate()).
     explicit ExperimentReader(const fs::path& experiment);
     ~ExperimentReader();
     ExperimentReader(ExperimentReader&&) noexcept;
@@ -126,6 +128,8 @@ public:
     // The plate's NGFF layout as the catalog gives it: its images' (t, c, z, y, x), dtype, levels.
     PlateLayout layout(const std::string& plate);
     const Workspace& workspace() const;
+    // The plate the path given named (OUT/NAME.zarr), "" for an experiment or a whole OUT.
+    const std::string& named_plate() const;
     // Bytes the last get fetched from the store (only the chunks that cover its region).
     uint64_t bytes_fetched() const { return bytes_fetched_; }
 

@@ -24,6 +24,39 @@ expect_exit 0 "$IMX" convert "$MIC" "$OUT"
 expect_output "already converted, every plane stored and verified; nothing rewritten"
 snapshot | cmp -s - "$WORK/before" || fail "the second convert rewrote files: $(snapshot | diff - "$WORK/before" | head -5)"
 
+# OUT, and a plate in it, are what `get` and the Python module open: the workspace is found in
+# OUT/.imextract; a plate path names the plate. Same pixels as the plate read by zarr-python.
+expect_exit 0 "$IMX" "$OUT" get --well C03 --site 1 --channel 1 --zplane 2 -o "$WORK/out_get.tif"
+expect_exit 0 "$IMX" "$OUT/DemoPlate.zarr/" get --well C03 --site 1 --channel 1 --zplane 2 -o "$WORK/plate_get.tif"
+expect_exit 0 "$IMX" "$WORK/ref/DemoPlate.zarr" get --well C03 --site 1 --channel 1 --zplane 2 -o "$WORK/ref_get.tif"
+expect_exit 2 "$IMX" "$WORK/nothing/DemoPlate.zarr" get --well C03 --channel 0 -o "$WORK/x.tif"
+expect_output "not an imextract experiment"
+$PY - "$OUT/DemoPlate.zarr" "$WORK/out_get.tif" "$WORK/plate_get.tif" "$WORK/ref_get.tif" <<'PY'
+import sys, numpy, tifffile, zarr
+plane = zarr.open(sys.argv[1] + "/C/03/1/0", mode="r")[0, 1, 2]
+for got in sys.argv[2:]:
+    assert numpy.array_equal(tifffile.imread(got), plane), got
+print("get on OUT, OUT/DemoPlate.zarr and EXPERIMENT/DemoPlate.zarr: the plate's pixels")
+PY
+MODULE_DIR=$(dirname "$IMX")/python
+if ls "$MODULE_DIR"/imextract*.so > /dev/null 2>&1; then
+    PYTHONPATH="$MODULE_DIR" $PY - "$OUT" <<'PY'
+import sys, numpy, zarr, imextract
+out = sys.argv[1]
+whole, plate = imextract.Experiment(out), imextract.Experiment(out + "/DemoPlate.zarr")
+want = zarr.open(out + "/DemoPlate.zarr/B/04/0/0", mode="r")[0, 0, 1]
+for e in (whole, plate):
+    assert e.plates == ["DemoPlate"], e.plates
+    assert numpy.array_equal(e.get("B04", channel=0, zplane=1), want)
+try:
+    imextract.Experiment(out + "/Other.zarr")
+    raise SystemExit("a plate that is not in OUT was opened")
+except imextract.Error as err:
+    assert "not a plate of the experiment" in str(err) and "DemoPlate.zarr" in str(err), err
+print("imextract.Experiment(OUT) and (OUT/DemoPlate.zarr) read the plate")
+PY
+fi
+
 # Another source, or other plate options, for this OUT: refused naming both; --overwrite replaces.
 expect_exit 0 "$IMX" demo "$WORK/d2" --no-run --seed 7 --plate-name OtherPlate
 expect_exit 2 "$IMX" convert "$WORK/d2/microscope" "$OUT"
