@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -27,6 +28,7 @@ BandedPlaneEncoder::BandedPlaneEncoder(const NgffPlate& plate, ChunkSink sink, i
     : plate_(plate),
       sink_(std::move(sink)),
       threads_(std::max(1, threads)),
+      buffers_(size_t(threads_)),
       stats_(plate.layout().dtype, uint64_t(plate.layout().width) * plate.layout().height, true) {
     const PlateLayout& L = plate.layout();
     const size_t ts = dtype_size(L.dtype);
@@ -110,8 +112,7 @@ void BandedPlaneEncoder::encode_band(size_t k) {
     std::atomic<uint32_t> next{0};
     std::exception_ptr failure;
     std::mutex failure_mu;
-    auto work = [&] {
-        std::string buffer;
+    auto work = [&](std::string& buffer) {
         try {
             for (uint32_t tx = next++; tx < columns; tx = next++) {
                 const size_t n = plate_.encode_tile(level, l.band.data(), l.filled, tx, buffer);
@@ -126,8 +127,8 @@ void BandedPlaneEncoder::encode_band(size_t k) {
     };
     const uint32_t helpers = std::min<uint32_t>(uint32_t(threads_), columns) - 1;
     std::vector<std::thread> pool;
-    for (uint32_t i = 0; i < helpers; ++i) pool.emplace_back(work);
-    work();
+    for (uint32_t i = 0; i < helpers; ++i) pool.emplace_back(work, std::ref(buffers_[i + 1]));
+    work(buffers_[0]);
     for (auto& t : pool) t.join();
     if (failure) std::rethrow_exception(failure);
 }

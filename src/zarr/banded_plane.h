@@ -57,6 +57,7 @@ private:
     const NgffPlate& plate_;
     ChunkSink sink_;
     int threads_;
+    std::vector<std::string> buffers_;  // one encoding buffer per thread, kept from band to band
     std::vector<std::unique_ptr<Level>> levels_;
     PlaneStatsStream stats_;
     std::atomic<size_t> bytes_{0};
