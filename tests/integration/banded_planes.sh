@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Planes read band by band (issue 18): a tiled BigTIFF (112x80 tiles, cut by the bands), a stripped
 # BigTIFF (Deflate, 50 rows a strip) and a z-stack projected (--mip), each 1531x1237 uint16, stored
-# as 128x192 chunks (10 rows of chunks: read one row at a time). Every level read by zarr-python
+# as 128x192 chunks (10 rows of chunks: read one row at a time), in NGFF 0.4 and sharded 0.5. Every level read by zarr-python
 # equals tifffile's reading of the source halved in numpy (2x2 mean rounded half up, odd edges);
 # collect verifies every plane and level; checksums, level checksums and statistics equal those of
 # the same planes read whole (chunks of 1024: two rows, the whole-plane path). A file truncated
@@ -23,22 +23,26 @@ for z in range(3):
     tifffile.imwrite(f"{w}/mip/B01_z{z}.tif", img(), tile=(128, 128), compression="zlib")
 PYEOF
 pattern='(?P<well>[A-P]\d\d)_\w+\.tif'
-for kind in banded whole; do
-    chunk=128,192
-    [ $kind = whole ] && chunk=1024
-    expect_exit 0 "$IMX" "$WORK/$kind" create --source "$WORK/src" --format files --pattern "$pattern" --chunk $chunk
+for kind in banded sharded whole; do
+    opts=(--chunk 128,192)
+    [ $kind = sharded ] && opts=(--ngff 0.5 --shard field --chunk 128,192)
+    [ $kind = whole ] && opts=(--chunk 1024)
+    expect_exit 0 "$IMX" "$WORK/$kind" create --source "$WORK/src" --format files --pattern "$pattern" "${opts[@]}"
     expect_exit 0 "$IMX" "$WORK/$kind" init
     expect_exit 0 "$IMX" "$WORK/$kind" submit
     expect_exit 0 "$IMX" "$WORK/$kind" collect
     expect_exit 0 "$IMX" "$WORK/$kind" verify
     expect_output "2 of 2 stored plane"
 done
-grep -q "read band by band" "$WORK"/banded/jobs/run/*/log* 2>/dev/null || grep -rq "read band by band" "$WORK/banded" ||
-    fail "the banded plate's planes were not read band by band"
-grep -rq "read band by band" "$WORK/whole" && fail "planes of two rows of chunks were read band by band"
+for kind in banded sharded; do
+    grep -rq "read band by band" "$WORK/$kind/jobs" || fail "the $kind plate's planes were not read band by band"
+done
+grep -rq "read band by band" "$WORK/whole/jobs" && fail "planes of two rows of chunks were read band by band"
 stats() { $PY -c "import sqlite3,sys; print('\n'.join(map(str, sqlite3.connect(sys.argv[1]).execute('SELECT checksum, level_checksums, min, max, p999, stored_bytes IS NOT NULL FROM outputs ORDER BY id'))))" "$1/catalog.sqlite"; }
-[ "$(stats "$WORK/banded")" = "$(stats "$WORK/whole")" ] || {
-    stats "$WORK/banded"; stats "$WORK/whole"; fail "banded planes' checksums or statistics differ from whole planes'"; }
+for kind in banded sharded; do  # the shard's tiles collected band by band, written once complete
+    [ "$(stats "$WORK/$kind")" = "$(stats "$WORK/whole")" ] || {
+        stats "$WORK/$kind"; stats "$WORK/whole"; fail "$kind planes' checksums or statistics differ from whole planes'"; }
+done
 
 # A z-stack projected band by band: each band the maximum of the three files' bands.
 expect_exit 0 "$IMX" "$WORK/mip_exp" create --source "$WORK/mip" --format files \
