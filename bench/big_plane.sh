@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-/tmp/imextract-big-plane}
 HEIGHT=${HEIGHT:-24576} WIDTH=${WIDTH:-32768}
-IMX="$ROOT/build/imextract"
+IMX="${IMX:-$ROOT/build/imextract}"  # IMX=other/imextract: the same run with another build
 PY=/usr/bin/python3
 [ -x "$IMX" ] || { echo "build first: scripts/build.sh release" >&2; exit 1; }
 rm -rf "$W"; mkdir -p "$W/big" "$W/plate"

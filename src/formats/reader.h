@@ -105,6 +105,19 @@ struct FileContents {
     }
 };
 
+// One plane read a band of rows at a time (PixelDecoder::open_rows), for planes too large to hold
+// whole: only the strips or tiles a band needs are decoded.
+class PlaneRows {
+public:
+    virtual ~PlaneRows() = default;
+    virtual uint32_t width() const = 0;
+    virtual uint32_t height() const = 0;
+    virtual DType dtype() const = 0;
+    // Decodes rows y0 .. y0 + count - 1 into `out` (count * width pixels). Throws Error (input)
+    // naming the file when they cannot be decoded.
+    virtual void read(uint32_t y0, uint32_t count, std::byte* out) = 0;
+};
+
 // Decoders never open files: the caller opens each file once (source::open, local or remote alike)
 // and passes the handle, as OpenImageIO passes an IOProxy; file.path() names it in messages.
 class PixelDecoder {
@@ -121,6 +134,14 @@ public:
     // across a container's series, so `at.series` only names the image) into `out` (allocated by
     // the decoder).
     virtual void read(const source::File& file, const PlaneAddress& at, Plane& out) const = 0;
+    // The plane at `at` to be read band by band, or nullptr when this decoder reads it only whole.
+    // `file` must outlive the result. Throws Error (input) naming the file when the plane's
+    // geometry is unreadable or claims more pixels than the file can hold.
+    virtual std::unique_ptr<PlaneRows> open_rows(const source::File& file, const PlaneAddress& at) const {
+        (void)file;
+        (void)at;
+        return nullptr;
+    }
     // What the file holds (FileContents), from its headers and directories only, no pixel data;
     // throws Error (input) naming the file when they cannot be read.
     virtual FileContents contents(const source::File& file) const = 0;

@@ -19,6 +19,7 @@
 #include "formats/reader.h"
 #include "storage/store.h"
 #include "render/pixel_ops.h"
+#include "workflow/banded_store.h"
 #include "workflow/jobs.h"
 #include "workflow/workflow.h"
 #include "storage/source_files.h"
@@ -154,6 +155,9 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     ws.write_state(Phase::run, job_id, state);
     int threads = opt.threads > 0 ? opt.threads : default_threads();
     threads = std::max(1, std::min<int>(threads, int(outputs.size())));
+    // Threads that encode the tiles of one plane read band by band: the CPUs the job's workers
+    // leave (a job of one huge plane uses every core).
+    const int plane_threads = std::max(1, usable_cpus() / threads);
 
     // With sharding, the planes of one shard are stored together once the last of them is
     // encoded (init keeps every site in one job, so a shard never spans jobs).
@@ -293,27 +297,60 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             ShardGroup* group = group_of[i];
             try {
                 const PlateLayout& L = plate.layout();
+                auto check_geometry = [&](const source::File& f, uint32_t width, uint32_t height, DType dtype) {
+                    if (width != L.width || height != L.height || dtype != L.dtype)
+                        throw input_error(f.path(), "plane is " + std::to_string(width) + "x" + std::to_string(height) +
+                                                        " " + dtype_name(dtype) + ", but the plate holds " +
+                                                        std::to_string(L.width) + "x" + std::to_string(L.height) + " " +
+                                                        dtype_name(L.dtype));
+                };
                 // Each source file of the group opened once (a z-stack's planes often share one).
-                std::unique_ptr<source::File> file;
-                for (size_t k = 0; k < o.inputs.size(); ++k) {
-                    const RunInput& in = o.inputs[k];
-                    if (k == 0 || in.file != o.inputs[k - 1].file) file = source::open(resolve_inside(source, in.file));
-                    Plane& target = (k == 0) ? acc : plane;
-                    read_plane(*file, in.at, target);
-                    if (target.width != L.width || target.height != L.height || target.dtype != L.dtype)
-                        throw input_error(file->path(), "plane is " + std::to_string(target.width) + "x" +
-                                                             std::to_string(target.height) + " " + dtype_name(target.dtype) +
-                                                             ", but the plate holds " + std::to_string(L.width) + "x" +
-                                                             std::to_string(L.height) + " " + dtype_name(L.dtype));
-                    r.read += target.byte_size();
-                    if (k > 0) max_project_into(acc, plane);
+                std::vector<std::unique_ptr<source::File>> files;
+                for (size_t k = 0; k < o.inputs.size(); ++k)
+                    if (k == 0 || o.inputs[k].file != o.inputs[k - 1].file)
+                        files.push_back(source::open(resolve_inside(source, o.inputs[k].file)));
+                // A plane of many rows of tiles is read band by band when every source can be.
+                std::vector<std::unique_ptr<PlaneRows>> bands;
+                if (stores_in_bands(L)) {
+                    for (size_t k = 0, f = 0; k < o.inputs.size(); ++k) {
+                        if (k > 0 && o.inputs[k].file != o.inputs[k - 1].file) ++f;
+                        auto rows = decoder_for(*files[f]).open_rows(*files[f], o.inputs[k].at);
+                        if (!rows) {
+                            bands.clear();
+                            break;
+                        }
+                        check_geometry(*files[f], rows->width(), rows->height(), rows->dtype());
+                        bands.push_back(std::move(rows));
+                    }
                 }
-                hist.assign(histogram_bins(acc.dtype), 0);
-                r.stats = plane_stats(acc, hist.empty() ? nullptr : &hist, &r.checksum);
-                plate.encode_plane(acc, encoded);
-                r.stored = encoded.bytes();
-                r.level_checksums = encoded.level_checksums;
-                if (!group) plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
+                hist.assign(histogram_bins(L.dtype), 0);
+                if (!bands.empty()) {
+                    log::info("{} {} site {} channel {}: {}x{} read band by band ({} rows of chunks, {} thread(s))",
+                              L.name, well_name(o.row, o.col), o.site, o.channel, L.width, L.height,
+                              L.chunk_grid(0)[0], plane_threads);
+                    BandedPlane b = store_in_bands(plate, bands, o.row, o.col, o.site, o.tpoint, o.channel, o.zplane,
+                                                   plane_threads, hist.empty() ? nullptr : &hist,
+                                                   group ? &encoded : nullptr);
+                    r.read = b.read;
+                    r.stats = b.stats;
+                    r.checksum = std::move(b.checksum);
+                    r.level_checksums = std::move(b.level_checksums);
+                    r.stored = b.stored;
+                } else {
+                    for (size_t k = 0, f = 0; k < o.inputs.size(); ++k) {
+                        if (k > 0 && o.inputs[k].file != o.inputs[k - 1].file) ++f;
+                        Plane& target = (k == 0) ? acc : plane;
+                        read_plane(*files[f], o.inputs[k].at, target);
+                        check_geometry(*files[f], target.width, target.height, target.dtype);
+                        r.read += target.byte_size();
+                        if (k > 0) max_project_into(acc, plane);
+                    }
+                    r.stats = plane_stats(acc, hist.empty() ? nullptr : &hist, &r.checksum);
+                    plate.encode_plane(acc, encoded);
+                    r.stored = encoded.bytes();
+                    r.level_checksums = encoded.level_checksums;
+                    if (!group) plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
+                }
                 r.ok = true;
                 if (!group) mark_stored(i, hist, true);
                 bytes_in += int64_t(r.read);

@@ -203,12 +203,7 @@ EncodedPlane NgffPlate::encode_plane(const Plane& plane) const {
     return out;
 }
 
-void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
-    if (plane.width != layout_.width || plane.height != layout_.height || plane.dtype != layout_.dtype)
-        throw Error("plane of " + std::to_string(plane.width) + "x" + std::to_string(plane.height) + " " +
-                        dtype_name(plane.dtype) + " does not fit the plate's " + std::to_string(layout_.width) + "x" +
-                        std::to_string(layout_.height) + " " + dtype_name(layout_.dtype),
-                    Error::Kind::input);
+void NgffPlate::size_encoded(EncodedPlane& out) const {
     out.first.assign(1, 0);
     for (int level = 0; level < layout_.levels; ++level) {
         const auto grid = layout_.chunk_grid(level);
@@ -217,6 +212,15 @@ void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
     out.buffers.resize(out.first.back());
     out.lengths.resize(out.first.back());
     out.level_checksums.resize(size_t(layout_.levels - 1));
+}
+
+void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
+    if (plane.width != layout_.width || plane.height != layout_.height || plane.dtype != layout_.dtype)
+        throw Error("plane of " + std::to_string(plane.width) + "x" + std::to_string(plane.height) + " " +
+                        dtype_name(plane.dtype) + " does not fit the plate's " + std::to_string(layout_.width) + "x" +
+                        std::to_string(layout_.height) + " " + dtype_name(layout_.dtype),
+                    Error::Kind::input);
+    size_encoded(out);
     thread_local Plane a, b;
     const Plane* prev = &plane;
     for (int level = 0; level < layout_.levels; ++level) {
@@ -231,27 +235,38 @@ void NgffPlate::encode_plane(const Plane& plane, EncodedPlane& out) const {
 }
 
 void NgffPlate::encode_level(const Plane& plane, int level, EncodedPlane& out) const {
-    const size_t ts = dtype_size(plane.dtype);
     const auto shape = layout_.chunk_shape(level), grid = layout_.chunk_grid(level);
     const size_t first = out.first.at(size_t(level));
     if (grid[0] == 1 && grid[1] == 1 && shape[0] == plane.height && shape[1] == plane.width) {
-        out.lengths[first] = encode_chunk_into(layout_.codec, plane.data.data(), plane.byte_size(), ts, out.buffers[first]);
+        out.lengths[first] = encode_chunk_into(layout_.codec, plane.data.data(), plane.byte_size(),
+                                               dtype_size(plane.dtype), out.buffers[first]);
         return;
     }
+    const size_t row_bytes = size_t(plane.width) * dtype_size(plane.dtype);
+    for (uint32_t ty = 0; ty < grid[0]; ++ty) {
+        const uint32_t y0 = ty * shape[0];
+        const uint32_t rows = std::min(shape[0], plane.height - y0);
+        for (uint32_t tx = 0; tx < grid[1]; ++tx) {
+            const size_t i = first + size_t(ty) * grid[1] + tx;
+            out.lengths[i] = encode_tile(level, plane.data.data() + y0 * row_bytes, rows, tx, out.buffers[i]);
+        }
+    }
+}
+
+size_t NgffPlate::encode_tile(int level, const std::byte* rows, uint32_t row_count, uint32_t tx,
+                              std::string& buffer) const {
+    const size_t ts = dtype_size(layout_.dtype);
+    const uint32_t width = level_size(layout_.width, layout_.height, level).first;
+    const auto shape = layout_.chunk_shape(level);
     thread_local std::vector<std::byte> tile;
     const size_t row_bytes = size_t(shape[1]) * ts;
     tile.resize(row_bytes * shape[0]);
-    for (uint32_t ty = 0; ty < grid[0]; ++ty)
-        for (uint32_t tx = 0; tx < grid[1]; ++tx) {
-            const uint32_t y0 = ty * shape[0], x0 = tx * shape[1];
-            const uint32_t h = std::min(shape[0], plane.height - y0), w = std::min(shape[1], plane.width - x0);
-            if (h < shape[0] || w < shape[1]) std::fill(tile.begin(), tile.end(), std::byte{0});  // edge: padded
-            for (uint32_t y = 0; y < h; ++y)
-                std::memcpy(tile.data() + y * row_bytes, plane.data.data() + ((size_t(y0) + y) * plane.width + x0) * ts,
-                            size_t(w) * ts);
-            const size_t i = first + size_t(ty) * grid[1] + tx;
-            out.lengths[i] = encode_chunk_into(layout_.codec, tile.data(), tile.size(), ts, out.buffers[i]);
-        }
+    const uint32_t x0 = tx * shape[1];
+    const uint32_t h = std::min(shape[0], row_count), w = std::min(shape[1], width - x0);
+    if (h < shape[0] || w < shape[1]) std::fill(tile.begin(), tile.end(), std::byte{0});  // edge: padded
+    for (uint32_t y = 0; y < h; ++y)
+        std::memcpy(tile.data() + y * row_bytes, rows + (size_t(y) * width + x0) * ts, size_t(w) * ts);
+    return encode_chunk_into(layout_.codec, tile.data(), tile.size(), ts, buffer);
 }
 
 size_t NgffPlate::write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const {

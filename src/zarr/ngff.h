@@ -145,6 +145,7 @@ public:
     NgffPlate(Store& store, PlateLayout layout);
 
     const PlateLayout& layout() const { return layout_; }
+    Store& store() const { return store_; }
     bool v3() const { return layout_.ngff == "0.5"; }
     // A group node at `path` with `attrs`, as the plate's Zarr version writes one (v2 .zgroup and
     // .zattrs, v3 zarr.json); indent -1: compact JSON.
@@ -171,6 +172,12 @@ public:
     EncodedPlane encode_plane(const Plane& plane) const;
     // The same into `out`, reusing its buffers (a run job's thread encodes plane after plane).
     void encode_plane(const Plane& plane, EncodedPlane& out) const;
+    // Sizes out's chunk tables for one plane of this plate (every level's tiles).
+    void size_encoded(EncodedPlane& out) const;
+    // Encodes tile column `tx` of one tile row at `level` into the front of `buffer` (returns its
+    // length): `rows` are that tile row's first `row_count` rows of the level, whole rows, from
+    // a plane in memory or a band of one; edge tiles are padded.
+    size_t encode_tile(int level, const std::byte* rows, uint32_t row_count, uint32_t tx, std::string& buffer) const;
     // Stores one encoded plane (not sharded); returns the stored bytes.
     size_t write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const;
     // Encodes and stores one plane (not sharded); returns the stored (compressed) size.

@@ -57,10 +57,10 @@ template <class T> uint32_t full_blocks(const T* __restrict r0, const T* __restr
     }
 }
 
-template <class T> void halve(const Plane& in, Plane& out, Downsample how) {
-    const uint32_t w = in.width, h = in.height, ow = out.width, oh = out.height;
-    const T* src = in.as<T>();
-    T* dst = out.as<T>();
+template <class T> void halve(const std::byte* in, uint32_t w, uint32_t h, std::byte* out, Downsample how) {
+    const uint32_t ow = std::max<uint32_t>(1, (w + 1) / 2), oh = std::max<uint32_t>(1, (h + 1) / 2);
+    const T* src = reinterpret_cast<const T*>(in);
+    T* dst = reinterpret_cast<T*>(out);
     // Integers accumulate in 64 bits (no overflow for any 32-bit type); floats in double.
     using Acc = std::conditional_t<std::is_floating_point_v<T>, double,
                                    std::conditional_t<std::is_signed_v<T>, int64_t, uint64_t>>;
@@ -107,18 +107,22 @@ template <class T> void halve(const Plane& in, Plane& out, Downsample how) {
 
 }  // namespace
 
+void downsample_rows(DType dtype, const std::byte* in, uint32_t width, uint32_t rows, std::byte* out, Downsample how) {
+    switch (dtype) {
+        case DType::u8: return halve<uint8_t>(in, width, rows, out, how);
+        case DType::i8: return halve<int8_t>(in, width, rows, out, how);
+        case DType::u16: return halve<uint16_t>(in, width, rows, out, how);
+        case DType::i16: return halve<int16_t>(in, width, rows, out, how);
+        case DType::u32: return halve<uint32_t>(in, width, rows, out, how);
+        case DType::i32: return halve<int32_t>(in, width, rows, out, how);
+        case DType::f32: return halve<float>(in, width, rows, out, how);
+    }
+}
+
 void downsample_2x2(const Plane& in, Plane& out, Downsample how) {
     auto [ow, oh] = level_size(in.width, in.height, 1);
     out.allocate(in.dtype, ow, oh);
-    switch (in.dtype) {
-        case DType::u8: return halve<uint8_t>(in, out, how);
-        case DType::i8: return halve<int8_t>(in, out, how);
-        case DType::u16: return halve<uint16_t>(in, out, how);
-        case DType::i16: return halve<int16_t>(in, out, how);
-        case DType::u32: return halve<uint32_t>(in, out, how);
-        case DType::i32: return halve<int32_t>(in, out, how);
-        case DType::f32: return halve<float>(in, out, how);
-    }
+    downsample_rows(in.dtype, in.data.data(), in.width, in.height, out.data.data(), how);
 }
 
 }  // namespace imx

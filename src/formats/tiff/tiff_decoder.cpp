@@ -54,92 +54,234 @@ bool read_adjacent_strips(TiffFile& f, const Layout& l, uint32_t sample, uint32_
     return true;
 }
 
-void read_strips(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit, Plane& out) {
+// Strips of one plane: how many, libtiff's index of the first (of our sample when planes are
+// separate), and a scratch buffer for strips of interleaved samples.
+struct Strips {
+    uint32_t per_plane = 0, first = 0;
+    std::vector<unsigned char> scratch;
+};
+
+Strips plane_strips(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit) {
     TIFF* t = f.get();
+    Strips s;
+    s.per_plane = uint32_t((uint64_t(l.height) + l.rows_per_strip - 1) / l.rows_per_strip);
+    const uint64_t needed = l.separate() ? uint64_t(s.per_plane) * l.spp : s.per_plane;
+    if (TIFFNumberOfStrips(t) < needed)
+        f.fail("page " + std::to_string(page) + " has " + std::to_string(TIFFNumberOfStrips(t)) + " strips, " +
+               std::to_string(needed) + " expected");
+    s.first = l.separate() ? sample * s.per_plane : 0;
+    if (l.spp > 1 && !l.separate()) {
+        uint64_t scratch_bytes = 0;
+        if (mul_overflows(uint64_t(l.width) * dtype_size(l.dtype) * l.spp, l.rows_per_strip, scratch_bytes) ||
+            scratch_bytes > limit)
+            f.fail("strip of page " + std::to_string(page) + " would need " + std::to_string(scratch_bytes) +
+                   " bytes, more than this file can hold; corrupt or hostile file");
+        s.scratch.resize(scratch_bytes);
+    }
+    return s;
+}
+
+// Decodes strip `index` (of the plane's strips) into `dst`: its rows of our sample.
+void decode_strip(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, Strips& s, uint32_t index,
+                  unsigned char* dst) {
     const size_t bpp = dtype_size(l.dtype);
     const size_t row_bytes = size_t(l.width) * bpp;
-    const uint32_t rps = l.rows_per_strip;
-    const uint32_t strips_per_plane = uint32_t((uint64_t(l.height) + rps - 1) / rps);
-    const uint64_t needed = l.separate() ? uint64_t(strips_per_plane) * l.spp : strips_per_plane;
-    if (TIFFNumberOfStrips(t) < needed)
-        f.fail("page " + std::to_string(page) + " has " + std::to_string(TIFFNumberOfStrips(t)) +
-               " strips, " + std::to_string(needed) + " expected");
-    auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
-    auto strip_error = [&](uint32_t strip) {
+    const uint32_t rows = std::min(l.rows_per_strip, l.height - index * l.rows_per_strip);
+    const uint32_t strip = s.first + index;
+    auto strip_error = [&] {
         f.fail("cannot decode strip " + std::to_string(strip) + " of page " + std::to_string(page) +
                " (file truncated or corrupt; compression " + compression_name(l.compression) + ")");
     };
-    f.clear_messages();
-    if (read_adjacent_strips(f, l, sample, strips_per_plane, limit, dst)) return;
-    f.prefetch_segments(l.separate() ? sample * strips_per_plane : 0, strips_per_plane, limit);
-    if (l.spp == 1 || l.separate()) {
-        // One sample per strip: libtiff decodes straight into the plane, no extra copy.
-        const uint32_t first = l.separate() ? sample * strips_per_plane : 0;
-        for (uint32_t s = 0; s < strips_per_plane; ++s) {
-            const uint32_t row = s * rps;
-            const uint32_t rows = std::min(rps, l.height - row);
-            const tmsize_t want = tmsize_t(rows * row_bytes);
-            if (TIFFReadEncodedStrip(t, first + s, dst + row * row_bytes, want) != want) strip_error(first + s);
-        }
+    if (s.scratch.empty()) {  // one sample per strip: libtiff decodes straight into the plane
+        const tmsize_t want = tmsize_t(rows * row_bytes);
+        if (TIFFReadEncodedStrip(f.get(), strip, dst, want) != want) strip_error();
         return;
     }
-    // Interleaved samples: decode each strip into a reused scratch buffer, then pick ours.
-    const size_t strip_row_bytes = row_bytes * l.spp;
-    uint64_t scratch_bytes = 0;
-    if (mul_overflows(strip_row_bytes, rps, scratch_bytes) || scratch_bytes > limit)
-        f.fail("strip of page " + std::to_string(page) + " would need " + std::to_string(scratch_bytes) +
-               " bytes, more than this file can hold; corrupt or hostile file");
-    std::vector<unsigned char> scratch(scratch_bytes);
-    for (uint32_t s = 0; s < strips_per_plane; ++s) {
-        const uint32_t row = s * rps;
-        const uint32_t rows = std::min(rps, l.height - row);
-        const tmsize_t want = tmsize_t(rows * strip_row_bytes);
-        if (TIFFReadEncodedStrip(t, s, scratch.data(), want) != want) strip_error(s);
-        pick_sample(scratch.data(), dst + row * row_bytes, size_t(rows) * l.width, l.spp, sample, bpp);
-    }
+    // Interleaved samples: decode into the scratch buffer, then pick ours.
+    const tmsize_t want = tmsize_t(rows * row_bytes * l.spp);
+    if (TIFFReadEncodedStrip(f.get(), strip, s.scratch.data(), want) != want) strip_error();
+    pick_sample(s.scratch.data(), dst, size_t(rows) * l.width, l.spp, sample, bpp);
 }
 
-void read_tiles(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit, Plane& out) {
+void read_strips(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit, Plane& out) {
+    const size_t row_bytes = size_t(l.width) * dtype_size(l.dtype);
+    auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
+    const uint32_t strips_per_plane = uint32_t((uint64_t(l.height) + l.rows_per_strip - 1) / l.rows_per_strip);
+    if (TIFFNumberOfStrips(f.get()) >= strips_per_plane * uint64_t(l.separate() ? l.spp : 1)) {
+        f.clear_messages();
+        if (read_adjacent_strips(f, l, sample, strips_per_plane, limit, dst)) return;
+    }
+    Strips s = plane_strips(f, l, page, sample, limit);
+    f.clear_messages();
+    f.prefetch_segments(s.first, s.per_plane, limit);
+    for (uint32_t i = 0; i < s.per_plane; ++i)
+        decode_strip(f, l, page, sample, s, i, dst + size_t(i) * l.rows_per_strip * row_bytes);
+}
+
+// Tiles of one plane: how many the file has, and a scratch buffer for one.
+struct Tiles {
+    uint32_t count = 0, across = 0, per_plane = 0;
+    std::vector<unsigned char> scratch;
+};
+
+Tiles plane_tiles(TiffFile& f, const Layout& l, uint32_t page, uint64_t limit) {
+    Tiles t;
+    const unsigned tile_spp = l.separate() ? 1 : l.spp;
+    uint64_t tile_bytes = 0;
+    if (mul_overflows(uint64_t(l.tile_w) * dtype_size(l.dtype) * tile_spp, l.tile_h, tile_bytes) || tile_bytes > limit)
+        f.fail("tile of page " + std::to_string(page) + " (" + std::to_string(l.tile_w) + " x " +
+               std::to_string(l.tile_h) + ") is larger than this file can hold; corrupt or hostile file");
+    t.scratch.resize(tile_bytes);
+    t.count = TIFFNumberOfTiles(f.get());
+    t.across = uint32_t((uint64_t(l.width) + l.tile_w - 1) / l.tile_w);
+    t.per_plane = l.separate() ? t.count / l.spp : t.count;
+    return t;
+}
+
+// Decodes the row of tiles starting at row `y` into `dst`: its rows (up to a tile's height) of the
+// whole width, our sample only.
+void decode_tile_row(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, Tiles& tiles, uint32_t y,
+                     unsigned char* dst) {
     TIFF* t = f.get();
     const size_t bpp = dtype_size(l.dtype);
     const size_t row_bytes = size_t(l.width) * bpp;
     const unsigned tile_spp = l.separate() ? 1 : l.spp;
     const size_t tile_row_bytes = size_t(l.tile_w) * bpp * tile_spp;
-    uint64_t tile_bytes = 0;
-    if (mul_overflows(tile_row_bytes, l.tile_h, tile_bytes) || tile_bytes > limit)
-        f.fail("tile of page " + std::to_string(page) + " (" + std::to_string(l.tile_w) + " x " +
-               std::to_string(l.tile_h) + ") is larger than this file can hold; corrupt or hostile file");
-    std::vector<unsigned char> scratch(tile_bytes);
-    auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
-    const uint32_t tiles = TIFFNumberOfTiles(t);
-    f.clear_messages();
-    // The plane's tiles (of our sample when planes are separate) with one read when they lie together.
-    const uint32_t per_plane = l.separate() ? tiles / l.spp : tiles;
-    f.prefetch_segments(l.separate() ? sample * per_plane : 0, per_plane, limit);
-    for (uint32_t y = 0; y < l.height; y += l.tile_h) {
-        for (uint32_t x = 0; x < l.width; x += l.tile_w) {
-            const uint32_t tile = TIFFComputeTile(t, x, y, 0, uint16_t(l.separate() ? sample : 0));
-            if (tile >= tiles)
-                f.fail("tile " + std::to_string(tile) + " of page " + std::to_string(page) + " is missing");
-            if (TIFFReadEncodedTile(t, tile, scratch.data(), tmsize_t(tile_bytes)) != tmsize_t(tile_bytes))
-                f.fail("cannot decode tile " + std::to_string(tile) + " of page " + std::to_string(page) +
-                       " (file truncated or corrupt; compression " + compression_name(l.compression) + ")");
-            // Edge tiles are padded; copy only the part inside the image.
-            const uint32_t rows = std::min(l.tile_h, l.height - y);
-            const uint32_t cols = std::min(l.tile_w, l.width - x);
-            for (uint32_t r = 0; r < rows; ++r) {
-                const unsigned char* src = scratch.data() + r * tile_row_bytes;
-                unsigned char* d = dst + (size_t(y) + r) * row_bytes + size_t(x) * bpp;
-                if (tile_spp == 1)
-                    std::memcpy(d, src, cols * bpp);
-                else
-                    pick_sample(src, d, cols, tile_spp, sample, bpp);
-            }
+    const uint32_t rows = std::min(l.tile_h, l.height - y);
+    for (uint32_t x = 0; x < l.width; x += l.tile_w) {
+        const uint32_t tile = TIFFComputeTile(t, x, y, 0, uint16_t(l.separate() ? sample : 0));
+        if (tile >= tiles.count) f.fail("tile " + std::to_string(tile) + " of page " + std::to_string(page) + " is missing");
+        const tmsize_t want = tmsize_t(tiles.scratch.size());
+        if (TIFFReadEncodedTile(t, tile, tiles.scratch.data(), want) != want)
+            f.fail("cannot decode tile " + std::to_string(tile) + " of page " + std::to_string(page) +
+                   " (file truncated or corrupt; compression " + compression_name(l.compression) + ")");
+        // Edge tiles are padded; copy only the part inside the image.
+        const uint32_t cols = std::min(l.tile_w, l.width - x);
+        for (uint32_t r = 0; r < rows; ++r) {
+            const unsigned char* src = tiles.scratch.data() + r * tile_row_bytes;
+            unsigned char* d = dst + size_t(r) * row_bytes + size_t(x) * bpp;
+            if (tile_spp == 1)
+                std::memcpy(d, src, cols * bpp);
+            else
+                pick_sample(src, d, cols, tile_spp, sample, bpp);
         }
     }
 }
 
+void read_tiles(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit, Plane& out) {
+    Tiles tiles = plane_tiles(f, l, page, limit);
+    const size_t row_bytes = size_t(l.width) * dtype_size(l.dtype);
+    auto* dst = reinterpret_cast<unsigned char*>(out.data.data());
+    f.clear_messages();
+    // The plane's tiles (of our sample when planes are separate) with one read when they lie together.
+    f.prefetch_segments(l.separate() ? sample * tiles.per_plane : 0, tiles.per_plane, limit);
+    for (uint32_t y = 0; y < l.height; y += l.tile_h) decode_tile_row(f, l, page, sample, tiles, y, dst + y * row_bytes);
+}
 
+// The checks before a page's pixels are read: the sample exists, and the plane is no larger than
+// the file can hold with its codec (`limit`).
+void check_plane_claim(TiffFile& f, const Layout& l, uint32_t page, uint32_t sample, uint64_t limit) {
+    if (sample >= l.spp)
+        throw input_error(f.path(), "sample " + std::to_string(sample) + " does not exist in page " +
+                                        std::to_string(page) + " (it has " + std::to_string(l.spp) +
+                                        " samples per pixel)");
+    uint64_t pixels = 0, bytes = 0;
+    if (mul_overflows(l.width, l.height, pixels) || mul_overflows(pixels, dtype_size(l.dtype), bytes) || bytes > limit)
+        throw input_error(f.path(), "page " + std::to_string(page) + " claims " + std::to_string(l.width) + " x " +
+                                        std::to_string(l.height) + " pixels of " + dtype_name(l.dtype) +
+                                        ", more than a " + std::to_string(f.file_size()) +
+                                        "-byte file with compression " + compression_name(l.compression) +
+                                        " can hold; the file is corrupt or truncated");
+}
+
+// A page read band by band: a band's strips or tiles are fetched with one read where they lie
+// together and decoded straight into the band; a strip or row of tiles cut by the band's edge is
+// decoded once into `segment_` and its rows taken from there by both bands.
+class TiffRows final : public PlaneRows {
+public:
+    TiffRows(const source::File& file, uint32_t page, uint32_t sample) : f_(file), page_(page), sample_(sample) {}
+    // False for planes stored after the IFDs (tiff_contents.cpp), which are read whole.
+    bool open() {
+        const uint32_t page = page_, sample = sample_;
+        if (page > 0 && page >= f_.page_count()) return false;
+        f_.select(page);
+        l_ = f_.layout(page);
+        // The whole plane is never held, so it may exceed kMaxBuffer, but not what the file's bytes
+        // can decode to; every buffer stays within buffer_limit.
+        uint64_t decodable = 0;
+        if (mul_overflows(f_.file_size(), max_expansion(l_.compression), decodable)) decodable = UINT64_MAX;
+        check_plane_claim(f_, l_, page, sample, decodable);
+        limit_ = f_.buffer_limit(l_);
+        row_bytes_ = size_t(l_.width) * dtype_size(l_.dtype);
+        segment_rows_ = l_.tiled ? l_.tile_h : l_.rows_per_strip;
+        uint64_t segment_bytes = 0;
+        if (mul_overflows(row_bytes_, std::min(segment_rows_, l_.height), segment_bytes) || segment_bytes > limit_)
+            f_.fail("a " + std::string(l_.tiled ? "row of tiles" : "strip") + " of page " + std::to_string(page) +
+                    " would need " + std::to_string(segment_bytes) + " bytes, more than this file can hold");
+        if (l_.tiled)
+            tiles_ = plane_tiles(f_, l_, page, limit_);
+        else
+            strips_ = plane_strips(f_, l_, page, sample, limit_);
+        return true;
+    }
+    uint32_t width() const override { return l_.width; }
+    uint32_t height() const override { return l_.height; }
+    DType dtype() const override { return l_.dtype; }
+
+    void read(uint32_t y0, uint32_t count, std::byte* out) override {
+        if (count == 0 || y0 >= l_.height || count > l_.height - y0)
+            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
+                        std::to_string(l_.height) + "-row plane");
+        f_.clear_messages();
+        const uint32_t first = y0 / segment_rows_, last = (y0 + count - 1) / segment_rows_;
+        prefetch(first == cached_ ? first + 1 : first, last);
+        auto* dst = reinterpret_cast<unsigned char*>(out);
+        for (uint32_t s = first; s <= last; ++s) {
+            const uint32_t sy = s * segment_rows_, rows = std::min(segment_rows_, l_.height - sy);
+            if (sy >= y0 && sy + rows <= y0 + count) {  // wholly inside the band
+                decode(s, dst + size_t(sy - y0) * row_bytes_);
+                continue;
+            }
+            if (cached_ != s) {
+                segment_.resize(row_bytes_ * segment_rows_);
+                decode(s, segment_.data());
+                cached_ = s;
+            }
+            const uint32_t from = std::max(sy, y0), to = std::min(sy + rows, y0 + count);
+            std::memcpy(dst + size_t(from - y0) * row_bytes_, segment_.data() + size_t(from - sy) * row_bytes_,
+                        size_t(to - from) * row_bytes_);
+        }
+    }
+
+private:
+    void decode(uint32_t s, unsigned char* dst) {
+        if (l_.tiled)
+            decode_tile_row(f_, l_, page_, sample_, tiles_, s * segment_rows_, dst);
+        else
+            decode_strip(f_, l_, page_, sample_, strips_, s, dst);
+    }
+    // Strips or tile rows first..last with one read when they lie together.
+    void prefetch(uint32_t first, uint32_t last) {
+        if (first > last) return;
+        if (l_.tiled) {
+            const uint32_t base = l_.separate() ? sample_ * tiles_.per_plane : 0;
+            f_.prefetch_segments(base + first * tiles_.across, (last - first + 1) * tiles_.across, limit_);
+        } else {
+            f_.prefetch_segments(strips_.first + first, last - first + 1, limit_);
+        }
+    }
+
+    TiffFile f_;
+    uint32_t page_, sample_;
+    Layout l_;
+    uint64_t limit_ = 0;
+    size_t row_bytes_ = 0;
+    uint32_t segment_rows_ = 0;
+    Tiles tiles_;
+    Strips strips_;
+    std::vector<unsigned char> segment_;
+    uint32_t cached_ = UINT32_MAX;
+};
 
 class TiffDecoder final : public PixelDecoder {
 public:
@@ -185,25 +327,19 @@ public:
         if (page > 0 && page >= f.page_count()) return read_contiguous(f, page, sample, out);
         f.select(page);
         const Layout l = f.layout(page);
-        if (sample >= l.spp)
-            throw input_error(f.path(), "sample " + std::to_string(sample) + " does not exist in page " +
-                                            std::to_string(page) + " (it has " + std::to_string(l.spp) +
-                                            " samples per pixel)");
         const uint64_t limit = f.buffer_limit(l);
-        uint64_t pixels = 0, bytes = 0;
-        if (mul_overflows(l.width, l.height, pixels) || mul_overflows(pixels, dtype_size(l.dtype), bytes) ||
-            bytes > limit)
-            throw input_error(f.path(), "page " + std::to_string(page) + " claims " + std::to_string(l.width) +
-                                            " x " + std::to_string(l.height) + " pixels of " +
-                                            dtype_name(l.dtype) + ", more than a " +
-                                            std::to_string(f.file_size()) + "-byte file with compression " +
-                                            compression_name(l.compression) +
-                                            " can hold; the file is corrupt or truncated");
+        check_plane_claim(f, l, page, sample, limit);
         out.allocate(l.dtype, l.width, l.height);
         if (l.tiled)
             read_tiles(f, l, page, sample, limit, out);
         else
             read_strips(f, l, page, sample, limit, out);
+    }
+
+    std::unique_ptr<PlaneRows> open_rows(const source::File& file, const PlaneAddress& at) const override {
+        auto rows = std::make_unique<TiffRows>(file, at.page, at.sample);
+        if (!rows->open()) return nullptr;
+        return rows;
     }
 };
 

@@ -174,7 +174,10 @@ public:
     // libtiff then decodes them from memory instead of reading each (a Deflate plane of 16-row
     // strips took 2 reads per strip). Otherwise libtiff reads them as usual.
     void prefetch_segments(uint32_t first, uint32_t count, uint64_t limit) {
-        io_->window = {};
+        // The window's buffer is kept from call to call: a plane read band by band reuses it
+        // instead of faulting in fresh pages for every band.
+        SourceIo::Block& w = io_->window;
+        w.start = UINT64_MAX;
         uint64_t lo = UINT64_MAX, hi = 0, sum = 0;
         for (uint32_t s = first; s < first + count; ++s) {
             const uint64_t off = TIFFGetStrileOffset(tif_, s), len = TIFFGetStrileByteCount(tif_, s);
@@ -184,11 +187,9 @@ public:
             sum += len;
         }
         if (count < 2 || hi <= lo || hi - lo > sum + sum / 8 || hi - lo > limit) return;
-        SourceIo::Block w;
         w.bytes.resize(size_t(hi - lo));
         if (!read_at(lo, w.bytes.data(), w.bytes.size())) return;
         w.start = lo;
-        io_->window = std::move(w);
     }
 
     void select(uint32_t page) {

@@ -1,0 +1,70 @@
+#include "workflow/banded_store.h"
+
+namespace imx {
+
+namespace {
+
+BandedPlane encode_bands(const NgffPlate& plate, const std::vector<std::unique_ptr<PlaneRows>>& sources,
+                         BandedPlaneEncoder::ChunkSink sink, int threads, std::vector<uint64_t>* histogram,
+                         EncodedPlane* shard_part) {
+    const PlateLayout& L = plate.layout();
+    BandedPlaneEncoder encoder(plate, std::move(sink), threads);
+    const size_t row_bytes = size_t(L.width) * dtype_size(L.dtype);
+    std::vector<std::byte> other;  // a band of the second and further sources of a projection
+    BandedPlane r;
+    for (uint32_t y = 0, rows = encoder.next_band_rows(); rows > 0; y += rows, rows = encoder.next_band_rows()) {
+        sources[0]->read(y, rows, encoder.band());
+        for (size_t k = 1; k < sources.size(); ++k) {
+            other.resize(rows * row_bytes);
+            sources[k]->read(y, rows, other.data());
+            max_project_pixels(L.dtype, encoder.band(), other.data(), size_t(rows) * L.width);
+        }
+        r.read += uint64_t(rows) * row_bytes * sources.size();
+        encoder.push_band();
+    }
+    BandedPlaneEncoder::Result done = encoder.finish(histogram);
+    r.stats = done.stats;
+    r.checksum = std::move(done.checksum);
+    r.level_checksums = std::move(done.level_checksums);
+    r.stored = done.bytes;
+    if (shard_part) shard_part->level_checksums = r.level_checksums;
+    return r;
+}
+
+}  // namespace
+
+bool stores_in_bands(const PlateLayout& layout) {
+    return layout.chunk_y > 0 && layout.chunk_grid(0)[0] >= kBandedMinChunkRows;
+}
+
+BandedPlane store_in_bands(const NgffPlate& plate, const std::vector<std::unique_ptr<PlaneRows>>& sources, int row,
+                           int col, int site, int t, int c, int z, int threads, std::vector<uint64_t>* histogram,
+                           EncodedPlane* shard_part) {
+    const PlateLayout& L = plate.layout();
+    if (sources.empty()) throw Error("internal: a banded plane without a source");
+    BandedPlaneEncoder::ChunkSink sink;
+    if (shard_part) {
+        plate.size_encoded(*shard_part);
+        sink = [shard_part, &L](int level, uint32_t ty, uint32_t tx, std::string_view chunk) {
+            const size_t i = shard_part->first[size_t(level)] + size_t(ty) * L.chunk_grid(level)[1] + tx;
+            shard_part->buffers[i].assign(chunk);
+            shard_part->lengths[i] = chunk.size();
+        };
+    } else {
+        sink = [&](int level, uint32_t ty, uint32_t tx, std::string_view chunk) {
+            plate.store().put(plate.chunk_key(row, col, site, t, c, z, level, ty, tx), chunk);
+        };
+    }
+    try {
+        return encode_bands(plate, sources, std::move(sink), threads, histogram, shard_part);
+    } catch (...) {
+        // A plane that failed half-way leaves none of its chunks behind: a reader must not take the
+        // stored bands for the plane (the position reads as empty, as a missing plane does).
+        if (!shard_part)
+            for (int level = 0; level < L.levels; ++level)
+                for (const std::string& key : plate.plane_keys(row, col, site, t, c, z, level)) plate.store().remove(key);
+        throw;
+    }
+}
+
+}  // namespace imx
