@@ -152,20 +152,33 @@ ConvertResult convert(const ConvertOptions& opt, const std::function<void(const 
     if (!ws.exists()) {
         // An OUT that cannot be written is named now, not after a long metadata read.
         std::error_code ec;
+        const bool local_out = !is_remote_out(out);
+        const bool out_existed = local_out && fs::exists(out, ec), ws_existed = fs::exists(ws.root(), ec);
         if (fs::create_directories(ws.root(), ec); ec)
             throw Error(ws.root().string() + ": cannot create the workspace: " + ec.message() +
                             (is_remote_out(out) ? " (give --workspace DIR in a folder you can write)"
                                                 : " (give an OUT in a folder you can write)"),
                         Error::Kind::storage);
-        if (out_holds_files(out, ws.root()) && !opt.overwrite)
-            throw Error(out + ": holds files but no conversion of imextract (no " + ws.catalog_file().string() +
-                            "); give a new or empty OUT, or --overwrite to write the plates into it (plates of the "
-                            "same name are replaced)",
-                        Error::Kind::usage);
-        log::info("workspace (catalog, jobs, logs) in {}", ws.root().string());
-        CreateOptions create = opt.create;
-        create.meta = {{kSourcesKey, sources}, {kOptionsKey, options.dump()}};
-        create_experiment(ws, create);
+        // A refused or failed create leaves nothing behind that this call made: OUT is as it was.
+        auto undo = [&] {
+            std::error_code ignored;
+            if (!ws_existed) fs::remove_all(ws.root(), ignored);
+            if (local_out && !out_existed) fs::remove(out, ignored);  // only while empty
+        };
+        try {
+            if (out_holds_files(out, ws.root()) && !opt.overwrite)
+                throw Error(out + ": holds files but no conversion of imextract (no " + ws.catalog_file().string() +
+                                "); give a new or empty OUT, or --overwrite to write the plates into it (plates of "
+                                "the same name are replaced)",
+                            Error::Kind::usage);
+            log::info("workspace (catalog, jobs, logs) in {}", ws.root().string());
+            CreateOptions create = opt.create;
+            create.meta = {{kSourcesKey, sources}, {kOptionsKey, options.dump()}};
+            create_experiment(ws, create);
+        } catch (...) {
+            undo();
+            throw;
+        }
         r.created = true;
     } else if (fully_collected(ws)) {
         log::info("{}: already converted, every plane stored and verified; nothing rewritten (workspace {})", out,

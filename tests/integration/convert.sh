@@ -72,6 +72,12 @@ expect_output "72 of 72"
 mkdir -p "$WORK/full" && touch "$WORK/full/notes.txt"
 expect_exit 2 "$IMX" convert "$MIC" "$WORK/full"
 expect_output "holds files but no conversion of imextract"
+[ "$(ls -A "$WORK/full")" = notes.txt ] || fail "a refused convert left files in OUT: $(ls -A "$WORK/full")"
+# A create that fails (no acquisition in SOURCE) leaves no OUT and no workspace behind.
+mkdir -p "$WORK/empty_source"
+set +e; "$IMX" convert "$WORK/empty_source" "$WORK/never" > "$WORK/never.out" 2>&1; rc=$?; set -e
+[ "$rc" != 0 ] || fail "convert of an empty folder succeeded"
+[ -e "$WORK/never" ] && fail "a failed convert left $WORK/never: $(find "$WORK/never")"
 expect_exit 2 "$IMX" convert "$MIC" "$MIC/plates"
 expect_output "lie one inside the other"
 expect_exit 2 "$IMX" convert "$MIC" "$WORK/o" --compresion zstd
