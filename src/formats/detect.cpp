@@ -112,9 +112,9 @@ std::string where(const fs::path& source, const fs::path& folder) {
             text += (i ? ", " : "") + s.loose_examples[i].lexically_relative(source).generic_string();
         text += s.loose_count > s.loose_examples.size() ? ", ...)" : ")";
     }
-    text += "\nConvert each on its own (create --source FOLDER, one experiment each), or several plates of one "
-            "screen in one experiment with one --source per folder (create --source A --source B); in a folder "
-            "that two formats claim, --format NAME picks one.";
+    text += "\nConvert each on its own (convert FOLDER OUT, or create --source FOLDER: one experiment each), or "
+            "several plates of one screen together with one source per folder (convert A B OUT, or create --source "
+            "A --source B); in a folder that two formats claim, --format NAME picks one.";
     throw input_error(source.string(), text);
 }
 
