@@ -12,8 +12,6 @@
 
 namespace imx {
 
-namespace {
-
 uint16_t tiff_sample_format(DType t) {
     switch (t) {
         case DType::i8:
@@ -23,6 +21,8 @@ uint16_t tiff_sample_format(DType t) {
         default: return SAMPLEFORMAT_UINT;
     }
 }
+
+namespace {
 
 uint16_t tiff_compression(TiffCompression c) {
     switch (c) {

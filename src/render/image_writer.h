@@ -19,6 +19,9 @@ void write_tiff(const std::filesystem::path& file, const Plane& plane,
                 TiffCompression compression = TiffCompression::none,
                 const std::string& description = {});
 
+// The TIFF SampleFormat tag's value for a pixel type (also for test fixtures that write TIFFs).
+uint16_t tiff_sample_format(DType t);
+
 // Writes an 8- or 16-bit gray PNG (other pixel types are refused with an Error).
 void write_png(const std::filesystem::path& file, const Plane& plane);
 

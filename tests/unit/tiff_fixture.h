@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/types.h"
+#include "render/image_writer.h"
 
 namespace imx::test {
 
@@ -29,16 +30,6 @@ struct TiffSpec {
     std::string mode = "w";  // "w8" BigTIFF, "wb" big endian
     std::vector<std::string> descriptions;  // per page, optional
 };
-
-inline uint16_t sample_format(DType t) {
-    switch (t) {
-        case DType::i8:
-        case DType::i16:
-        case DType::i32: return SAMPLEFORMAT_INT;
-        case DType::f32: return SAMPLEFORMAT_IEEEFP;
-        default: return SAMPLEFORMAT_UINT;
-    }
-}
 
 // The value written at (x, y) of sample s of page p, as the raw bytes of the dtype.
 inline void value_bytes(DType t, uint32_t page, uint32_t s, uint32_t x, uint32_t y, unsigned char* out) {
@@ -65,7 +56,7 @@ inline void write_fixture(const fs::path& file, const TiffSpec& spec, uint32_t p
         TIFFSetField(tif, TIFFTAG_IMAGELENGTH, spec.height);
         TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, uint16_t(bpp * 8));
         TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, spec.spp);
-        TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, sample_format(spec.dtype));
+        TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, tiff_sample_format(spec.dtype));
         TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, spec.spp == 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
         TIFFSetField(tif, TIFFTAG_PLANARCONFIG, spec.planar);
         TIFFSetField(tif, TIFFTAG_COMPRESSION, spec.compression);
