@@ -72,8 +72,10 @@ void refuse_nested(const std::string& out, const std::vector<fs::path>& sources)
 bool out_holds_files(const std::string& out, const fs::path& workspace) {
     if (is_remote_out(out)) return !open_store(out)->list("").empty();
     std::error_code ec;
+    // Compared as absolute paths: OUT is often given relative, the workspace never is.
+    const fs::path own = fs::absolute(workspace).lexically_normal();
     for (auto it = fs::directory_iterator(out, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
-        if (it->path() != workspace) return true;
+        if (fs::absolute(it->path()).lexically_normal() != own) return true;
     return false;
 }
 

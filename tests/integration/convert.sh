@@ -126,4 +126,18 @@ same_as_workflow harmony "$SAMPLES/harmony/operetta-compose_operetta_plate"
 same_as_workflow metaxpress "$SAMPLES/metaxpress/faim-ipa_ImageXpress_exported/9987_Plate_3434"
 same_as_workflow files "$SAMPLES/imagej-tiff/BioImageAnalysisNotebooks_BBBC022" --format files \
     --pattern 'IXMtest_(?P<well>[A-P]\d\d)_s(?P<site>\d+)\.tif'
+# Container formats: one file each, in a folder of its own (beside the others, their plane sizes differ).
+for spec in czi:czi/aicspylibczi/CD_s_1_t_3_c_2_z_5.czi nd2:nd2/pims/cluster.nd2 \
+            lif:lif/readlif/LeicaLASX_wavelength-sweep_example.lif \
+            ome:ome-tiff/bioformats-artificial/multi-channel-z-series.ome.tiff; do
+    file="$SAMPLES/${spec#*:}"
+    [ -f "$file" ] || continue
+    mkdir -p "$WORK/src_${spec%%:*}" && cp "$file" "$WORK/src_${spec%%:*}/"
+    same_as_workflow "${spec%%:*}" "$WORK/src_${spec%%:*}"
+done
+# OUT given relative to the working folder, as people type it: its workspace is not taken for a
+# foreign file, and a second run finds it.
+(cd "$WORK" && expect_exit 0 "$IMX" convert "$WORK/src_ome" relative_out)
+(cd "$WORK" && expect_exit 0 "$IMX" convert "$WORK/src_ome" relative_out/ && \
+    expect_output "already converted")
 echo "PASS convert"
