@@ -2,7 +2,7 @@
 # A worker that outlived its submit (the coordinator was killed; the worker, in its own process
 # group, was not) still writes its job: resubmit waits for it, naming the job and the PID, and
 # then finishes the plate; Ctrl-C while it waits changes nothing. The worker is paused with
-# SIGSTOP right after the coordinator is killed (not before: a stopped process in a process group
+# SIGSTOP once the killed coordinator is reaped (not before: a stopped process in a process group
 # that its parent's death orphans gets SIGHUP), so the waits do not depend on timing.
 source "$(dirname "$0")/lib/common.bash"
 expect_exit 0 "$IMX" demo --no-run "$WORK/d" --rows 1 --cols 1 --sites 1 --channels 1 --zplanes 40 --width 1500 --height 1500
@@ -24,8 +24,10 @@ for attempt in 1 2 3; do
         sleep 0.01
     done
     kill -9 "$coordinator"
-    [ "$worker" != 0 ] && kill -STOP "$worker" 2>/dev/null
+    # Reaped first: a STOP that lands before the coordinator is gone leaves a stopped member in the
+    # group its death orphans, and the kernel then sends the worker SIGHUP.
     wait "$coordinator" 2>/dev/null || true
+    [ "$worker" != 0 ] && kill -STOP "$worker" 2>/dev/null
     [ "$worker" != 0 ] && [ "$(state_pid)" = "$worker" ] && ps -o stat= -p "$worker" | grep -q T && caught=1
     [ "$caught" = 1 ] && break
     [ "$worker" != 0 ] && kill -CONT "$worker" 2>/dev/null
