@@ -51,7 +51,7 @@ expect_output "$MIX: holds 3 acquisitions"
 expect_output "cellvoyager +$MIX/Plate1_20260101_120000/Plate1$"
 expect_output "metaxpress +$MIX/Exp_Plate_1$"
 expect_output "ome-tiff +$MIX/tiffs$"
-expect_output "one --source per folder"
+expect_output "convert FOLDER OUT, or create --source FOLDER: one experiment each"
 [ -e "$WORK/mix/catalog.sqlite" ] && fail "a refused create left a catalog"
 # Each alone converts.
 create mix_cv --source "$MIX/Plate1_20260101_120000"
