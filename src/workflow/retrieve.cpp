@@ -47,7 +47,8 @@ fs::path experiment_of(const fs::path& given, std::string& plate) {
 }  // namespace
 
 struct ExperimentReader::Impl {
-    std::string named_plate;  // the store path of the plate the caller named, "" when it named an experiment
+    std::string named_store_path;  // "NAME.zarr" when the caller named a plate, "" for an experiment
+    std::string named_plate;       // that plate's name, once found in the catalog
     Workspace ws;
     Catalog cat;
     std::unique_ptr<Store> store;
@@ -55,26 +56,25 @@ struct ExperimentReader::Impl {
     // Plates opened from the store (their layout read once), by store path: analysis code calls
     // get for thousands of planes.
     std::map<std::string, std::unique_ptr<NgffPlate>> opened;
-    explicit Impl(const fs::path& p) : ws(experiment_of(p, named_plate)), cat((ws.require(), ws.catalog_file()), true) {}
+    explicit Impl(const fs::path& p) : ws(experiment_of(p, named_store_path)), cat((ws.require(), ws.catalog_file()), true) {}
 };
 
 ExperimentReader::ExperimentReader(const fs::path& experiment) : impl_(std::make_unique<Impl>(experiment)) {
     impl_->store = open_store(impl_->cat.config().store);
     impl_->plates = impl_->cat.plates();
     for (auto& c : impl_->cat.channels()) channels_.push_back(c.name);
-    if (!impl_->named_plate.empty()) {
-        auto it = std::find_if(impl_->plates.begin(), impl_->plates.end(),
-                               [&](const CatalogPlate& p) { return p.store_path == impl_->named_plate; });
-        if (it == impl_->plates.end())
-            throw Error(experiment.string() + ": not a plate of the experiment in " + impl_->ws.root().string() +
-                            " (its plates: " + [&] {
-                                std::string list;
-                                for (auto& p : impl_->plates) list += (list.empty() ? "" : ", ") + p.store_path;
-                                return list;
-                            }() + ")",
-                        Error::Kind::usage);
-        impl_->named_plate = it->name;
+    if (impl_->named_store_path.empty()) return;
+    std::string listed;
+    for (const CatalogPlate& p : impl_->plates) {
+        if (p.store_path == impl_->named_store_path) {
+            impl_->named_plate = p.name;
+            return;
+        }
+        listed += (listed.empty() ? "" : ", ") + p.store_path;
     }
+    throw Error(experiment.string() + ": not a plate of the experiment in " + impl_->ws.root().string() +
+                    " (its plates: " + listed + ")",
+                Error::Kind::usage);
 }
 
 const std::string& ExperimentReader::named_plate() const { return impl_->named_plate; }
