@@ -215,13 +215,26 @@ public:
         row_bytes_ = size_t(l_.width) * dtype_size(l_.dtype);
         segment_rows_ = l_.tiled ? l_.tile_h : l_.rows_per_strip;
         uint64_t segment_bytes = 0;
-        if (mul_overflows(row_bytes_, std::min(segment_rows_, l_.height), segment_bytes) || segment_bytes > limit_)
+        const bool overflow = mul_overflows(row_bytes_, std::min(segment_rows_, l_.height), segment_bytes);
+        const bool by_rows = !l_.tiled && l_.compression != COMPRESSION_NONE && segment_bytes > kScanlineStripBytes;
+        if (overflow || (segment_bytes > limit_ && !by_rows))
             f_.fail("a " + std::string(l_.tiled ? "row of tiles" : "strip") + " of page " + std::to_string(page) +
                     " would need " + std::to_string(segment_bytes) + " bytes, more than this file can hold");
-        if (l_.tiled)
+        if (l_.tiled) {
             tiles_ = plane_tiles(f_, l_, page, limit_);
-        else
+        } else if (by_rows) {
+            // A big compressed strip (a whole plane written as one deflate or LZW strip) is decoded
+            // a row at a time: libtiff's scanline reading inflates it progressively and reads its
+            // compressed bytes in pieces, so neither the strip nor the plane is ever held.
+            // (Uncompressed single strips need nothing: libtiff presents them chopped into rows.)
+            const tmsize_t line = TIFFScanlineSize(f_.get());
+            if (line <= 0 || uint64_t(line) != row_bytes_ * (l_.separate() ? 1 : l_.spp))
+                f_.fail("page " + std::to_string(page) + ": unexpected scanline size " + std::to_string(line));
+            line_.resize(size_t(line));
+            scanlines_ = true;
+        } else {
             strips_ = plane_strips(f_, l_, page, sample, limit_);
+        }
         return true;
     }
     uint32_t width() const override { return l_.width; }
@@ -233,6 +246,7 @@ public:
             throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
                         std::to_string(l_.height) + "-row plane");
         f_.clear_messages();
+        if (scanlines_) return read_scanlines(y0, count, reinterpret_cast<unsigned char*>(out));
         const uint32_t first = y0 / segment_rows_, last = (y0 + count - 1) / segment_rows_;
         prefetch(first == cached_ ? first + 1 : first, last);
         auto* dst = reinterpret_cast<unsigned char*>(out);
@@ -254,6 +268,22 @@ public:
     }
 
 private:
+    // Strips above this size are read row by row (open()); smaller ones whole, which is faster.
+    static constexpr uint64_t kScanlineStripBytes = 64ull << 20;
+
+    // Rows in order are decoded in one pass over the strip; a row before the last one read makes
+    // libtiff start its strip again (bands are read in order, so that does not happen).
+    void read_scanlines(uint32_t y0, uint32_t count, unsigned char* dst) {
+        const size_t bpp = dtype_size(l_.dtype);
+        const bool interleaved = l_.spp > 1 && !l_.separate();
+        for (uint32_t y = y0; y < y0 + count; ++y, dst += row_bytes_) {
+            unsigned char* into = interleaved ? line_.data() : dst;
+            if (TIFFReadScanline(f_.get(), into, y, uint16_t(l_.separate() ? sample_ : 0)) < 0)
+                f_.fail("cannot decode row " + std::to_string(y) + " of page " + std::to_string(page_) +
+                        " (file truncated or corrupt; compression " + compression_name(l_.compression) + ")");
+            if (interleaved) pick_sample(line_.data(), dst, l_.width, l_.spp, sample_, bpp);
+        }
+    }
     void decode(uint32_t s, unsigned char* dst) {
         if (l_.tiled)
             decode_tile_row(f_, l_, page_, sample_, tiles_, s * segment_rows_, dst);
@@ -281,6 +311,8 @@ private:
     Strips strips_;
     std::vector<unsigned char> segment_;
     uint32_t cached_ = UINT32_MAX;
+    bool scanlines_ = false;           // read_scanlines: a big compressed strip, row by row
+    std::vector<unsigned char> line_;  // one row of interleaved samples
 };
 
 class TiffDecoder final : public PixelDecoder {

@@ -5,7 +5,8 @@ SRC="$2"
 ORACLE="$SRC/tests/oracle"
 PY=/usr/bin/python3
 WORK=$(mktemp -d /tmp/imx_it.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# KEEP_WORK=1 keeps the work folder for a look after a failure.
+trap '[ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"' EXIT
 SAMPLES="$SRC/../shared/samples"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
