@@ -256,7 +256,8 @@ public:
     FileContents contents(const source::File& file) const override {
         PngFile f(file);  // the chunks before the pixel data
         FileContents c;
-        c.runs.push_back({0, 0, 1, f.info().samples, f.rgb()});
+        const PageInfo info = f.info();
+        c.runs.push_back({0, 0, 1, info.samples, f.rgb(), info.width, info.height, info.dtype});
         return c;
     }
 

@@ -80,6 +80,11 @@ struct PageRun {
     uint32_t count = 0;    // pages in the run
     uint32_t samples = 1;  // samples per pixel of each page
     bool rgb = false;      // the file says the samples are R, G, B (and A)
+    // Each page's size and sample type, where the decoder reads them from its headers cheaply
+    // (TIFF, PNG); width 0: not given. create checks them against the plate's plane geometry.
+    uint32_t width = 0, height = 0;
+    DType dtype = DType::u8;
+    bool same_geometry(const PageRun& o) const { return width == o.width && height == o.height && dtype == o.dtype; }
 };
 struct PlaneRef {
     uint32_t page = 0, sample = 0;

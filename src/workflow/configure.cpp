@@ -208,6 +208,7 @@ CatalogSummary create_experiment(const Workspace& ws, const CreateOptions& opt) 
         SourceInventory inventory;
         SourceSet src{prefix, folders.size() == 1 || moved ? folders[i].string() : opt.sources[i].string(),
                       configure_source(folders[i], readers[i], opt, inventory)};
+        refuse_mixed_geometry(src.set, inventory, folders[i]);
         auto rooted = [&](const std::string& p) { return prefix.empty() ? p : prefix + "/" + p; };
         for (auto& [path, size] : inventory.unused) unused.emplace_back(rooted(path), size);
         for (auto& pl : src.set.planes) {

@@ -305,6 +305,9 @@ SourceInventory take_inventory(ImageSet& set, const fs::path& source) {
         for (PlaneRecord* pl : planes_of[f])
             if (!pl->missing.empty() && missing_planes++ == 0) first_missing = pl->file + ": " + pl->missing;
         FileInventory& fi = inv.files[names[f]];
+        if (p.contents && std::any_of(p.contents->runs.begin(), p.contents->runs.end(),
+                                      [](const PageRun& r) { return r.width != 0; }))
+            inv.geometry[names[f]] = p.contents->runs;
         if (!p.contents) {
             fi.content = p.content;
             fi.detail = p.why;
@@ -337,6 +340,41 @@ SourceInventory take_inventory(ImageSet& set, const fs::path& source) {
         inv.unused.emplace_back(rel.generic_string(), int64_t(size));
     }
     return inv;
+}
+
+void refuse_mixed_geometry(const ImageSet& set, const SourceInventory& inventory, const fs::path& source) {
+    auto text = [](uint32_t w, uint32_t h, DType t) { return std::to_string(w) + "x" + std::to_string(h) + " " + dtype_name(t); };
+    std::map<std::string, std::string> odd;  // file -> what it holds, sorted by name
+    std::string plate_geometry;
+    for (const PlaneRecord& pl : set.planes) {
+        auto files = inventory.geometry.find(pl.file);
+        if (files == inventory.geometry.end() || !pl.missing.empty() || odd.count(pl.file)) continue;
+        FileContents held;
+        held.runs = files->second;
+        const PageRun* run = held.run_of(pl.page);
+        if (!run || run->width == 0) continue;
+        uint32_t w = set.width, h = set.height;
+        std::optional<DType> t = set.dtype;
+        for (const PlateInfo& plate : set.plates)
+            if (plate.name == pl.plate && plate.own_geometry()) {
+                w = plate.width, h = plate.height, t = plate.dtype;
+                break;
+            }
+        if (!t || (run->width == w && run->height == h && run->dtype == *t)) continue;
+        odd[pl.file] = text(run->width, run->height, run->dtype);
+        if (plate_geometry.empty()) plate_geometry = "plate " + pl.plate + ": " + text(w, h, *t);
+    }
+    if (odd.empty()) return;
+    std::string list;
+    size_t shown = 0;
+    for (const auto& [file, what] : odd)
+        if (shown++ < 5) list += (list.empty() ? "" : ", ") + file + " (" + what + ")";
+    if (odd.size() > 5) list += " and " + std::to_string(odd.size() - 5) + " more";
+    throw input_error(source.string(), plural(odd.size(), "image file holds", "image files hold") +
+                                           " planes of another size or pixel type than the rest of their plate (" +
+                                           plate_geometry + "): " + list +
+                                           "; a plate stores one plane size and type: convert such files separately "
+                                           "(a source folder of their own, or a --pattern that leaves them out)");
 }
 
 void place_projections(ImageSet& set, const fs::path& source, bool skip) {

@@ -26,7 +26,13 @@ struct SourceInventory {
     // Image files in the source folder that no plane reads (thumbnails, shading images, skipped
     // projections, files a pattern did not match): relative path and size.
     std::vector<std::pair<std::string, int64_t>> unused;
+    // The page runs of files whose decoder gives each page's size and type (TIFF, PNG), by path.
+    std::map<std::string, std::vector<PageRun>> geometry;
 };
+
+// Refuses (Error, input, naming the files) planes whose page has another size or pixel type than
+// their plate's planes: a plate stores one plane geometry, and its run jobs would fail them.
+void refuse_mixed_geometry(const ImageSet& set, const SourceInventory& inventory, const std::filesystem::path& source);
 
 // Reads the contents of every file the planes name (in parallel, headers only), makes each sample
 // of multi-sample pages a channel of its own unless the reader did (ImageSet::maps_samples), marks

@@ -218,6 +218,35 @@ TEST(Inventory, OneChannelWithFilesOfDifferentSampleCountsIsRefused) {
     EXPECT_NE(e.find("--pattern"), std::string::npos) << e;
 }
 
+TEST(Inventory, PlanesOfAnotherSizeThanTheirPlateAreRefused) {
+    const fs::path d = test::fresh_dir("inv_geometry");
+    write_tiff_pages(d / "a.tif", {1, 1});
+    write_tiff_pages(d / "b.tif", {1}, false, 7, 4);
+    ImageSet set = one_channel_set();
+    set.planes = {plane("a.tif", 0, 0), plane("a.tif", 0, 1, 1), plane("b.tif", 0, 2)};
+    set.width = 6, set.height = 4, set.dtype = DType::u16;
+    const SourceInventory inv = take_inventory(set, d);
+    ASSERT_EQ(inv.geometry.at("a.tif").size(), 1u);  // both pages in one run: one geometry
+    EXPECT_EQ(inv.geometry.at("a.tif")[0].width, 6u);
+    EXPECT_EQ(inv.geometry.at("b.tif")[0].width, 7u);
+    const std::string e = error_of([&] { refuse_mixed_geometry(set, inv, d); });
+    EXPECT_NE(e.find("1 image file holds planes of another size or pixel type than the rest of their plate "
+                     "(plate P: 6x4 uint16): b.tif (7x4 uint16)"), std::string::npos) << e;
+    // Of another type: the same refusal.
+    set.dtype = DType::u8;
+    EXPECT_NE(error_of([&] { refuse_mixed_geometry(set, inv, d); }).find("a.tif (6x4 uint16), b.tif"), std::string::npos);
+    // A plate with a geometry of its own is checked against that one.
+    set.dtype = DType::u16;
+    set.planes.pop_back();
+    set.plates[0].width = 7, set.plates[0].height = 4, set.plates[0].dtype = DType::u16;
+    set.planes.push_back(plane("b.tif", 0, 2));
+    EXPECT_NE(error_of([&] { refuse_mixed_geometry(set, inv, d); }).find("(plate P: 7x4 uint16): a.tif"), std::string::npos);
+    // Files that agree with their plate pass; a plane recorded as missing is not looked at.
+    set.plates[0].width = 0;
+    set.planes.back().missing = "page 0 does not exist";
+    EXPECT_NO_THROW(refuse_mixed_geometry(set, inv, d));
+}
+
 TEST(Inventory, PagesAndSamplesNoPlaneReadsMakeAFileIncomplete) {
     const fs::path d = test::fresh_dir("inv_partial");
     write_tiff_pages(d / "stack.tif", {1, 1, 1, 1, 1, 1});

@@ -151,10 +151,21 @@ FileContents contents(const source::File& file) {
         if (!TIFFGetField(f.get(), TIFFTAG_PHOTOMETRIC, &photometric)) photometric = PHOTOMETRIC_MINISBLACK;
         if (spp == 0) f.fail("0 samples per pixel in page " + std::to_string(page));
         const bool rgb = photometric == PHOTOMETRIC_RGB || photometric == PHOTOMETRIC_YCBCR;
-        if (!c.runs.empty() && c.runs.back().samples == spp && c.runs.back().rgb == rgb)
+        PageRun run{0, page, 1, spp, rgb};
+        uint16_t bps = 0, format = SAMPLEFORMAT_UINT;
+        TIFFGetFieldDefaulted(f.get(), TIFFTAG_BITSPERSAMPLE, &bps);
+        TIFFGetFieldDefaulted(f.get(), TIFFTAG_SAMPLEFORMAT, &format);
+        // A page we cannot decode keeps width 0: its planes fail in the run job with the reason.
+        if (auto dt = sample_dtype(bps, format); dt && TIFFGetField(f.get(), TIFFTAG_IMAGEWIDTH, &run.width) &&
+                                                  TIFFGetField(f.get(), TIFFTAG_IMAGELENGTH, &run.height)) {
+            run.dtype = *dt;
+        } else {
+            run.width = run.height = 0;
+        }
+        if (!c.runs.empty() && c.runs.back().samples == spp && c.runs.back().rgb == rgb && c.runs.back().same_geometry(run))
             ++c.runs.back().count;
         else
-            c.runs.push_back({0, page, 1, spp, rgb});
+            c.runs.push_back(run);
         if (TIFFLastDirectory(f.get())) break;
     }
     f.set_page_count(ifds);
@@ -167,7 +178,7 @@ FileContents contents(const source::File& file) {
     if (planes > ifds) {
         const PageRun& first = c.runs.front();
         if (c.runs.size() == 1 && first.count == ifds) c.runs.front().count = planes;
-        else c.runs.push_back({0, ifds, planes - ifds, first.samples, first.rgb});
+        else c.runs.push_back({0, ifds, planes - ifds, first.samples, first.rgb, first.width, first.height, first.dtype});
     }
     return c;
 }

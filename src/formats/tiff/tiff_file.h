@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -97,6 +98,18 @@ struct Layout {
     DType dtype = DType::u8;
     bool separate() const { return planar == PLANARCONFIG_SEPARATE && spp > 1; }
 };
+
+// The pixel type of samples of `bps` bits in SampleFormat `format`; nullopt when we do not read it.
+inline std::optional<DType> sample_dtype(uint16_t bps, uint16_t format) {
+    if (bps != 8 && bps != 16 && bps != 32) return std::nullopt;
+    switch (format) {
+        case SAMPLEFORMAT_UINT:
+        case SAMPLEFORMAT_VOID: return bps == 8 ? DType::u8 : bps == 16 ? DType::u16 : DType::u32;
+        case SAMPLEFORMAT_INT: return bps == 8 ? DType::i8 : bps == 16 ? DType::i16 : DType::i32;
+        case SAMPLEFORMAT_IEEEFP: return bps == 32 ? std::optional(DType::f32) : std::nullopt;
+        default: return std::nullopt;
+    }
+}
 
 class TiffFile {
 public:
@@ -237,23 +250,12 @@ public:
         if (l.bps != 8 && l.bps != 16 && l.bps != 32)
             fail("unsupported bit depth: " + std::to_string(l.bps) +
                  " bits per sample" + where() + " (imextract reads 8, 16 and 32-bit samples)");
-        switch (l.format) {
-            case SAMPLEFORMAT_UINT:
-            case SAMPLEFORMAT_VOID:
-                l.dtype = l.bps == 8 ? DType::u8 : l.bps == 16 ? DType::u16 : DType::u32;
-                break;
-            case SAMPLEFORMAT_INT:
-                l.dtype = l.bps == 8 ? DType::i8 : l.bps == 16 ? DType::i16 : DType::i32;
-                break;
-            case SAMPLEFORMAT_IEEEFP:
-                if (l.bps != 32)
-                    fail("unsupported bit depth: " + std::to_string(l.bps) + "-bit floating point" + where() +
-                         " (only 32-bit float is supported)");
-                l.dtype = DType::f32;
-                break;
-            default:
-                fail("unsupported sample format " + std::to_string(l.format) + where() + " (complex numbers?)");
-        }
+        if (auto dt = sample_dtype(l.bps, l.format)) l.dtype = *dt;
+        else if (l.format == SAMPLEFORMAT_IEEEFP)
+            fail("unsupported bit depth: " + std::to_string(l.bps) + "-bit floating point" + where() +
+                 " (only 32-bit float is supported)");
+        else
+            fail("unsupported sample format " + std::to_string(l.format) + where() + " (complex numbers?)");
         l.tiled = TIFFIsTiled(t) != 0;
         if (l.tiled) {
             if (!TIFFGetField(t, TIFFTAG_TILEWIDTH, &l.tile_w) || !TIFFGetField(t, TIFFTAG_TILELENGTH, &l.tile_h) ||
