@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <thread>
 
 #include "core/checksum.h"
@@ -16,6 +17,7 @@
 #include "storage/store.h"
 #include "formats/reader.h"
 #include "render/pixel_ops.h"
+#include "workflow/banded_store.h"
 #include "workflow/jobs.h"
 #include "workflow/workflow.h"
 #include "zarr/pyramid.h"
@@ -48,6 +50,57 @@ std::vector<StoredPlane> load_stored(Catalog& cat, bool with_sources) {
     return stored;
 }
 
+// The checksum of the plane at `level` read back one row of chunks at a time: planes that the
+// run job stored band by band are verified so too, so that collect's memory does not grow with
+// the plane (a 100000 x 100000 plane read whole needs 20 GB).
+std::string level_checksum_in_bands(const NgffPlate& plate, const StoredPlane& s, int level, Plane& band,
+                                    std::atomic<uint64_t>& bytes) {
+    const PlateLayout& L = plate.layout();
+    const auto [w, h] = level_size(L.width, L.height, level);
+    const uint32_t rows = L.chunk_shape(level)[0];
+    PixelChecksum sum;
+    for (uint32_t y = 0; y < h; y += rows) {
+        const uint32_t n = std::min(rows, h - y);
+        plate.read_region_into(band, s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, level, {y, 0, n, w});
+        sum.update(band.data.data(), band.byte_size());
+        bytes += band.byte_size();
+    }
+    return sum.hex();
+}
+
+// The checksum of the plane the sources give (their maximum for a projection) read band by band,
+// or nullopt when a source cannot be read so (the caller then reads them whole).
+std::optional<std::string> source_checksum_in_bands(const StoredPlane& s, const PlateLayout& L, const fs::path& source) {
+    std::vector<std::unique_ptr<source::File>> files;
+    std::vector<std::unique_ptr<PlaneRows>> rows;
+    for (size_t k = 0; k < s.sources.size(); ++k) {
+        if (k == 0 || s.sources[k].file != s.sources[k - 1].file)
+            files.push_back(source::open(resolve_inside(source, s.sources[k].file)));
+        auto r = decoder_for(*files.back()).open_rows(*files.back(), s.sources[k].at);
+        if (!r) return std::nullopt;
+        if (r->width() != L.width || r->height() != L.height || r->dtype() != L.dtype)
+            return "the source is " + std::to_string(r->width()) + "x" + std::to_string(r->height()) + " " +
+                   dtype_name(r->dtype());  // differs from every checksum
+        rows.push_back(std::move(r));
+    }
+    const uint32_t band_rows = L.chunk_shape(0)[0];
+    const size_t row_bytes = size_t(L.width) * dtype_size(L.dtype);
+    std::vector<std::byte> band, other;
+    PixelChecksum sum;
+    for (uint32_t y = 0; y < L.height; y += band_rows) {
+        const uint32_t n = std::min(band_rows, L.height - y);
+        band.resize(n * row_bytes);
+        rows[0]->read(y, n, band.data());
+        for (size_t k = 1; k < rows.size(); ++k) {
+            other.resize(band.size());
+            rows[k]->read(y, n, other.data());
+            max_project_pixels(L.dtype, band.data(), other.data(), size_t(n) * L.width);
+        }
+        sum.update(band.data(), band.size());
+    }
+    return sum.hex();
+}
+
 // Reads every stored plane back and checks it against the checksum recorded when it was
 // extracted; with `source`, also re-reads the microscope files (max over z for projections).
 void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, std::unique_ptr<NgffPlate>>& plates,
@@ -68,9 +121,20 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 continue;
             }
             try {
-                plates.at(s.store_path)->read_plane_into(p, s.row, s.col, s.site, s.tpoint, s.channel, s.zplane);
-                bytes += p.byte_size();
-                std::string sum = pixel_checksum(p.data.data(), p.byte_size());
+                const NgffPlate& plate = *plates.at(s.store_path);
+                const size_t levels = size_t(plate.layout().levels);
+                const bool recorded = s.level_checksums.size() == levels - 1;
+                // Band by band where the run job stored so and recorded every level's checksum
+                // (older plates' levels are compared with the pyramid computed again, from the whole plane).
+                const bool banded = recorded && stores_in_bands(plate.layout());
+                std::string sum;
+                if (banded) {
+                    sum = level_checksum_in_bands(plate, s, 0, p, bytes);
+                } else {
+                    plate.read_plane_into(p, s.row, s.col, s.site, s.tpoint, s.channel, s.zplane);
+                    bytes += p.byte_size();
+                    sum = pixel_checksum(p.data.data(), p.byte_size());
+                }
                 if (sum != s.checksum) {
                     s.problem = "stored pixels do not match the checksum recorded when extracting (" + sum +
                                 " != " + s.checksum + ")";
@@ -79,17 +143,17 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 // Lower resolution levels must be the pyramid of this plane: each level's pixels
                 // against the checksum the run job recorded when it computed the pyramid, or, for
                 // planes stored before level checksums existed, the pyramid computed again.
-                const NgffPlate& plate = *plates.at(s.store_path);
-                const size_t levels = size_t(plate.layout().levels);
-                const bool recorded = s.level_checksums.size() == levels - 1;
                 if (down.size() < levels) down.resize(levels), stored_level.resize(levels);
                 for (size_t level = 1; level < levels; ++level) {
-                    plate.read_plane_into(stored_level[level], s.row, s.col, s.site, s.tpoint, s.channel, s.zplane,
-                                          int(level));
-                    bytes += stored_level[level].byte_size();
+                    if (!banded) {
+                        plate.read_plane_into(stored_level[level], s.row, s.col, s.site, s.tpoint, s.channel,
+                                              s.zplane, int(level));
+                        bytes += stored_level[level].byte_size();
+                    }
                     if (recorded) {
                         const std::string level_sum =
-                            pixel_checksum(stored_level[level].data.data(), stored_level[level].byte_size());
+                            banded ? level_checksum_in_bands(plate, s, int(level), p, bytes)
+                                   : pixel_checksum(stored_level[level].data.data(), stored_level[level].byte_size());
                         if (level_sum != s.level_checksums[level - 1])
                             throw Error(plate.chunk_key(s.row, s.col, s.site, s.tpoint, s.channel, s.zplane, int(level)) +
                                             ": stored pixels of resolution level " + std::to_string(level) +
@@ -110,15 +174,19 @@ void check_stored(std::vector<StoredPlane>& stored, const std::map<std::string, 
                 bool all_present = !s.sources.empty();
                 for (auto& in : s.sources) all_present = all_present && in.file_state == "present";
                 if (!source || !all_present) continue;
-                std::unique_ptr<source::File> file;
-                for (size_t k = 0; k < s.sources.size(); ++k) {
-                    if (k == 0 || s.sources[k].file != s.sources[k - 1].file)
-                        file = source::open(resolve_inside(*source, s.sources[k].file));
-                    read_plane(*file, s.sources[k].at, k == 0 ? acc : src);
-                    if (k > 0) max_project_into(acc, src);
+                std::optional<std::string> in_bands;
+                if (banded) in_bands = source_checksum_in_bands(s, plate.layout(), *source);
+                if (!in_bands) {
+                    std::unique_ptr<source::File> file;
+                    for (size_t k = 0; k < s.sources.size(); ++k) {
+                        if (k == 0 || s.sources[k].file != s.sources[k - 1].file)
+                            file = source::open(resolve_inside(*source, s.sources[k].file));
+                        read_plane(*file, s.sources[k].at, k == 0 ? acc : src);
+                        if (k > 0) max_project_into(acc, src);
+                    }
                 }
                 s.source_compared = true;
-                std::string src_sum = pixel_checksum(acc.data.data(), acc.byte_size());
+                std::string src_sum = in_bands ? *in_bands : pixel_checksum(acc.data.data(), acc.byte_size());
                 if (src_sum != s.checksum) {
                     s.ok = false;
                     s.problem = "the source file " + s.sources[0].file + " no longer matches the stored plane (" +

@@ -81,6 +81,27 @@ check(glob.glob(f"{w}/mip_exp/*.zarr")[0], "B01", mip, (128, 128))
 print("zarr-python: every level of the banded planes equals tifffile's pixels and their numpy pyramid")
 PYEOF
 
+# Verified band by band too (collect and verify read such planes a row of chunks at a time): a
+# flipped byte in a chunk of level 0 and in one of level 2 is caught, and with --sources a source
+# file changed after extraction.
+EXP="$WORK/banded"
+plate=$(ls -d "$EXP"/*.zarr)
+expect_exit 0 "$IMX" "$EXP" verify --sources
+expect_output "2 compared with their source files"
+for chunk in "$plate/A/01/0/0/0/0/0/5/3" "$plate/A/02/0/2/0/0/0/1/1"; do
+    [ -f "$chunk" ] || fail "no chunk at $chunk"
+    cp "$chunk" "$WORK/chunk.bak"
+    $PY -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2] ^= 0x40; open(p,'wb').write(b)" "$chunk"
+    expect_exit 5 "$IMX" "$EXP" verify
+    expect_output "1 of 2 stored plane"
+    cp "$WORK/chunk.bak" "$chunk"
+done
+expect_exit 0 "$IMX" "$EXP" verify
+$PY -c "import sys, tifffile; a=tifffile.imread(sys.argv[1]); a[1000, 700] ^= 1; tifffile.imwrite(sys.argv[1], a, tile=(112, 80), bigtiff=True)" "$WORK/src/A01_tiled.tif"
+expect_exit 0 "$IMX" "$EXP" verify
+expect_exit 5 "$IMX" "$EXP" verify --sources
+expect_output "A01_tiled.tif no longer matches the stored plane"
+
 # Truncated after create: the plane fails naming the file, and none of its chunks stay.
 expect_exit 0 "$IMX" "$WORK/cut" create --source "$WORK/src" --format files --pattern "$pattern" --chunk 128,192
 expect_exit 0 "$IMX" "$WORK/cut" init
