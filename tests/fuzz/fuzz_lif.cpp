@@ -1,12 +1,15 @@
 // Fuzz entry point for the LIF reader: the bytes become a .lif file in a folder of its own,
-// the layout reader configures the folder, and every plane it lists (at most 64) is decoded.
+// the layout reader configures the folder, and every plane it lists (at most 64) is decoded, whole
+// and band by band.
 // Input errors are expected; crashes, hangs and unbounded allocations are not.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "core/types.h"
 #include "formats/reader.h"
@@ -40,7 +43,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (auto& p : set.planes) {
             if (n++ == 64) break;
             imx::Plane plane;
-            imx::read_plane(*imx::source::open(sub / p.file), {0, p.page, p.sample}, plane);
+            try {
+                imx::read_plane(*imx::source::open(sub / p.file), {0, p.page, p.sample}, plane);
+            } catch (const imx::Error&) {
+            }
+            // The same plane band by band: bands of 5 rows (at most 64 MB a band) over the first
+            // 1000 rows, then the last band.
+            const auto handle = imx::source::open(sub / p.file);
+            if (auto rows = imx::decoder_for(*handle).open_rows(*handle, {0, p.page, p.sample})) {
+                const size_t row_bytes = size_t(rows->width()) * imx::dtype_size(rows->dtype());
+                const uint32_t h = rows->height();
+                std::vector<std::byte> band;
+                for (uint32_t y = 0; y < h && row_bytes * 5 <= (64u << 20); y = y < 1000 ? y + 5 : h) {
+                    const uint32_t at = y < 1000 ? y : h - std::min<uint32_t>(5, h);
+                    const uint32_t n = std::min<uint32_t>(5, h - at);
+                    band.resize(row_bytes * n);
+                    rows->read(at, n, band.data());
+                }
+            }
         }
     } catch (const imx::Error&) {
     }

@@ -2,7 +2,9 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <optional>
+#include <vector>
 
 #include "formats/builtin.h"
 #include "formats/container_util.h"
@@ -16,6 +18,85 @@ namespace {
 using namespace lif;
 
 // ---- pixel decoder -----------------------------------------------------------------------------
+
+// Offset of plane `page`'s first pixel in its image's memory block. Offsets were checked against
+// the block size when the structure was parsed.
+uint64_t plane_base(const LifImage& im, uint32_t page) {
+    const PlaneCoords c = coords_of(im, page - im.first_plane);
+    uint64_t base = im.channels[c.channel].bytes_inc;
+    if (!im.z.empty()) base += c.z * im.z[0].bytes_inc;
+    if (!im.t.empty()) base += c.t * im.t[0].bytes_inc;
+    if (!im.tiles.empty()) base += c.tile * im.tiles[0].bytes_inc;
+    return base;
+}
+
+// A plane read band by band straight from its memory block (PixelDecoder::open_rows). Pixel (x, y)
+// is at base + x * x.bytes_inc + y * y.bytes_inc, whatever order the dimensions have. A band is read
+// as rectangles of the plane, each with one read of the bytes it spans (at most kBandRead, or one
+// row or column when that alone spans more): whole rows, a few at a time, when x steps less than y
+// (the usual order, also with channels or other dimensions interleaved), else all the band's rows
+// of a few columns at a time (y innermost). No bound on the plane's size: the parser checked that
+// every plane lies inside its block and the block inside the file.
+class LifRows final : public PlaneRows {
+public:
+    static constexpr uint64_t kBandRead = uint64_t(8) << 20;
+
+    LifRows(const source::File& file, const LifImage& im, uint32_t page, std::shared_ptr<const LifStructure> s)
+        : f_(file), s_(std::move(s)), im_(im), base_(im.data_offset + plane_base(im, page)) {
+        if (f_.size() < im.data_offset + im.data_size)
+            f_.fail(im.data_offset, "image '" + im.name + "': the file shrank since it was read (" +
+                                        std::to_string(f_.size()) + " bytes)");
+    }
+    uint32_t width() const override { return im_.width; }
+    uint32_t height() const override { return im_.height; }
+    DType dtype() const override { return im_.dtype; }
+
+    void read(uint32_t y0, uint32_t count, std::byte* out) override {
+        if (count == 0 || y0 >= im_.height || count > im_.height - y0)
+            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
+                        std::to_string(im_.height) + "-row plane");
+        const uint64_t bps = im_.bytes_per_sample, xi = im_.x.bytes_inc, yi = im_.y.bytes_inc;
+        const uint32_t w = im_.width;
+        auto* dst = reinterpret_cast<unsigned char*>(out);
+        if (xi == bps && yi == bps * w) {  // rows back to back: the band with one read
+            f_.read_at(base_ + y0 * yi, dst, size_t(count) * w * bps, "plane rows");
+            return;
+        }
+        if (xi <= yi) {
+            const uint32_t group = uint32_t(std::clamp<uint64_t>(kBandRead / std::max<uint64_t>(yi, 1), 1, count));
+            for (uint32_t y = y0; y < y0 + count; y += group)
+                rect(y, std::min(group, y0 + count - y), 0, w, dst + size_t(y - y0) * w * bps);
+        } else {
+            const uint32_t group = uint32_t(std::clamp<uint64_t>(kBandRead / xi, 1, w));
+            for (uint32_t x = 0; x < w; x += group) rect(y0, count, x, std::min(group, w - x), dst + x * bps);
+        }
+    }
+
+private:
+    // Rows y .. y + rows - 1, columns x .. x + cols - 1 of the plane into `dst` (rows of the
+    // plane's width) with one read of the bytes they span.
+    void rect(uint32_t y, uint32_t rows, uint32_t x, uint32_t cols, unsigned char* dst) {
+        const uint64_t bps = im_.bytes_per_sample, xi = im_.x.bytes_inc, yi = im_.y.bytes_inc;
+        const uint64_t span = (rows - 1) * yi + (cols - 1) * xi + bps;
+        scratch_.resize(size_t(span));
+        f_.read_at(base_ + y * yi + x * xi, scratch_.data(), size_t(span), "plane");
+        const size_t out_row = size_t(im_.width) * bps;
+        for (uint32_t r = 0; r < rows; ++r) {
+            const unsigned char* src = scratch_.data() + r * yi;
+            unsigned char* d = dst + r * out_row;
+            if (xi == bps)
+                std::memcpy(d, src, cols * bps);
+            else
+                for (uint32_t c = 0; c < cols; ++c) std::memcpy(d + c * bps, src + c * xi, bps);
+        }
+    }
+
+    RandomAccessFile f_;
+    std::shared_ptr<const LifStructure> s_;  // keeps im_ alive
+    const LifImage& im_;
+    uint64_t base_;
+    std::vector<unsigned char> scratch_;
+};
 
 class LifDecoder final : public PixelDecoder {
 public:
@@ -41,14 +122,10 @@ public:
         auto s = structure_of(file);
         const LifImage& im = image_of(file, *s, page);
         if (sample != 0) throw input_error(file.path(), "LIF planes have one sample; sample " + std::to_string(sample) + " asked");
-        const PlaneCoords c = coords_of(im, page - im.first_plane);
-        // Offsets were checked against the block size when the structure was parsed.
-        uint64_t base = im.channels[c.channel].bytes_inc;
-        if (!im.z.empty()) base += c.z * im.z[0].bytes_inc;
-        if (!im.t.empty()) base += c.t * im.t[0].bytes_inc;
-        if (!im.tiles.empty()) base += c.tile * im.tiles[0].bytes_inc;
+        const uint64_t base = plane_base(im, page);
         const uint64_t bps = im.bytes_per_sample;
         const uint64_t span = (im.width - 1) * im.x.bytes_inc + (im.height - 1) * im.y.bytes_inc + bps;
+        // Only here, where the plane is held whole: open_rows reads planes of any size.
         if (span > kMaxPlaneBytes) throw input_error(file.path(), "image '" + im.name + "': a plane spans more than 4 GiB");
         RandomAccessFile f(file);
         if (f.size() < im.data_offset + im.data_size)
@@ -64,6 +141,14 @@ public:
                 for (uint32_t x = 0; x < im.width; ++x)
                     std::memcpy(dst + (size_t(y) * im.width + x) * bps, src + y * im.y.bytes_inc + x * im.x.bytes_inc, bps);
         }
+    }
+    // Every plane band by band (LifRows), mosaic tiles too: each tile is a plane of its own.
+    std::unique_ptr<PlaneRows> open_rows(const source::File& file, const PlaneAddress& at) const override {
+        auto s = structure_of(file);
+        const LifImage& im = image_of(file, *s, at.page);
+        if (at.sample != 0)
+            throw input_error(file.path(), "LIF planes have one sample; sample " + std::to_string(at.sample) + " asked");
+        return std::make_unique<LifRows>(file, im, at.page, s);
     }
 };
 

@@ -33,7 +33,8 @@ using container::RandomAccessFile;
 
 constexpr uint32_t kLifMagic = 0x70;
 constexpr unsigned char kLifSeparator = 0x2A;
-// One decoded plane is held in memory: the limit TIFF and PNG planes have too.
+// A plane read whole is held in memory: the limit TIFF and PNG planes have too. Planes read band
+// by band (open_rows) have no such bound.
 constexpr uint64_t kMaxPlaneBytes = 4ull << 30;
 
 struct Dim {

@@ -3,7 +3,10 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstring>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "formats/builtin.h"
 #include "formats/container_util.h"
@@ -31,6 +34,173 @@ bool is_nd2_name(const fs::path& p) {
 }
 
 // ---- pixel decoder ------------------------------------------------------------------------------
+
+// A zlib frame inflated front to back: bytes [pos, pos + n) of the frame on request, reading the
+// packed stream from the file a piece at a time, so that only a band of the frame is ever held.
+// Bands come in order; a request behind the current position starts the stream again.
+class FrameInflater {
+public:
+    FrameInflater(const RandomAccessFile& f, const ChunkData& d, std::string name, uint64_t needed)
+        : f_(f), d_(d), name_(std::move(name)), needed_(needed) {}
+    ~FrameInflater() { end(); }
+    FrameInflater(const FrameInflater&) = delete;
+    FrameInflater& operator=(const FrameInflater&) = delete;
+
+    // Copies bytes [pos, pos + n) of the inflated frame to `dst` (nullptr: skips them).
+    void read(uint64_t pos, uint64_t n, unsigned char* dst) {
+        if (pos < out_pos_ || !live_) restart();
+        while (out_pos_ < pos) {  // the rows before (or the padding between) the wanted ones
+            if (discard_.empty()) discard_.resize(1u << 16);
+            produce(std::min<uint64_t>(pos - out_pos_, discard_.size()), discard_.data());
+        }
+        for (uint64_t done = 0; done < n;) {
+            const uint64_t piece = std::min<uint64_t>(n - done, 1u << 30);
+            produce(piece, dst + done);
+            done += piece;
+        }
+    }
+
+private:
+    static constexpr size_t kPiece = size_t(1) << 20;  // packed bytes read from the file at a time
+
+    void end() {
+        if (live_) inflateEnd(&z_);
+        live_ = false;
+    }
+    void restart() {
+        end();
+        z_ = z_stream{};
+        if (inflateInit(&z_) != Z_OK) throw Error("zlib: cannot initialise");
+        live_ = true;
+        in_pos_ = 0;
+        out_pos_ = 0;
+        finished_ = false;
+    }
+    // The next `n` (< 2^32) bytes of the frame into `dst`.
+    void produce(uint64_t n, unsigned char* dst) {
+        const uint64_t packed_bytes = d_.length - 8;
+        z_.next_out = dst;
+        z_.avail_out = uInt(n);
+        while (z_.avail_out > 0) {
+            if (finished_) break;
+            if (z_.avail_in == 0 && in_pos_ < packed_bytes) {
+                const size_t len = size_t(std::min<uint64_t>(kPiece, packed_bytes - in_pos_));
+                in_.resize(len);
+                f_.read_at(d_.offset + 8 + in_pos_, in_.data(), len, "compressed frame");
+                in_pos_ += len;
+                z_.next_in = in_.data();
+                z_.avail_in = uInt(len);
+            }
+            const int rc = inflate(&z_, Z_NO_FLUSH);
+            if (rc == Z_STREAM_END) {
+                finished_ = true;
+            } else if (rc == Z_BUF_ERROR && z_.avail_in == 0 && in_pos_ >= packed_bytes) {
+                break;  // the packed data ended early
+            } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                const std::string msg = z_.msg ? z_.msg : "error " + std::to_string(rc);
+                end();
+                f_.fail(d_.offset + 8, name_ + ": zlib data is corrupt (" + msg + ")");
+            }
+        }
+        const uint64_t got = n - z_.avail_out;
+        out_pos_ += got;
+        if (got < n) {
+            end();
+            f_.fail(d_.offset + 8, name_ + ": zlib stream ends after " + std::to_string(out_pos_) + " of the " +
+                                       std::to_string(needed_) + " bytes of a frame (truncated?)");
+        }
+    }
+
+    RandomAccessFile f_;
+    ChunkData d_;
+    std::string name_;
+    uint64_t needed_;
+    z_stream z_{};
+    bool live_ = false, finished_ = false;
+    uint64_t in_pos_ = 0, out_pos_ = 0;
+    std::vector<unsigned char> in_, discard_;
+};
+
+// A chunked (version 3) frame's component read band by band (PixelDecoder::open_rows). A raw frame:
+// only the bytes of the band's rows are read from the file (at most kBandRead bytes at a time, the
+// rows' padding and the other components skipped when picking ours out). A zlib frame: inflated
+// front to back with the bands (FrameInflater), never whole. No bound on the frame's size beyond
+// the file's: a raw frame must lie inside its chunk, a zlib frame come from it at zlib's ratio.
+class Nd2Rows final : public PlaneRows {
+public:
+    static constexpr uint64_t kBandRead = uint64_t(8) << 20;
+
+    Nd2Rows(const source::File& file, std::shared_ptr<const nd2::Structure> s, uint32_t page, uint32_t sample)
+        : f_(file), s_(std::move(s)), sample_(sample) {
+        const nd2::Structure& st = *s_;
+        const std::string chunk_name = "ImageDataSeq|" + std::to_string(page) + "!";
+        d_ = nd2::chunk_at(f_, st.frames[page], chunk_name);
+        if (d_.length < 8) f_.fail(st.frames[page], chunk_name + " is too short to hold a frame");
+        row_bytes_ = uint64_t(st.width) * st.components * st.bytes_per_sample;
+        needed_ = uint64_t(st.width_bytes) * (st.height - 1) + row_bytes_;
+        if (st.zlib) {
+            const uint64_t packed_bytes = d_.length - 8;
+            if (packed_bytes < needed_ / nd2::kZlibMaxRatio + (needed_ % nd2::kZlibMaxRatio != 0))
+                f_.fail(d_.offset + 8, chunk_name + ": a frame of " + std::to_string(needed_) + " bytes cannot come from " +
+                                           std::to_string(packed_bytes) + " bytes of zlib data (zlib packs at most 1032:1)");
+            inflater_ = std::make_unique<FrameInflater>(f_, d_, chunk_name, needed_);
+        } else if (d_.length - 8 < needed_) {
+            f_.fail(st.frames[page], chunk_name + " holds " + std::to_string(d_.length - 8) +
+                                         " pixel bytes, fewer than the " + std::to_string(needed_) + " a " +
+                                         std::to_string(st.width) + "x" + std::to_string(st.height) + " frame needs");
+        }
+    }
+    uint32_t width() const override { return s_->width; }
+    uint32_t height() const override { return s_->height; }
+    DType dtype() const override { return s_->dtype; }
+
+    void read(uint32_t y0, uint32_t count, std::byte* out) override {
+        const nd2::Structure& s = *s_;
+        if (count == 0 || y0 >= s.height || count > s.height - y0)
+            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
+                        std::to_string(s.height) + "-row frame");
+        const size_t bps = s.bytes_per_sample, step = size_t(s.components) * bps;
+        const size_t out_row = size_t(s.width) * bps;
+        auto* dst = reinterpret_cast<unsigned char*>(out);
+        // Rows a read takes: as many as fit in kBandRead, at least one.
+        const uint32_t group = uint32_t(std::clamp<uint64_t>(kBandRead / s.width_bytes, 1, count));
+        for (uint32_t y = y0; y < y0 + count;) {
+            const uint32_t n = std::min(group, y0 + count - y);
+            const uint64_t at = uint64_t(y) * s.width_bytes, len = uint64_t(n - 1) * s.width_bytes + row_bytes_;
+            unsigned char* rows = dst + size_t(y - y0) * out_row;
+            // One component without padding: the rows straight into the band.
+            const bool direct = s.components == 1 && s.width_bytes == row_bytes_;
+            unsigned char* into = rows;
+            if (!direct) {
+                scratch_.resize(size_t(len));
+                into = scratch_.data();
+            }
+            if (inflater_)
+                inflater_->read(at, len, into);
+            else
+                f_.read_at(d_.offset + 8 + at, into, size_t(len), "frame rows");
+            if (!direct)
+                for (uint32_t r = 0; r < n; ++r) {
+                    const unsigned char* src = scratch_.data() + size_t(r) * s.width_bytes + sample_ * bps;
+                    unsigned char* row = rows + size_t(r) * out_row;
+                    if (s.components == 1)
+                        std::memcpy(row, src, out_row);
+                    else
+                        for (uint32_t x = 0; x < s.width; ++x) std::memcpy(row + x * bps, src + x * step, bps);
+                }
+            y += n;
+        }
+    }
+
+private:
+    RandomAccessFile f_;
+    std::shared_ptr<const nd2::Structure> s_;
+    uint32_t sample_;
+    ChunkData d_;
+    uint64_t row_bytes_ = 0, needed_ = 0;
+    std::unique_ptr<FrameInflater> inflater_;
+    std::vector<unsigned char> scratch_;
+};
 
 class Nd2Decoder final : public PixelDecoder {
 public:
@@ -99,6 +269,20 @@ public:
                 for (uint32_t x = 0; x < s->width; ++x) std::memcpy(row + x * bps, src + x * step, bps);
             }
         }
+    }
+
+    // Chunked frames band by band (Nd2Rows). Version 2 frames are JPEG 2000 codestreams that
+    // OpenJPEG decodes whole (into 32-bit samples per component), so they are read whole.
+    std::unique_ptr<PlaneRows> open_rows(const source::File& file, const PlaneAddress& at) const override {
+        auto s = structure_of(file);
+        check_page(file, *s, at.page);
+        if (at.sample >= s->components)
+            throw input_error(file.path(), "component " + std::to_string(at.sample) + " does not exist (frames have " +
+                                                  std::to_string(s->components) + ")");
+        if (!s->frames[at.page])
+            throw input_error(file.path(), "frame " + std::to_string(at.page) + " is not in the chunk map");
+        if (s->legacy) return nullptr;
+        return std::make_unique<Nd2Rows>(file, s, at.page, at.sample);
     }
 
 private:
