@@ -167,7 +167,6 @@ const PlaneEntry& plane_at(const std::string& file, const Index& idx, uint32_t p
     return list[n];
 }
 
-
 // Where a subblock lands in its plane: the part of it inside the plane in subblock pixels
 // [x_begin, x_end) x [y_begin, y_end), and its offset (plane = subblock + d).
 struct Placement {
@@ -240,9 +239,9 @@ void decode_plane(const source::File& file, const Index& idx, uint32_t page, uin
     if (bytes > kMaxPlaneBytes)
         throw input_error(file.path(), "the mosaic is " + std::to_string(g.width) + " x " + std::to_string(g.height) +
                                            " pixels (" + std::to_string(bytes) +
-                                           " bytes), more than a plane read whole may hold (2 GiB): store it in tiles "
-                                           "of at least " + std::to_string(4) +
-                                           " rows of chunks (create --chunk), read band by band, or use --tiles as-sites");
+                                           " bytes), more than a plane read whole may hold (2 GiB): store it in at least 4 "
+                                           "rows of chunks (create --chunk) to read it band by band, or use --tiles "
+                                           "as-sites");
     File f(file);
     bool allocated = false;
     const Copier copy(idx, g, sample);
