@@ -1,12 +1,14 @@
 // The CZI reader on arbitrary bytes: file header, subblock directory and metadata XML parsing,
 // the layout reader on a folder holding the file, and the decoding of a few planes (mosaic and
-// tile numbering). Parsers may reject input only with imx::Error; anything else is a finding.
+// tile numbering), whole and band by band. Parsers may reject input only with imx::Error; anything else is a finding.
 // Seeds: tests/fuzz/corpus/czi (written by tests/oracle/make_czi.py --corpus).
 #include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <vector>
 #include <string>
 
 #include "formats/czi/czi.h"
@@ -32,9 +34,17 @@ const fs::path& folder() {
 constexpr uint64_t kMaxFuzzPlaneBytes = 64ull << 20;
 
 void decode_some(const source::File& file, const czi::Index& idx, uint32_t flag, size_t count) {
+    auto shared = std::make_shared<const czi::Index>(idx);
     for (uint32_t p = 0; p < count && p < 4; ++p) {
         const czi::PlaneGeometry g = czi::plane_geometry(file.path(), idx, p | flag);
         if (uint64_t(g.width) * g.height * 8 > kMaxFuzzPlaneBytes) return;
+        // Band by band (as a run job reads planes of many rows of chunks), then whole.
+        try {
+            auto rows = czi::open_plane_rows(file, shared, p | flag, 0);
+            std::vector<std::byte> band(size_t(rows->width()) * 7 * dtype_size(rows->dtype()));
+            for (uint32_t y = 0; y < rows->height(); y += 7) rows->read(y, std::min(7u, rows->height() - y), band.data());
+        } catch (const Error&) {
+        }
         Plane out;
         czi::decode_plane(file, idx, p | flag, g.samples - 1, out);
     }

@@ -2,6 +2,7 @@
 # The real Zeiss CZI samples through the whole CLI (create, init, submit/collect), each in its own
 # folder (their plane sizes differ); then tests/oracle/czi_oracle.py, an independent Python reader
 # of the CZI subblocks, compares every stored plane, the channel labels and the pixel size.
+# Each sample is also stored in chunks of 32 (read band by band) and must give the same checksums.
 # First a synthetic mosaic CZI written by tests/oracle/make_czi.py (zstd0/zstd1/hi-lo tiles, two
 # scenes), stitched by default and kept as sites with --tiles as-sites.
 source "$(dirname "$0")/lib/common.bash"
@@ -54,6 +55,12 @@ print(s['S'] * s['T'] * s['C'] * s['Z'] * spp)")
     expect_exit 0 "$IMX" "$WORK/$name" submit
     expect_output "$planes of $planes plane\(s\) verified"
     $PY "$ORACLE/czi_oracle.py" check-plate "$WORK/$name/src_$name.zarr" "$f"
+    # The same planes read band by band (chunks of 32: 4 or more rows of chunks): the same pixels.
+    expect_exit 0 "$IMX" "$WORK/${name}_bands" create --source "$WORK/src_$name" --chunk 32
+    expect_exit 0 "$IMX" "$WORK/${name}_bands" init -b 1
+    expect_exit 0 "$IMX" "$WORK/${name}_bands" submit
+    grep -rq "read band by band" "$WORK/${name}_bands/jobs" || fail "$f: planes not read band by band with --chunk 32"
+    [ "$(checksums "$WORK/${name}_bands")" = "$(checksums "$WORK/$name")" ] || fail "$f: banded planes differ from whole ones"
     n=$((n + 1))
 done
 # The T/C/Z stack also through the catalog-independent route: `get` one plane as TIFF.

@@ -8,8 +8,14 @@ usage:
   czi_oracle.py check-plate PLATE FILE [--field-of-scene] [--well ROW/COL]
                                          every plane of FILE against the zarr plate (well A/01 by
                                          default, field = scene rank), plus channel names and scale
+  czi_oracle.py check-bands PLATE FILE ROWS [--well ROW/COL]
+                                         the same for Gray mosaics of any size, ROWS rows at a time:
+                                         each band composed from the tiles that cross it (drawn in
+                                         M order), compared with the plate's level 0 band; never
+                                         holds a whole plane
 """
 import json
+import mmap
 import os
 import struct
 import subprocess
@@ -36,7 +42,8 @@ def segment(data, pos, want):
 
 
 def read_czi(path):
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:  # mapped: a mosaic file may be larger than memory
+        data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     hdr = segment(data, 0, "ZISRAWFILE")
     dir_pos, meta_pos = struct.unpack_from("<qq", data, hdr + 52)
     d = segment(data, dir_pos, "ZISRAWDIRECTORY")
@@ -135,6 +142,62 @@ def planes(path):
     return out
 
 
+def check_bands(plate_path, path, rows, well="A/01"):
+    import zarr
+    store = zarr.storage.DirectoryStore(plate_path, dimension_separator="/")
+    plate = zarr.open_group(store, mode="r")
+    data, blocks, _ = read_czi(path)
+    blocks = full_res(blocks)
+    if any(PIXEL[b["ptype"]][2] != 1 for b in blocks):
+        fail("check-bands reads Gray mosaics only")
+    boxes = {}
+    for b in blocks:
+        s, (x, w, _), (y, h, _) = idx(b, "S"), b["dims"]["X"], b["dims"]["Y"]
+        bx = boxes.get(s, [x, y, x + w, y + h])
+        boxes[s] = [min(bx[0], x), min(bx[1], y), max(bx[2], x + w), max(bx[3], y + h)]
+    W = max(v[2] - v[0] for v in boxes.values())
+    H = max(v[3] - v[1] for v in boxes.values())
+    groups = {}
+    for b in sorted(blocks, key=lambda b: idx(b, "M")):  # stable: directory order among equal M
+        groups.setdefault((idx(b, "S"), idx(b, "T"), idx(b, "C"), idx(b, "Z")), []).append(b)
+    keys = list(groups)
+    S = sorted({k[0] for k in keys}); T = sorted({k[1] for k in keys})
+    C = sorted({k[2] for k in keys}); Z = sorted({k[3] for k in keys})
+    n = 0
+    for (s, t, c, z), tiles in groups.items():
+        img = plate[f"{well}/{rank(S, s)}/0"]
+        if img.shape[-2:] != (H, W):
+            fail(f"{path}: stored plane is {img.shape[-2:]}, the mosaic is {(H, W)}")
+        cache = {}
+        for y0 in range(0, H, rows):
+            y1 = min(H, y0 + rows)
+            want = None
+            for i, b in enumerate(tiles):
+                bx, by = b["dims"]["X"][0] - boxes[s][0], b["dims"]["Y"][0] - boxes[s][1]
+                bw, bh = b["dims"]["X"][1], b["dims"]["Y"][1]
+                if by >= y1 or by + bh <= y0:
+                    continue
+                if i not in cache:
+                    cache[i] = decode_block(data, b)[..., 0]
+                tile = cache[i]
+                if want is None:
+                    want = np.zeros((y1 - y0, W), tile.dtype)
+                a, e = max(y0, by), min(y1, by + bh)
+                want[a - y0:e - y0, bx:bx + bw] = tile[a - by:e - by]
+                if by + bh <= y1:
+                    del cache[i]
+            got = img[rank(T, t), rank(C, c), rank(Z, z), y0:y1, :]
+            if want is None:
+                want = np.zeros_like(got)
+            if got.dtype != want.dtype or not np.array_equal(got, want):
+                bad = np.argwhere(got != want) if got.shape == want.shape else []
+                fail(f"{path}: scene {s} t{t} c{c} z{z} rows {y0}..{y1 - 1}: {len(bad)} pixels differ"
+                     + (f", first at (y, x) = {tuple(int(v) for v in bad[0] + [y0, 0])}" if len(bad) else ""))
+            n += 1
+    print(f"czi oracle: {len(groups)} plane(s) of {os.path.basename(path)} ({W} x {H}) pixel-exact in {n} bands "
+          f"of {rows} rows")
+
+
 def metadata(xml):
     md = {"channels": [], "scale_um": {}}
     if not xml:
@@ -211,6 +274,9 @@ def main():
     elif cmd == "check-plate":
         well = sys.argv[sys.argv.index("--well") + 1] if "--well" in sys.argv else "A/01"
         check_plate(sys.argv[2], sys.argv[3], well)
+    elif cmd == "check-bands":
+        well = sys.argv[sys.argv.index("--well") + 1] if "--well" in sys.argv else "A/01"
+        check_bands(sys.argv[2], sys.argv[3], int(sys.argv[4]), well)
     else:
         fail("unknown command " + cmd)
 

@@ -3,6 +3,11 @@ struct/numpy/numcodecs only (independent of imextract's C++ code and of its test
 
 usage: make_czi.py OUT.czi
        make_czi.py --corpus DIR     a few tiny CZIs: the fuzz seed corpus (tests/fuzz/corpus/czi)
+       make_czi.py --mosaic OUT.czi NX NY TILE STEP [CHANNELS]
+                                    one scene of NX x NY Gray16 tiles of TILE x TILE pixels placed
+                                    STEP pixels apart (overlapping when STEP < TILE), written one
+                                    subblock at a time (any size, e.g. 33 33 1024 1000: 33024 x 33024,
+                                    2 GiB of pixels): see mosaic()
 Two scenes; each a 2 x 2 mosaic (M 0..3) of 24 x 16 Gray16 tiles, 2 channels, 3 z-planes; tiles
 alternate uncompressed, zstd0, zstd1 and zstd1 with hi/lo byte packing; plus a downscaled
 pyramid subblock that readers must ignore. Channel names and scaling in the metadata XML.
@@ -106,7 +111,49 @@ def corpus(folder):
         open(os.path.join(folder, name), "wb").write(build(blocks, xml))
 
 
+def mosaic_tile(m, x0, y0, tile):
+    """Pixels of the tile drawn M-th at logical (x0, y0): the low byte a function of the position
+    (a misplaced pixel shows), the high byte of M (which of two overlapping tiles was drawn on top)."""
+    y, x = np.mgrid[y0:y0 + tile, x0:x0 + tile]
+    low = (x * 7 + y * 13 + (x >> 8) * 31 + (y >> 8) * 17) & 0xFF
+    return (low | (((m * 37 + 11) & 0xFF) << 8)).astype("<u2")
+
+
+def mosaic(path, nx, ny, tile, step, channels=1):
+    """Tiles in raster order in the file, drawn in a shuffled M order (fixed seed), so the order in
+    which overlapping tiles are drawn is not the file's; every 8th subblock uncompressed, the others
+    zstd0, zstd1, zstd1 with hi/lo packing in turn. Streams to the file: memory holds one tile."""
+    order = np.random.default_rng(18).permutation(nx * ny)
+    entries = []
+    with open(path, "wb") as out:
+        out.write(segment("ZISRAWFILE", b"\0" * 512))
+        k = 0
+        for c in range(channels):
+            for ty in range(ny):
+                for tx in range(nx):
+                    m = int(order[ty * nx + tx])
+                    x0, y0 = 20 + tx * step, 40 + ty * step  # the mosaic's origin is not 0, 0
+                    kind = [5, 6, 7][k % 3] if k % 8 else 0
+                    k += 1
+                    arr = mosaic_tile(m + 1000 * c, x0, y0, tile)
+                    data = payload(arr, kind)
+                    comp = 6 if kind == 7 else kind
+                    dims = [("X", x0, tile, tile), ("Y", y0, tile, tile), ("C", c, 1, 1), ("Z", 0, 1, 1),
+                            ("T", 0, 1, 1), ("S", 0, 1, 1), ("M", m, 1, 1)]
+                    pos = out.tell()
+                    head = struct.pack("<iiq", 0, 0, len(data)) + entry(1, pos, comp, dims)
+                    out.write(segment("ZISRAWSUBBLOCK", head.ljust(256, b"\0") + data))
+                    entries.append(entry(1, pos, comp, dims))
+        dir_pos = out.tell()
+        out.write(segment("ZISRAWDIRECTORY", struct.pack("<i", len(entries)) + b"\0" * 124 + b"".join(entries)))
+        out.seek(32)
+        out.write(struct.pack("<ii", 1, 0) + b"\0" * 44 + struct.pack("<qq", dir_pos, 0))
+
+
 def main():
+    if sys.argv[1] == "--mosaic":
+        mosaic(sys.argv[2], *map(int, sys.argv[3:]))
+        return
     if sys.argv[1] == "--corpus":
         corpus(sys.argv[2])
         return

@@ -365,6 +365,76 @@ TEST_F(CziTest, ScatteredTilesAreNotStitchedIntoAHugeEmptyPlane) {
     EXPECT_EQ(read(*find(set, 0, 0, 1, 0, 0, 0)).as<uint16_t>()[0], 2);
 }
 
+// A mosaic read band by band (open_rows, as a run job reads a plane of many rows of chunks) equals
+// the plane read whole, for every band height: the bands compose the subblocks that cross them in
+// the same drawing order. 5 x 4 tiles of 16 x 8 overlapping by 3 columns and 2 rows, drawn in an
+// order that is not their raster order; uncompressed, zstd0, zstd1 and zstd1 hi/lo subblocks; and
+// the same with Bgr24 tiles (each sample its own plane).
+TEST_F(CziTest, MosaicReadBandByBandEqualsTheWholePlane) {
+    for (const int32_t ptype : {1, 3}) {
+        std::vector<CziBlock> blocks;
+        const int bpp = ptype == 1 ? 2 : 3;
+        int k = 0;
+        for (int c = 0; c < 2; ++c)
+            for (int ty = 0; ty < 4; ++ty)
+                for (int tx = 0; tx < 5; ++tx, ++k) {
+                    const int m = (ty * 5 + tx) * 7 % 20;  // drawing order unlike the raster order
+                    std::string raw;
+                    for (int i = 0; i < W * H * bpp; ++i) raw.push_back(char((i * 13 + k * 29 + m) & 0xff));
+                    int comp = ptype == 1 ? k % 4 : (k % 2) * 5;
+                    std::string payload = raw;
+                    if (comp == 1) comp = 5, payload = zstd_compress(raw);
+                    else if (comp == 2) comp = 6, payload = std::string("\x01", 1) + zstd_compress(raw);
+                    else if (comp == 3) comp = 6, payload = std::string("\x03\x01\x01", 3) + zstd_compress(hilo_pack(raw));
+                    else if (comp == 5) payload = zstd_compress(raw);
+                    blocks.push_back({ptype, comp, czi_dims(W, H, c, 0, 0, 0, m, 50 + tx * (W - 3), 70 + ty * (H - 2)),
+                                      payload});
+                }
+        fs::remove_all(src());
+        fs::create_directories(src());
+        write("bands.czi", build_czi(blocks, ""));
+        ImageSet set = configure();
+        ASSERT_EQ(set.width, uint32_t(5 * (W - 3) + 3));
+        ASSERT_EQ(set.height, uint32_t(4 * (H - 2) + 2));
+        auto decoder = make_czi_decoder();
+        for (const PlaneRecord& r : set.planes) {
+            const Plane whole = read(r);
+            const auto file = source::open(src() / r.file);
+            for (uint32_t band : {1u, 3u, 7u, 11u, set.height}) {
+                auto rows = decoder->open_rows(*file, {0, r.page, r.sample});
+                ASSERT_TRUE(rows);
+                ASSERT_EQ(rows->width(), whole.width);
+                ASSERT_EQ(rows->height(), whole.height);
+                ASSERT_EQ(rows->dtype(), whole.dtype);
+                const size_t row_bytes = size_t(whole.width) * dtype_size(whole.dtype);
+                std::vector<std::byte> got(whole.data.size(), std::byte{0x5a});  // each band must write every byte
+                for (uint32_t y = 0; y < whole.height; y += band) {
+                    const uint32_t n = std::min(band, whole.height - y);
+                    rows->read(y, n, got.data() + y * row_bytes);
+                }
+                ASSERT_TRUE(got == whole.data) << "pixel type " << ptype << " channel " << r.channel << " bands of " << band;
+            }
+        }
+    }
+}
+
+// Above 2 GiB a mosaic is read band by band only, but its declared tiles must be backed by the
+// file's bytes: two uncompressed tiles claiming 40000 x 30000 pixels each, and zstd ones, in a
+// file of a few hundred bytes, are refused before any pixel is allocated.
+TEST_F(CziTest, HugeMosaicClaimsMustBeBackedByTheFile) {
+    for (const int32_t comp : {0, 5}) {
+        const std::string payload = comp == 0 ? gray16(1) : zstd_compress(gray16(1));
+        fs::remove_all(src());
+        fs::create_directories(src());
+        write("huge.czi", build_czi({{1, comp, czi_dims(40000, 30000, 0, 0, 0, 0, 0, 0, 0), payload},
+                                     {1, comp, czi_dims(40000, 30000, 0, 0, 0, 0, 1, 40000, 0), payload}},
+                                    ""));
+        const std::string err = error_of([&] { configure(); });
+        EXPECT_NE(err.find("huge.czi: the subblocks of scene 0 can hold at most"), std::string::npos) << err;
+        EXPECT_NE(err.find("less than 1/16 of their 80000 x 30000 pixel mosaic"), std::string::npos) << err;
+    }
+}
+
 TEST_F(CziTest, FilesBecomeWellsAndScenesSites) {
     std::vector<CziBlock> two_scenes = {{1, 0, czi_dims(W, H, 0, 0, 0, 0), gray16(10)},
                                         {1, 0, czi_dims(W, H, 0, 0, 0, 1, -1, 5000, 0), gray16(20)}};

@@ -113,6 +113,11 @@ PlaneGeometry plane_geometry(const std::string& file_name, const Index& index, u
 // Decodes sample `sample` (0 = R for colour) of plane `page`.
 void decode_plane(const source::File& file, const Index& index, uint32_t page, uint32_t sample, Plane& out);
 
+// Plane `page` read band by band (PlaneRows), composed like decode_plane but holding only a band and
+// the subblocks it still needs: mosaics of any size (above 2 GiB, decode_plane refuses them).
+std::unique_ptr<PlaneRows> open_plane_rows(const source::File& file, std::shared_ptr<const Index> index, uint32_t page,
+                                           uint32_t sample);
+
 // What the file holds (czi_contents.cpp): our mosaic and tile pages, the subblocks no page reaches,
 // and which subblocks planes reading given pages leave out (not read, or partly hidden under
 // overlapping mosaic tiles).

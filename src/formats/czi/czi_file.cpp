@@ -187,14 +187,53 @@ void build_planes(const std::string& path, Index& idx) {
                                std::to_string(b[2] - b[0]) + " x " + std::to_string(b[3] - b[1]) +
                                " pixel bounding box (scattered positions or corrupt coordinates); use --tiles as-sites";
     }
-    if (idx.mosaic_error.empty()) {
-        if (mw > UINT32_MAX || mh > UINT32_MAX || mw * mh > kMaxPlaneBytes / bpp) {
-            idx.mosaic_error = "the mosaic of a scene is " + std::to_string(mw) + " x " + std::to_string(mh) +
-                               " pixels, more than one plane may hold (2 GiB); use --tiles as-sites";
-        } else {
-            idx.mosaic_width = uint32_t(mw);
-            idx.mosaic_height = uint32_t(mh);
+    if (idx.mosaic_error.empty() && (mw > UINT32_MAX || mh > UINT32_MAX))
+        idx.mosaic_error = "the mosaic of a scene is " + std::to_string(mw) + " x " + std::to_string(mh) +
+                           " pixels, more than a plane may be (4294967295 a side); use --tiles as-sites";
+    if (idx.mosaic_error.empty() && mw * mh > kMaxPlaneBytes / bpp) {
+        // Above 2 GiB a mosaic is never held whole: it is read band by band (open_plane_rows), and
+        // only the band is allocated. Its declared tile sizes must then be backed by the file: each
+        // subblock decodes to at most its segment's bytes (up to the next segment) times what its
+        // compression can expand (1 uncompressed, 32768 for zstd, whose 4-byte RLE block stands
+        // for 128 KiB), and the tiles must still cover 1/16 of the bounding box by that measure.
+        std::vector<uint64_t> bounds{idx.file_size};
+        for (const Subblock& sb : idx.subblocks)
+            if (sb.file_pos >= 0) bounds.push_back(uint64_t(sb.file_pos));
+        if (idx.directory_pos > 0) bounds.push_back(uint64_t(idx.directory_pos));
+        if (idx.metadata_pos > 0) bounds.push_back(uint64_t(idx.metadata_pos));
+        std::sort(bounds.begin(), bounds.end());
+        bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+        auto space = [&](int64_t pos) -> uint64_t {
+            if (pos < 0 || uint64_t(pos) >= idx.file_size) return 0;
+            return *std::upper_bound(bounds.begin(), bounds.end(), uint64_t(pos)) - uint64_t(pos);
+        };
+        std::map<int32_t, double> backed;  // scene -> most pixel bytes one of its planes can decode to
+        for (auto& [key, blocks] : groups) {
+            std::set<int64_t> seen;  // a segment counts once, however many entries point at it
+            double bytes = 0;
+            for (uint32_t i : blocks) {
+                const Subblock& sb = idx.subblocks[i];
+                if (!seen.insert(sb.file_pos).second) continue;
+                const double stored = double(sb.stored_width) * sb.stored_height * double(bpp);
+                const double expansion = sb.compression == kUncompressed ? 1.0 : 32768.0;
+                bytes += std::min(stored, double(space(sb.file_pos)) * expansion);
+            }
+            double& b = backed[std::get<0>(key)];
+            b = std::max(b, bytes);
         }
+        for (auto& [scene, b] : box) {
+            const double bytes = double(b[2] - b[0]) * double(b[3] - b[1]) * double(bpp);
+            if (bytes > 16 * backed[scene] && idx.mosaic_error.empty())
+                idx.mosaic_error = "the subblocks of scene " + std::to_string(scene) + " can hold at most " +
+                                   std::to_string(uint64_t(backed[scene])) + " bytes of pixels in this " +
+                                   std::to_string(idx.file_size) + "-byte file, less than 1/16 of their " +
+                                   std::to_string(b[2] - b[0]) + " x " + std::to_string(b[3] - b[1]) +
+                                   " pixel mosaic (corrupt sizes or coordinates); use --tiles as-sites";
+        }
+    }
+    if (idx.mosaic_error.empty()) {
+        idx.mosaic_width = uint32_t(mw);
+        idx.mosaic_height = uint32_t(mh);
     }
     for (auto& [key, blocks] : groups) {
         PlaneEntry p;

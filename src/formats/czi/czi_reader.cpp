@@ -181,6 +181,9 @@ public:
         auto idx = czi::cached_index(file);
         czi::decode_plane(file, *idx, page, sample, out);
     }
+    std::unique_ptr<PlaneRows> open_rows(const source::File& file, const PlaneAddress& at) const override {
+        return czi::open_plane_rows(file, czi::cached_index(file), at.page, at.sample);
+    }
     FileContents contents(const source::File& file) const override { return czi::contents(file, czi::cached_index(file)); }
 };
 
