@@ -101,4 +101,39 @@ fi
 [ ${#plates[@]} -gt 0 ] || skip "demo plates pass; none of the vendor samples is present"
 $CHECK "${plates[@]}"
 for p in "${plates[@]}"; do $OMEXML "$(dirname "$p")" "$p"; done
+# The OME-XML's Planes (times, exposures, stage positions) and Objective against the vendor files
+# themselves, parsed by the oracle.
+if [ -d "$WORK/cv" ]; then
+    $OMEXML "$WORK/cv" "$WORK"/cv/*.zarr --vendor cellvoyager "$SAMPLES/yokogawa/fractal-tasks-core_png"
+fi
+if [ -d "$WORK/harmony" ]; then
+    $OMEXML "$WORK/harmony" "$WORK"/harmony/*.zarr --vendor harmony "$SAMPLES/harmony/operetta-compose_operetta_plate"
+    grep -q 'ExposureTime="0.006"' "$WORK"/harmony/*.zarr/OME/METADATA.ome.xml || fail "Harmony plane exposure missing"
+fi
+CVX="$SAMPLES/yokogawa/cellvoyager-types_metadata/CV7000-example"
+if [ -d "$CVX" ]; then
+    # Real CV7000 metadata with its measurement settings (.mes: exposure per channel, objective) but
+    # no images: the .mrf and .mes as they are, the .mlf cut to the records of field 1, z-planes 1-2
+    # (4 wells, each imaged in its own channel and time line), and blank deflate TIFFs of the size
+    # the .mrf declares for them.
+    mkdir -p "$WORK/cvx_src"
+    cp "$CVX/MeasurementDetail.mrf" "$CVX"/*.mes "$WORK/cvx_src/"
+    $PY - "$CVX/MeasurementData.mlf" "$WORK/cvx_src" <<'PY'
+import re, sys, numpy, tifffile
+text = open(sys.argv[1], encoding="utf-8-sig").read()
+head, rest = text.split("<bts:MeasurementRecord", 1)
+records = re.findall(r"<bts:MeasurementRecord[^>]*>[^<]*</bts:MeasurementRecord>", text)
+keep = [r for r in records if 'bts:Type="IMG"' in r and 'bts:FieldIndex="1"' in r and re.search(r'bts:ZIndex="[12]"', r)]
+assert len(keep) == 8, len(keep)
+open(sys.argv[2] + "/MeasurementData.mlf", "w", encoding="utf-8").write(head + "\n".join(keep) + "\n</bts:MeasurementData>\n")
+blank = numpy.zeros((2160, 2560), numpy.uint16)
+for r in keep:
+    tifffile.imwrite(sys.argv[2] + "/" + re.search(r">([^<]*)<", r).group(1), blank, compression="zlib")
+PY
+    convert cvx "$WORK/cvx_src"
+    $OMEXML "$WORK/cvx" "$WORK"/cvx/*.zarr --vendor cellvoyager "$WORK/cvx_src"
+    grep -q '<Objective Model="20x" ID="Objective:0:0" NominalMagnification="20"' "$WORK"/cvx/*.zarr/OME/METADATA.ome.xml ||
+        fail "CV7000 objective missing"
+    grep -q 'ExposureTime="0.25"' "$WORK"/cvx/*.zarr/OME/METADATA.ome.xml || fail "CV7000 exposure missing"
+fi
 echo "PASS: ${#plates[@]} sample plates and 3 demo plates pass the normal and strict NGFF 0.4/0.5 schemas"
