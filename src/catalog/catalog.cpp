@@ -50,7 +50,7 @@ CREATE TABLE outputs(id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES
 CREATE TABLE planes(id INTEGER PRIMARY KEY, output_id INTEGER NOT NULL REFERENCES outputs(id),
                     zplane INTEGER NOT NULL, file_id INTEGER NOT NULL REFERENCES files(id),
                     series INTEGER NOT NULL, page INTEGER NOT NULL, sample INTEGER NOT NULL, stage_z REAL,
-                    acquired TEXT);
+                    acquired TEXT, exposure_s REAL);
 CREATE INDEX planes_output ON planes(output_id);
 CREATE INDEX planes_file ON planes(file_id);
 CREATE TABLE warnings(id INTEGER PRIMARY KEY, text TEXT NOT NULL);
@@ -121,6 +121,15 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
         geometry[printable_utf8(p.name)] = g;
     }
     meta("plate_geometry", geometry.dump());
+    if (set.objective && !set.objective->empty()) {
+        const ObjectiveInfo& o = *set.objective;
+        nlohmann::json j = nlohmann::json::object();
+        if (!o.model.empty()) j["model"] = printable_utf8(o.model);
+        if (o.magnification) j["magnification"] = *o.magnification;
+        if (o.lens_na) j["lens_na"] = *o.lens_na;
+        if (!o.immersion.empty()) j["immersion"] = o.immersion;
+        meta("objective", j.dump());
+    }
 
     auto ins_plate = db.prepare("INSERT INTO plates(name, store_path, rows, cols) VALUES(?,?,?,?)");
     std::map<std::string, int64_t> plate_ids;
@@ -149,7 +158,8 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
     auto ins_site = db.prepare("INSERT INTO sites(well_id, idx, stage_x, stage_y) VALUES(?,?,?,?)");
     auto ins_out = db.prepare("INSERT INTO outputs(site_id, channel, tpoint, zplane) VALUES(?,?,?,?)");
     auto ins_plane = db.prepare(
-        "INSERT INTO planes(output_id, zplane, file_id, series, page, sample, stage_z, acquired) VALUES(?,?,?,?,?,?,?,?)");
+        "INSERT INTO planes(output_id, zplane, file_id, series, page, sample, stage_z, acquired, exposure_s) "
+        "VALUES(?,?,?,?,?,?,?,?,?)");
     std::map<std::tuple<int64_t, int, int>, int64_t> well_ids;
     std::map<std::tuple<int64_t, int>, int64_t> site_ids;
     std::map<std::tuple<int64_t, int, int, int>, int64_t> output_ids;
@@ -183,6 +193,7 @@ void Catalog::create(const std::filesystem::path& file, const ImageSet& set, con
             .bind(5, int64_t(pl.page)).bind(6, int64_t(pl.sample)).bind(7, pl.stage_z);
         if (pl.acquired.empty()) ins_plane.bind_null(8);
         else ins_plane.bind(8, pl.acquired);
+        ins_plane.bind(9, pl.exposure_s);
         ins_plane.run();
         if (!pl.missing.empty()) missing.emplace(oit->second, pl.file + ": " + pl.missing);
     }
@@ -266,6 +277,9 @@ Catalog::Catalog(const std::filesystem::path& file, bool read_only) : db_(file, 
     // 3 -> 4: when each source plane was acquired. Older experiments have no times; their
     // OME-XML images get no AcquisitionDate.
     if (meta("schema_version") == "3") upgrade(file, 3, {"ALTER TABLE planes ADD COLUMN acquired TEXT"});
+    // 4 -> 5: each source plane's exposure time, and the objective (meta, absent when unknown).
+    // Older experiments have neither; their OME-XML gets Planes without exposure and no Instrument.
+    if (meta("schema_version") == "4") upgrade(file, 4, {"ALTER TABLE planes ADD COLUMN exposure_s REAL"});
     std::string v = meta("schema_version");
     if (v != std::to_string(schema_version))
         throw Error(file.string() + ": catalog schema version '" + v + "' is not the one this imextract reads (" +
@@ -325,6 +339,18 @@ std::vector<CatalogPlate> Catalog::plates() {
     auto st = db_.prepare("SELECT id, name, store_path, rows, cols FROM plates ORDER BY id");
     while (st.step()) v.push_back({st.int64(0), st.text(1), st.text(2), st.integer(3), st.integer(4)});
     return v;
+}
+
+std::optional<ObjectiveInfo> Catalog::objective() {
+    auto j = nlohmann::json::parse(meta("objective", ""), nullptr, false);
+    if (!j.is_object()) return std::nullopt;
+    ObjectiveInfo o;
+    if (j.contains("model") && j["model"].is_string()) o.model = j["model"].get<std::string>();
+    if (j.contains("magnification") && j["magnification"].is_number()) o.magnification = j["magnification"].get<double>();
+    if (j.contains("lens_na") && j["lens_na"].is_number()) o.lens_na = j["lens_na"].get<double>();
+    if (j.contains("immersion") && j["immersion"].is_string()) o.immersion = j["immersion"].get<std::string>();
+    if (o.empty()) return std::nullopt;
+    return o;
 }
 
 std::vector<ChannelInfo> Catalog::channels() {

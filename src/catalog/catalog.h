@@ -154,6 +154,13 @@ struct ChannelRange {
     int channel = 0;
     double min = 0, max = 0, p999 = 0;
 };
+// What the source planes of one stored plane say (--mip: several; a value they disagree on is
+// unset): the earliest acquisition time, the exposure time (s) and the stage z (µm).
+struct StoredPlaneFacts {
+    int channel = 0, tpoint = 0, zplane = 0;
+    std::string acquired;
+    std::optional<double> exposure_s, stage_z;
+};
 // A source file as the catalog lists it.
 struct CatalogFile {
     int64_t id = 0;
@@ -166,7 +173,8 @@ class Catalog {
 public:
     // 2: the pixel inventory (files.content, outputs.missing, unused_files, absent_planes). Catalogs
     // of schema 1 are upgraded when opened; their files' content is 'unknown', so never deleted.
-    static constexpr int schema_version = 4;
+    // 5: planes.exposure_s and meta 'objective' (the OME-XML's Plane and Instrument elements).
+    static constexpr int schema_version = 5;
 
     // Writes a new catalog file (replacing none: the caller checks the workspace is new). `unused`:
     // image files in the source folders that no plane reads (path, size).
@@ -192,6 +200,13 @@ public:
     // When each site of the plate began: the earliest acquisition time of its source planes, for
     // the sites whose metadata gives times.
     std::map<std::array<int, 3>, std::string> site_acquisition_starts(int64_t plate_id);
+    // What the metadata says of each stored plane of the plate (its source planes', for the
+    // OME-XML Plane elements), by row, column, site. Held in memory (~100 bytes a plane), so
+    // a plate of more than `max_planes` stored planes gives none and sets `over`.
+    std::map<std::array<int, 3>, std::vector<StoredPlaneFacts>> stored_plane_facts(int64_t plate_id, size_t max_planes,
+                                                                                   bool& over);
+    // The objective create recorded (meta 'objective'), unset when the metadata named none.
+    std::optional<ObjectiveInfo> objective();
     // Channels of the plate's stored planes.
     std::vector<int> plate_channels_used(int64_t plate_id) { return plate_channels_used(db_, plate_id); }
     // Array positions no source plane fills, stored planes whose source has no pixels, and with

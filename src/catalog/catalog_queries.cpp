@@ -3,6 +3,8 @@
 // delete, and the plane `get` retrieves. Every SQL statement the workflow runs is here.
 #include "catalog/catalog.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <sstream>
 
 namespace imx {
@@ -57,6 +59,37 @@ std::map<std::array<int, 3>, std::string> Catalog::site_acquisition_starts(int64
     std::map<std::array<int, 3>, std::string> starts;
     while (st.step()) starts[{st.integer(0), st.integer(1), st.integer(2)}] = st.text(3);
     return starts;
+}
+
+std::map<std::array<int, 3>, std::vector<StoredPlaneFacts>> Catalog::stored_plane_facts(int64_t plate_id,
+                                                                                       size_t max_planes, bool& over) {
+    // A value the source planes of one stored plane (--mip: a stack) do not agree on is left out.
+    auto st = db_.prepare(
+        "SELECT w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, MIN(p.acquired), MIN(p.exposure_s), "
+        "MAX(p.exposure_s), COUNT(p.exposure_s), MIN(p.stage_z), MAX(p.stage_z), COUNT(p.stage_z), COUNT(*) "
+        "FROM planes p JOIN outputs o ON p.output_id = o.id JOIN sites s ON o.site_id = s.id "
+        "JOIN wells w ON s.well_id = w.id WHERE w.plate_id = ? GROUP BY o.id "
+        "ORDER BY w.row, w.col, s.idx, o.tpoint, o.channel, o.zplane LIMIT ?");
+    st.bind(1, plate_id).bind(2, int64_t(std::min<size_t>(max_planes, INT64_MAX - 1)) + 1);
+    std::map<std::array<int, 3>, std::vector<StoredPlaneFacts>> facts;
+    size_t rows = 0;
+    over = false;
+    while (st.step()) {
+        if (++rows > max_planes) {
+            over = true;
+            return {};
+        }
+        StoredPlaneFacts f;
+        f.channel = st.integer(3);
+        f.tpoint = st.integer(4);
+        f.zplane = st.integer(5);
+        if (!st.is_null(6)) f.acquired = st.text(6);
+        const int64_t sources = st.int64(13);
+        if (st.int64(9) == sources && st.real(7) == st.real(8)) f.exposure_s = st.real(7);
+        if (st.int64(12) == sources && st.real(10) == st.real(11)) f.stage_z = st.real(10);
+        facts[{st.integer(0), st.integer(1), st.integer(2)}].push_back(std::move(f));
+    }
+    return facts;
 }
 
 PlaneHoles Catalog::plate_holes(int64_t plate_id, bool unverified, size_t max_listed) {

@@ -51,6 +51,19 @@ struct PlaneRecord {
     std::optional<double> stage_x, stage_y, stage_z;
     // When the plane was acquired, an ISO 8601 date-time (iso_date_time below); "" when unknown.
     std::string acquired;
+    // The camera's exposure time of this plane in seconds, when the metadata gives it (positive).
+    std::optional<double> exposure_s;
+};
+
+// The objective lens the metadata names (OME Objective): what is known of it; every field may be
+// unset. Readers set ImageSet::objective only when one objective took every plane.
+struct ObjectiveInfo {
+    std::string model;                          // the vendor's name for it ("40X Plan Apo Lambda")
+    std::optional<double> magnification;        // nominal magnification (OME NominalMagnification)
+    std::optional<double> lens_na;              // numerical aperture
+    std::string immersion;                      // an OME Immersion value ("Oil", "Water", ...) or ""
+    bool empty() const { return model.empty() && !magnification && !lens_na && immersion.empty(); }
+    bool operator==(const ObjectiveInfo&) const = default;
 };
 
 struct PlateInfo {
@@ -81,6 +94,8 @@ struct ImageSet {
     std::optional<double> pixel_size_x, pixel_size_y, pixel_size_z;  // micrometres
     std::optional<double> time_interval_s;
     std::vector<std::string> warnings;      // e.g. skipped ERR records; shown by create and status
+    // The objective every plane was acquired with, when the metadata says so (OME Instrument).
+    std::optional<ObjectiveInfo> objective;
     // True when the reader maps every sample of multi-sample pixels to channels itself (OME-TIFF,
     // CZI, ND2); otherwise create makes each sample of an RGB or multi-sample file a channel.
     bool maps_samples = false;
@@ -103,6 +118,15 @@ PlateFormat plate_for_well_count(uint64_t wells);
 // ISO text as it is (a space instead of the "T" allowed), MetaMorph's "20200812 17:36:36.234"
 // rewritten; "" for anything else, so no malformed date reaches the OME-XML.
 std::string iso_date_time(const std::string& vendor_text);
+
+// Seconds from one iso_date_time result to another (negative when `to` is earlier), exact to the
+// nanosecond; unset when either is not such a date-time or only one of them names its time zone.
+std::optional<double> seconds_between(const std::string& from, const std::string& to);
+
+// An exposure time in seconds from a vendor's value and unit ("s", "ms", "us", "µs", "ns", "min");
+// unset for an unknown unit, a value that is not finite or not positive, or beyond a day: a
+// malformed value is dropped, never guessed at.
+std::optional<double> exposure_seconds(double value, std::string_view unit);
 
 // The z step in micrometres from the stage z positions of one stack's planes, (z index, position)
 // pairs: the first two planes' distance over their index distance, rounded to 0.1 nm (positions

@@ -127,6 +127,68 @@ void note_correction_images(const source::Folder& source, ImageSet& set, const s
     set.warnings.push_back(text);
 }
 
+// What the measurement settings (.mes, named by the mrf's MeasurementSettingFileName) say of each
+// channel Ch: exposure time (ExposureTime, milliseconds) and objective (Objective, Magnification).
+// The file only describes the acquisition, so a missing, unreadable or malformed one (or value) is
+// a warning, never a refusal; malformed values are dropped.
+struct MesChannel {
+    std::optional<double> exposure_s;
+    ObjectiveInfo objective;
+};
+std::map<long, MesChannel> read_mes(const source::Folder& source, const std::string& name, ImageSet& set) {
+    std::map<long, MesChannel> channels;
+    if (name.empty()) return channels;
+    try {
+        check_relative_name(name);
+    } catch (const Error&) {
+        set.warnings.push_back("measurement settings '" + name + "' named by the .mrf are not in the folder: "
+                               "no exposure times or objective");
+        return channels;
+    }
+    if (!source.is_file(name)) {
+        set.warnings.push_back("no " + name + " (the .mrf's measurement settings) in the folder: no exposure "
+                               "times or objective");
+        return channels;
+    }
+    std::string buffer;
+    pugi::xml_document doc;
+    try {
+        doc = parse_xml(source, name, buffer);
+    } catch (const Error& e) {
+        set.warnings.push_back(std::string(e.what()) + "; no exposure times or objective");
+        return channels;
+    }
+    size_t dropped = 0;
+    std::string first_dropped;
+    auto number = [&](const pugi::xml_node& n, const char* key, double max) -> std::optional<double> {
+        const char* v = attr(n, key);
+        if (!v || !*v) return std::nullopt;
+        char* end = nullptr;
+        const double d = std::strtod(v, &end);
+        if (*end != '\0' || !std::isfinite(d) || !(d > 0) || d > max) {
+            if (!dropped++) first_dropped = std::string(key) + " '" + v + "'";
+            return std::nullopt;
+        }
+        return d;
+    };
+    auto list = doc.document_element().find_node([](const pugi::xml_node& n) { return local_name_is(n, "ChannelList"); });
+    for (auto n : list.children()) {
+        if (!local_name_is(n, "Channel")) continue;
+        const char* ch = attr(n, "Ch");
+        long id = 0;
+        if (!ch || std::from_chars(ch, ch + std::strlen(ch), id).ptr != ch + std::strlen(ch)) continue;
+        MesChannel c;
+        if (auto ms = number(n, "ExposureTime", 86400e3)) c.exposure_s = exposure_seconds(*ms, "ms");
+        if (const char* model = attr(n, "Objective")) c.objective.model = trim(model);
+        c.objective.magnification = number(n, "Magnification", 1000);
+        channels[id] = c;
+    }
+    if (dropped)
+        set.warnings.push_back(source.path_of(name).string() + ": " + std::to_string(dropped) +
+                               " malformed ExposureTime or Magnification value(s) ignored (first: " + first_dropped + ")");
+    return channels;
+}
+
 class CellVoyagerLayout final : public LayoutReader {
 public:
     std::string name() const override { return "cellvoyager"; }
@@ -177,7 +239,7 @@ public:
         int plate_rows = 0, plate_cols = 0;
         std::map<long, std::pair<std::optional<double>, std::optional<double>>> pixel_size;  // Ch -> (x, y)
         std::set<std::string> shading_files;  // the mrf's ShadingCorrectionSource per channel
-        std::string mrf_buffer;
+        std::string mrf_buffer, mes_name;
         if (!mrf.empty()) {
             auto doc = parse_xml(source, mrf_name, mrf_buffer);
             auto root = doc.document_element();
@@ -188,6 +250,7 @@ public:
             plate_rows = int(rr.integer("RowCount", 0, kMaxWellRows, 0));
             plate_cols = int(rr.integer("ColumnCount", 0, kMaxWellColumns, 0));
             if (const char* t = attr(root, "Title"); t && *t) plate_name = t;
+            if (const char* m = attr(root, "MeasurementSettingFileName")) mes_name = trim(m);
             size_t idx = 0;
             for (auto n : root.children()) {
                 RecordReader r(mrf, idx++, n);
@@ -302,6 +365,22 @@ public:
                 break;
             }
 
+        const std::map<long, MesChannel> mes = read_mes(source, mes_name, set);
+        // The objective when every channel the records use names the same one.
+        if (!mes.empty()) {
+            std::optional<ObjectiveInfo> objective;
+            bool same = true;
+            for (auto& [action, ch] : channel_list) {
+                auto it = mes.find(ch);
+                const ObjectiveInfo o = it == mes.end() ? ObjectiveInfo{} : it->second.objective;
+                if (!objective) objective = o;
+                else same = same && *objective == o;
+            }
+            if (same && objective && !objective->empty()) set.objective = objective;
+            else if (!same)
+                set.warnings.push_back(mes_name + ": the channels name different objectives; the plate's OME-XML names none");
+        }
+
         std::set<std::tuple<int, int, int, size_t, size_t, int, std::string>> seen;
         std::map<std::tuple<int, int, int, size_t, size_t>, std::vector<std::pair<int, double>>> zpos;
         set.planes.reserve(raws.size());
@@ -326,6 +405,7 @@ public:
             p.stage_y = r.y;
             p.stage_z = r.zpos;
             p.acquired = r.acquired;
+            if (auto m = mes.find(r.channel.second); m != mes.end()) p.exposure_s = m->second.exposure_s;
             p.projection = r.projection;
             if (r.zpos && r.projection.empty()) zpos[{r.row, r.col, r.site, c, t}].push_back({r.z, *r.zpos});
             set.planes.push_back(std::move(p));

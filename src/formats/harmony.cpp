@@ -54,6 +54,8 @@ struct Image {
     std::string file;
     std::optional<double> x, y, z;  // micrometres
     std::string acquired;           // AbsTime, ISO 8601
+    std::optional<double> exposure_s;
+    std::optional<double> magnification, na;  // ObjectiveMagnification, ObjectiveNA
 };
 
 struct ChannelProps {
@@ -142,6 +144,9 @@ public:
             im.y = length(n, "PositionY", where);
             im.z = length(n, "PositionZ", where);
             im.acquired = iso_date_time(n.child_value("AbsTime"));
+            im.exposure_s = exposure(n);
+            im.magnification = positive(n, "ObjectiveMagnification", 1000);
+            im.na = positive(n, "ObjectiveNA", 2);
 
             auto [it, fresh] = channels.try_emplace(im.channel);
             if (fresh) it->second = channel_props(n, entries[im.channel], where);
@@ -151,6 +156,21 @@ public:
             set.warnings.push_back("skipped " + std::to_string(skipped_state) +
                                    " image(s) whose State is not Ok (first: " + first_skipped + ")");
         if (images.empty()) throw input_error(index_.string(), "the index lists no usable images");
+        if (dropped_)
+            set.warnings.push_back(index_.string() + ": " + std::to_string(dropped_) +
+                                   " malformed ExposureTime, ObjectiveMagnification or ObjectiveNA value(s) ignored "
+                                   "(first: " + first_dropped_ + ")");
+        // The objective, when every image names the same one (OME Instrument/Objective).
+        {
+            ObjectiveInfo o{"", images.front().magnification, images.front().na, ""};
+            bool same = true;
+            for (auto& im : images) same = same && im.magnification == o.magnification && im.na == o.lens_na;
+            if (same && !o.empty()) set.objective = o;
+            else if (!same)
+                set.warnings.push_back(index_.string() +
+                                       ": the images name different objectives (ObjectiveMagnification, ObjectiveNA); "
+                                       "the plate's OME-XML names none");
+        }
 
         // Dense 0-based indices from the sorted IDs: FieldID, PlaneID and TimepointID values are
         // never used as sizes, so a hostile "FieldID 1000000000" costs nothing.
@@ -211,6 +231,7 @@ public:
             p.stage_y = im.y;
             p.stage_z = im.z;
             p.acquired = im.acquired;
+            p.exposure_s = im.exposure_s;
             if (!seen.insert({p.row, p.col, p.site, p.channel, p.tpoint, p.zplane}).second)
                 throw input_error(index_.string(),
                                   "two images for well " + well_name(p.row, p.col) + " FieldID " + std::to_string(im.field) +
@@ -251,6 +272,43 @@ private:
         if (!um) throw input_error(index_.string(), where + " " + key + " has unknown unit '" + unit + "'");
         return um;
     }
+    // Values the OME-XML only describes (exposure, objective): a malformed one is dropped and
+    // counted, never a reason to refuse the plate nor guessed at.
+    void drop(const std::string& what, const std::string& text) {
+        if (!dropped_++) first_dropped_ = what + " '" + text + "'";
+    }
+    std::optional<double> plain_number(const std::string& text) const {
+        if (text.empty()) return std::nullopt;
+        char* end = nullptr;
+        const double d = std::strtod(text.c_str(), &end);
+        if (*end != '\0' || !std::isfinite(d)) return std::nullopt;
+        return d;
+    }
+    // A positive number up to `max` (ObjectiveMagnification, ObjectiveNA; unit-less).
+    std::optional<double> positive(const pugi::xml_node& n, const char* key, double max) {
+        auto c = xml::child(n, key);
+        if (!c) return std::nullopt;
+        const std::string text = trim(c.text().get());
+        if (text.empty()) return std::nullopt;
+        auto v = plain_number(text);
+        if (!v || !(*v > 0) || *v > max) {
+            drop(key, text);
+            return std::nullopt;
+        }
+        return v;
+    }
+    // ExposureTime with its Unit (seconds in Harmony exports), in seconds.
+    std::optional<double> exposure(const pugi::xml_node& n) {
+        auto c = xml::child(n, "ExposureTime");
+        if (!c) return std::nullopt;
+        const std::string text = trim(c.text().get());
+        if (text.empty()) return std::nullopt;
+        auto v = plain_number(text);
+        auto s = v ? exposure_seconds(*v, xml::attr_str(c, "Unit")) : std::nullopt;
+        if (!s) drop("ExposureTime", text + " " + xml::attr_str(c, "Unit"));
+        return s;
+    }
+
     std::optional<double> wavelength_nm(const pugi::xml_node& n, const char* key, const std::string& where) const {
         auto c = xml::child(n, key);
         if (!c) return std::nullopt;
@@ -293,6 +351,8 @@ private:
     std::string index_name_;
     fs::path index_;
     xml::Numbers num_;
+    size_t dropped_ = 0;
+    std::string first_dropped_;
 };
 
 class HarmonyLayout final : public LayoutReader {

@@ -36,12 +36,34 @@ bool plain_text_metamorph(const std::string& d) {
             d.find("\nDigitizer: ") != std::string::npos);
 }
 
+// "100 ms" (a number, a space, a unit) as seconds; unset when malformed (exposure_seconds).
+std::optional<double> exposure_text(const std::string& text) {
+    const std::string t = trim(text);
+    const size_t space = t.find(' ');
+    if (space == std::string::npos) return std::nullopt;
+    auto v = number(t.substr(0, space).c_str());
+    return v ? exposure_seconds(*v, trim(t.substr(space + 1))) : std::nullopt;
+}
+
+// The "Exposure: 100 ms" line of a description text, as seconds.
+std::optional<double> exposure_line(const std::string& text) {
+    size_t at = text.rfind("Exposure: ", 0) == 0 ? 0 : text.find("\nExposure: ");
+    if (at == std::string::npos) return std::nullopt;
+    at = text.find(':', at) + 1;
+    const size_t end = text.find_first_of("\r\n", at);
+    return exposure_text(text.substr(at, end == std::string::npos ? std::string::npos : end - at));
+}
+
 }  // namespace
 
 bool is_metamorph_description(const std::string& d) { return starts_with_metadata(d) || plain_text_metamorph(d); }
 
 std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& d) {
-    if (plain_text_metamorph(d)) return MetaMorphPlane{};  // no calibration in the old text form
+    if (plain_text_metamorph(d)) {  // no calibration in the old text form; the exposure is there
+        MetaMorphPlane m;
+        m.exposure_s = exposure_line(d);
+        return m;
+    }
     if (!starts_with_metadata(d)) return std::nullopt;
     pugi::xml_document doc;
     if (!doc.load_buffer(d.data(), d.size(), pugi::parse_default)) return std::nullopt;
@@ -63,7 +85,14 @@ std::optional<MetaMorphPlane> parse_metamorph_description(const std::string& d) 
         else if (!std::strcmp(id, "_IllumSetting_")) m.illumination = value;
         else if (!std::strcmp(id, "acquisition-time-local")) m.acquisition_time = value;
         else if (!std::strcmp(id, "stage-label")) m.stage_label = value;
+        else if (!std::strcmp(id, "_MagSetting_")) m.objective = trim(value);
+        else if (!std::strcmp(id, "_MagNA_")) m.objective_na = number(value);
+        else if (!std::strcmp(id, "Description") && !m.exposure_s) m.exposure_s = exposure_line(value);
     }
+    // MetaXpress also writes the exposure as a <custom-prop> ("100 ms"); it wins over the text.
+    if (auto e = doc.select_node("//custom-prop[@id='Exposure Time']"))
+        if (auto s = exposure_text(e.node().attribute("value").value())) m.exposure_s = s;
+    if (m.objective_na && !(*m.objective_na > 0 && *m.objective_na <= 2)) m.objective_na.reset();
     // MetaXpress writes the projection method as a <custom-prop>.
     if (auto p = doc.select_node("//*[(self::prop or self::custom-prop) and @id='Z Projection Method']"))
         m.projection_method = p.node().attribute("value").value();

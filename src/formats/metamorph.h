@@ -21,6 +21,9 @@ struct MetaMorphPlane {
     std::string acquisition_time;                      // "acquisition-time-local", as written
     std::string stage_label;                           // "stage-label" ("E07 : Site 1")
     std::string projection_method;                     // "Z Projection Method" ("Maximum"): a projection
+    std::optional<double> exposure_s;                  // "Exposure Time" ("100 ms"), or "Exposure: 100 ms" in the text
+    std::string objective;                             // "_MagSetting_" ("40X Plan Apo Lambda")
+    std::optional<double> objective_na;                // "_MagNA_"
 };
 
 // True for either generation (XML <MetaData> or a plain-text MetaMorph description).

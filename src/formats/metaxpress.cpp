@@ -288,6 +288,9 @@ public:
         };
         std::set<std::string> plate_names;
         std::optional<MetaMorphPlane> first_meta;
+        ObjectiveInfo first_objective;  // of the first wave's first file, over every plate
+        size_t objectives_seen = 0;
+        bool objectives_differ = false;
         std::map<std::string, double> wavelengths;  // channel name -> MetaMorph "wavelength" (nm)
         for (auto& pl : plates) {
             if (pl.files.empty()) {
@@ -313,6 +316,10 @@ public:
             }
             // Channel names: HTD WaveNameN, else the MetaMorph metadata of the wave's first file.
             std::map<int, std::string> wave_name;
+            // The exposure of each wave, from its first file: MetaXpress sets it per wavelength in
+            // the plate's acquisition settings, so one header per wave serves every plane of it
+            // (reading every TIFF's header would cost a read per plane, a GET per plane from S3).
+            std::map<int, std::optional<double>> wave_exposure;
             std::optional<MetaMorphPlane> plate_meta;  // this plate's pixel size (plates may differ)
             for (auto& [wave, f] : first_of_wave) {
                 std::string cname;
@@ -326,6 +333,12 @@ public:
                 } catch (const Error&) {
                     // unreadable files are reported by configure's file checks and by the jobs
                 }
+                if (meta) wave_exposure[wave] = meta->exposure_s;
+                // The objective (_MagSetting_, _MagNA_) when every wave's first file names the same.
+                const ObjectiveInfo objective{meta ? meta->objective : "", std::nullopt,
+                                              meta ? meta->objective_na : std::nullopt, ""};
+                if (!objectives_seen++) first_objective = objective;
+                else if (!(first_objective == objective)) objectives_differ = true;
                 if (meta && !first_meta) first_meta = meta;
                 if (meta && !plate_meta) plate_meta = meta;
                 if (cname.empty() && meta) cname = meta->illumination;
@@ -396,6 +409,7 @@ public:
                 if (f.zstep >= 0) p.zplane = rank(zsteps, f.zstep);
                 else p.projection = projection_of_wave[f.name.wave];
                 p.file = f.rel;
+                p.exposure_s = wave_exposure[f.name.wave];
                 max_row = std::max(max_row, p.row);
                 max_col = std::max(max_col, p.col);
                 set.planes.push_back(std::move(p));
@@ -429,6 +443,11 @@ public:
             if (auto it = wavelengths.find(n); it != wavelengths.end()) c.emission_nm = it->second;
             set.channels.push_back(c);
         }
+        if (objectives_differ)
+            set.warnings.push_back("the waves' files name different objectives (_MagSetting_, _MagNA_); the plate's "
+                                   "OME-XML names none");
+        else if (!first_objective.empty())
+            set.objective = first_objective;
         if (first_meta) {
             set.pixel_size_x = first_meta->pixel_size_x;
             set.pixel_size_y = first_meta->pixel_size_y;

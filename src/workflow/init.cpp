@@ -51,12 +51,33 @@ InitResult init_jobs(const Workspace& ws, const InitOptions& opt) {
     // The NGFF metadata (a few files per field: tens of thousands on a big plate, mostly the
     // kernel's work) is written by a second thread while this one reads the catalog and writes
     // the job files (mostly user time).
-    std::vector<OmeChannelFacts> channel_facts;
-    for (const ChannelInfo& c : cat.channels()) channel_facts.push_back({c.excitation_nm, c.emission_nm});
-    auto metadata = std::async(std::launch::async, [&store, &plate_layouts, &channel_facts] {
-        for (const PlateLayout& L : plate_layouts) {
-            NgffPlate(*store, L).write_metadata();
-            write_ome_metadata(*store, L, channel_facts);
+    std::vector<OmeFacts> ome_facts;
+    {
+        OmeFacts common;
+        for (const ChannelInfo& c : cat.channels()) common.channels.push_back({c.excitation_nm, c.emission_nm});
+        common.objective = cat.objective();
+        // Plane elements are held in memory while the XML is written: plates beyond a million
+        // stored planes (a 384-well plate of 9 fields, 4 channels, 10 z and 8 time-points) get none.
+        constexpr size_t kMaxOmePlanes = 1u << 20;
+        for (auto& p : plates) {
+            ome_facts.push_back(common);
+            bool over = false;
+            auto facts = cat.stored_plane_facts(p.id, kMaxOmePlanes, over);
+            if (over)
+                log::warn("plate '{}': more than {} stored planes; its OME-XML lists no Plane elements (exposure "
+                          "times, plane times and z positions)", p.name, kMaxOmePlanes);
+            for (auto& [site, rows] : facts) {
+                auto& planes = ome_facts.back().planes[site];
+                planes.reserve(rows.size());
+                for (const StoredPlaneFacts& r : rows)
+                    planes.push_back({r.channel, r.tpoint, r.zplane, r.acquired, r.exposure_s, r.stage_z});
+            }
+        }
+    }
+    auto metadata = std::async(std::launch::async, [&store, &plate_layouts, &ome_facts] {
+        for (size_t i = 0; i < plate_layouts.size(); ++i) {
+            NgffPlate(*store, plate_layouts[i]).write_metadata();
+            write_ome_metadata(*store, plate_layouts[i], ome_facts[i]);
         }
     });
     struct JoinMetadata {  // an exception below must not leave the thread running

@@ -194,6 +194,7 @@ ImageSet merge_image_sets(std::vector<SourceSet> sources, MergeMode mode, CycleL
             for (auto& pl : src.set.planes) sites_per_cycle = std::max(sites_per_cycle, pl.site + 1);
 
     std::map<std::string, int> t_offset;  // plate -> time-points of the acquisitions before
+    bool objective_differs = false;
     std::set<std::string> formats;
     std::string format;
     for (size_t k = 0; k < sources.size(); ++k) {
@@ -222,6 +223,15 @@ ImageSet merge_image_sets(std::vector<SourceSet> sources, MergeMode mode, CycleL
                                    std::to_string(*out.pixel_size_x) + " um");
         if (!out.pixel_size_z) out.pixel_size_z = s.pixel_size_z;
         if (!out.time_interval_s) out.time_interval_s = s.time_interval_s;
+        // One objective for the experiment's OME-XML only when every acquisition names the same.
+        if (k == 0) {
+            out.objective = s.objective;
+        } else if (out.objective != s.objective && !objective_differs) {
+            objective_differs = true;
+            out.objective.reset();
+            out.warnings.push_back(sources[k].label + ": the objective differs from (or is unknown in) the first "
+                                   "source's; the plates' OME-XML names none");
+        }
     }
     out.format = format;
     if (mode == MergeMode::multiplexing && several && cycles) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <sstream>
 
 #include <pugixml.hpp>
@@ -43,9 +44,62 @@ std::vector<WellLayout> wells_in_order(const PlateLayout& L) {
     return wells;
 }
 
+// Seconds (DeltaT, ExposureTime) as the shortest text of the value rounded to the nanosecond, so
+// that differences of decimal times read as written (0.577, not 0.57699999999999996).
+std::string seconds_text(double s) { return shortest(std::round(s * 1e9) / 1e9); }
+
+// OME's Immersion values; anything else is not written.
+bool ome_immersion(const std::string& v) {
+    for (const char* known : {"Oil", "Water", "WaterDipping", "Air", "Multi", "Glycerol", "Other"})
+        if (v == known) return true;
+    return false;
+}
+
 }  // namespace
 
-std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFacts>& facts) {
+namespace {
+
+// The Plane elements of one image: its stored planes in the XYZCT order (z fastest, then channel,
+// then time), each with what the metadata gives.
+void append_planes(pugi::xml_node px, const std::vector<int>& channels, const std::vector<OmePlaneFacts>& planes,
+                   const std::string& start, const std::array<double, 2>* xy) {
+    struct Row {
+        int t, c, z;
+        const OmePlaneFacts* facts;
+    };
+    std::vector<Row> rows;
+    for (const OmePlaneFacts& p : planes) {
+        auto k = std::find(channels.begin(), channels.end(), p.channel);
+        if (k == channels.end()) continue;  // not a channel of this image (cannot happen from the catalog)
+        rows.push_back({p.tpoint, int(k - channels.begin()), p.zplane, &p});
+    }
+    std::sort(rows.begin(), rows.end(), [](auto& a, auto& b) { return std::tie(a.t, a.c, a.z) < std::tie(b.t, b.c, b.z); });
+    for (const Row& r : rows) {
+        pugi::xml_node plane = px.append_child("Plane");
+        plane.append_attribute("TheZ") = r.z;
+        plane.append_attribute("TheT") = r.t;
+        plane.append_attribute("TheC") = r.c;
+        if (!start.empty() && !r.facts->acquired.empty())
+            if (auto dt = seconds_between(start, r.facts->acquired)) {
+                plane.append_attribute("DeltaT") = seconds_text(*dt).c_str();
+                plane.append_attribute("DeltaTUnit") = "s";
+            }
+        if (r.facts->exposure_s) {
+            plane.append_attribute("ExposureTime") = seconds_text(*r.facts->exposure_s).c_str();
+            plane.append_attribute("ExposureTimeUnit") = "s";
+        }
+        if (xy) {
+            length(plane, "PositionX", (*xy)[0]);
+            length(plane, "PositionY", (*xy)[1]);
+        }
+        if (r.facts->stage_z) length(plane, "PositionZ", *r.facts->stage_z);
+    }
+}
+
+}  // namespace
+
+std::string plate_ome_xml(const PlateLayout& L, const OmeFacts& all) {
+    const std::vector<OmeChannelFacts>& facts = all.channels;
     pugi::xml_document doc;
     auto decl = doc.append_child(pugi::node_declaration);
     decl.append_attribute("version") = "1.0";
@@ -65,6 +119,10 @@ std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFact
     plate.append_attribute("Columns") = L.cols;
     plate.append_attribute("RowNamingConvention") = "letter";
     plate.append_attribute("ColumnNamingConvention") = "number";
+
+    // Then the Instrument (the schema's order: Plate, Screen, Experimenter, ExperimenterGroup,
+    // Instrument, Image); appended after the plate's wells below.
+    const bool objective = all.objective && !all.objective->empty();
 
     const std::vector<WellLayout> wells = wells_in_order(L);
     pugi::xml_document images;  // collected apart, appended after the plate
@@ -91,8 +149,18 @@ std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFact
             image.append_attribute("ID") = image_id.c_str();
             image.append_attribute("Name") = (well_name(well.row, well.col) + " field " + std::to_string(s)).c_str();
             // The schema wants AcquisitionDate before every other child of Image.
-            if (auto start = L.acquisition_starts.find({well.row, well.col, s}); start != L.acquisition_starts.end())
-                image.append_child("AcquisitionDate").text() = start->second.c_str();
+            std::string start;
+            if (auto it = L.acquisition_starts.find({well.row, well.col, s}); it != L.acquisition_starts.end()) {
+                start = it->second;
+                image.append_child("AcquisitionDate").text() = start.c_str();
+            }
+            // Then InstrumentRef and ObjectiveSettings (Image: AcquisitionDate, ExperimenterRef,
+            // Description, ExperimentRef, ExperimenterGroupRef, InstrumentRef, ObjectiveSettings,
+            // ImagingEnvironment, StageLabel, Pixels).
+            if (objective) {
+                image.append_child("InstrumentRef").append_attribute("ID") = "Instrument:0";
+                image.append_child("ObjectiveSettings").append_attribute("ID") = "Objective:0:0";
+            }
             pugi::xml_node px = image.append_child("Pixels");
             px.append_attribute("ID") = ("Pixels:" + std::to_string(image_index)).c_str();
             // The array axes are t, c, z, y, x: x varies fastest, then y, z, c, t.
@@ -130,7 +198,21 @@ std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFact
                 }
             }
             px.append_child("MetadataOnly");  // the pixels are in the Zarr arrays
+            // Pixels: Channel*, then BinData/TiffData/MetadataOnly, then Plane*.
+            if (auto planes = all.planes.find({well.row, well.col, s}); planes != all.planes.end())
+                append_planes(px, channels, planes->second, start, pos != L.stage_positions.end() ? &pos->second : nullptr);
         }
+    }
+    if (objective) {
+        const ObjectiveInfo& o = *all.objective;
+        pugi::xml_node instrument = ome.append_child("Instrument");
+        instrument.append_attribute("ID") = "Instrument:0";
+        pugi::xml_node obj = instrument.append_child("Objective");
+        if (!o.model.empty()) obj.append_attribute("Model") = o.model.c_str();
+        obj.append_attribute("ID") = "Objective:0:0";
+        if (ome_immersion(o.immersion)) obj.append_attribute("Immersion") = o.immersion.c_str();
+        if (o.lens_na) obj.append_attribute("LensNA") = shortest(*o.lens_na).c_str();
+        if (o.magnification) obj.append_attribute("NominalMagnification") = shortest(*o.magnification).c_str();
     }
     for (pugi::xml_node image : images.children()) ome.append_copy(image);
     std::ostringstream out;
@@ -138,7 +220,7 @@ std::string plate_ome_xml(const PlateLayout& L, const std::vector<OmeChannelFact
     return out.str();
 }
 
-void write_ome_metadata(Store& store, const PlateLayout& L, const std::vector<OmeChannelFacts>& channels) {
+void write_ome_metadata(Store& store, const PlateLayout& L, const OmeFacts& facts) {
     const std::string group = L.path + "/OME";
     // "series": the field images' paths in the order of the OME-XML's Images.
     nlohmann::json series = nlohmann::json::array();
@@ -149,7 +231,7 @@ void write_ome_metadata(Store& store, const PlateLayout& L, const std::vector<Om
                     plate.v3() ? nlohmann::json{{"ome", {{"version", "0.5"}, {"series", series}}}}
                                : nlohmann::json{{"series", series}},
                     -1);
-    store.put(group + "/METADATA.ome.xml", plate_ome_xml(L, channels));
+    store.put(group + "/METADATA.ome.xml", plate_ome_xml(L, facts));
 }
 
 }  // namespace imx

@@ -101,4 +101,80 @@ fi
 [ ${#plates[@]} -gt 0 ] || skip "demo plates pass; none of the vendor samples is present"
 $CHECK "${plates[@]}"
 for p in "${plates[@]}"; do $OMEXML "$(dirname "$p")" "$p"; done
+# The OME-XML's Planes (times, exposures, stage positions) and Objective against the vendor files
+# themselves, parsed by the oracle.
+if [ -d "$WORK/cv" ]; then
+    $OMEXML "$WORK/cv" "$WORK"/cv/*.zarr --vendor cellvoyager "$SAMPLES/yokogawa/fractal-tasks-core_png"
+fi
+if [ -d "$WORK/mx" ]; then
+    # MetaXpress: every Plane's ExposureTime against the "Exposure Time" in the MetaMorph description
+    # of its own TIFF (tifffile; the catalog only says which file a plane came from), and the
+    # Objective against _MagSetting_ / _MagNA_ of every TIFF.
+    $PY - "$WORK/mx" "$WORK"/mx/*.zarr "$SAMPLES/metaxpress/faim-ipa_SingleChannel" <<'PY'
+import re, sqlite3, sys, tifffile
+import xml.etree.ElementTree as ET
+experiment, plate, source = sys.argv[1:]
+NS = {"ome": "http://www.openmicroscopy.org/Schemas/OME/2016-06"}
+root = ET.parse(plate + "/OME/METADATA.ome.xml").getroot()
+db = sqlite3.connect(experiment + "/catalog.sqlite")
+files = {}
+for row, col, site, c, t, z, path in db.execute(
+        "SELECT w.row, w.col, s.idx, o.channel, o.tpoint, o.zplane, f.path FROM planes p JOIN outputs o ON p.output_id = o.id "
+        "JOIN sites s ON o.site_id = s.id JOIN wells w ON s.well_id = w.id JOIN files f ON p.file_id = f.id"):
+    files.setdefault((row, col, site, t, c, z), []).append(path)
+# The acquisition folder the catalog's paths are relative to: found below the given folder.
+import os
+base = next(d for d, _, _ in os.walk(source) if os.path.exists(os.path.join(d, next(iter(files.values()))[0])))
+images = {i.get("ID"): i for i in root.findall("ome:Image", NS)}
+objectives = set()
+checked = 0
+for well in root.find("ome:Plate", NS).findall("ome:Well", NS):
+    for ws in well.findall("ome:WellSample", NS):
+        image = images[ws.find("ome:ImageRef", NS).get("ID")]
+        site = int(image.get("Name").split()[-1])
+        for p in image.find("ome:Pixels", NS).findall("ome:Plane", NS):
+            key = (int(well.get("Row")), int(well.get("Column")), site, int(p.get("TheT")), int(p.get("TheC")), int(p.get("TheZ")))
+            for path in files[key]:
+                desc = tifffile.TiffFile(f"{base}/{path}").pages[0].description
+                ms = float(re.search(r'id="Exposure Time" type="string" value="([0-9.]+) ms"', desc).group(1))
+                assert p.get("ExposureTimeUnit") == "s" and abs(float(p.get("ExposureTime")) - ms / 1000) < 1e-12, (path, p.attrib, ms)
+                objectives.add((re.search(r'id="_MagSetting_" type="string" value="([^"]*)"', desc).group(1),
+                                float(re.search(r'id="_MagNA_" type="float" value="([^"]*)"', desc).group(1))))
+                checked += 1
+assert len(objectives) == 1, objectives
+o = root.find("ome:Instrument/ome:Objective", NS)
+assert (o.get("Model"), float(o.get("LensNA"))) == objectives.pop(), o.attrib
+print(f"{plate}: {checked} planes' ExposureTime and the Objective agree with their TIFFs' MetaMorph descriptions")
+PY
+fi
+if [ -d "$WORK/harmony" ]; then
+    $OMEXML "$WORK/harmony" "$WORK"/harmony/*.zarr --vendor harmony "$SAMPLES/harmony/operetta-compose_operetta_plate"
+    grep -q 'ExposureTime="0.006"' "$WORK"/harmony/*.zarr/OME/METADATA.ome.xml || fail "Harmony plane exposure missing"
+fi
+CVX="$SAMPLES/yokogawa/cellvoyager-types_metadata/CV7000-example"
+if [ -d "$CVX" ]; then
+    # Real CV7000 metadata with its measurement settings (.mes: exposure per channel, objective) but
+    # no images: the .mrf and .mes as they are, the .mlf cut to the records of field 1, z-planes 1-2
+    # (4 wells, each imaged in its own channel and time line), and blank deflate TIFFs of the size
+    # the .mrf declares for them.
+    mkdir -p "$WORK/cvx_src"
+    cp "$CVX/MeasurementDetail.mrf" "$CVX"/*.mes "$WORK/cvx_src/"
+    $PY - "$CVX/MeasurementData.mlf" "$WORK/cvx_src" <<'PY'
+import re, sys, numpy, tifffile
+text = open(sys.argv[1], encoding="utf-8-sig").read()
+head, rest = text.split("<bts:MeasurementRecord", 1)
+records = re.findall(r"<bts:MeasurementRecord[^>]*>[^<]*</bts:MeasurementRecord>", text)
+keep = [r for r in records if 'bts:Type="IMG"' in r and 'bts:FieldIndex="1"' in r and re.search(r'bts:ZIndex="[12]"', r)]
+assert len(keep) == 8, len(keep)
+open(sys.argv[2] + "/MeasurementData.mlf", "w", encoding="utf-8").write(head + "\n".join(keep) + "\n</bts:MeasurementData>\n")
+blank = numpy.zeros((2160, 2560), numpy.uint16)
+for r in keep:
+    tifffile.imwrite(sys.argv[2] + "/" + re.search(r">([^<]*)<", r).group(1), blank, compression="zlib")
+PY
+    convert cvx "$WORK/cvx_src"
+    $OMEXML "$WORK/cvx" "$WORK"/cvx/*.zarr --vendor cellvoyager "$WORK/cvx_src"
+    grep -q '<Objective Model="20x" ID="Objective:0:0" NominalMagnification="20"' "$WORK"/cvx/*.zarr/OME/METADATA.ome.xml ||
+        fail "CV7000 objective missing"
+    grep -q 'ExposureTime="0.25"' "$WORK"/cvx/*.zarr/OME/METADATA.ome.xml || fail "CV7000 exposure missing"
+fi
 echo "PASS: ${#plates[@]} sample plates and 3 demo plates pass the normal and strict NGFF 0.4/0.5 schemas"

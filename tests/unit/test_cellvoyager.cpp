@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <unistd.h>
 
@@ -257,4 +258,76 @@ TEST(CellVoyager, RefusesHostileAndBrokenMetadata) {
     ASSERT_EQ(past.size(), at_size.size());
     expect_error(past, "attribute FieldIndex value " + std::to_string(std::stoi(size) + 1) + " is outside 1.." + size);
     fs::remove_all(d);
+}
+
+// The measurement settings (.mes) the .mrf names give each channel's exposure time (ms) and the
+// objective: values read from QC_dyes_20x__Cellvis_glass.mes by eye (Ch 1-4: 250, 150, 50, 70 ms;
+// Objective "20x", Magnification 20).
+TEST(CellVoyager, SampleExposureAndObjectiveFromMes) {
+    fs::path d = samples() / "cellvoyager-types_metadata/CV7000-example";
+    if (!fs::exists(d)) GTEST_SKIP() << "samples not found";
+    ImageSet s = cv().configure(d, {});
+    const std::map<std::string, double> want = {{"A01_C01", 0.25}, {"A01_C02", 0.15}, {"A01_C03", 0.05}, {"A01_C04", 0.07}};
+    ASSERT_EQ(s.channels.size(), 4u);
+    for (const PlaneRecord& p : s.planes) EXPECT_DOUBLE_EQ(p.exposure_s.value(), want.at(s.channels[size_t(p.channel)].name));
+    ASSERT_TRUE(s.objective);
+    EXPECT_EQ(s.objective->model, "20x");
+    EXPECT_DOUBLE_EQ(s.objective->magnification.value(), 20);
+    EXPECT_FALSE(s.objective->lens_na);
+    for (auto& w : s.warnings) EXPECT_EQ(w.find(".mes"), std::string::npos) << w;
+
+    // The PNG sample's .mrf names a .mes that is not there: no exposure, no objective, a warning.
+    fs::path png = samples() / "fractal-tasks-core_png";
+    if (!fs::exists(png)) return;
+    s = cv().configure(png, {});
+    EXPECT_FALSE(s.objective);
+    for (const PlaneRecord& p : s.planes) EXPECT_FALSE(p.exposure_s);
+    bool warned = false;
+    for (auto& w : s.warnings) warned = warned || w.find("no 20200812-Joel-CardiomyocyteDifferentiation14-Cycle1.mes") != std::string::npos;
+    EXPECT_TRUE(warned);
+}
+
+// Malformed .mes values are dropped with a warning; a broken .mes only costs its facts; channels
+// with different objectives give no objective.
+TEST(CellVoyager, MesMalformedValuesAreDropped) {
+    fs::path d = fresh_dir("cv_mes");
+    write(d / "MeasurementData.mlf", std::string(kHead) + record(1, 1, 1, 1, 1, "a.tif") + record(1, 1, 1, 1, 2, "b.tif") +
+                                         record(1, 1, 1, 1, 3, "c.tif") + "</bts:MeasurementData>\n");
+    write(d / "MeasurementDetail.mrf",
+          "<?xml version=\"1.0\"?><bts:MeasurementDetail xmlns:bts=\"http://www.yokogawa.co.jp/BTS/BTSSchema/1.0\" "
+          "bts:MeasurementSettingFileName=\"m.mes\" bts:RowCount=\"8\" bts:ColumnCount=\"12\"/>");
+    auto mes = [&](const std::string& channels) {
+        write(d / "m.mes", "<?xml version=\"1.0\"?><bts:MeasurementSetting xmlns:bts=\"http://www.yokogawa.co.jp/BTS/BTSSchema/1.0\">"
+                           "<bts:ChannelList>" + channels + "</bts:ChannelList></bts:MeasurementSetting>");
+        return cv().configure(d, {});
+    };
+    auto channel = [](int ch, const char* exposure, const char* objective, const char* magnification) {
+        return std::string("<bts:Channel bts:Ch=\"") + std::to_string(ch) + "\" bts:ExposureTime=\"" + exposure +
+               "\" bts:Objective=\"" + objective + "\" bts:Magnification=\"" + magnification + "\"/>";
+    };
+    ImageSet s = mes(channel(1, "100", "40x", "40") + channel(2, "ten", "40x", "40") + channel(3, "-5", "40x", "40"));
+    ASSERT_EQ(s.planes.size(), 3u);
+    EXPECT_DOUBLE_EQ(s.planes[0].exposure_s.value(), 0.1);
+    EXPECT_FALSE(s.planes[1].exposure_s);
+    EXPECT_FALSE(s.planes[2].exposure_s);
+    ASSERT_TRUE(s.objective);
+    EXPECT_EQ(s.objective->model, "40x");
+    bool warned = false;
+    for (auto& w : s.warnings) warned = warned || w.find("2 malformed ExposureTime or Magnification") != std::string::npos;
+    EXPECT_TRUE(warned);
+
+    s = mes(channel(1, "100", "40x", "40") + channel(2, "100", "60x W", "60") + channel(3, "100", "40x", "40"));
+    EXPECT_FALSE(s.objective);
+    EXPECT_DOUBLE_EQ(s.planes[1].exposure_s.value(), 0.1);
+    s = mes(channel(1, "100", "40x", "0") + channel(2, "100", "40x", "0") + channel(3, "100", "40x", "0"));
+    ASSERT_TRUE(s.objective);  // the model stays, the malformed magnification is dropped
+    EXPECT_FALSE(s.objective->magnification);
+
+    write(d / "m.mes", "<bts:MeasurementSetting><unclosed>");
+    s = cv().configure(d, {});
+    EXPECT_FALSE(s.objective);
+    EXPECT_FALSE(s.planes[0].exposure_s);
+    warned = false;
+    for (auto& w : s.warnings) warned = warned || (w.find("m.mes") != std::string::npos && w.find("malformed XML") != std::string::npos);
+    EXPECT_TRUE(warned);
 }

@@ -321,3 +321,76 @@ TEST(Harmony, SampleOperettaV5Export) {
         EXPECT_EQ(px.dtype, DType::u16);
     }
 }
+
+// The OME-XML's facts from the sample: each image's ExposureTime (0.006 s) and the objective
+// (ObjectiveMagnification 10, ObjectiveNA 0.3), as Index.idx.xml gives them.
+TEST(Harmony, SampleExposureAndObjective) {
+    fs::path d = fs::path(IMX_SAMPLES_DIR) / "harmony/operetta-compose_operetta_plate";
+    if (!fs::exists(d)) GTEST_SKIP() << "samples not found at " << d;
+    ImageSet s = harmony().configure(d, {});
+    ASSERT_EQ(s.planes.size(), 2u);
+    for (const PlaneRecord& p : s.planes) EXPECT_DOUBLE_EQ(p.exposure_s.value(), 0.006);
+    EXPECT_EQ(s.planes[0].acquired, "2022-12-19T10:19:26.58+01:00");
+    ASSERT_TRUE(s.objective);
+    EXPECT_EQ(s.objective->model, "");
+    EXPECT_DOUBLE_EQ(s.objective->magnification.value(), 10);
+    EXPECT_DOUBLE_EQ(s.objective->lens_na.value(), 0.3);
+    EXPECT_EQ(s.objective->immersion, "");
+}
+
+// Exposure in its unit (ms here), and malformed exposure or objective values dropped with one
+// warning instead of refusing the plate or being written; different objectives give none.
+TEST(Harmony, ExposureUnitsAndMalformedValues) {
+    fs::path d = layout_dir("harmony_exposure");
+    auto images = plate_images(true);
+    images.resize(4);
+    write_images(d / "Images", images);
+    auto with = [&](const std::vector<std::string>& extra) {
+        std::string xml = index_xml(images);
+        size_t at = 0;
+        for (const std::string& e : extra) {
+            at = xml.find("</Image>", at);
+            xml.insert(at, e);
+            at += e.size() + 8;
+        }
+        write_text(d / "Images/Index.idx.xml", xml);
+        return harmony().configure(d, {});
+    };
+    const std::string objective = "<ObjectiveMagnification Unit=\"\">40</ObjectiveMagnification><ObjectiveNA Unit=\"\">0.95</ObjectiveNA>";
+    ImageSet s = with({"<ExposureTime Unit=\"ms\">250</ExposureTime>" + objective,
+                       "<ExposureTime Unit=\"s\">0.5</ExposureTime>" + objective,
+                       "<ExposureTime Unit=\"s\">0.5</ExposureTime>" + objective,
+                       "<ExposureTime Unit=\"s\">0.5</ExposureTime>" + objective});
+    EXPECT_DOUBLE_EQ(s.planes[0].exposure_s.value(), 0.25);
+    EXPECT_DOUBLE_EQ(s.planes[1].exposure_s.value(), 0.5);
+    ASSERT_TRUE(s.objective);
+    EXPECT_DOUBLE_EQ(s.objective->magnification.value(), 40);
+    EXPECT_DOUBLE_EQ(s.objective->lens_na.value(), 0.95);
+    EXPECT_TRUE(s.warnings.empty());
+
+    s = with({"<ExposureTime Unit=\"s\">soon</ExposureTime>" + objective,
+              "<ExposureTime Unit=\"fortnights\">1</ExposureTime>" + objective,
+              "<ExposureTime Unit=\"s\">-1</ExposureTime>" + objective,
+              "<ExposureTime Unit=\"s\">0.5</ExposureTime>" + objective});
+    EXPECT_FALSE(s.planes[0].exposure_s);
+    EXPECT_FALSE(s.planes[1].exposure_s);
+    EXPECT_FALSE(s.planes[2].exposure_s);
+    EXPECT_DOUBLE_EQ(s.planes[3].exposure_s.value(), 0.5);
+    ASSERT_EQ(s.warnings.size(), 1u);
+    EXPECT_NE(s.warnings[0].find("3 malformed"), std::string::npos) << s.warnings[0];
+    EXPECT_NE(s.warnings[0].find("ExposureTime 'soon s'"), std::string::npos) << s.warnings[0];
+
+    // A malformed NA leaves that image without one: the images then disagree, so no objective.
+    s = with({"<ObjectiveMagnification>40</ObjectiveMagnification><ObjectiveNA>NaN</ObjectiveNA>", objective,
+              objective, objective});
+    EXPECT_FALSE(s.objective);
+    ASSERT_EQ(s.warnings.size(), 2u);
+    EXPECT_NE(s.warnings[1].find("different objectives"), std::string::npos) << s.warnings[1];
+    s = with({"<ObjectiveNA>7</ObjectiveNA>", "<ObjectiveNA>7</ObjectiveNA>", "<ObjectiveNA>7</ObjectiveNA>",
+              "<ObjectiveNA>7</ObjectiveNA>"});  // beyond any lens: dropped everywhere
+    EXPECT_FALSE(s.objective);
+    EXPECT_NE(s.warnings.at(0).find("4 malformed"), std::string::npos) << s.warnings[0];
+    s = with({});
+    EXPECT_FALSE(s.objective);  // nothing named, nothing written
+    EXPECT_FALSE(s.planes[0].exposure_s);
+}

@@ -338,6 +338,76 @@ TEST(Projections, KeptAsChannelsNamedByMethodOrLeftOut) {
 
 // ---- the catalog ------------------------------------------------------------------------------
 
+// Schema 5: each source plane's exposure time and the objective; the facts of a stored plane are
+// those its source planes agree on (--mip: a stack); a schema 4 catalog is upgraded when opened.
+TEST(InventoryCatalog, PlaneFactsAndObjectiveAndSchema4IsUpgraded) {
+    const fs::path d = test::fresh_dir("inv_catalog5");
+    ImageSet set = one_channel_set("A");
+    set.width = set.height = 4;
+    set.dtype = DType::u16;
+    set.objective = ObjectiveInfo{"40X Plan Apo", 40.0, 0.95, ""};
+    std::vector<SourceFile> files;
+    for (int z = 0; z < 3; ++z) {
+        set.planes.push_back(plane("a" + std::to_string(z) + ".tif", 0, 0, 0, z));
+        set.planes.back().acquired = "2024-07-09T13:15:5" + std::to_string(z) + ".5";
+        set.planes.back().exposure_s = 0.1;
+        set.planes.back().stage_z = 10.0 + z;
+    }
+    set.planes.push_back(plane("b.tif", 0, 1));  // site 1: nothing known
+    for (auto& p : set.planes) files.push_back({p.file, 10, 1, "complete", ""});
+    ExperimentConfig cfg;
+    cfg.source = "/src";
+    cfg.store = "/store";
+    Catalog::create(d / "c.sqlite", set, cfg, files);
+    {
+        Catalog cat(d / "c.sqlite", true);
+        ASSERT_TRUE(cat.objective());
+        EXPECT_EQ(*cat.objective(), *set.objective);
+        bool over = true;
+        auto facts = cat.stored_plane_facts(1, 4, over);
+        EXPECT_FALSE(over);
+        ASSERT_EQ(facts.size(), 2u);
+        const auto& site0 = facts.at({0, 0, 0});
+        ASSERT_EQ(site0.size(), 3u);
+        EXPECT_EQ(site0[2].zplane, 2);
+        EXPECT_EQ(site0[2].acquired, "2024-07-09T13:15:52.5");
+        EXPECT_DOUBLE_EQ(site0[2].exposure_s.value(), 0.1);
+        EXPECT_DOUBLE_EQ(site0[2].stage_z.value(), 12.0);
+        const auto& site1 = facts.at({0, 0, 1});
+        ASSERT_EQ(site1.size(), 1u);
+        EXPECT_EQ(site1[0].acquired, "");
+        EXPECT_FALSE(site1[0].exposure_s);
+        EXPECT_FALSE(site1[0].stage_z);
+        cat.stored_plane_facts(1, 3, over);  // 4 stored planes: beyond the bound, none
+        EXPECT_TRUE(over);
+    }
+    // --mip: one stored plane of three source planes; they agree on the exposure, not on z.
+    cfg.mip = true;
+    Catalog::create(d / "mip.sqlite", set, cfg, files);
+    {
+        Catalog cat(d / "mip.sqlite", true);
+        bool over = false;
+        const auto facts = cat.stored_plane_facts(1, 10, over);
+        const auto& stack = facts.at({0, 0, 0});
+        ASSERT_EQ(stack.size(), 1u);
+        EXPECT_EQ(stack[0].acquired, "2024-07-09T13:15:50.5");  // the earliest
+        EXPECT_DOUBLE_EQ(stack[0].exposure_s.value(), 0.1);
+        EXPECT_FALSE(stack[0].stage_z);
+    }
+    {
+        sql::Database db(d / "c.sqlite", false);
+        db.exec("ALTER TABLE planes DROP COLUMN exposure_s; DELETE FROM meta WHERE key = 'objective'; "
+                "UPDATE meta SET value = '4' WHERE key = 'schema_version'");
+    }
+    Catalog cat(d / "c.sqlite", true);
+    EXPECT_EQ(cat.meta("schema_version"), "5");
+    EXPECT_FALSE(cat.objective());
+    bool over = true;
+    auto facts = cat.stored_plane_facts(1, 10, over);
+    EXPECT_FALSE(facts.at({0, 0, 0})[0].exposure_s);
+    EXPECT_EQ(facts.at({0, 0, 0})[0].acquired, "2024-07-09T13:15:50.5");
+}
+
 TEST(InventoryCatalog, AbsentPositionsAreRecordedAndSchema1IsUpgraded) {
     const fs::path d = test::fresh_dir("inv_catalog");
     ImageSet set = one_channel_set("A");
@@ -375,11 +445,19 @@ TEST(InventoryCatalog, AbsentPositionsAreRecordedAndSchema1IsUpgraded) {
         db.exec("DROP TABLE unused_files; DROP TABLE absent_planes; ALTER TABLE files DROP COLUMN content; "
                 "ALTER TABLE files DROP COLUMN content_detail; ALTER TABLE outputs DROP COLUMN missing; "
                 "ALTER TABLE outputs DROP COLUMN level_checksums; ALTER TABLE planes DROP COLUMN acquired; "
+                "ALTER TABLE planes DROP COLUMN exposure_s; "
                 "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
     }
     Catalog cat(d / "c.sqlite", true);
-    EXPECT_EQ(cat.meta("schema_version"), "4");  // 1 -> 2 -> 3 -> 4
+    EXPECT_EQ(cat.meta("schema_version"), "5");  // 1 -> 2 -> 3 -> 4 -> 5
     EXPECT_TRUE(cat.site_acquisition_starts(1).empty());  // the column exists, older planes have no time
+    bool over = true;
+    auto facts = cat.stored_plane_facts(1, 100, over);   // exposure_s exists again, empty
+    EXPECT_FALSE(over);
+    ASSERT_EQ(facts.size(), 2u);  // sites 0 and 2 have stored planes
+    for (auto& [site, planes] : facts)
+        for (auto& f : planes) EXPECT_FALSE(f.exposure_s);
+    EXPECT_FALSE(cat.objective());
     const CatalogSummary s = cat.summary();
     EXPECT_EQ(s.files_unknown, 5);
     EXPECT_EQ(s.files_complete, 0);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -375,4 +376,56 @@ TEST(MetaXpress, SampleSingleChannelAndOldTiffs) {
     EXPECT_EQ(a.channels[0].name, "w2");
     fs::path thumb = samples() / "faim-ipa_thumb";
     EXPECT_NE(test::error_of([&] { mx().configure(thumb, {}); }).find("only thumbnails"), std::string::npos);
+}
+
+// Exposure and objective from the MetaMorph description: the "Exposure Time" custom-prop (or the
+// description text's "Exposure:" line), _MagSetting_ and _MagNA_; malformed values are dropped.
+TEST(MetaXpress, DescriptionExposureAndObjective) {
+    const std::string head = "<MetaData>\n<prop id=\"Description\" type=\"string\" value=\"Plate Name: 9987&#13;&#10;"
+                             "Exposure: 120 ms&#13;&#10;Binning: 8 x 8\"/>\n<PlaneInfo>\n";
+    auto parse = [&](const std::string& body) { return parse_metamorph_description(head + body + "</PlaneInfo>\n</MetaData>"); };
+    auto m = parse("<prop id=\"_MagNA_\" type=\"float\" value=\"0.95\"/>\n"
+                   "<prop id=\"_MagSetting_\" type=\"string\" value=\"40X Plan Apo Lambda\"/>\n"
+                   "<custom-prop id=\"Exposure Time\" type=\"string\" value=\"100 ms\"/>\n");
+    ASSERT_TRUE(m);
+    EXPECT_DOUBLE_EQ(m->exposure_s.value(), 0.1);  // the custom-prop wins over the text
+    EXPECT_EQ(m->objective, "40X Plan Apo Lambda");
+    EXPECT_DOUBLE_EQ(m->objective_na.value(), 0.95);
+    m = parse("<prop id=\"_MagNA_\" type=\"float\" value=\"high\"/>\n"
+              "<custom-prop id=\"Exposure Time\" type=\"string\" value=\"100 parsecs\"/>\n");
+    EXPECT_DOUBLE_EQ(m->exposure_s.value(), 0.12);  // the text's line, the custom-prop being malformed
+    EXPECT_FALSE(m->objective_na);
+    m = parse("<prop id=\"_MagNA_\" type=\"float\" value=\"7\"/>\n");
+    EXPECT_FALSE(m->objective_na);  // no lens has an NA of 7
+    m = parse_metamorph_description("<MetaData><prop id=\"Description\" value=\"Exposure: -3 ms\"/></MetaData>");
+    EXPECT_FALSE(m->exposure_s);
+    // The older plain-text description has the exposure too.
+    m = parse_metamorph_description("Experiment base name:X\r\nExposure: 500 ms\r\nBinning: 1 x 1\r\n");
+    EXPECT_DOUBLE_EQ(m->exposure_s.value(), 0.5);
+}
+
+// Values read with tifffile from every TIFF of the samples: each wave's files share one
+// "Exposure Time" (15 ms; 10/500/500 ms in the older TIFFs) and the objective (_MagSetting_
+// "20X Plan Apo Lambda", _MagNA_ 0.75).
+TEST(MetaXpress, SampleExposureAndObjective) {
+    fs::path single = samples() / "faim-ipa_SingleChannel";
+    if (!fs::exists(single)) GTEST_SKIP() << single << " not present";
+    ImageSet s = mx().configure(single, {});
+    ASSERT_FALSE(s.planes.empty());
+    for (auto& p : s.planes) EXPECT_DOUBLE_EQ(p.exposure_s.value(), 0.015) << p.file;
+    ASSERT_TRUE(s.objective);
+    EXPECT_EQ(s.objective->model, "20X Plan Apo Lambda");
+    EXPECT_DOUBLE_EQ(s.objective->lens_na.value(), 0.75);
+    EXPECT_FALSE(s.objective->magnification);
+    fs::path worms = samples() / "cellprofiler-examples_StraightenWorms";
+    if (!fs::exists(worms)) return;
+    s = mx().configure(worms, {});
+    std::map<std::string, double> by_channel;
+    for (auto& p : s.planes) by_channel[s.channels[size_t(p.channel)].name] = p.exposure_s.value();
+    ASSERT_EQ(by_channel.size(), 3u);
+    std::vector<double> exposures;
+    for (auto& [name, e] : by_channel) exposures.push_back(e);
+    std::sort(exposures.begin(), exposures.end());
+    EXPECT_EQ(exposures, (std::vector<double>{0.01, 0.5, 0.5}));
+    EXPECT_FALSE(s.objective);  // the plain-text descriptions name none
 }

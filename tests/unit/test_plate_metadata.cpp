@@ -137,7 +137,8 @@ TEST(PlateMetadata, OmeXmlDescribesThePlate) {
     L.pixel_size_x = L.pixel_size_y = 0.65;
     L.pixel_size_z = 2;
     L.stage_positions[{15, 23, 0}] = {-1.5, 2500.0};
-    std::vector<OmeChannelFacts> facts = {{405.0, 461.0}, {}};
+    OmeFacts facts;
+    facts.channels = {{405.0, 461.0}, {}};
     pugi::xml_document doc;
     ASSERT_TRUE(doc.load_string(plate_ome_xml(L, facts).c_str()));
     pugi::xml_node ome = doc.child("OME");
@@ -184,6 +185,89 @@ TEST(PlateMetadata, OmeXmlDescribesThePlate) {
     EXPECT_EQ(gfp.attribute("Color").as_int(), int32_t(0x00FF00FF));
     EXPECT_FALSE(gfp.attribute("EmissionWavelength"));  // nothing known, nothing written
     EXPECT_TRUE(px.child("MetadataOnly"));
+    EXPECT_FALSE(px.child("Plane"));                    // no plane facts given, none written
+    EXPECT_FALSE(ome.child("Instrument"));              // no objective, no instrument
+    EXPECT_FALSE(image.child("ObjectiveSettings"));
+}
+
+// The children of `n` by name, in document order.
+std::vector<std::string> child_names(const pugi::xml_node& n) {
+    std::vector<std::string> names;
+    for (pugi::xml_node c : n.children()) names.push_back(c.name());
+    return names;
+}
+
+// Planes (times relative to the image's AcquisitionDate, exposure, stage positions), the
+// Instrument with its Objective, and every element in the order the OME 2016-06 schema demands.
+TEST(PlateMetadata, OmeXmlPlanesAndInstrument) {
+    PlateLayout L = small_layout("0.4");
+    L.zplanes = 2;
+    L.wells = {{0, 0, 1}, {15, 23, 1}};
+    L.stage_positions[{0, 0, 0}] = {-645.814, 645.814};
+    L.acquisition_starts[{0, 0, 0}] = "2022-12-19T10:19:26.58+01:00";
+    OmeFacts facts;
+    facts.objective = ObjectiveInfo{"20x Plan", 20.0, 0.75, "Air"};
+    // Given out of order: written z fastest, then channel, then time.
+    facts.planes[{0, 0, 0}] = {{1, 0, 1, "2022-12-19T10:19:27.157+01:00", 0.25, 21.5},
+                               {1, 0, 0, "2022-12-19T10:19:26.58+01:00", 0.25, 20.0},
+                               {0, 0, 0, "2022-12-19T09:19:28.08Z", 0.006, std::nullopt},
+                               {0, 0, 1, "", std::nullopt, std::nullopt}};
+    facts.planes[{15, 23, 0}] = {{0, 0, 0, "2022-12-19T10:20:00+01:00", std::nullopt, 3.0}};
+    pugi::xml_document doc;
+    ASSERT_TRUE(doc.load_string(plate_ome_xml(L, facts).c_str()));
+    pugi::xml_node ome = doc.child("OME");
+    EXPECT_EQ(child_names(ome), (std::vector<std::string>{"Plate", "Instrument", "Image", "Image"}));
+    pugi::xml_node objective = ome.child("Instrument").child("Objective");
+    EXPECT_STREQ(ome.child("Instrument").attribute("ID").value(), "Instrument:0");
+    EXPECT_STREQ(objective.attribute("ID").value(), "Objective:0:0");
+    EXPECT_STREQ(objective.attribute("Model").value(), "20x Plan");
+    EXPECT_DOUBLE_EQ(objective.attribute("NominalMagnification").as_double(), 20);
+    EXPECT_DOUBLE_EQ(objective.attribute("LensNA").as_double(), 0.75);
+    EXPECT_STREQ(objective.attribute("Immersion").value(), "Air");
+
+    pugi::xml_node image = ome.child("Image");
+    EXPECT_EQ(child_names(image),
+              (std::vector<std::string>{"AcquisitionDate", "InstrumentRef", "ObjectiveSettings", "Pixels"}));
+    EXPECT_STREQ(image.child("InstrumentRef").attribute("ID").value(), "Instrument:0");
+    EXPECT_STREQ(image.child("ObjectiveSettings").attribute("ID").value(), "Objective:0:0");
+    pugi::xml_node px = image.child("Pixels");
+    EXPECT_EQ(child_names(px), (std::vector<std::string>{"Channel", "Channel", "MetadataOnly", "Plane", "Plane",
+                                                         "Plane", "Plane"}));
+    std::vector<std::array<int, 3>> order;  // (T, C, Z)
+    for (pugi::xml_node p : px.children("Plane"))
+        order.push_back({p.attribute("TheT").as_int(), p.attribute("TheC").as_int(), p.attribute("TheZ").as_int()});
+    EXPECT_EQ(order, (std::vector<std::array<int, 3>>{{0, 0, 0}, {0, 0, 1}, {0, 1, 0}, {0, 1, 1}}));
+    pugi::xml_node first = px.child("Plane");
+    // 09:19:28.08 UTC is 1.5 s after 10:19:26.58+01:00: zones are applied.
+    EXPECT_STREQ(first.attribute("DeltaT").value(), "1.5");
+    EXPECT_STREQ(first.attribute("DeltaTUnit").value(), "s");
+    EXPECT_STREQ(first.attribute("ExposureTime").value(), "0.006");
+    EXPECT_STREQ(first.attribute("ExposureTimeUnit").value(), "s");
+    EXPECT_STREQ(first.attribute("PositionX").value(), "-645.814");
+    EXPECT_STREQ(first.attribute("PositionY").value(), "645.814");
+    EXPECT_STREQ(first.attribute("PositionYUnit").value(), "µm");
+    EXPECT_FALSE(first.attribute("PositionZ"));  // not known for this plane
+    pugi::xml_node second = first.next_sibling("Plane");
+    EXPECT_FALSE(second.attribute("DeltaT"));    // no time, no DeltaT
+    EXPECT_FALSE(second.attribute("ExposureTime"));
+    pugi::xml_node last = second.next_sibling("Plane").next_sibling("Plane");
+    EXPECT_STREQ(last.attribute("DeltaT").value(), "0.577");  // 27.157 - 26.58, not 0.57699999999999996
+    EXPECT_STREQ(last.attribute("ExposureTime").value(), "0.25");
+    EXPECT_STREQ(last.attribute("PositionZ").value(), "21.5");
+    EXPECT_STREQ(last.attribute("PositionZUnit").value(), "µm");
+
+    // P24: no AcquisitionDate (none in the layout), so no DeltaT; no stage position, so no X/Y.
+    pugi::xml_node other = image.next_sibling("Image");
+    EXPECT_EQ(child_names(other), (std::vector<std::string>{"InstrumentRef", "ObjectiveSettings", "Pixels"}));
+    pugi::xml_node plane = other.child("Pixels").child("Plane");
+    EXPECT_FALSE(plane.attribute("DeltaT"));
+    EXPECT_FALSE(plane.attribute("PositionX"));
+    EXPECT_STREQ(plane.attribute("PositionZ").value(), "3");
+
+    // An immersion that is not one of OME's values is left out, not written as is.
+    facts.objective->immersion = "W";
+    ASSERT_TRUE(doc.load_string(plate_ome_xml(L, facts).c_str()));
+    EXPECT_FALSE(doc.child("OME").child("Instrument").child("Objective").attribute("Immersion"));
 }
 
 // Multiplexing: each cycle's field images list only their cycle's channels.

@@ -10,6 +10,7 @@
 #include "core/memory.h"
 #include "test_util.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -111,4 +112,33 @@ TEST(Types, AcquisitionTimesBecomeIsoDateTimes) {
     for (const char* bad : {"", "yesterday", "2020-08-12", "2020-08-12T17:36", "2020-08-12T17:36:36.", "2020-8-12T17:36:36",
                             "2020-08-12T17:36:36+2", "2020-08-12T17:36:36 junk", "20200812T1736"})
         EXPECT_EQ(imx::iso_date_time(bad), "") << bad;
+}
+
+// DeltaT: seconds between two such times, zones applied, exact to the nanosecond; unset when either
+// is malformed or only one names its zone (their difference would be a guess).
+TEST(Types, SecondsBetweenAcquisitionTimes) {
+    auto between = [](const char* a, const char* b) { return imx::seconds_between(a, b); };
+    EXPECT_DOUBLE_EQ(between("2022-12-19T10:19:26.58+01:00", "2022-12-19T10:19:27.157+01:00").value(), 0.577);
+    EXPECT_DOUBLE_EQ(between("2022-12-19T10:19:26+01:00", "2022-12-19T09:19:27Z").value(), 1.0);
+    EXPECT_DOUBLE_EQ(between("2020-12-31T23:59:59.5", "2021-01-01T00:00:00.25").value(), 0.75);  // across a year
+    EXPECT_DOUBLE_EQ(between("2020-02-28T12:00:00Z", "2020-03-01T12:00:00Z").value(), 2 * 86400.0);  // leap day
+    EXPECT_DOUBLE_EQ(between("2022-12-19T10:19:27.1234567+01:00", "2022-12-19T10:19:26.58+01:00").value(),
+                     -0.5434567);  // earlier: negative; seven fraction digits (Harmony's MeasurementStartTime)
+    EXPECT_FALSE(between("2022-12-19T10:19:26", "2022-12-19T10:19:27Z"));  // one zone unknown
+    EXPECT_FALSE(between("2022-12-19T10:19:26Z", "soon"));
+    EXPECT_FALSE(between("2022-13-19T10:19:26Z", "2022-12-19T10:19:26Z"));  // month 13
+    EXPECT_FALSE(between("2022-12-19 10:19:26Z", "2022-12-19T10:19:26Z"));  // not what iso_date_time writes
+}
+
+// Exposure times: units converted, malformed values (unknown unit, not positive, absurd) dropped.
+TEST(Types, ExposureSeconds) {
+    EXPECT_DOUBLE_EQ(imx::exposure_seconds(0.006, "s").value(), 0.006);
+    EXPECT_DOUBLE_EQ(imx::exposure_seconds(250, "ms").value(), 0.25);
+    EXPECT_DOUBLE_EQ(imx::exposure_seconds(500, "µs").value(), 0.0005);
+    EXPECT_FALSE(imx::exposure_seconds(100, ""));
+    EXPECT_FALSE(imx::exposure_seconds(100, "furlongs"));
+    EXPECT_FALSE(imx::exposure_seconds(0, "ms"));
+    EXPECT_FALSE(imx::exposure_seconds(-5, "ms"));
+    EXPECT_FALSE(imx::exposure_seconds(1e12, "s"));
+    EXPECT_FALSE(imx::exposure_seconds(std::nan(""), "s"));
 }
