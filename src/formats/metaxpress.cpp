@@ -444,6 +444,11 @@ public:
 
 }  // namespace
 
+PlateFormat htd_plate_format(const source::Folder& folder, const std::string& name) {
+    const Htd h = parse_htd(folder, name);
+    return h.xwells && h.ywells ? PlateFormat{h.ywells, h.xwells} : PlateFormat{};
+}
+
 std::unique_ptr<LayoutReader> make_metaxpress_layout() { return std::make_unique<MetaXpressLayout>(); }
 
 }  // namespace imx
