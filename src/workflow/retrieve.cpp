@@ -253,7 +253,7 @@ struct ExperimentReader::Impl {
         plates.push_back({0, L.name, L.path, L.rows, L.cols});
         named_plate = L.name;
         if (L.holes.is_object()) {
-            hole_count = L.holes.value("count", int64_t(0));
+            if (L.holes.contains("count") && L.holes["count"].is_number_integer()) hole_count = L.holes["count"].get<int64_t>();
             if (L.holes.contains("listed") && L.holes["listed"].is_array())
                 for (const json& h : L.holes["listed"]) {
                     int row = 0, col = 0;
@@ -287,7 +287,9 @@ struct ExperimentReader::Impl {
         json attrs = group_attrs(*store, path, v3);
         size_t images = 0;
         try {
-            images = attrs.at("well").at("images").size();
+            const json& list = attrs.at("well").at("images");
+            if (!list.is_array()) refuse_plate(*store, path, "its NGFF well images are not a list");
+            images = list.size();
         } catch (const json::exception& e) {
             refuse_plate(*store, path, std::string("its NGFF well metadata is damaged (") + e.what() + ")");
         }
@@ -526,78 +528,91 @@ VerifyResult ExperimentReader::verify(const VerifyOptions& options) {
                     "needs the experiment it came from (its catalog)", Error::Kind::usage);
     const PlateLayout& L = *impl_->bare;
     NgffPlate plate(*impl_->store, L);
-    VerifyResult r;
-    struct Position {
-        int row, col, site, t, c, z;
-    };
-    std::vector<Position> positions;
     std::vector<WellLayout> wells = L.wells;
     std::sort(wells.begin(), wells.end(), [](auto& a, auto& b) { return std::tie(a.row, a.col) < std::tie(b.row, b.col); });
-    auto where = [&](const Position& p) {
-        return L.name + " " + well_name(p.row, p.col) + " site " + std::to_string(p.site) + " channel " +
-               std::to_string(p.c) + " tpoint " + std::to_string(p.t) + " zplane " + std::to_string(p.z);
-    };
-    const std::string missing_prefix = "missing in the source: ";
-    for (const WellLayout& w : wells) {
+    // The wells' NGFF images first (one thread: it fills the reader's cache of checked wells).
+    std::vector<std::string> well_problem(wells.size());
+    for (size_t i = 0; i < wells.size(); ++i) {
         try {
-            impl_->check_well(w.row, w.col, w.sites);
+            impl_->check_well(wells[i].row, wells[i].col, wells[i].sites);
         } catch (const Error& e) {
-            r.problems.push_back(e.what());
-            continue;
+            well_problem[i] = e.what();
         }
+    }
+    // Then well by well, as many threads as verify uses, every plane the layout says the plate
+    // holds, at every level, read and decoded. A damaged or hostile plate whose layout promises
+    // planes it does not hold stops after kMaxProblems of them, instead of listing them all.
+    constexpr size_t kMaxProblems = 1000;
+    struct WellResult {
+        int64_t planes = 0, ok = 0, absent = 0, missing_in_source = 0;
+        std::vector<std::string> problems;
+    };
+    std::vector<WellResult> results(wells.size());
+    std::atomic<size_t> next{0}, problems{0};
+    const std::string missing_prefix = "missing in the source: ";
+    auto verify_well = [&](size_t i) {
+        const WellLayout& w = wells[i];
+        WellResult& r = results[i];
+        if (!well_problem[i].empty()) {
+            r.problems.push_back(well_problem[i]);
+            ++problems;
+            return;
+        }
+        Plane buffer;
         for (int site = 0; site < w.sites; ++site)
             for (int t = 0; t < L.tpoints; ++t)
                 for (int c : L.channels_of_image(L.acquisition_of_site(site)))
                     for (int z = 0; z < L.zplanes; ++z) {
-                        const Position p{w.row, w.col, site, t, c, z};
+                        if (problems.load() >= kMaxProblems) return;
+                        const std::string where = L.name + " " + well_name(w.row, w.col) + " site " + std::to_string(site) +
+                                                  " channel " + std::to_string(c) + " tpoint " + std::to_string(t) +
+                                                  " zplane " + std::to_string(z);
                         auto hole = impl_->holes.find({w.row, w.col, site, t, c, z});
-                        if (hole != impl_->holes.end() && hole->second.starts_with("no source plane")) {
+                        const std::string why = hole == impl_->holes.end() ? "" : hole->second;
+                        if (why.starts_with("no source plane")) {
                             ++r.absent;
                             continue;
                         }
-                        if (hole != impl_->holes.end() && hole->second.starts_with(missing_prefix)) {
-                            ++r.planes;
+                        ++r.planes;
+                        if (why.starts_with(missing_prefix)) {
                             ++r.missing_in_source;
-                            r.problems.push_back(where(p) + ": " + hole->second);
+                            r.problems.push_back(where + ": " + why);
+                            ++problems;
                             continue;
                         }
-                        positions.push_back(p);
+                        try {
+                            for (int level = 0; level < L.levels; ++level)
+                                plate.read_plane_into(buffer, w.row, w.col, site, t, c, z, level);
+                            ++r.ok;
+                        } catch (const Error& e) {
+                            r.problems.push_back(where + ": " + e.what() +
+                                                 (why.empty() ? std::string()
+                                                              : " (the plate's attributes list it among the positions "
+                                                                "without a stored plane: " + why + ")"));
+                            ++problems;
+                        }
                     }
-    }
-    // Every level of every plane, read and decoded by as many threads as verify uses.
-    std::vector<std::string> failures(positions.size());
-    std::atomic<size_t> next{0};
+    };
     auto work = [&] {
-        Plane buffer;
-        for (size_t i = next++; i < positions.size(); i = next++) {
-            const Position& p = positions[i];
-            try {
-                for (int level = 0; level < L.levels; ++level)
-                    plate.read_plane_into(buffer, p.row, p.col, p.site, p.t, p.c, p.z, level);
-            } catch (const Error& e) {
-                failures[i] = e.what();
-            }
-        }
+        for (size_t i = next++; i < wells.size(); i = next++) verify_well(i);
     };
     const int threads = std::clamp(options.threads > 0 ? options.threads : usable_cpus(), 1, 64);
     std::vector<std::thread> pool;
-    for (int t = 1; t < threads && size_t(t) < positions.size(); ++t) pool.emplace_back(work);
+    for (int t = 1; t < threads && size_t(t) < wells.size(); ++t) pool.emplace_back(work);
     work();
     for (auto& t : pool) t.join();
-    for (size_t i = 0; i < positions.size(); ++i) {
-        ++r.planes;
-        if (failures[i].empty()) {
-            ++r.ok;
-            ++r.decoded_only;
-            continue;
-        }
-        const Position& p = positions[i];
-        std::string problem = where(p) + ": " + failures[i];
-        if (impl_->holes.count({p.row, p.col, p.site, p.t, p.c, p.z}))
-            problem += " (the plate's attributes list it among the positions without a stored plane: " +
-                       impl_->holes.at({p.row, p.col, p.site, p.t, p.c, p.z}) + ")";
-        r.problems.push_back(problem);
+    VerifyResult r;
+    for (WellResult& w : results) {
+        r.planes += w.planes;
+        r.ok += w.ok;
+        r.absent += w.absent;
+        r.missing_in_source += w.missing_in_source;
+        for (auto& p : w.problems) r.problems.push_back(std::move(p));
     }
+    r.decoded_only = r.ok;
+    if (problems.load() >= kMaxProblems)
+        r.problems.push_back("verify stopped after " + std::to_string(kMaxProblems) + " problems; planes after them were "
+                             "not read");
     return r;
 }
 

@@ -148,6 +148,16 @@ a = json.load(open(sys.argv[1])); a["imextract"]["levels"] = 1000; json.dump(a, 
 PYEOF
 expect_exit 6 "$IMX" "$WORK/bad3.zarr" get --well B02 --channel 0 -o "$WORK/x.tif"
 expect_output "its imextract layout says 1000 resolution levels"
+cp -r "$BARE" "$WORK/bad4.zarr"
+printf '{"plate": ' >"$WORK/bad4.zarr/.zattrs"
+expect_exit 6 "$IMX" "$WORK/bad4.zarr" get --well B02 --channel 0 -o "$WORK/x.tif"
+expect_output "not a plate written by imextract"
+$PY - "$WORK/bad4.zarr/.zattrs" "$BARE/.zattrs" <<'PYEOF'
+import json, sys
+a = json.load(open(sys.argv[2])); a["imextract"]["wells"] = [[1, "x", 2]]; json.dump(a, open(sys.argv[1], "w"))
+PYEOF
+expect_exit 6 "$IMX" "$WORK/bad4.zarr" verify
+expect_output "the imextract layout in its attributes is damaged"
 mkdir -p "$WORK/notaplate"
 expect_exit 2 "$IMX" "$WORK/notaplate" get --well B02 --channel 0 -o "$WORK/x.tif"
 
