@@ -77,7 +77,9 @@ struct VerifyReport {
     VerifyResult result;
     std::string summary() const {
         std::string s = std::to_string(result.ok) + " of " + std::to_string(result.planes) +
-                        " stored plane(s) match their checksums";
+                        (result.decoded_only ? " stored plane(s) read back and decoded (a plate without its workspace: "
+                                               "the checksums are not in the plate, so not compared)"
+                                             : " stored plane(s) match their checksums");
         if (result.sources_compared || result.sources_skipped)
             s += "; " + std::to_string(result.sources_compared) + " compared with their source files, " +
                  std::to_string(result.sources_skipped) + " not (sources deleted or missing)";
@@ -99,7 +101,8 @@ public:
         if (!plate_.empty()) reader_.layout(plate_);  // an unknown plate is refused here, not at the first get
     }
 
-    std::string path() const { return reader_.workspace().root().string(); }
+    std::string path() const { return reader_.path(); }
+    bool bare() const { return reader_.bare(); }
     std::vector<std::string> plates() const { return reader_.plate_names(); }
     std::vector<std::string> channels() const { return reader_.channel_names(); }
     std::vector<std::string> wells() {
@@ -137,7 +140,8 @@ public:
         VerifyReport report;
         {
             py::gil_scoped_release release;
-            report.result = imx::verify(reader_.workspace(), {sources, threads});
+            std::lock_guard<std::mutex> lock(mutex_);
+            report.result = reader_.verify({sources, threads});
         }
         if (report.result.problems.empty()) return report;
         std::string message = "verify: " + report.summary() + "; " +
@@ -209,15 +213,22 @@ Errors raise imextract.Error subclasses with the messages of the imextract comma
                                "array positions no source plane fills (they read as 0)")
         .def_property_readonly("problems", [](const VerifyReport& r) { return r.result.problems; },
                                "one line per plane that failed")
+        .def_property_readonly("decoded_only", [](const VerifyReport& r) { return r.result.decoded_only; },
+                               "planes read back and decoded without a checksum to compare with (a plate without "
+                               "its workspace: the checksums are in the workspace)")
         .def("__repr__", [](const VerifyReport& r) { return "<imextract.VerifyResult: " + r.summary() + ">"; });
 
-    py::class_<Experiment>(m, "Experiment", R"doc(An experiment folder that imextract extracted (create, init, submit).
+    py::class_<Experiment>(m, "Experiment", R"doc(An experiment folder that imextract extracted (create, init, submit),
+a folder `convert` wrote, or a plate imextract wrote (NAME.zarr, local or s3://), also without its
+workspace (copied elsewhere): then everything is read from the plate's own metadata.
 
 Experiment(path, plate=None): `plate` names the plate the listings and get use when the experiment
 holds several (e.plates lists them). Threads may share one: get releases the GIL while it reads,
 and calls on one Experiment take turns.)doc")
         .def(py::init<const std::string&, std::optional<std::string>>(), py::arg("path"), py::arg("plate") = py::none())
-        .def_property_readonly("path", &Experiment::path, "The experiment folder.")
+        .def_property_readonly("path", &Experiment::path, "The experiment folder (or the plate, read without its workspace).")
+        .def_property_readonly("bare", &Experiment::bare,
+                               "True for a plate read without its workspace: everything comes from the plate's metadata.")
         .def_property_readonly("plates", &Experiment::plates, "Names of the experiment's plates.")
         .def_property_readonly("wells", &Experiment::wells, "The plate's wells that hold images, like ['B02', 'B03'].")
         .def_property_readonly("channels", &Experiment::channels, "Channel names; get takes a name or its index.")

@@ -351,9 +351,15 @@ int real_main(int argc, char** argv) {
         return r.verified == r.outputs ? exit_ok : exit_verification;
     }
     if (verify_cmd->parsed()) {
-        auto r = verify(ws, vopt);
+        // A plate without its workspace (or a folder convert wrote): the reader finds what it is.
+        auto r = ws.exists() ? verify(ws, vopt) : ExperimentReader(experiment).verify(vopt);
         for (auto& p : r.problems) log::error("{}", p);
-        log::info("verify: {} of {} stored plane(s) match their checksums{}{}{}", r.ok, r.planes,
+        if (r.decoded_only)
+            log::warn("verify: a plate without its workspace: {} plane(s) read and decoded at every level, but their "
+                      "checksums are in the workspace, not the plate, so changed pixels that still decode are not found",
+                      r.decoded_only);
+        log::info("verify: {} of {} stored plane(s) {}{}{}{}", r.ok, r.planes,
+                  r.decoded_only ? "read back and decoded" : "match their checksums",
                   vopt.sources ? fmt::format("; {} compared with their source files, {} not (sources deleted or "
                                              "missing)", r.sources_compared, r.sources_skipped)
                                : "",

@@ -300,8 +300,13 @@ public:
             std::sort(pl.files.begin(), pl.files.end(), [](auto& a, auto& b) { return a.rel < b.rel; });
             // Plate name: the folder of an exported plate; the name in the files for the database
             // layout (its folder is a bare database id).
-            std::string pname = pl.htd ? pl.root.filename().string() : pl.files.front().name.plate_name;
-            if (pname.empty() || pl.root == source) pname = pl.htd ? source.filename().string() : pname;
+            // A TimePoint_N / ZStep_N folder is not the plate: an export opened one level down (the
+            // source is PLATE/TimePoint_1, which holds a copy of the HTD) is named by PLATE.
+            fs::path named = pl.root;
+            while (is_tz_folder(named.filename().string()) && !named.parent_path().filename().empty())
+                named = named.parent_path();
+            std::string pname = pl.htd ? named.filename().string() : pl.files.front().name.plate_name;
+            if (pname.empty() || pl.root == source) pname = pl.htd ? named.filename().string() : pname;
             if (pname.empty()) pname = "plate";
             if (plate_names.count(pname)) pname += "_" + pl.root.filename().string();
             for (int k = 2; plate_names.count(pname); ++k) pname += "_" + std::to_string(k);
@@ -457,6 +462,11 @@ public:
 };
 
 }  // namespace
+
+PlateFormat htd_plate_format(const source::Folder& folder, const std::string& name) {
+    const Htd h = parse_htd(folder, name);
+    return h.xwells && h.ywells ? PlateFormat{h.ywells, h.xwells} : PlateFormat{};
+}
 
 std::unique_ptr<LayoutReader> make_metaxpress_layout() { return std::make_unique<MetaXpressLayout>(); }
 

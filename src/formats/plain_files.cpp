@@ -134,18 +134,55 @@ PlateFormat plate_format_of(int wells) {
     }
 }
 
-// A well given by its number, 1 for A01, counted row by row on a plate of `wells` wells.
-void well_by_number(const std::string& number, int wells, int& row, int& col, const std::string& file) {
-    if (wells == 0)
+// A well given by its number, 1 for A01, counted row by row on a plate of `format` (from `from`:
+// --plate-format or the vendor metadata that gave the size).
+void well_by_number(const std::string& number, PlateFormat format, const std::string& from, int& row, int& col,
+                    const std::string& file) {
+    if (format.rows == 0 || format.cols == 0)
         throw input_error(file, "the pattern's well '" + number + "' is a number; give --plate-format 96, 384 or 1536 "
-                                "to say which plate the wells are numbered on (1 = A01, row by row)");
-    const PlateFormat format = plate_format_of(wells);
+                                "to say which plate the wells are numbered on (1 = A01, row by row): the source holds "
+                                "no metadata that gives the plate size (a MetaXpress .HTD with XWells/YWells or a ScanR "
+                                "experiment_descriptor.xml)");
+    const long wells = long(format.rows) * format.cols;
     const long n = number.size() > 6 ? 0 : std::stol(number);
-    if (n < 1 || n > long(format.rows) * format.cols)
+    if (n < 1 || n > wells)
         throw input_error(file, "well number " + number + " is not a well of a " + std::to_string(wells) +
-                                    "-well plate (1 to " + std::to_string(wells) + ", row by row)");
+                                    "-well plate (1 to " + std::to_string(wells) + ", row by row; " + from + ")");
     row = int((n - 1) / format.cols);
     col = int((n - 1) % format.cols);
+}
+
+// The plate size the vendor metadata in the source gives, for numbered wells without
+// --plate-format: the top-most MetaXpress .HTD (XWells, YWells) or ScanR experiment_descriptor.xml
+// (format Rows, Columns). Several at that depth must agree. `from` names the file.
+PlateFormat metadata_plate_format(const source::Folder& folder, std::string& from) {
+    std::vector<std::pair<size_t, fs::path>> found;  // (depth, entry)
+    for (auto& e : folder.list_tree("", 8, 100000)) {
+        if (e.is_dir) continue;
+        const std::string name = e.path.filename().string();
+        if (lower_extension(e.path) != ".htd" && name != "experiment_descriptor.xml") continue;
+        const std::string rel = folder.name_of(e.path);
+        found.push_back({size_t(std::count(rel.begin(), rel.end(), '/')), e.path});
+    }
+    if (found.empty()) return {};
+    const size_t top = std::min_element(found.begin(), found.end())->first;
+    PlateFormat format;
+    for (auto& [depth, path] : found) {
+        if (depth != top) continue;
+        const std::string rel = folder.name_of(path);
+        const PlateFormat f = lower_extension(path) == ".htd" ? htd_plate_format(folder, rel) : scanr_plate_format(folder, rel);
+        if (!f.rows || !f.cols) continue;
+        if (format.rows && (format.rows != f.rows || format.cols != f.cols))
+            throw input_error(folder.path_of(rel).string(), "gives a plate of " + std::to_string(f.rows) + "x" +
+                                                                std::to_string(f.cols) + " wells, " + from + " one of " +
+                                                                std::to_string(format.rows) + "x" + std::to_string(format.cols) +
+                                                                ": give --plate-format to say which the wells are numbered on");
+        if (!format.rows) {
+            format = f;
+            from = "the plate size in " + folder.path_of(rel).string();
+        }
+    }
+    return format;
 }
 
 class PlainFilesLayout final : public LayoutReader {
@@ -237,7 +274,14 @@ public:
         auto plate_name = [&](const std::string& p) { return p.empty() ? folder_name : p; };
         for (auto& p : plates.values) set.plates.push_back({plate_name(p), 0, 0});
 
-        const PlateFormat given_format = plate_format_of(opt.plate_format);
+        PlateFormat given_format = plate_format_of(opt.plate_format);
+        // Numbered wells without --plate-format: the plate size from the vendor metadata, if any.
+        std::string format_from = "--plate-format " + std::to_string(opt.plate_format);
+        const bool numbered = std::any_of(matches.begin(), matches.end(), [](const Match& m) {
+            return !m.well.empty() && std::all_of(m.well.begin(), m.well.end(), ::isdigit);
+        });
+        if (numbered && !opt.plate_format) given_format = metadata_plate_format(folder, format_from);
+        const bool sized = given_format.rows && given_format.cols;
         std::map<std::string, std::pair<int, int>> plate_extent;
         std::vector<std::string> channel_names;
         auto channel_index = [&](const std::string& name) {
@@ -249,7 +293,7 @@ public:
         for (auto& m : matches) {
             int row = 0, col = 0;
             if (!m.well.empty() && std::all_of(m.well.begin(), m.well.end(), ::isdigit)) {
-                well_by_number(m.well, opt.plate_format, row, col, (source / m.file).string());
+                well_by_number(m.well, given_format, format_from, row, col, (source / m.file).string());
             } else if (!m.well.empty()) {
                 if (!parse_well_name(m.well, row, col))
                     throw input_error((source / m.file).string(), "'" + m.well + "' is not a well name");
@@ -293,9 +337,10 @@ public:
                     h = {1, int(pages), 1, 0, 0};
                 }
             }
-            if (opt.plate_format && (row >= given_format.rows || col >= given_format.cols))
+            if (sized && (row >= given_format.rows || col >= given_format.cols))
                 throw input_error((source / m.file).string(), "well " + well_name(row, col) + " lies outside a " +
-                                                                  std::to_string(opt.plate_format) + "-well plate (--plate-format)");
+                                                                  std::to_string(given_format.rows * given_format.cols) +
+                                                                  "-well plate (" + format_from + ")");
             std::string pname = plate_name(m.plate);
             auto& ext = plate_extent[pname];
             ext.first = std::max(ext.first, row + 1);
@@ -328,7 +373,7 @@ public:
         for (auto& n : sorted) set.channels.push_back({n, std::nullopt, std::nullopt});
         for (auto& p : set.plates) {
             auto [r, c] = plate_extent[p.name];
-            const PlateFormat format = opt.plate_format ? given_format : smallest_plate(r, c);
+            const PlateFormat format = sized ? given_format : smallest_plate(r, c);
             p.rows = format.rows ? format.rows : r;
             p.cols = format.cols ? format.cols : c;
         }

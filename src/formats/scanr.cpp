@@ -324,6 +324,11 @@ public:
 
 }  // namespace
 
+PlateFormat scanr_plate_format(const source::Folder& folder, const std::string& name) {
+    const Descriptor d = read_descriptor(folder, name);
+    return d.rows && d.cols ? PlateFormat{d.rows, d.cols} : PlateFormat{};
+}
+
 std::unique_ptr<LayoutReader> make_scanr_layout() { return std::make_unique<ScanrLayout>(); }
 
 }  // namespace imx

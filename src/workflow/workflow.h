@@ -87,6 +87,10 @@ struct VerifyResult {
     int64_t missing_in_source = 0;      // planes whose pixels the source files do not hold (create)
     int64_t absent = 0;                 // array positions no source plane fills (they read as 0)
     std::vector<std::string> problems;  // one line per plane that failed
+    // Planes read back and decoded without a checksum to compare with (a plate without its
+    // workspace): a missing or undecodable chunk or a shard index failing its CRC-32C is found,
+    // changed pixels that still decode are not.
+    int64_t decoded_only = 0;
 };
 VerifyResult verify(const Workspace& ws, const VerifyOptions& options);
 
@@ -112,7 +116,9 @@ PlaneRegion parse_region(const std::string& text);
 class ExperimentReader {
 public:
     // `experiment`: an experiment folder, a folder `convert` wrote (local or s3://: its workspace is
-    // found where convert keeps it) or one plate of it (OUT/NAME.zarr, then named_plate()).
+    // found where convert keeps it) or one plate of it (OUT/NAME.zarr, then named_plate()); or a
+    // plate imextract wrote without its workspace (copied elsewhere, or its workspace deleted),
+    // local or s3://: then everything comes from the plate's own metadata (bare()).
     explicit ExperimentReader(const fs::path& experiment);
     ~ExperimentReader();
     ExperimentReader(ExperimentReader&&) noexcept;
@@ -128,7 +134,16 @@ public:
     // The plate's NGFF layout as the catalog gives it: its images' (t, c, z, y, x), dtype, levels.
     PlateLayout layout(const std::string& plate);
     const Workspace& workspace() const;
-    // The plate the path given named (OUT/NAME.zarr), "" for an experiment or a whole OUT.
+    // True for a plate read without its workspace (no catalog: no sources, no job states).
+    bool bare() const;
+    // The experiment folder, or for a plate without its workspace the path given.
+    std::string path() const;
+    // `verify` on what was opened: the experiment's (checksums from its catalog), or for a plate
+    // without its workspace every plane the layout says is stored, read back and decoded (the
+    // checksums are in the workspace, not the plate: VerifyResult::decoded_only counts them).
+    VerifyResult verify(const VerifyOptions& options);
+    // The plate the path given named (OUT/NAME.zarr), "" for an experiment or a whole OUT; for a
+    // plate without its workspace, its name.
     const std::string& named_plate() const;
     // Bytes the last get fetched from the store (only the chunks that cover its region).
     uint64_t bytes_fetched() const { return bytes_fetched_; }
@@ -139,6 +154,9 @@ private:
     // Throws the error for a query the catalog has no plane for, naming what does not exist
     // (well, channel, site, t, z: listing what does) or, when all exist, that no plane was recorded.
     [[noreturn]] void refuse_absent(const CatalogPlate& plate, int row, int col, const PlaneQuery& q) const;
+    Plane read(const CatalogPlate& plate, int row, int col, int channel, const PlaneQuery& q);
+    Plane get_bare(const CatalogPlate& plate, int row, int col, int channel, const PlaneQuery& q,
+                   const std::string& position);
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::vector<std::string> channels_;

@@ -155,6 +155,9 @@ public:
     void write_metadata() const;
     // Rewrites only the field images' omero metadata (after collect computed contrast windows).
     void write_rendering() const;
+    // The array metadata (.zarray, or zarr.json of an array) write_metadata gives level `level` of
+    // every field image: a reader of a plate without its workspace compares the stored one with it.
+    nlohmann::json array_metadata(int level) const { return array_meta(level); }
 
     std::string image_path(int row, int col, int site) const;  // "<plate>/B/03/0"
     // The object holding tile (ty, tx) of the plane at `level`: its chunk, or with sharding its

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Name patterns as the README prints them (section "Name patterns", taken from the README itself):
-# wells given by number (--plate-format), a pattern with a / matched against the path below the
-# source, one without against the file name; every plane checked with tifffile against its file.
+# wells given by number (--plate-format, or the plate size of an HTD in the folder), a pattern with
+# a / matched against the path below the source, one without against the file name; every plane
+# checked with tifffile against its file.
 source "$(dirname "$0")/lib/common.bash"
 need_oracle
 mapfile -t PATTERNS < <(sed -n '/^### Name patterns/,/^### /p' "$SRC/README.md" | grep -o -- "--pattern '[^']*'" | sed "s/^--pattern '//; s/'\$//")
@@ -37,6 +38,14 @@ $PY -c "import zarr,sys; p=zarr.open(sys.argv[1],'r').attrs['plate']; assert (le
 # A well number without a plate format, or beyond the plate: refused, naming the file and the fix.
 expect_exit 3 "$IMX" "$WORK/e2" create --source "$WORK/numbered" --format files --pattern "${PATTERNS[0]}"
 expect_output "Plate1--W0002--P0001--DAPI.tif: the pattern's well '0002' is a number; give --plate-format"
+expect_output "no metadata that gives the plate size"
+# Without --plate-format, the plate size of the vendor metadata in the folder: an HTD of 16 x 24.
+cp -r "$WORK/numbered" "$WORK/numbered_htd"
+printf '"HTSInfoFile", Version 1.0\r\n"XWells", 24\r\n"YWells", 16\r\n' >"$WORK/numbered_htd/Plate1.HTD"
+expect_exit 0 "$IMX" convert "$WORK/numbered_htd" "$WORK/o4" --format files --pattern "${PATTERNS[0]}"
+expect_exit 0 "$IMX" "$WORK/o4" get --well B01 --channel GFP -o "$WORK/p.tif"
+same_pixels "$WORK/numbered/Plate1--W0025--P0001--GFP.tif" "$WORK/p.tif"
+$PY -c "import zarr,sys; p=zarr.open(sys.argv[1],'r').attrs['plate']; assert (len(p['rows']),len(p['columns']))==(16,24), p['rows']" "$WORK/o4/numbered_htd.zarr"
 cp "$WORK/numbered/Plate1--W0025--P0001--GFP.tif" "$WORK/numbered/Plate1--W0097--P0001--GFP.tif"
 expect_exit 3 "$IMX" "$WORK/e3" create --source "$WORK/numbered" --format files --plate-format 96 --pattern "${PATTERNS[0]}"
 expect_output "well number 0097 is not a well of a 96-well plate"

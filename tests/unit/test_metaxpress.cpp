@@ -300,6 +300,39 @@ TEST(MetaXpress, DetectIgnoresPlainTiffFolders) {
     fs::remove_all(m);
 }
 
+// An export opened below its plate folder (PLATE/TimePoint_1, PLATE/TimePoint_1/ZStep_0, each
+// holding a copy of the HTD) is named by the plate folder, not by "TimePoint_1".
+TEST(MetaXpress, ExportOpenedInsideItsTimePointFolderIsNamedByThePlateFolder) {
+    fs::path d = fresh_dir("tpname");
+    const std::string h = "\"HTSInfoFile\", Version 1.0\n\"XWells\", 12\n\"YWells\", 8\n";
+    fs::create_directories(d / "MyPlate" / "TimePoint_1" / "ZStep_1");
+    test::write_bytes(d / "MyPlate" / "X.HTD", h);
+    test::write_bytes(d / "MyPlate" / "TimePoint_1" / "X.HTD", h);
+    test::write_bytes(d / "MyPlate" / "TimePoint_1" / "ZStep_1" / "X.HTD", h);
+    tiff(d / "MyPlate" / "TimePoint_1" / "ZStep_1" / "X_B02_s1_w1.tif", 1);
+    for (const fs::path& source : {d / "MyPlate", d / "MyPlate" / "TimePoint_1", d / "MyPlate" / "TimePoint_1" / "ZStep_1"}) {
+        ImageSet s = mx().configure(source, {});
+        ASSERT_EQ(s.plates.size(), 1u) << source;
+        EXPECT_EQ(s.plates[0].name, "MyPlate") << source;
+        ASSERT_EQ(s.planes.size(), 1u) << source;
+        EXPECT_EQ(s.planes[0].plate, "MyPlate") << source;
+    }
+    fs::remove_all(d);
+}
+
+TEST(MetaXpress, SampleExportOpenedOneLevelDownOrUp) {
+    fs::path d = samples() / "faim-ipa_ImageXpress_exported";
+    if (!fs::exists(d)) GTEST_SKIP() << d << " not present";
+    // One level down: the TimePoint_1 folder (it holds 9987.HTD and the image) of plate 3420, and
+    // a ZStep folder of 3434; one level up: the folder of the three plates.
+    EXPECT_EQ(mx().configure(d / "9987_Plate_3420" / "TimePoint_1", {}).plates.at(0).name, "9987_Plate_3420");
+    EXPECT_EQ(mx().configure(d / "9987_Plate_3434" / "TimePoint_1" / "ZStep_0", {}).plates.at(0).name, "9987_Plate_3434");
+    EXPECT_EQ(mx().configure(d / "9987_Plate_3420", {}).plates.at(0).name, "9987_Plate_3420");
+    std::set<std::string> names;
+    for (auto& p : mx().configure(d, {}).plates) names.insert(p.name);
+    EXPECT_EQ(names, (std::set<std::string>{"9987_Plate_3420", "9987_Plate_3434", "9987_Plate_3435"}));
+}
+
 // ---- conformance on the real samples (expected values from `find` and tifffile, see comments) ----
 
 TEST(MetaXpress, SampleExportedPlates) {

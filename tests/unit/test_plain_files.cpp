@@ -162,6 +162,59 @@ TEST(PlainFiles, NumberedWellsOnThePlateFormat) {
                   std::string::npos) << e.what();
     }
     o.plate_format = 0;
-    EXPECT_THROW(files().configure(d, o), Error);
+    try {
+        files().configure(d, o);
+        ADD_FAILURE() << "numbered wells accepted without a plate size";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("give --plate-format 96, 384 or 1536"), std::string::npos) << e.what();
+    }
+    fs::remove_all(d);
+}
+
+// Numbered wells without --plate-format: the plate size the vendor metadata in the folder gives
+// (a MetaXpress .HTD, a ScanR experiment_descriptor.xml); --plate-format wins; two top-level
+// files that disagree are refused, naming the option.
+TEST(PlainFiles, NumberedWellsOnThePlateSizeOfTheMetadata) {
+    fs::path d = fresh_dir("numbered_meta");
+    fs::create_directories(d / "images");
+    for (const char* n : {"0001", "0025", "0384"}) write_tiff(d / "images" / (std::string("W") + n + ".tif"), small(1));
+    LayoutOptions o = with_pattern(R"(W(?P<well>\d+)\.tif)");
+    // MetaXpress: 24 x 16 wells.
+    test::write_bytes(d / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 24\n\"YWells\", 16\n");
+    ImageSet set = files().configure(d, o);
+    std::map<std::string, std::pair<int, int>> at;
+    for (auto& p : set.planes) at[p.file] = {p.row, p.col};
+    EXPECT_EQ(at["images/W0025.tif"], std::make_pair(1, 0));    // B01: 24 columns
+    EXPECT_EQ(at["images/W0384.tif"], std::make_pair(15, 23));  // P24
+    EXPECT_EQ(set.plates.at(0).rows, 16);
+    EXPECT_EQ(set.plates.at(0).cols, 24);
+    // --plate-format is what the user says: it wins over the metadata.
+    o.plate_format = 1536;
+    set = files().configure(d, o);
+    for (auto& p : set.planes) at[p.file] = {p.row, p.col};
+    EXPECT_EQ(at["images/W0025.tif"], std::make_pair(0, 24));  // A25: 48 columns
+    o.plate_format = 0;
+    // An HTD deeper down (a TimePoint copy) does not count against the top-level one.
+    test::write_bytes(d / "images" / "X.HTD", "\"HTSInfoFile\", Version 1.0\n\"XWells\", 12\n\"YWells\", 8\n");
+    EXPECT_EQ(files().configure(d, o).plates.at(0).rows, 16);
+    // ScanR's descriptor at the same level, of another plate size: refused, naming the option.
+    test::write_bytes(d / "experiment_descriptor.xml",
+                      "<?xml version='1.0' standalone='yes' ?>\n<LVData xmlns=\"http://www.ni.com/LVData\">\n"
+                      "<Cluster><Name>experiment descriptor</Name><NumElts>1</NumElts>\n"
+                      "<Cluster><Name>format typedef</Name><NumElts>2</NumElts>\n"
+                      "<I32><Name>Rows</Name><Val>8</Val></I32><I32><Name>Columns</Name><Val>12</Val></I32></Cluster>\n"
+                      "</Cluster>\n</LVData>\n");
+    std::string msg = test::error_of([&] { files().configure(d, o); });
+    EXPECT_NE(msg.find("give --plate-format"), std::string::npos) << msg;
+    // The descriptor alone: a 96-well plate, where well 384 does not exist.
+    fs::remove(d / "X.HTD");
+    msg = test::error_of([&] { files().configure(d, o); });
+    EXPECT_NE(msg.find("W0384.tif: well number 0384 is not a well of a 96-well plate"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("experiment_descriptor.xml"), std::string::npos) << msg;
+    fs::remove(d / "images" / "W0384.tif");
+    set = files().configure(d, o);
+    for (auto& p : set.planes) at[p.file] = {p.row, p.col};
+    EXPECT_EQ(at["images/W0025.tif"], std::make_pair(2, 0));  // C01: 12 columns
+    EXPECT_EQ(set.plates.at(0).rows, 8);
     fs::remove_all(d);
 }
