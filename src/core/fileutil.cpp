@@ -152,6 +152,40 @@ void write_file_atomic(const fs::path& target, std::string_view data, WriteMode 
     commit_temporary(tmp, target);
 }
 
+AtomicFileWriter::AtomicFileWriter(fs::path target) : target_(std::move(target)), tmp_(temporary_sibling(target_)) {
+    fd_ = create_temporary(tmp_, target_, 0);
+    if (fd_ < 0) throw Error(target_.string() + ": cannot create file: " + std::strerror(errno), Error::Kind::storage);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        ::unlink(tmp_.c_str());
+    }
+}
+
+void AtomicFileWriter::append(std::string_view data) {
+    if (fd_ < 0) throw Error("internal: " + target_.string() + " appended to after commit");
+    for (size_t off = 0; off < data.size();) {
+        const ssize_t n = ::write(fd_, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(target_.string() + ": write failed: " + std::strerror(errno), Error::Kind::storage);
+        off += size_t(n);
+    }
+    size_ += data.size();
+}
+
+void AtomicFileWriter::commit() {
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) {
+        const int err = errno;
+        ::unlink(tmp_.c_str());
+        throw Error(target_.string() + ": write failed: " + std::strerror(err), Error::Kind::storage);
+    }
+    commit_temporary(tmp_, target_);
+}
+
 std::string lower_extension(const fs::path& file) {
     std::string ext = file.extension().string();
     for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));

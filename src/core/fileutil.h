@@ -24,6 +24,24 @@ enum class WriteMode { buffered, direct_if_enabled };
 // Writes `data` to `target` atomically (temporary name, then rename). Creates parent folders.
 void write_file_atomic(const std::filesystem::path& target, std::string_view data,
                        WriteMode mode = WriteMode::buffered);
+// A file written piece by piece under a temporary name beside `target` (folders created), renamed
+// into place by commit(); destroyed uncommitted, it removes the temporary file. Errors (Error,
+// storage) name the target and the OS reason.
+class AtomicFileWriter {
+public:
+    explicit AtomicFileWriter(std::filesystem::path target);
+    ~AtomicFileWriter();
+    AtomicFileWriter(const AtomicFileWriter&) = delete;
+    AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+    void append(std::string_view data);
+    uint64_t size() const { return size_; }
+    void commit();
+
+private:
+    std::filesystem::path target_, tmp_;
+    int fd_ = -1;
+    uint64_t size_ = 0;
+};
 // The file's extension in lower case, with the dot (".tif").
 std::string lower_extension(const std::filesystem::path& file);
 // Reads a whole file; refuses files larger than `max_bytes` with an Error naming the file.

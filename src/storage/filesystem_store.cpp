@@ -44,6 +44,21 @@ public:
         write_file_atomic(root_ / key, value, WriteMode::direct_if_enabled);  // creates missing folders
     }
 
+    std::unique_ptr<Writer> open_writer(const std::string& key) override {
+        check_key(key);
+        class FileWriter final : public Writer {
+        public:
+            explicit FileWriter(fs::path target) : file_(std::move(target)) {}
+            void append(std::string_view bytes) override { file_.append(bytes); }
+            uint64_t size() const override { return file_.size(); }
+            void commit() override { file_.commit(); }
+
+        private:
+            AtomicFileWriter file_;
+        };
+        return std::make_unique<FileWriter>(root_ / key);
+    }
+
     std::optional<std::string> get(const std::string& key) const override {
         return get_range(key, 0, UINT64_MAX);
     }

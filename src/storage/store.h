@@ -21,6 +21,31 @@ public:
     virtual std::string url() const = 0;
     // Writes a whole value atomically: readers see the old value, or the new one, never a part.
     virtual void put(const std::string& key, std::string_view value) = 0;
+    // A value written piece by piece (the shard of a plane too large to hold, whose chunks come
+    // band by band): append(), then commit() makes it visible whole, as put() does; a writer
+    // destroyed before commit() leaves nothing. This default holds the pieces in memory and puts
+    // them at commit(); the filesystem store writes them to a temporary file as they come.
+    class Writer {
+    public:
+        virtual ~Writer() = default;
+        virtual void append(std::string_view bytes) = 0;
+        virtual uint64_t size() const = 0;
+        virtual void commit() = 0;
+    };
+    virtual std::unique_ptr<Writer> open_writer(const std::string& key) {
+        class Buffered final : public Writer {
+        public:
+            Buffered(Store& store, std::string key) : store_(store), key_(std::move(key)) {}
+            void append(std::string_view bytes) override { value_.append(bytes); }
+            uint64_t size() const override { return value_.size(); }
+            void commit() override { store_.put(key_, value_); }
+
+        private:
+            Store& store_;
+            std::string key_, value_;
+        };
+        return std::make_unique<Buffered>(*this, key);
+    }
     virtual std::optional<std::string> get(const std::string& key) const = 0;
     // Bytes [offset, offset + length) of a value (fewer at its end); nullopt when the key is absent.
     // Object stores answer with one ranged GET, so a reader of a big container or a shard index

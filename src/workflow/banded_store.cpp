@@ -5,8 +5,7 @@ namespace imx {
 namespace {
 
 BandedPlane encode_bands(const NgffPlate& plate, const std::vector<std::unique_ptr<PlaneRows>>& sources,
-                         BandedPlaneEncoder::ChunkSink sink, int threads, std::vector<uint64_t>* histogram,
-                         EncodedPlane* shard_part) {
+                         BandedPlaneEncoder::ChunkSink sink, int threads, std::vector<uint64_t>* histogram) {
     const PlateLayout& L = plate.layout();
     BandedPlaneEncoder encoder(plate, std::move(sink), threads);
     const size_t row_bytes = size_t(L.width) * dtype_size(L.dtype);
@@ -27,7 +26,6 @@ BandedPlane encode_bands(const NgffPlate& plate, const std::vector<std::unique_p
     r.checksum = std::move(done.checksum);
     r.level_checksums = std::move(done.level_checksums);
     r.stored = done.bytes;
-    if (shard_part) shard_part->level_checksums = r.level_checksums;
     return r;
 }
 
@@ -39,28 +37,21 @@ bool stores_in_bands(const PlateLayout& layout) {
 
 BandedPlane store_in_bands(const NgffPlate& plate, const std::vector<std::unique_ptr<PlaneRows>>& sources, int row,
                            int col, int site, int t, int c, int z, int threads, std::vector<uint64_t>* histogram,
-                           EncodedPlane* shard_part) {
+                           BandedPlaneEncoder::ChunkSink shard_sink) {
     const PlateLayout& L = plate.layout();
     if (sources.empty()) throw Error("internal: a banded plane without a source");
-    BandedPlaneEncoder::ChunkSink sink;
-    if (shard_part) {
-        plate.size_encoded(*shard_part);
-        sink = [shard_part, &L](int level, uint32_t ty, uint32_t tx, std::string_view chunk) {
-            const size_t i = shard_part->first[size_t(level)] + size_t(ty) * L.chunk_grid(level)[1] + tx;
-            shard_part->buffers[i].assign(chunk);
-            shard_part->lengths[i] = chunk.size();
-        };
-    } else {
-        sink = [&](int level, uint32_t ty, uint32_t tx, std::string_view chunk) {
-            plate.store().put(plate.chunk_key(row, col, site, t, c, z, level, ty, tx), chunk);
-        };
-    }
+    const bool sharded = bool(shard_sink);
+    BandedPlaneEncoder::ChunkSink sink = sharded ? std::move(shard_sink)
+        : [&](int level, uint32_t ty, uint32_t tx, std::string_view chunk) {
+              plate.store().put(plate.chunk_key(row, col, site, t, c, z, level, ty, tx), chunk);
+          };
     try {
-        return encode_bands(plate, sources, std::move(sink), threads, histogram, shard_part);
+        return encode_bands(plate, sources, std::move(sink), threads, histogram);
     } catch (...) {
         // A plane that failed half-way leaves none of its chunks behind: a reader must not take the
-        // stored bands for the plane (the position reads as empty, as a missing plane does).
-        if (!shard_part)
+        // stored bands for the plane (the position reads as empty, as a missing plane does). In a
+        // shard, its chunks are never entered in the index (ShardStream::plane_done).
+        if (!sharded)
             for (int level = 0; level < L.levels; ++level)
                 for (const std::string& key : plate.plane_keys(row, col, site, t, c, z, level)) plate.store().remove(key);
         throw;

@@ -28,11 +28,12 @@ struct BandedPlane {
 };
 
 // Reads the plane (the maximum of `sources` pixel by pixel when there are several, each of the
-// plate's geometry) band by band and encodes it on `threads` threads. Without `shard_part`, every
-// chunk is stored at (row, col, site, t, c, z) as soon as it is encoded; with it, the chunks are
-// collected there for write_shard. `histogram` as in plane_stats.
+// plate's geometry) band by band and encodes it on `threads` threads. Without `shard_sink`, every
+// chunk is stored at (row, col, site, t, c, z) as soon as it is encoded; with it, each chunk is
+// handed to it (a shard being written, NgffPlate::ShardStream; it may be called from several
+// threads at once). `histogram` as in plane_stats.
 BandedPlane store_in_bands(const NgffPlate& plate, const std::vector<std::unique_ptr<PlaneRows>>& sources, int row,
                            int col, int site, int t, int c, int z, int threads, std::vector<uint64_t>* histogram,
-                           EncodedPlane* shard_part);
+                           BandedPlaneEncoder::ChunkSink shard_sink = {});
 
 }  // namespace imx

@@ -159,14 +159,22 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
     // leave (a job of one huge plane uses every core).
     const int plane_threads = std::max(1, usable_cpus() / threads);
 
-    // With sharding, the planes of one shard are stored together once the last of them is
-    // encoded (init keeps every site in one job, so a shard never spans jobs).
+    // With sharding, each plane's chunks are appended to its shard's objects as they are encoded
+    // (NgffPlate::ShardStream: the filesystem store writes them to temporary files, so a huge
+    // plane's tiles are not held); the shard is committed once its last plane is done (init keeps
+    // every site in one job, so a shard never spans jobs).
     struct ShardGroup {
         std::mutex mu;
         size_t remaining = 0;
         std::vector<size_t> members;
-        std::map<std::array<int, 3>, EncodedPlane> planes;
+        std::unique_ptr<NgffPlate::ShardStream> stream;      // opened by the first chunk, under mu
         std::map<size_t, std::vector<uint64_t>> histograms;  // per member, counted once the shard is stored
+        NgffPlate::ShardStream& open(const NgffPlate& plate, const RunOutput& o) {  // caller holds mu
+            if (!stream)
+                stream = std::make_unique<NgffPlate::ShardStream>(plate, o.row, o.col, o.site,
+                                                                  plate.shard_origin(o.tpoint, o.channel, o.zplane));
+            return *stream;
+        }
     };
     std::vector<std::unique_ptr<ShardGroup>> groups;
     std::vector<ShardGroup*> group_of(outputs.size(), nullptr);
@@ -266,8 +274,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
         const RunOutput& first = outputs[g.members.front()];
         const NgffPlate& plate = *plate_of[g.members.front()];
         try {
-            plate.write_shard(first.row, first.col, first.site, plate.shard_origin(first.tpoint, first.channel, first.zplane),
-                              g.planes);
+            g.open(plate, first).finish();
             const bool complete = std::all_of(g.members.begin(), g.members.end(), [&](size_t m) { return outcomes[m].ok; });
             for (size_t m : g.members)
                 if (outcomes[m].ok) mark_stored(m, g.histograms[m], complete);
@@ -282,7 +289,7 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             log::error("{}: {}", plate.chunk_key(first.row, first.col, first.site, first.tpoint, first.channel, first.zplane),
                        e.what());
         }
-        g.planes.clear();
+        g.stream.reset();  // unfinished (a failed write): its temporary objects go
         g.histograms.clear();
     };
     auto worker = [&] {
@@ -328,9 +335,15 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                     log::info("{} {} site {} channel {}: {}x{} read band by band ({} rows of chunks, {} thread(s))",
                               L.name, well_name(o.row, o.col), o.site, o.channel, L.width, L.height,
                               L.chunk_grid(0)[0], plane_threads);
+                    BandedPlaneEncoder::ChunkSink to_shard;
+                    if (group)
+                        to_shard = [&](int level, uint32_t ty, uint32_t tx, std::string_view chunk) {
+                            std::lock_guard glock(group->mu);
+                            group->open(plate, o).add(level, {o.tpoint, o.channel, o.zplane},
+                                                      size_t(ty) * L.chunk_grid(level)[1] + tx, chunk);
+                        };
                     BandedPlane b = store_in_bands(plate, bands, o.row, o.col, o.site, o.tpoint, o.channel, o.zplane,
-                                                   plane_threads, hist.empty() ? nullptr : &hist,
-                                                   group ? &encoded : nullptr);
+                                                   plane_threads, hist.empty() ? nullptr : &hist, std::move(to_shard));
                     r.read = b.read;
                     r.stats = b.stats;
                     r.checksum = std::move(b.checksum);
@@ -349,7 +362,15 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
                     plate.encode_plane(acc, encoded);
                     r.stored = encoded.bytes();
                     r.level_checksums = encoded.level_checksums;
-                    if (!group) plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
+                    if (!group) {
+                        plate.write_encoded(o.row, o.col, o.site, o.tpoint, o.channel, o.zplane, encoded);
+                    } else {
+                        std::lock_guard glock(group->mu);
+                        NgffPlate::ShardStream& shard = group->open(plate, o);
+                        for (int level = 0; level < L.levels; ++level)
+                            for (size_t k = 0; k < encoded.chunk_count(size_t(level)); ++k)
+                                shard.add(level, {o.tpoint, o.channel, o.zplane}, k, encoded.chunk(size_t(level), k));
+                    }
                 }
                 r.ok = true;
                 if (!group) mark_stored(i, hist, true);
@@ -363,11 +384,8 @@ int run_job(const Workspace& ws, int job_id, const RunOptions& opt) {
             }
             if (group) {
                 std::unique_lock glock(group->mu);
-                if (r.ok) {
-                    encoded.compact();  // held until the shard's last plane: no worst-case buffers
-                    group->planes[{o.tpoint, o.channel, o.zplane}] = std::move(encoded);
-                    group->histograms[i] = hist;
-                }
+                if (group->stream) group->stream->plane_done({o.tpoint, o.channel, o.zplane}, r.ok);
+                if (r.ok) group->histograms[i] = hist;
                 if (--group->remaining == 0) store_shard(*group);
             }
             ++done;

@@ -85,13 +85,6 @@ size_t EncodedPlane::bytes() const {
     return n;
 }
 
-void EncodedPlane::compact() {
-    for (size_t i = 0; i < buffers.size(); ++i) {
-        buffers[i].resize(lengths[i]);
-        buffers[i].shrink_to_fit();
-    }
-}
-
 uint32_t crc32c(const void* data, size_t n) {
     static const auto table = [] {
         std::array<uint32_t, 256> t{};
@@ -284,37 +277,83 @@ size_t NgffPlate::write_plane(int row, int col, int site, int t, int c, int z, c
     return write_encoded(row, col, site, t, c, z, encode_plane(plane));
 }
 
-size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> origin,
-                              const std::map<std::array<int, 3>, EncodedPlane>& planes) const {
-    const auto e = shard_extent();
-    size_t total = 0;
-    for (int level = 0; level < layout_.levels; ++level) {
+NgffPlate::ShardStream::ShardStream(const NgffPlate& plate, int row, int col, int site, std::array<int, 3> origin)
+    : plate_(plate), row_(row), col_(col), site_(site), origin_(origin) {
+    const auto e = plate.shard_extent();
+    for (int level = 0; level < plate.layout_.levels; ++level) {
         // The inner chunk grid is (t, c, z, tile row, tile column) in C order.
-        const auto grid = layout_.chunk_grid(level);
-        const size_t tiles = size_t(grid[0]) * grid[1];
-        const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]) * tiles;
-        std::string shard, index;
-        std::vector<std::pair<uint64_t, uint64_t>> entries(n, {kNoChunk, kNoChunk});
-        for (auto& [tcz, enc] : planes) {
-            const int dt = tcz[0] - origin[0], dc = tcz[1] - origin[1], dz = tcz[2] - origin[2];
-            if (dt < 0 || dc < 0 || dz < 0 || dt >= e[0] || dc >= e[1] || dz >= e[2] ||
-                enc.chunk_count(size_t(level)) != tiles)
-                throw Error("internal: plane outside its shard or of another tiling");
-            const size_t plane_index = (size_t(dt) * size_t(e[1]) + size_t(dc)) * size_t(e[2]) + size_t(dz);
-            for (size_t k = 0; k < tiles; ++k) {
-                const std::string_view chunk = enc.chunk(size_t(level), k);
-                entries[plane_index * tiles + k] = {shard.size(), chunk.size()};
-                shard += chunk;
-            }
-        }
-        for (auto& [off, len] : entries) put_u64(index, off), put_u64(index, len);
-        uint32_t crc = crc32c(index.data(), index.size());
+        const auto grid = plate.layout_.chunk_grid(level);
+        const size_t n = size_t(e[0]) * size_t(e[1]) * size_t(e[2]) * size_t(grid[0]) * grid[1];
+        entries_.emplace_back(n, std::pair<uint64_t, uint64_t>{kNoChunk, kNoChunk});
+        objects_.push_back(plate.store_.open_writer(
+            plate.chunk_key(row, col, site, origin[0], origin[1], origin[2], level)));
+    }
+}
+
+size_t NgffPlate::ShardStream::entry_index(int level, std::array<int, 3> tcz, size_t tile) const {
+    const auto e = plate_.shard_extent();
+    const auto grid = plate_.layout_.chunk_grid(level);
+    const size_t tiles = size_t(grid[0]) * grid[1];
+    const int dt = tcz[0] - origin_[0], dc = tcz[1] - origin_[1], dz = tcz[2] - origin_[2];
+    if (level < 0 || size_t(level) >= entries_.size() || dt < 0 || dc < 0 || dz < 0 || dt >= e[0] || dc >= e[1] ||
+        dz >= e[2] || tile >= tiles)
+        throw Error("internal: a chunk outside its shard");
+    return ((size_t(dt) * size_t(e[1]) + size_t(dc)) * size_t(e[2]) + size_t(dz)) * tiles + tile;
+}
+
+void NgffPlate::ShardStream::add(int level, std::array<int, 3> tcz, size_t tile, std::string_view chunk) {
+    const size_t index = entry_index(level, tcz, tile);
+    Store::Writer& out = *objects_[size_t(level)];
+    if (broken_) throw Error("internal: a shard written to after a failed write", Error::Kind::storage);
+    broken_ = true;
+    const uint64_t offset = out.size();
+    out.append(chunk);
+    broken_ = false;
+    pending_[tcz].push_back({level, index, offset, chunk.size()});
+}
+
+void NgffPlate::ShardStream::plane_done(std::array<int, 3> tcz, bool stored) {
+    auto it = pending_.find(tcz);
+    if (it == pending_.end()) return;
+    // A plane that failed half-way leaves its chunks' bytes in the object, unreferenced: readers
+    // go by the index, where the plane stays empty.
+    if (stored)
+        for (const Entry& en : it->second) entries_[size_t(en.level)][en.index] = {en.offset, en.length};
+    pending_.erase(it);
+}
+
+size_t NgffPlate::ShardStream::finish() {
+    if (broken_)
+        throw Error(plate_.chunk_key(row_, col_, site_, origin_[0], origin_[1], origin_[2]) +
+                        ": a write to the shard failed; it is not stored",
+                    Error::Kind::storage);
+    size_t total = 0;
+    for (size_t level = 0; level < objects_.size(); ++level) {
+        std::string index;
+        index.reserve(entries_[level].size() * 16 + 4);
+        for (auto& [off, len] : entries_[level]) put_u64(index, off), put_u64(index, len);
+        const uint32_t crc = crc32c(index.data(), index.size());
         for (int i = 0; i < 4; ++i) index.push_back(char((crc >> (8 * i)) & 0xFF));
-        shard += index;
-        total += shard.size();
-        store_.put(chunk_key(row, col, site, origin[0], origin[1], origin[2], level), shard);
+        objects_[level]->append(index);
+        total += objects_[level]->size();
+        objects_[level]->commit();
     }
     return total;
+}
+
+size_t NgffPlate::write_shard(int row, int col, int site, std::array<int, 3> origin,
+                              const std::map<std::array<int, 3>, EncodedPlane>& planes) const {
+    ShardStream stream(*this, row, col, site, origin);
+    for (auto& [tcz, enc] : planes) {
+        for (int level = 0; level < layout_.levels; ++level) {
+            const auto grid = layout_.chunk_grid(level);
+            const size_t tiles = size_t(grid[0]) * grid[1];
+            if (enc.chunk_count(size_t(level)) != tiles) throw Error("internal: plane of another tiling than its shard");
+            for (size_t k = 0; k < tiles; ++k) stream.add(level, tcz, k, enc.chunk(size_t(level), k));
+        }
+        stream.plane_done(tcz, true);
+    }
+    return stream.finish();
 }
 
 }  // namespace imx

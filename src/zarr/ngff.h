@@ -136,8 +136,6 @@ struct EncodedPlane {
         return {buffers.at(i).data(), lengths.at(i)};
     }
     size_t bytes() const;
-    // Shrinks the buffers to the chunks, for planes held in memory until their shard is complete.
-    void compact();
 };
 
 class NgffPlate {
@@ -185,6 +183,34 @@ public:
     size_t write_encoded(int row, int col, int site, int t, int c, int z, const EncodedPlane& plane) const;
     // Encodes and stores one plane (not sharded); returns the stored (compressed) size.
     size_t write_plane(int row, int col, int site, int t, int c, int z, const Plane& plane) const;
+    // The shards (one object per level) of the shard starting at `origin`, written as their
+    // planes' chunks come instead of held until the shard is complete: add() appends a chunk to
+    // its level's object (in any order), a plane's index entries count once plane_done() says it
+    // was stored whole, and finish() appends each level's CRC-checked index and commits the
+    // objects (returns their bytes). Planes never done stay empty, as in write_shard. Not
+    // thread-safe; destroyed unfinished, it leaves nothing in the store.
+    class ShardStream {
+    public:
+        ShardStream(const NgffPlate& plate, int row, int col, int site, std::array<int, 3> origin);
+        void add(int level, std::array<int, 3> tcz, size_t tile, std::string_view chunk);
+        void plane_done(std::array<int, 3> tcz, bool stored);
+        size_t finish();
+
+    private:
+        struct Entry {
+            int level;
+            size_t index;
+            uint64_t offset, length;
+        };
+        size_t entry_index(int level, std::array<int, 3> tcz, size_t tile) const;
+        const NgffPlate& plate_;
+        int row_, col_, site_;
+        std::array<int, 3> origin_;
+        std::vector<std::unique_ptr<Store::Writer>> objects_;                 // per level
+        std::vector<std::vector<std::pair<uint64_t, uint64_t>>> entries_;     // per level: offset, length
+        std::map<std::array<int, 3>, std::vector<Entry>> pending_;            // chunks of planes not done yet
+        bool broken_ = false;  // an append failed part-way: the offsets after it are unknown
+    };
     // Stores the shards (one per level) of the shard starting at `origin`; `planes` maps the
     // (t, c, z) of each plane to its encoded levels. Planes absent from the map stay empty
     // (readers see the fill value, verify reports them missing). Returns the stored bytes.
