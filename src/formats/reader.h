@@ -122,6 +122,12 @@ public:
     // naming the file when they cannot be decoded.
     virtual void read(uint32_t y0, uint32_t count, std::byte* out) = 0;
 };
+// For PlaneRows::read: throws (internal error) unless rows y0 .. y0 + count - 1 lie in the plane.
+inline void check_row_range(uint32_t y0, uint32_t count, uint32_t height) {
+    if (count == 0 || y0 >= height || count > height - y0)
+        throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
+                    std::to_string(height) + "-row plane");
+}
 
 // Decoders never open files: the caller opens each file once (source::open, local or remote alike)
 // and passes the handle, as OpenImageIO passes an IOProxy; file.path() names it in messages.

@@ -4,12 +4,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "core/types.h"
+#include "formats/reader.h"
 
 namespace imx::fuzz {
 
@@ -25,6 +28,20 @@ inline const std::filesystem::path& scratch() {
 inline void write(const std::filesystem::path& file, const void* data, size_t size) {
     std::ofstream out(file, std::ios::binary | std::ios::trunc);
     out.write(static_cast<const char*>(data), std::streamsize(size));
+}
+
+// A plane read as a run job reads one of many rows of chunks: bands of 5 rows (at most 64 MB a
+// band) over the first 1000 rows, then the last band.
+inline void read_some_bands(PlaneRows& rows) {
+    const size_t row_bytes = size_t(rows.width()) * dtype_size(rows.dtype());
+    const uint32_t h = rows.height();
+    std::vector<std::byte> band;
+    for (uint32_t y = 0; y < h && row_bytes * 5 <= (64u << 20); y = y < 1000 ? y + 5 : h) {
+        const uint32_t at = y < 1000 ? y : h - std::min<uint32_t>(5, h);
+        const uint32_t n = std::min<uint32_t>(5, h - at);
+        band.resize(row_bytes * n);
+        rows.read(at, n, band.data());
+    }
 }
 
 }  // namespace imx::fuzz

@@ -13,6 +13,7 @@
 
 #include "core/types.h"
 #include "formats/reader.h"
+#include "fuzz_common.h"
 #include "storage/source_files.h"
 
 namespace fs = std::filesystem;
@@ -47,20 +48,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 imx::read_plane(*imx::source::open(sub / p.file), {0, p.page, p.sample}, plane);
             } catch (const imx::Error&) {
             }
-            // The same plane band by band: bands of 5 rows (at most 64 MB a band) over the first
-            // 1000 rows, then the last band.
+            // The same plane band by band.
             const auto handle = imx::source::open(sub / p.file);
-            if (auto rows = imx::decoder_for(*handle).open_rows(*handle, {0, p.page, p.sample})) {
-                const size_t row_bytes = size_t(rows->width()) * imx::dtype_size(rows->dtype());
-                const uint32_t h = rows->height();
-                std::vector<std::byte> band;
-                for (uint32_t y = 0; y < h && row_bytes * 5 <= (64u << 20); y = y < 1000 ? y + 5 : h) {
-                    const uint32_t at = y < 1000 ? y : h - std::min<uint32_t>(5, h);
-                    const uint32_t n = std::min<uint32_t>(5, h - at);
-                    band.resize(row_bytes * n);
-                    rows->read(at, n, band.data());
-                }
-            }
+            if (auto rows = imx::decoder_for(*handle).open_rows(*handle, {0, p.page, p.sample}))
+                imx::fuzz::read_some_bands(*rows);
         }
     } catch (const imx::Error&) {
     }

@@ -51,18 +51,13 @@ if ! grep -qa __asan_init "$IMX"; then
     echo "run job peak RSS: $rss_mb MB read by rows, $whole_mb MB read whole"
     [ "$rss_mb" -lt 72 ] || fail "a run job over one-strip planes peaked at $rss_mb MB: the strips were held whole"
 fi
-$PY - "$WORK" <<'PYEOF'
-import sys, glob, numpy as np, tifffile, zarr
+$PY - "$WORK" "$ORACLE" <<'PYEOF'
+import sys, glob, numpy as np, zarr
 w = sys.argv[1]
-def half(a):  # 2x2 mean rounded half up; blocks cut by an odd edge use the pixels they have
-    h, wd = (a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2
-    s = np.zeros((h, wd), np.uint64); n = np.zeros((h, wd), np.uint64)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            part = a[dy::2, dx::2].astype(np.uint64)
-            s[:part.shape[0], :part.shape[1]] += part
-            n[:part.shape[0], :part.shape[1]] += 1
-    return ((s + n // 2) // n).astype(a.dtype)
+sys.path.insert(0, sys.argv[2])
+from check_pyramid import halve_mean  # 2x2 mean rounded half up; odd edges use the pixels they have
+def half(a):
+    return halve_mean(a).astype(a.dtype)
 for well, src, channels in (("A/01", "gray", 1), ("B/01", "rgb", 3)):
     plate = glob.glob(f"{w}/{src}-rows/*.zarr")[0]
     pixels = np.load(f"{w}/{src}.npy")

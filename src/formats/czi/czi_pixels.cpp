@@ -286,9 +286,7 @@ public:
     DType dtype() const override { return g_.dtype; }
 
     void read(uint32_t y0, uint32_t count, std::byte* out) override {
-        if (count == 0 || y0 >= g_.height || count > g_.height - y0)
-            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
-                        std::to_string(g_.height) + "-row plane");
+        check_row_range(y0, count, g_.height);
         const int64_t band_end = int64_t(y0) + count;
         std::memset(out, 0, size_t(count) * g_.width * dtype_size(g_.dtype));
         File f(*file_);

@@ -52,9 +52,7 @@ public:
     DType dtype() const override { return im_.dtype; }
 
     void read(uint32_t y0, uint32_t count, std::byte* out) override {
-        if (count == 0 || y0 >= im_.height || count > im_.height - y0)
-            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
-                        std::to_string(im_.height) + "-row plane");
+        check_row_range(y0, count, im_.height);
         const uint64_t bps = im_.bytes_per_sample, xi = im_.x.bytes_inc, yi = im_.y.bytes_inc;
         const uint32_t w = im_.width;
         auto* dst = reinterpret_cast<unsigned char*>(out);

@@ -156,9 +156,7 @@ public:
 
     void read(uint32_t y0, uint32_t count, std::byte* out) override {
         const nd2::Structure& s = *s_;
-        if (count == 0 || y0 >= s.height || count > s.height - y0)
-            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
-                        std::to_string(s.height) + "-row frame");
+        check_row_range(y0, count, s.height);
         const size_t bps = s.bytes_per_sample, step = size_t(s.components) * bps;
         const size_t out_row = size_t(s.width) * bps;
         auto* dst = reinterpret_cast<unsigned char*>(out);

@@ -242,9 +242,7 @@ public:
     DType dtype() const override { return l_.dtype; }
 
     void read(uint32_t y0, uint32_t count, std::byte* out) override {
-        if (count == 0 || y0 >= l_.height || count > l_.height - y0)
-            throw Error("internal: rows " + std::to_string(y0) + "+" + std::to_string(count) + " of a " +
-                        std::to_string(l_.height) + "-row plane");
+        check_row_range(y0, count, l_.height);
         f_.clear_messages();
         if (scanlines_) return read_scanlines(y0, count, reinterpret_cast<unsigned char*>(out));
         const uint32_t first = y0 / segment_rows_, last = (y0 + count - 1) / segment_rows_;
