@@ -132,7 +132,7 @@ DemoPlateResult write_demo_plate(const fs::path& folder, const DemoPlateSpec& sp
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
         "<bts:MeasurementDetail bts:Version=\"1.0\" bts:OperatorName=\"imextract\" bts:Title=\"{0}\" "
         "bts:Application=\"\" bts:BeginTime=\"2026-01-15T10:00:00+01:00\" bts:EndTime=\"2026-01-15T11:00:00+01:00\" "
-        "bts:MeasurementSettingFileName=\"demo.mes\" bts:ColumnCount=\"12\" bts:RowCount=\"8\" bts:TimePointCount=\"{1}\" "
+        "bts:ColumnCount=\"12\" bts:RowCount=\"8\" bts:TimePointCount=\"{1}\" "
         "bts:FieldCount=\"{2}\" bts:ZCount=\"{3}\" bts:TargetSystem=\"CV7000\" bts:ReleaseNumber=\"R1.17.05\" "
         "xmlns:bts=\"http://www.yokogawa.co.jp/BTS/BTSSchema/1.0\">\n"
         "  <bts:MeasurementSamplePlate bts:Name=\"{0}\" bts:WellPlateFileName=\"demo.wpi\" "
