@@ -63,4 +63,5 @@ def main():
           f"{len(per_channel)} channels")
 
 
-main()
+if __name__ == "__main__":  # also imported for halve_mean
+    main()
