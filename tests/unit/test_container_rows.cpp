@@ -15,6 +15,7 @@
 #include "nd2_legacy_writer.h"
 #include "nd2_test_util.h"
 #include "storage/source_files.h"
+#include "lif_writer.h"
 #include "test_util.h"
 
 using namespace imx;
@@ -188,39 +189,19 @@ TEST(ContainerRows, Nd2LegacyFramesAreReadWhole) {
 
 // ---- LIF ---------------------------------------------------------------------------------------
 
-template <class T> std::string le(T v) {
-    std::string s(sizeof v, '\0');
-    std::memcpy(s.data(), &v, sizeof v);
-    return s;
-}
-std::string utf16(const std::string& ascii) {
-    std::string s;
-    for (char c : ascii) s += std::string{c, '\0'};
-    return s;
-}
-
 struct LifDim {
     int id;
     uint64_t count, inc;
 };
 
 // The XML header of a file with one image of `dims` (ids 1 X, 2 Y, 3 Z, 10 tiles) and channels at
-// byte offsets `channels`, 16-bit, whose memory block of `block` bytes follows.
+// byte offsets `channels`, 16-bit, up to the header of its memory block of `block` bytes.
 std::string lif_header(const std::vector<LifDim>& dims, const std::vector<uint64_t>& channels, uint64_t block) {
     std::string chans, ds;
-    for (uint64_t c : channels)
-        chans += "<ChannelDescription DataType=\"0\" Resolution=\"16\" LUTName=\"C" + std::to_string(c) +
-                 "\" BytesInc=\"" + std::to_string(c) + "\"/>";
-    for (auto& d : dims)
-        ds += "<DimensionDescription DimID=\"" + std::to_string(d.id) + "\" NumberOfElements=\"" + std::to_string(d.count) +
-              "\" Origin=\"0\" Length=\"1e-5\" Unit=\"m\" BytesInc=\"" + std::to_string(d.inc) + "\"/>";
-    const std::string xml = "<LMSDataContainerHeader Version=\"2\"><Element Name=\"f\"><Children><Element Name=\"img\"><Data>"
-                            "<Image><ImageDescription><Channels>" + chans + "</Channels><Dimensions>" + ds +
-                            "</Dimensions></ImageDescription></Image></Data><Memory Size=\"" + std::to_string(block) +
-                            "\" MemoryBlockID=\"MemBlock_1\"/></Element></Children></Element></LMSDataContainerHeader>";
-    const std::string x = utf16(xml);
-    return le(uint32_t(0x70)) + le(uint32_t(x.size() + 5)) + '\x2A' + le(uint32_t(xml.size())) + x + le(uint32_t(0x70)) +
-           le(uint32_t(0)) + '\x2A' + le(uint64_t(block)) + '\x2A' + le(uint32_t(10)) + utf16("MemBlock_1");
+    for (uint64_t c : channels) chans += lif::channel(c, 16, "C" + std::to_string(c));
+    for (auto& d : dims) ds += lif::dim(d.id, d.count, d.inc);
+    return lif::make_lif(lif::document(lif::image("img", chans, ds, "MemBlock_1", block)), {{"MemBlock_0", ""}}) +
+           lif::block_header("MemBlock_1", block);
 }
 
 // A file whose memory block holds a distinct 16-bit value at every even offset.

@@ -11,6 +11,7 @@
 
 #include "formats/reader.h"
 #include "storage/source_files.h"
+#include "lif_writer.h"
 #include "test_util.h"
 
 using namespace imx;
@@ -18,55 +19,9 @@ namespace fs = std::filesystem;
 using imx::test::error_of;
 using imx::test::write_bytes;
 
+using namespace imx::test::lif;
+
 namespace {
-
-template <class T> std::string le(T v) {
-    std::string s(sizeof v, '\0');
-    std::memcpy(s.data(), &v, sizeof v);
-    return s;
-}
-
-std::string utf16(const std::string& ascii) {
-    std::string s;
-    for (char c : ascii) s += std::string{c, '\0'};
-    return s;
-}
-
-struct Block {
-    std::string id, data;
-};
-
-// Header block, then the memory blocks; version 1 writes 32-bit block sizes.
-std::string make_lif(const std::string& xml, const std::vector<Block>& blocks, int version = 2) {
-    const std::string x = utf16(xml);
-    std::string f = le(uint32_t(0x70)) + le(uint32_t(x.size() + 5)) + '\x2A' + le(uint32_t(xml.size())) + x;
-    for (auto& b : blocks) {
-        const std::string size = version == 1 ? le(uint32_t(b.data.size())) : le(uint64_t(b.data.size()));
-        f += le(uint32_t(0x70)) + le(uint32_t(0)) + '\x2A' + size + '\x2A' + le(uint32_t(b.id.size())) + utf16(b.id) + b.data;
-    }
-    return f;
-}
-
-std::string dim(int id, uint64_t n, uint64_t inc, const std::string& length = "1.0e-005", const std::string& unit = "m",
-                const std::string& origin = "0") {
-    return "<DimensionDescription DimID=\"" + std::to_string(id) + "\" NumberOfElements=\"" + std::to_string(n) +
-           "\" Origin=\"" + origin + "\" Length=\"" + length + "\" Unit=\"" + unit + "\" BitInc=\"0\" BytesInc=\"" +
-           std::to_string(inc) + "\"/>";
-}
-std::string channel(uint64_t inc, int resolution, const std::string& lut) {
-    return "<ChannelDescription DataType=\"0\" ChannelTag=\"0\" Resolution=\"" + std::to_string(resolution) +
-           "\" LUTName=\"" + lut + "\" BytesInc=\"" + std::to_string(inc) + "\"/>";
-}
-std::string image(const std::string& name, const std::string& channels, const std::string& dims, const std::string& block,
-                  uint64_t size) {
-    return "<Element Name=\"" + name + "\"><Data><Image><ImageDescription><Channels>" + channels +
-           "</Channels><Dimensions>" + dims + "</Dimensions></ImageDescription></Image></Data><Memory Size=\"" +
-           std::to_string(size) + "\" MemoryBlockID=\"" + block + "\"/><Children/></Element>";
-}
-std::string document(const std::string& children, int version = 2) {
-    return "<LMSDataContainerHeader Version=\"" + std::to_string(version) + "\"><Element Name=\"exp\"><Data><Experiment/></Data>"
-           "<Memory Size=\"0\" MemoryBlockID=\"MemBlock_0\"/><Children>" + children + "</Children></Element></LMSDataContainerHeader>";
-}
 
 constexpr uint32_t W = 4, H = 3;
 // 16-bit pixel of image `img`, channel c, stack index k (z or t), at (x, y).
