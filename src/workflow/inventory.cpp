@@ -307,7 +307,7 @@ SourceInventory take_inventory(ImageSet& set, const fs::path& source) {
         FileInventory& fi = inv.files[names[f]];
         if (p.contents && std::any_of(p.contents->runs.begin(), p.contents->runs.end(),
                                       [](const PageRun& r) { return r.width != 0; }))
-            inv.geometry[names[f]] = p.contents->runs;
+            inv.geometry[names[f]].runs = p.contents->runs;
         if (!p.contents) {
             fi.content = p.content;
             fi.detail = p.why;
@@ -349,9 +349,7 @@ void refuse_mixed_geometry(const ImageSet& set, const SourceInventory& inventory
     for (const PlaneRecord& pl : set.planes) {
         auto files = inventory.geometry.find(pl.file);
         if (files == inventory.geometry.end() || !pl.missing.empty() || odd.count(pl.file)) continue;
-        FileContents held;
-        held.runs = files->second;
-        const PageRun* run = held.run_of(pl.page);
+        const PageRun* run = files->second.run_of(pl.page);
         if (!run || run->width == 0) continue;
         uint32_t w = set.width, h = set.height;
         std::optional<DType> t = set.dtype;

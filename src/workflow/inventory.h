@@ -26,8 +26,8 @@ struct SourceInventory {
     // Image files in the source folder that no plane reads (thumbnails, shading images, skipped
     // projections, files a pattern did not match): relative path and size.
     std::vector<std::pair<std::string, int64_t>> unused;
-    // The page runs of files whose decoder gives each page's size and type (TIFF, PNG), by path.
-    std::map<std::string, std::vector<PageRun>> geometry;
+    // What files whose decoder gives each page's size and type (TIFF, PNG) hold, by path.
+    std::map<std::string, FileContents> geometry;
 };
 
 // Refuses (Error, input, naming the files) planes whose page has another size or pixel type than

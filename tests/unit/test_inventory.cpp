@@ -226,9 +226,9 @@ TEST(Inventory, PlanesOfAnotherSizeThanTheirPlateAreRefused) {
     set.planes = {plane("a.tif", 0, 0), plane("a.tif", 0, 1, 1), plane("b.tif", 0, 2)};
     set.width = 6, set.height = 4, set.dtype = DType::u16;
     const SourceInventory inv = take_inventory(set, d);
-    ASSERT_EQ(inv.geometry.at("a.tif").size(), 1u);  // both pages in one run: one geometry
-    EXPECT_EQ(inv.geometry.at("a.tif")[0].width, 6u);
-    EXPECT_EQ(inv.geometry.at("b.tif")[0].width, 7u);
+    ASSERT_EQ(inv.geometry.at("a.tif").runs.size(), 1u);  // both pages in one run: one geometry
+    EXPECT_EQ(inv.geometry.at("a.tif").runs[0].width, 6u);
+    EXPECT_EQ(inv.geometry.at("b.tif").runs[0].width, 7u);
     const std::string e = error_of([&] { refuse_mixed_geometry(set, inv, d); });
     EXPECT_NE(e.find("1 image file holds planes of another size or pixel type than the rest of their plate "
                      "(plate P: 6x4 uint16): b.tif (7x4 uint16)"), std::string::npos) << e;
