@@ -12,12 +12,7 @@ BandedPlane encode_bands(const NgffPlate& plate, const std::vector<std::unique_p
     std::vector<std::byte> other;  // a band of the second and further sources of a projection
     BandedPlane r;
     for (uint32_t y = 0, rows = encoder.next_band_rows(); rows > 0; y += rows, rows = encoder.next_band_rows()) {
-        sources[0]->read(y, rows, encoder.band());
-        for (size_t k = 1; k < sources.size(); ++k) {
-            other.resize(rows * row_bytes);
-            sources[k]->read(y, rows, other.data());
-            max_project_pixels(L.dtype, encoder.band(), other.data(), size_t(rows) * L.width);
-        }
+        read_band(sources, L, y, rows, encoder.band(), other);
         r.read += uint64_t(rows) * row_bytes * sources.size();
         encoder.push_band();
     }
@@ -30,6 +25,16 @@ BandedPlane encode_bands(const NgffPlate& plate, const std::vector<std::unique_p
 }
 
 }  // namespace
+
+void read_band(const std::vector<std::unique_ptr<PlaneRows>>& sources, const PlateLayout& layout, uint32_t y,
+               uint32_t count, std::byte* out, std::vector<std::byte>& other) {
+    sources.at(0)->read(y, count, out);
+    for (size_t k = 1; k < sources.size(); ++k) {
+        other.resize(size_t(count) * layout.width * dtype_size(layout.dtype));
+        sources[k]->read(y, count, other.data());
+        max_project_pixels(layout.dtype, out, other.data(), size_t(count) * layout.width);
+    }
+}
 
 bool stores_in_bands(const PlateLayout& layout) {
     return layout.chunk_y > 0 && layout.chunk_grid(0)[0] >= kBandedMinChunkRows;

@@ -19,6 +19,11 @@ namespace imx {
 constexpr uint32_t kBandedMinChunkRows = 4;
 bool stores_in_bands(const PlateLayout& layout);
 
+// Rows y .. y + count - 1 of the plane `sources` give (their maximum pixel by pixel when there are
+// several, each of the plate's geometry) into `out`; `other` holds the further sources' bands.
+void read_band(const std::vector<std::unique_ptr<PlaneRows>>& sources, const PlateLayout& layout, uint32_t y,
+               uint32_t count, std::byte* out, std::vector<std::byte>& other);
+
 struct BandedPlane {
     PlaneStats stats;
     std::string checksum;

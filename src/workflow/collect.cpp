@@ -90,12 +90,7 @@ std::optional<std::string> source_checksum_in_bands(const StoredPlane& s, const 
     for (uint32_t y = 0; y < L.height; y += band_rows) {
         const uint32_t n = std::min(band_rows, L.height - y);
         band.resize(n * row_bytes);
-        rows[0]->read(y, n, band.data());
-        for (size_t k = 1; k < rows.size(); ++k) {
-            other.resize(band.size());
-            rows[k]->read(y, n, other.data());
-            max_project_pixels(L.dtype, band.data(), other.data(), size_t(n) * L.width);
-        }
+        read_band(rows, L, y, n, band.data(), other);
         sum.update(band.data(), band.size());
     }
     return sum.hex();
